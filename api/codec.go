@@ -1,0 +1,515 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/leadline/leadline/dialer"
+)
+
+// This file holds decode (request bodies in), validate (headers and query parameters) and
+// encode (JSON out), and the JSON shape of a lead.
+
+// bodyKind is a lead body's accepted media type.
+type bodyKind int
+
+const (
+	bodyJSON bodyKind = iota + 1
+	bodyForm
+)
+
+const (
+	mediaJSON = "application/json"
+	mediaForm = "application/x-www-form-urlencoded"
+)
+
+// maxIdempotencyKey is the longest Idempotency-Key accepted, in bytes.
+const maxIdempotencyKey = 255
+
+// leadFields maps each lead input field, in JSON and in forms, to where it is stored.
+// The names are dialer.LeadInput's json tags.
+var leadFields = map[string]func(*dialer.LeadInput) *string{
+	"phone":       func(in *dialer.LeadInput) *string { return &in.Phone },
+	"name":        func(in *dialer.LeadInput) *string { return &in.Name },
+	"email":       func(in *dialer.LeadInput) *string { return &in.Email },
+	"source":      func(in *dialer.LeadInput) *string { return &in.Source },
+	"interest":    func(in *dialer.LeadInput) *string { return &in.Interest },
+	"message":     func(in *dialer.LeadInput) *string { return &in.Message },
+	"assigned_to": func(in *dialer.LeadInput) *string { return &in.AssignedTo },
+	"external_id": func(in *dialer.LeadInput) *string { return &in.ExternalID },
+}
+
+// statuses are the lead statuses in SPEC.md's order, for messages.
+var statuses = []dialer.Status{
+	dialer.StatusQueued, dialer.StatusScheduled, dialer.StatusDialing, dialer.StatusConnected,
+	dialer.StatusCompleted, dialer.StatusExhausted, dialer.StatusCustomerUnreachable,
+	dialer.StatusCanceled, dialer.StatusFailed,
+}
+
+// ---- decode ----
+
+// leadBodyKind tells from a Content-Type header how to decode a lead.
+func leadBodyKind(contentType string) (bodyKind, error) {
+	unsupported := func(detail string) error {
+		return &requestError{
+			status: http.StatusUnsupportedMediaType,
+			kind:   "unsupported-media-type",
+			title:  "Unsupported media type",
+			detail: detail,
+			header: map[string]string{"Accept-Post": mediaJSON + ", " + mediaForm},
+		}
+	}
+	if strings.TrimSpace(contentType) == "" {
+		return 0, unsupported("The request has no Content-Type. Send the lead as " + mediaJSON + " or " + mediaForm + ".")
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return 0, unsupported("The Content-Type header cannot be parsed. Send " + mediaJSON + " or " + mediaForm + ".")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+		return 0, unsupported("Only UTF-8 bodies are accepted; send charset=utf-8 or no charset.")
+	}
+	switch mt {
+	case mediaJSON:
+		return bodyJSON, nil
+	case mediaForm:
+		return bodyForm, nil
+	case "multipart/form-data":
+		return 0, unsupported(`Multipart forms are not accepted. Post the form as ` + mediaForm +
+			` (the default of an HTML form without enctype) or send JSON.`)
+	}
+	return 0, unsupported(fmt.Sprintf("Content-Type %s is not accepted. Send %s or %s.", mt, mediaJSON, mediaForm))
+}
+
+// readBody reads r's body up to max bytes.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &requestError{
+				status: http.StatusRequestEntityTooLarge,
+				kind:   "body-too-large",
+				title:  "Request body too large",
+				detail: fmt.Sprintf("The request body is larger than %d bytes. Shorten the message field.", max),
+			}
+		}
+		return nil, badRequest("The request body could not be read completely; send it again.")
+	}
+	return body, nil
+}
+
+// decodeLead decodes a lead body of the given kind. Errors: a *requestError (400) for a
+// body that cannot be parsed, a *dialer.ValidationError naming each unknown, repeated or
+// mistyped field.
+func decodeLead(kind bodyKind, body []byte) (dialer.LeadInput, error) {
+	if kind == bodyForm {
+		return decodeLeadForm(body)
+	}
+	return decodeLeadJSON(body)
+}
+
+// decodeLeadJSON decodes a JSON object whose members are lead fields with string (or
+// null) values. It reads the object token by token so that it can name every unknown or
+// repeated member, and refuses anything after the object.
+func decodeLeadJSON(body []byte) (dialer.LeadInput, error) {
+	var in dialer.LeadInput
+	if len(bytes.TrimSpace(body)) == 0 {
+		return in, badRequest(`The request body is empty. Send a JSON object such as {"phone": "+31612345678", "name": "Eva Jansen"}.`)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return in, jsonSyntaxError(body, dec, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return in, badRequest(`The body must be a JSON object, {"phone": "…", …}; it is %s.`, jsonKind(tok))
+	}
+	verr := &dialer.ValidationError{}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return in, jsonSyntaxError(body, dec, err)
+		}
+		key, ok := tok.(string)
+		if !ok { // the decoder only returns strings for object keys; be safe anyway
+			return in, badRequest("Malformed JSON at byte %d: expected a member name.", dec.InputOffset())
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return in, jsonSyntaxError(body, dec, err)
+		}
+		repeated := seen[key]
+		seen[key] = true
+		field, known := leadFields[key]
+		switch {
+		case !known && !repeated:
+			verr.Fields = append(verr.Fields, dialer.FieldError{Field: fieldName(key), Detail: unknownFieldDetail(key)})
+		case known && repeated:
+			verr.Fields = append(verr.Fields, dialer.FieldError{Field: key, Detail: "is given more than once; send it once"})
+		case known:
+			if string(raw) == "null" {
+				continue
+			}
+			if err := json.Unmarshal(raw, field(&in)); err != nil {
+				verr.Fields = append(verr.Fields, dialer.FieldError{Field: key,
+					Detail: fmt.Sprintf("must be a JSON string, in double quotes; it is %s", jsonKind(firstToken(raw)))})
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing }
+		return in, jsonSyntaxError(body, dec, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		off := dec.InputOffset()
+		line, col := position(body, off)
+		return in, badRequest("There is more after the JSON object, at line %d, column %d. Send exactly one object.", line, col)
+	}
+	if len(verr.Fields) > 0 {
+		return in, verr
+	}
+	return in, nil
+}
+
+// decodeLeadForm decodes an application/x-www-form-urlencoded lead.
+func decodeLeadForm(body []byte) (dialer.LeadInput, error) {
+	var in dialer.LeadInput
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return in, badRequest("The form body is not valid %s: %v. Percent-encode the values.", mediaForm, err)
+	}
+	verr := &dialer.ValidationError{}
+	for _, key := range slices.Sorted(maps.Keys(vals)) {
+		vs := vals[key]
+		field, known := leadFields[key]
+		switch {
+		case !known:
+			verr.Fields = append(verr.Fields, dialer.FieldError{Field: fieldName(key), Detail: unknownFieldDetail(key)})
+		case len(vs) > 1:
+			verr.Fields = append(verr.Fields, dialer.FieldError{Field: key,
+				Detail: fmt.Sprintf("is given %d times; send it once", len(vs))})
+		default:
+			*field(&in) = vs[0]
+		}
+	}
+	if len(verr.Fields) > 0 {
+		return in, verr
+	}
+	return in, nil
+}
+
+// jsonSyntaxError says where the JSON in body went wrong.
+func jsonSyntaxError(body []byte, dec *json.Decoder, err error) error {
+	if serr, ok := errors.AsType[*json.SyntaxError](err); ok {
+		line, col := position(body, serr.Offset)
+		return badRequest("Malformed JSON at line %d, column %d: %s.", line, col, serr.Error())
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return badRequest("The JSON ends at byte %d before the object is complete; check for a missing } or \".", len(body))
+	}
+	return badRequest("Malformed JSON near byte %d.", dec.InputOffset())
+}
+
+// position turns a byte offset into a 1-based line and column (in characters).
+func position(body []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(body)))
+	before := body[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
+	return line, col
+}
+
+// jsonKind names a JSON value by its first token, for messages.
+func jsonKind(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			return "an array"
+		}
+		return "an object"
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return "not a JSON value"
+}
+
+func firstToken(raw json.RawMessage) json.Token {
+	tok, _ := json.NewDecoder(bytes.NewReader(raw)).Token()
+	return tok
+}
+
+// fieldName is a client's unknown field name, cut short for echoing back.
+func fieldName(key string) string {
+	const maxLen = 64
+	if utf8.RuneCountInString(key) <= maxLen {
+		return key
+	}
+	return string([]rune(key)[:maxLen]) + "…"
+}
+
+func unknownFieldDetail(key string) string {
+	for name := range leadFields {
+		if strings.EqualFold(name, key) || strings.EqualFold(strings.ReplaceAll(name, "_", ""), strings.ReplaceAll(key, "-", "")) {
+			return fmt.Sprintf("is not a lead field; did you mean %q? (names are lower case)", name)
+		}
+	}
+	return "is not a lead field; the fields are phone, name, email, source, interest, message, assigned_to and external_id"
+}
+
+// ---- validate ----
+
+// idempotencyKey returns the request's Idempotency-Key, "" when absent. A key in quotes,
+// as draft-ietf-httpapi-idempotency-key-header writes it, is taken without them.
+func idempotencyKey(h http.Header) (string, error) {
+	const field = "Idempotency-Key"
+	vs := h.Values(field)
+	if len(vs) == 0 {
+		return "", nil
+	}
+	fail := func(detail string) error {
+		return &dialer.ValidationError{Fields: []dialer.FieldError{{Field: field, Detail: detail}}}
+	}
+	if len(vs) > 1 {
+		return "", fail(fmt.Sprintf("is sent %d times; send one key per request", len(vs)))
+	}
+	key := strings.TrimSpace(vs[0])
+	if len(key) >= 2 && key[0] == '"' && key[len(key)-1] == '"' {
+		key = key[1 : len(key)-1]
+	}
+	switch {
+	case key == "":
+		return "", fail("is empty; send a unique key per lead (a UUID, for example) or leave the header out")
+	case len(key) > maxIdempotencyKey:
+		return "", fail(fmt.Sprintf("is %d characters long; at most %d are allowed", len(key), maxIdempotencyKey))
+	}
+	for i := range len(key) {
+		if c := key[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", fail("may contain only printable ASCII characters other than \" and \\")
+		}
+	}
+	return key, nil
+}
+
+// joinValidation merges validation errors so that one answer lists every bad field; any
+// other error wins as it is.
+func joinValidation(errs ...error) error {
+	var merged *dialer.ValidationError
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		verr, ok := errors.AsType[*dialer.ValidationError](err)
+		if !ok {
+			return err
+		}
+		if merged == nil {
+			merged = &dialer.ValidationError{}
+		}
+		merged.Fields = append(merged.Fields, verr.Fields...)
+	}
+	if merged == nil {
+		return nil
+	}
+	return merged
+}
+
+// Limits of GET /v1/leads.
+const (
+	defaultLimit = 50
+	maxLimit     = 100
+	maxCursor    = 1024
+)
+
+// listQuery validates GET /v1/leads's query parameters, naming each bad one.
+func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
+	q := dialer.ListQuery{Dealer: dealer, Limit: defaultLimit}
+	verr := &dialer.ValidationError{}
+	bad := func(field, format string, args ...any) {
+		verr.Fields = append(verr.Fields, dialer.FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
+	}
+	for _, key := range slices.Sorted(maps.Keys(vals)) {
+		vs := vals[key]
+		switch key {
+		case "status", "limit", "cursor":
+		default:
+			bad(fieldName(key), "is not a query parameter; use status, limit and cursor")
+			continue
+		}
+		if len(vs) > 1 {
+			bad(key, "is given %d times; give it once", len(vs))
+			continue
+		}
+		v := vs[0]
+		switch key {
+		case "status":
+			if v == "" {
+				continue
+			}
+			if s := dialer.Status(v); s.Valid() {
+				q.Status = s
+				continue
+			}
+			names := make([]string, len(statuses))
+			for i, s := range statuses {
+				names[i] = string(s)
+			}
+			bad(key, "must be one of %s", strings.Join(names, ", "))
+		case "limit":
+			if v == "" {
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxLimit {
+				bad(key, "must be a whole number from 1 to %d (default %d)", maxLimit, defaultLimit)
+				continue
+			}
+			q.Limit = n
+		case "cursor":
+			if len(v) > maxCursor {
+				bad(key, "is not a cursor from this server; pass next_cursor of the previous page as it is")
+				continue
+			}
+			q.Cursor = v
+		}
+	}
+	if len(verr.Fields) > 0 {
+		return q, verr
+	}
+	return q, nil
+}
+
+// ---- encode ----
+
+// encode answers v as JSON with the given status.
+func encode(w http.ResponseWriter, status int, v any) {
+	writeJSON(w, status, mediaJSON, v)
+}
+
+// writeJSON answers v, which must marshal without error, as contentType.
+func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error (an unmarshalable type) gets here.
+		panic(fmt.Sprintf("api: encoding %T: %v", v, err))
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store") // leads are personal data
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// leadJSON is a lead as the API shows it (SPEC.md, "HTTP API"). Empty strings are left
+// out except id, dealer, status and phone; zero times are left out. The idempotency key
+// is never shown.
+type leadJSON struct {
+	ID                 string        `json:"id"`
+	Dealer             string        `json:"dealer"`
+	Status             dialer.Status `json:"status"`
+	Name               string        `json:"name,omitempty"`
+	Phone              string        `json:"phone"`
+	Email              string        `json:"email,omitempty"`
+	Source             string        `json:"source,omitempty"`
+	Interest           string        `json:"interest,omitempty"`
+	Message            string        `json:"message,omitempty"`
+	AssignedTo         string        `json:"assigned_to,omitempty"`
+	ExternalID         string        `json:"external_id,omitempty"`
+	CreatedAt          jsonTime      `json:"created_at,omitzero"`
+	ConnectedAt        jsonTime      `json:"connected_at,omitzero"`
+	EndedAt            jsonTime      `json:"ended_at,omitzero"`
+	SpeedToLeadSeconds *float64      `json:"speed_to_lead_seconds,omitempty"`
+	Reason             string        `json:"reason,omitempty"`
+	Attempts           []attemptJSON `json:"attempts,omitempty"`
+}
+
+// attemptJSON is one call leg. An attempt in progress has no result.
+type attemptJSON struct {
+	Leg        dialer.LegKind `json:"leg"`
+	Person     string         `json:"person"`
+	Result     dialer.Result  `json:"result,omitempty"`
+	SIPCode    int            `json:"sip_code,omitempty"`
+	StartedAt  jsonTime       `json:"started_at,omitzero"`
+	AnsweredAt jsonTime       `json:"answered_at,omitzero"`
+	AcceptedAt jsonTime       `json:"accepted_at,omitzero"`
+	EndedAt    jsonTime       `json:"ended_at,omitzero"`
+}
+
+// leadList is the answer to GET /v1/leads.
+type leadList struct {
+	Leads      []leadJSON `json:"leads"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+func toLeadJSON(l dialer.Lead) leadJSON {
+	j := leadJSON{
+		ID:          l.ID,
+		Dealer:      l.Dealer,
+		Status:      l.Status,
+		Name:        l.Name,
+		Phone:       l.Phone,
+		Email:       l.Email,
+		Source:      l.Source,
+		Interest:    l.Interest,
+		Message:     l.Message,
+		AssignedTo:  l.AssignedTo,
+		ExternalID:  l.ExternalID,
+		CreatedAt:   jsonTime(l.CreatedAt),
+		ConnectedAt: jsonTime(l.ConnectedAt),
+		EndedAt:     jsonTime(l.EndedAt),
+		Reason:      l.Reason,
+	}
+	if !l.ConnectedAt.IsZero() {
+		// From the shown (millisecond) times, so that the numbers add up for the reader.
+		ms := l.ConnectedAt.Truncate(time.Millisecond).Sub(l.CreatedAt.Truncate(time.Millisecond)).Milliseconds()
+		s := math.Max(float64(ms), 0) / 1000
+		j.SpeedToLeadSeconds = &s
+	}
+	for _, a := range l.Attempts {
+		j.Attempts = append(j.Attempts, attemptJSON{
+			Leg:        a.Leg,
+			Person:     a.Person,
+			Result:     a.Result,
+			SIPCode:    a.SIPCode,
+			StartedAt:  jsonTime(a.StartedAt),
+			AnsweredAt: jsonTime(a.AnsweredAt),
+			AcceptedAt: jsonTime(a.AcceptedAt),
+			EndedAt:    jsonTime(a.EndedAt),
+		})
+	}
+	return j
+}
+
+// jsonTime is shown as RFC 3339 in UTC with exactly three fractional digits,
+// 2026-11-27T10:00:07.412Z.
+type jsonTime time.Time
+
+const jsonTimeLayout = "2006-01-02T15:04:05.000Z"
+
+func (t jsonTime) IsZero() bool { return time.Time(t).IsZero() }
+
+func (t jsonTime) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(jsonTimeLayout)+2)
+	b = append(b, '"')
+	b = time.Time(t).UTC().AppendFormat(b, jsonTimeLayout)
+	return append(b, '"'), nil
+}

@@ -1,0 +1,89 @@
+package api
+
+import (
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// TestDocsMatchRoutes checks that api/openapi.yaml and docs/api.md describe exactly the
+// routes routes.go serves, and that docs/api.md documents every problem type.
+func TestDocsMatchRoutes(t *testing.T) {
+	s := &server{}
+	var routes []string
+	err := chi.Walk(s.routes(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routes = append(routes, strings.ToLower(method)+" "+route)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(routes)
+	if len(routes) < 7 {
+		t.Fatalf("walked only %q", routes)
+	}
+
+	spec, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inSpec []string
+	var path string
+	pathRe, methodRe := regexp.MustCompile(`^  (/\S*):$`), regexp.MustCompile(`^    (get|post|put|patch|delete):$`)
+	for line := range strings.Lines(string(spec)) {
+		line = strings.TrimRight(line, "\n")
+		if m := pathRe.FindStringSubmatch(line); m != nil {
+			path = m[1]
+		} else if m := methodRe.FindStringSubmatch(line); m != nil && path != "" {
+			inSpec = append(inSpec, m[1]+" "+path)
+		} else if line != "" && !strings.HasPrefix(line, " ") {
+			path = ""
+		}
+	}
+	slices.Sort(inSpec)
+	if !slices.Equal(routes, inSpec) {
+		t.Errorf("openapi.yaml operations\n %q\nrouter\n %q", inSpec, routes)
+	}
+
+	docs, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range routes {
+		method, route, _ := strings.Cut(r, " ")
+		if !strings.Contains(string(docs), strings.ToUpper(method)+" "+route) {
+			t.Errorf("docs/api.md does not mention %s %s", strings.ToUpper(method), route)
+		}
+	}
+
+	var kinds []string
+	kindRe := regexp.MustCompile(`(?:kind:\s+|problemTypes\+)"([a-z-]+)"`)
+	for _, f := range []string{"errors.go", "codec.go", "handlers.go", "middleware.go"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range kindRe.FindAllStringSubmatch(string(src), -1) {
+			kinds = append(kinds, m[1])
+		}
+	}
+	headings := regexp.MustCompile(`(?m)^### ([a-z-]+)$`).FindAllStringSubmatch(string(docs), -1)
+	var documented []string
+	for _, h := range headings {
+		documented = append(documented, h[1])
+	}
+	slices.Sort(kinds)
+	kinds = slices.Compact(kinds)
+	if len(kinds) < 10 {
+		t.Fatalf("found only problem types %q", kinds)
+	}
+	slices.Sort(documented)
+	if !slices.Equal(kinds, documented) {
+		t.Errorf("problem types in code %q, documented in docs/api.md %q", kinds, documented)
+	}
+}

@@ -1,0 +1,155 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/leadline/leadline/dialer"
+)
+
+// problemTypes is where the problem types are documented (docs/api.md, "Errors"); a
+// problem's type is this plus its anchor.
+const problemTypes = "https://github.com/leadline/leadline/blob/main/docs/api.md#"
+
+// retryAfter is the Retry-After, in seconds, of a 503.
+const retryAfter = 5
+
+// problem is an RFC 9457 problem details object.
+type problem struct {
+	Type     string              `json:"type"`
+	Title    string              `json:"title"`
+	Status   int                 `json:"status"`
+	Detail   string              `json:"detail"`
+	Instance string              `json:"instance,omitempty"`
+	Errors   []dialer.FieldError `json:"errors,omitempty"` // 422 only: every bad field
+}
+
+// requestError refuses a request with a status below 500. Its detail is meant for the
+// client and may be shown as it is.
+type requestError struct {
+	status int
+	kind   string // anchor of the problem type
+	title  string
+	detail string
+	header map[string]string // set on the response, e.g. WWW-Authenticate
+}
+
+func (e *requestError) Error() string { return e.detail }
+
+func badRequest(format string, args ...any) *requestError {
+	return &requestError{
+		status: http.StatusBadRequest,
+		kind:   "malformed-request",
+		title:  "Malformed request",
+		detail: fmt.Sprintf(format, args...),
+	}
+}
+
+func unauthorized(detail string) *requestError {
+	return &requestError{
+		status: http.StatusUnauthorized,
+		kind:   "unauthorized",
+		title:  "Unauthorized",
+		detail: detail,
+		header: map[string]string{"WWW-Authenticate": `Bearer realm="leadline"`},
+	}
+}
+
+// writeError answers err as a problem. It is the only place where errors become HTTP
+// statuses: *dialer.ValidationError → 422 listing each field; *requestError → its own
+// status; dialer.ErrNotFound → 404; dialer.ErrDraining and dialer.ErrUnavailable → 503
+// with Retry-After; anything else → 500, its text logged and never sent.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := problem{Instance: r.URL.Path}
+	var (
+		verr *dialer.ValidationError
+		rerr *requestError
+	)
+	switch {
+	case errors.As(err, &verr):
+		p.Status = http.StatusUnprocessableEntity
+		p.Type, p.Title = problemTypes+"invalid-request", "Invalid request"
+		p.Errors = verr.Fields
+		if p.Errors == nil {
+			p.Errors = []dialer.FieldError{}
+		}
+		p.Detail = validationDetail(verr.Fields)
+	case errors.As(err, &rerr):
+		p.Status, p.Type, p.Title, p.Detail = rerr.status, problemTypes+rerr.kind, rerr.title, rerr.detail
+		for k, v := range rerr.header {
+			w.Header().Set(k, v)
+		}
+	case errors.Is(err, dialer.ErrNotFound):
+		p.Status = http.StatusNotFound
+		p.Type, p.Title = problemTypes+"lead-not-found", "Lead not found"
+		p.Detail = fmt.Sprintf("There is no lead %q for this API key's dealer. "+
+			"Check the id: it is the \"id\" of the answer to POST /v1/leads.", chi.URLParam(r, "id"))
+	case errors.Is(err, dialer.ErrDraining):
+		p.Status = http.StatusServiceUnavailable
+		p.Type, p.Title = problemTypes+"shutting-down", "Shutting down"
+		p.Detail = fmt.Sprintf("This server is shutting down and takes no new leads; nothing was stored. "+
+			"Send the lead again in %d seconds.", retryAfter)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	case errors.Is(err, dialer.ErrUnavailable):
+		p.Status = http.StatusServiceUnavailable
+		p.Type, p.Title = problemTypes+"unavailable", "Service unavailable"
+		p.Detail = fmt.Sprintf("The lead store cannot be reached; nothing was stored. "+
+			"Send the request again in %d seconds.", retryAfter)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	default:
+		p.Status = http.StatusInternalServerError
+		p.Type, p.Title = problemTypes+"internal-error", "Internal server error"
+		p.Detail = "Something went wrong on our side and the request may not have completed. " +
+			"Retry later; when retrying POST /v1/leads, send the same Idempotency-Key so that the lead is not created twice."
+		level := slog.LevelError
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			level = slog.LevelInfo // the client went away; nobody reads this answer
+		}
+		s.log.Log(r.Context(), level, "internal error",
+			"method", r.Method, "route", routePattern(r), "error", err)
+	}
+	writeJSON(w, p.Status, "application/problem+json", p)
+}
+
+// validationDetail sums up the bad fields in one sentence.
+func validationDetail(fields []dialer.FieldError) string {
+	if len(fields) == 0 {
+		return "The request is invalid."
+	}
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = f.Field + " " + f.Detail
+	}
+	noun := "field"
+	if len(fields) > 1 {
+		noun = "fields"
+	}
+	return fmt.Sprintf("Fix %d %s and send the request again: %s.", len(fields), noun, strings.Join(parts, "; "))
+}
+
+func (s *server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, &requestError{
+		status: http.StatusNotFound,
+		kind:   "not-found",
+		title:  "Not found",
+		detail: "No endpoint has this path. The API's paths are /v1/leads, /v1/leads/{id}, /v1/leads/{id}/cancel, /healthz, /readyz and /metrics.",
+	})
+}
+
+func (s *server) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	allow := s.allowedMethods(r.URL.Path)
+	s.writeError(w, r, &requestError{
+		status: http.StatusMethodNotAllowed,
+		kind:   "method-not-allowed",
+		title:  "Method not allowed",
+		detail: fmt.Sprintf("%s is not allowed on this path; use %s.", r.Method, strings.Join(allow, " or ")),
+		header: map[string]string{"Allow": strings.Join(allow, ", ")},
+	})
+}

@@ -1,0 +1,80 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/leadline/leadline/api"
+	"github.com/leadline/leadline/dialer"
+)
+
+// fakeLeads is a recording api.Leads: each method records its call and then runs its
+// XxxFn, or fails with errUnexpectedCall when that is nil.
+type fakeLeads struct {
+	SubmitFn func(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, bool, error)
+	GetFn    func(ctx context.Context, dealer, id string) (dialer.Lead, error)
+	ListFn   func(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error)
+	CancelFn func(ctx context.Context, dealer, id string) (dialer.Lead, error)
+
+	mu    sync.Mutex
+	calls []call // guarded by mu
+}
+
+// call is one recorded method call.
+type call struct {
+	Method string
+	Dealer string
+	ID     string
+	Input  dialer.LeadInput
+	Query  dialer.ListQuery
+}
+
+var _ api.Leads = (*fakeLeads)(nil)
+
+var errUnexpectedCall = errors.New("fake: unexpected call")
+
+func (f *fakeLeads) record(c call) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c)
+}
+
+// Calls returns the calls so far.
+func (f *fakeLeads) Calls() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]call(nil), f.calls...)
+}
+
+func (f *fakeLeads) Submit(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, bool, error) {
+	f.record(call{Method: "Submit", Dealer: dealer, Input: in})
+	if f.SubmitFn == nil {
+		return dialer.Lead{}, false, errUnexpectedCall
+	}
+	return f.SubmitFn(ctx, dealer, in)
+}
+
+func (f *fakeLeads) Get(ctx context.Context, dealer, id string) (dialer.Lead, error) {
+	f.record(call{Method: "Get", Dealer: dealer, ID: id})
+	if f.GetFn == nil {
+		return dialer.Lead{}, errUnexpectedCall
+	}
+	return f.GetFn(ctx, dealer, id)
+}
+
+func (f *fakeLeads) List(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
+	f.record(call{Method: "List", Dealer: q.Dealer, Query: q})
+	if f.ListFn == nil {
+		return nil, "", errUnexpectedCall
+	}
+	return f.ListFn(ctx, q)
+}
+
+func (f *fakeLeads) Cancel(ctx context.Context, dealer, id string) (dialer.Lead, error) {
+	f.record(call{Method: "Cancel", Dealer: dealer, ID: id})
+	if f.CancelFn == nil {
+		return dialer.Lead{}, errUnexpectedCall
+	}
+	return f.CancelFn(ctx, dealer, id)
+}

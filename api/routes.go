@@ -1,0 +1,39 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes lists every endpoint of SPEC.md's "HTTP API" table.
+func (s *server) routes() *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(s.logRequests, s.recoverPanics)
+	r.NotFound(s.handleNotFound)
+	r.MethodNotAllowed(s.handleMethodNotAllowed)
+
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Get("/metrics", s.handleMetrics)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireDealer)
+		r.Post("/v1/leads", s.handleCreateLead)
+		r.Get("/v1/leads", s.handleListLeads)
+		r.Get("/v1/leads/{id}", s.handleGetLead)
+		r.Post("/v1/leads/{id}/cancel", s.handleCancelLead)
+	})
+	return r
+}
+
+// allowedMethods lists the methods routed for path, for the Allow header of a 405.
+func (s *server) allowedMethods(path string) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if s.router.Match(chi.NewRouteContext(), m, path) {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}

@@ -1,0 +1,99 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Summary writes what `leadline check` prints for a validated Config: the server
+// settings, then each dealer with its settings, people and flow. Secrets (api keys,
+// the trunk password, a store password) are never printed.
+func (c *Config) Summary(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
+
+	row("node id", or(c.NodeID, "(hostname and pid)"))
+	row("log", c.Log.Format+", "+c.Log.Level)
+	row("http", c.HTTP.Listen)
+	row("sip", c.SIP.Listen+", external host "+or(c.SIP.ExternalHost, "(listen host)")+
+		", rtp ports "+c.SIP.RTPPorts+", media timeout "+FormatDuration(c.SIP.MediaTimeout))
+	switch {
+	case c.SIP.Trunk.Enabled() && c.SIP.Trunk.Username != "":
+		row("trunk", c.SIP.Trunk.URI+" as "+strconv.Quote(c.SIP.Trunk.Username))
+	case c.SIP.Trunk.Enabled():
+		row("trunk", c.SIP.Trunk.URI)
+	default:
+		row("trunk", "none: phone numbers cannot be dialled, only sip: URIs")
+	}
+	row("store", redactStore(c.Store))
+	if c.TTS.Engine == EngineFiles {
+		row("tts", c.TTS.Engine+" from "+c.TTS.Dir)
+	} else {
+		row("tts", c.TTS.Engine)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	for _, d := range c.Dealers {
+		fmt.Fprintf(tw, "\ndealer %s: %s\n", d.ID, d.Name)
+		row("  language", d.Language)
+		row("  timezone", d.Timezone)
+		row("  country", d.Country)
+		row("  caller id", d.CallerID)
+		row("  timeouts", "ring "+FormatDuration(d.RingTimeout)+" per person, accept "+FormatDuration(d.AcceptTimeout)+
+			", customer ring "+FormatDuration(d.CustomerRingTimeout)+", max call "+FormatDuration(d.MaxCallLength))
+		row("  api keys", strconv.Itoa(len(d.APIKeys)))
+		row("  whisper", d.Whisper)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "  people")
+		for _, p := range d.People {
+			row("    "+p.ID, p.Name, or(p.Target.String(), p.Phone))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "  flow  "+FormatFlow(d.Flow))
+	}
+	return tw.Flush()
+}
+
+// FormatFlow writes a flow as numbered steps:
+// "1. assigned  2. piet  3. kees + anna (together)  4. owner".
+func FormatFlow(flow []Step) string {
+	parts := make([]string, len(flow))
+	for i, s := range flow {
+		text := strings.Join(s, " + ")
+		if len(s) > 1 {
+			text += " (together)"
+		}
+		parts[i] = strconv.Itoa(i+1) + ". " + text
+	}
+	return strings.Join(parts, "  ")
+}
+
+// FormatDuration writes d without zero units: 2h, 1m30s, 20s.
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func redactStore(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}

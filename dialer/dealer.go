@@ -1,0 +1,132 @@
+package dialer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"text/template"
+	"time"
+)
+
+// Assigned is the flow keyword for the lead's assigned_to person.
+const Assigned = "assigned"
+
+// Dealer is one dealer's process as management configured it. cmd builds it from the
+// configuration; the dialer never reads configuration files.
+type Dealer struct {
+	ID       string
+	Name     string
+	Language string // nl, en, de, fr
+	Country  string // ISO region for national numbers, e.g. "NL"
+	CallerID string // E.164, shown to salespeople and customers
+
+	RingTimeout         time.Duration // per salesperson
+	AcceptTimeout       time.Duration // after the whisper's first play
+	CustomerRingTimeout time.Duration
+	MaxCallLength       time.Duration
+
+	Whisper *template.Template // executed with WhisperData
+	People  map[string]Person
+	Flow    []Step // the last step is the owner
+}
+
+// Person is a salesperson (or the owner).
+type Person struct {
+	ID    string
+	Name  string
+	Phone string // a SIP URI or an E.164 number
+}
+
+// Step is one step of a flow: person ids rung together, or the single keyword Assigned.
+type Step []string
+
+// WhisperData is what a whisper template can use.
+type WhisperData struct {
+	Name, Phone, Email, Source, Interest, Message string
+	Dealer                                        string // the dealer's name
+	Person                                        string // the salesperson being called
+}
+
+// Prompt is something the dialer says: Name identifies it for prerecorded prompts
+// ("whisper", "connecting", "customer_unreachable"), Text is what a speech engine says.
+type Prompt struct {
+	Name string
+	Text string
+}
+
+// Prompt names.
+const (
+	PromptWhisper             = "whisper"
+	PromptConnecting          = "connecting"
+	PromptCustomerUnreachable = "customer_unreachable"
+)
+
+// Speaker turns a prompt into telephone audio in a language (nl, en, de, fr). It may
+// block for the time synthesis takes; on error the dialer plays silence.
+type Speaker interface {
+	Speak(ctx context.Context, language string, p Prompt) (Audio, error)
+}
+
+func (d *Dealer) whisperText(l *Lead, p Person) string {
+	data := WhisperData{
+		Name: l.Name, Phone: l.Phone, Email: l.Email, Source: l.Source,
+		Interest: l.Interest, Message: l.Message, Dealer: d.Name, Person: p.Name,
+	}
+	ph := phrasesFor(d.Language)
+	if data.Source == "" {
+		data.Source = ph.website
+	}
+	if data.Name == "" {
+		data.Name = ph.unknownName
+	}
+	if d.Whisper == nil {
+		return fmt.Sprintf(ph.defaultWhisper, data.Source, data.Name, data.Interest)
+	}
+	var b bytes.Buffer
+	if err := d.Whisper.Execute(&b, data); err != nil {
+		return fmt.Sprintf(ph.defaultWhisper, data.Source, data.Name, data.Interest)
+	}
+	return b.String()
+}
+
+// phrases are the fixed prompts in one language.
+type phrases struct {
+	website, unknownName string
+	defaultWhisper       string // Source, Name, Interest
+	connecting           string
+	customerUnreachable  string
+}
+
+var allPhrases = map[string]phrases{
+	"en": {
+		website: "the website", unknownName: "unknown name",
+		defaultWhisper:      "New lead from %s: %s, %s. Press 1 to connect, 2 to pass it on.",
+		connecting:          "Connecting you now.",
+		customerUnreachable: "The customer could not be reached. The lead stays with you.",
+	},
+	"nl": {
+		website: "de website", unknownName: "onbekende naam",
+		defaultWhisper:      "Nieuwe lead van %s: %s, %s. Druk op 1 om te verbinden, op 2 om door te geven.",
+		connecting:          "U wordt nu verbonden.",
+		customerUnreachable: "De klant was niet bereikbaar. De lead blijft bij u.",
+	},
+	"de": {
+		website: "der Webseite", unknownName: "unbekannter Name",
+		defaultWhisper:      "Neuer Lead von %s: %s, %s. Drücken Sie 1 zum Verbinden, 2 zum Weitergeben.",
+		connecting:          "Sie werden jetzt verbunden.",
+		customerUnreachable: "Der Kunde war nicht erreichbar. Der Lead bleibt bei Ihnen.",
+	},
+	"fr": {
+		website: "le site web", unknownName: "nom inconnu",
+		defaultWhisper:      "Nouveau contact de %s : %s, %s. Appuyez sur 1 pour être mis en relation, sur 2 pour le passer.",
+		connecting:          "Mise en relation en cours.",
+		customerUnreachable: "Le client n'a pas pu être joint. Le contact reste chez vous.",
+	},
+}
+
+func phrasesFor(lang string) phrases {
+	if p, ok := allPhrases[lang]; ok {
+		return p
+	}
+	return allPhrases["en"]
+}

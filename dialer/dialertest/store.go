@@ -1,0 +1,215 @@
+package dialertest
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/leadline/leadline/dialer"
+)
+
+// Store is an in-memory dialer.LeadStore.
+type Store struct {
+	mu       sync.Mutex // guards the following fields
+	leads    map[string]*lead
+	attempts []dialer.Attempt
+	// Down makes every call fail, as a database that went away.
+	Down bool
+}
+
+type lead struct {
+	dialer.Lead
+	node  string
+	until time.Time
+}
+
+var _ dialer.LeadStore = (*Store)(nil)
+
+// NewStore returns an empty store.
+func NewStore() *Store { return &Store{leads: map[string]*lead{}} }
+
+var errDown = errorString("store down")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func (s *Store) CreateLead(_ context.Context, l dialer.Lead) (dialer.Lead, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return dialer.Lead{}, false, errDown
+	}
+	for _, o := range s.leads {
+		if o.Dealer != l.Dealer {
+			continue
+		}
+		if (l.IdempotencyKey != "" && o.IdempotencyKey == l.IdempotencyKey) || (l.ExternalID != "" && o.ExternalID == l.ExternalID) {
+			return s.withAttemptsLocked(o.Lead), false, nil
+		}
+	}
+	s.leads[l.ID] = &lead{Lead: l}
+	return l, true, nil
+}
+
+func (s *Store) withAttemptsLocked(l dialer.Lead) dialer.Lead {
+	l.Attempts = nil
+	for _, a := range s.attempts {
+		if a.LeadID == l.ID {
+			l.Attempts = append(l.Attempts, a)
+		}
+	}
+	return l
+}
+
+func (s *Store) GetLead(_ context.Context, dealer, id string) (dialer.Lead, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return dialer.Lead{}, errDown
+	}
+	l, ok := s.leads[id]
+	if !ok || (dealer != "" && l.Dealer != dealer) {
+		return dialer.Lead{}, dialer.ErrNotFound
+	}
+	return s.withAttemptsLocked(l.Lead), nil
+}
+
+func (s *Store) ListLeads(_ context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []dialer.Lead
+	for _, l := range s.leads {
+		if l.Dealer == q.Dealer && (q.Status == "" || l.Status == q.Status) && (q.Cursor == "" || l.ID < q.Cursor) {
+			out = append(out, l.Lead)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	if q.Limit > 0 && len(out) > q.Limit {
+		return out[:q.Limit], out[q.Limit-1].ID, nil
+	}
+	return out, "", nil
+}
+
+func (s *Store) Claim(_ context.Context, id, node string, now, until time.Time) (dialer.Lead, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return dialer.Lead{}, errDown
+	}
+	l, ok := s.leads[id]
+	if !ok {
+		return dialer.Lead{}, dialer.ErrNotFound
+	}
+	if l.Status.Final() {
+		return s.withAttemptsLocked(l.Lead), nil
+	}
+	if l.node != "" && l.node != node && l.until.After(now) {
+		return dialer.Lead{}, dialer.ErrLeaseHeld
+	}
+	l.node, l.until = node, until
+	return s.withAttemptsLocked(l.Lead), nil
+}
+
+func (s *Store) Renew(_ context.Context, id, node string, until time.Time) (dialer.Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return "", errDown
+	}
+	l, ok := s.leads[id]
+	if !ok || l.node != node {
+		return "", dialer.ErrLeaseHeld
+	}
+	l.until = until
+	return l.Status, nil
+}
+
+func (s *Store) Release(_ context.Context, id, node string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.leads[id]; ok && l.node == node {
+		l.node, l.until = "", time.Time{}
+	}
+	return nil
+}
+
+func (s *Store) Unclaimed(_ context.Context, now time.Time, limit int) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return nil, errDown
+	}
+	var ids []string
+	for id, l := range s.leads {
+		if !l.Status.Final() && (l.node == "" || !l.until.After(now)) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) > limit {
+		ids = ids[:limit]
+	}
+	return ids, nil
+}
+
+func (s *Store) InsertAttempt(_ context.Context, a *dialer.Attempt) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return errDown
+	}
+	a.ID = int64(len(s.attempts) + 1)
+	s.attempts = append(s.attempts, *a)
+	return nil
+}
+
+func (s *Store) UpdateAttempt(_ context.Context, a dialer.Attempt) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return errDown
+	}
+	s.attempts[a.ID-1] = a
+	return nil
+}
+
+func (s *Store) UpdateLead(_ context.Context, u dialer.LeadUpdate) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return false, errDown
+	}
+	l, ok := s.leads[u.ID]
+	if !ok {
+		return false, dialer.ErrNotFound
+	}
+	if l.Status.Final() {
+		return false, nil
+	}
+	l.Status = u.Status
+	if !u.ConnectedAt.IsZero() {
+		l.ConnectedAt = u.ConnectedAt
+	}
+	if !u.EndedAt.IsZero() {
+		l.EndedAt = u.EndedAt
+	}
+	if u.Reason != "" {
+		l.Reason = u.Reason
+	}
+	if u.Status.Final() {
+		l.node = ""
+	}
+	return true, nil
+}
+
+func (s *Store) Ping(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return errDown
+	}
+	return nil
+}

@@ -1,0 +1,9 @@
+// Package dialer is Leadline's domain: leads, attempts and the per-lead flow that rings
+// salespeople, whispers the lead, waits for the key 1, calls the customer and bridges the
+// two, falling through the dealer's steps to the owner.
+//
+// It declares the ports it needs, each as small as the flow uses: LeadStore, Caller and
+// Leg, Speaker, Recorder. The sip, store, api and metrics packages implement or consume
+// them; dialer imports none of them, nor config (cmd copies configuration into Dealer).
+// The only leadline package it imports is phone, for number normalisation.
+package dialer

@@ -1,0 +1,477 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A flow is one lead's walk through its dealer's steps:
+//
+//	ringStep → (whisper, gate on '1') → connect → bridged → completed
+//	    ↓ nobody accepted: next step … owner → exhausted
+//	connect: customer not reached → customer_unreachable
+//
+// runFlow's goroutine is the only one that changes the lead. Each agent leg runs in a
+// goroutine of its own that owns its Attempt; the flow waits for all of them (legs)
+// before it finishes, so a finished flow leaves nothing behind.
+type flow struct {
+	s    *Service
+	d    *Dealer
+	lead Lead
+	log  *slog.Logger
+	db   context.Context // for store writes: not canceled with the flow
+
+	attempted map[string]bool // people already rung for this lead
+	legs      sync.WaitGroup
+	won       atomic.Bool // a salesperson of the current step pressed 1
+}
+
+// runFlow claims lead id, runs its flow and records how it ended.
+func (s *Service) runFlow(ctx context.Context, id string) {
+	now := s.now()
+	l, err := s.store.Claim(ctx, id, s.node, now, now.Add(s.ttl))
+	if err != nil {
+		if !errors.Is(err, ErrLeaseHeld) {
+			s.log.Warn("claiming lead", "lead_id", id, "error", err)
+		}
+		return
+	}
+	if l.Status.Final() {
+		return
+	}
+	log := s.log.With("lead_id", l.ID, "dealer", l.Dealer)
+	f := &flow{s: s, lead: l, log: log, db: context.WithoutCancel(ctx), attempted: map[string]bool{}}
+	d, ok := s.Dealer(l.Dealer)
+	if !ok {
+		f.finish(StatusFailed, fmt.Sprintf("dealer %q is no longer configured", l.Dealer))
+		return
+	}
+	f.d = d
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	beat := make(chan struct{})
+	go s.heartbeat(ctx, cancel, id, beat)
+	status, reason := f.run(ctx)
+	f.legs.Wait()
+	cancel(nil)
+	<-beat
+	if status == "" { // shut down or taken over: another run resumes it
+		if err := s.store.Release(f.db, id, s.node); err != nil {
+			log.Warn("releasing lead", "error", err)
+		}
+		log.Info("flow interrupted", "reason", reason)
+		return
+	}
+	f.finish(status, reason)
+}
+
+// heartbeat renews the lease until ctx ends. It stops the flow when another node took the
+// lead over or the lead was canceled elsewhere.
+func (s *Service) heartbeat(ctx context.Context, stop context.CancelCauseFunc, id string, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(s.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := s.store.Renew(ctx, id, s.node, s.now().Add(s.ttl))
+		switch {
+		case errors.Is(err, ErrLeaseHeld):
+			stop(errLeaseLost)
+			return
+		case err != nil:
+			if ctx.Err() == nil {
+				s.log.Warn("renewing lease", "lead_id", id, "error", err)
+			}
+		case st == StatusCanceled:
+			stop(errLeadCanceled)
+			return
+		}
+	}
+}
+
+func (f *flow) finish(st Status, reason string) {
+	l := &f.lead
+	updated, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: st, EndedAt: f.s.now(), Reason: reason})
+	if err != nil {
+		f.log.Error("recording lead outcome", "status", st, "error", err)
+		return
+	}
+	if updated {
+		f.s.rec.LeadFinished(l.Dealer, st, l.SpeedToLead())
+	}
+	f.log.Info("lead finished", "status", st, "reason", reason, "speed_to_lead", l.SpeedToLead().Round(time.Millisecond))
+}
+
+// stopped says how a flow whose ctx ended stops: canceled leads are final, anything
+// else (shutdown, lease lost) leaves the lead to be resumed.
+func stopped(ctx context.Context) (Status, string) {
+	if cause := context.Cause(ctx); errors.Is(cause, errLeadCanceled) {
+		return StatusCanceled, "canceled"
+	} else {
+		return "", cause.Error()
+	}
+}
+
+// run walks the flow from where an earlier run left it.
+func (f *flow) run(ctx context.Context) (Status, string) {
+	l := &f.lead
+	start, customerTried := 0, false
+	for i := range l.Attempts {
+		a := &l.Attempts[i]
+		if a.Result == "" { // left open by a node that stopped
+			f.end(a, ResultFailed, 0)
+		}
+		if a.Leg == LegCustomer {
+			customerTried = true
+			continue
+		}
+		f.attempted[a.Person] = true
+		start = max(start, a.Step+1)
+	}
+	if customerTried {
+		// A customer is dialled at most once per attempt, even across crashes.
+		if !l.ConnectedAt.IsZero() {
+			return StatusCompleted, "the call ended when its server stopped"
+		}
+		return StatusFailed, "the server stopped while the customer was being called"
+	}
+	if l.Status != StatusDialing {
+		if ok, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusDialing}); err != nil || !ok {
+			return stopped(ctx)
+		}
+		l.Status = StatusDialing
+	}
+	for i := start; i < len(f.d.Flow); i++ {
+		people := f.resolve(f.d.Flow[i])
+		if len(people) == 0 {
+			continue
+		}
+		if i == len(f.d.Flow)-1 {
+			f.s.rec.ReachedOwner(l.Dealer)
+		}
+		win := f.ringStep(ctx, i, people)
+		if ctx.Err() != nil {
+			if win != nil {
+				_ = win.leg.Hangup(f.db)
+				f.end(win.att, ResultCanceled, 0)
+			}
+			return stopped(ctx)
+		}
+		if win != nil {
+			return f.connect(ctx, win)
+		}
+	}
+	return StatusExhausted, "nobody in the flow accepted the lead"
+}
+
+// resolve turns a step into the people to ring, skipping anyone unknown or already rung.
+func (f *flow) resolve(st Step) []Person {
+	var out []Person
+	for _, id := range st {
+		if id == Assigned {
+			id = f.lead.AssignedTo
+		}
+		p, ok := f.d.People[id]
+		if !ok || f.attempted[id] {
+			continue
+		}
+		f.attempted[id] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// accepted is a salesperson who pressed 1, still on the line.
+type accepted struct {
+	person Person
+	att    *Attempt
+	leg    Leg
+}
+
+var errOtherWon = errors.New("another salesperson accepted")
+
+// ringStep rings people at once and returns the first to press 1, or nil. The others
+// are canceled; their goroutines finish on their own and the flow waits for them.
+func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepted {
+	stepCtx, cancel := context.WithCancelCause(ctx)
+	results := make(chan *accepted, len(people))
+	f.won.Store(false)
+	for _, p := range people {
+		a := &Attempt{LeadID: f.lead.ID, Step: step, Leg: LegAgent, Person: p.ID, StartedAt: f.s.now()}
+		if err := f.s.store.InsertAttempt(f.db, a); err != nil {
+			f.log.Error("recording attempt; not calling", "person", p.ID, "error", err)
+			results <- nil
+			continue
+		}
+		f.legs.Add(1)
+		go func() {
+			defer f.legs.Done()
+			results <- f.ringAgent(stepCtx, p, a)
+		}()
+	}
+	for range people {
+		if win := <-results; win != nil {
+			cancel(errOtherWon)
+			return win
+		}
+	}
+	cancel(nil)
+	return nil
+}
+
+// ringAgent calls one salesperson, whispers the lead and waits for a key. It returns the
+// leg when they pressed 1 first; otherwise it hangs up and records why.
+func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt) *accepted {
+	log := f.log.With("person", p.ID)
+	whisper := make(chan Audio, 1)
+	go func() { whisper <- f.speak(ctx, Prompt{PromptWhisper, f.d.whisperText(&f.lead, p)}) }()
+
+	ringCtx, cancelRing := context.WithTimeout(ctx, f.d.RingTimeout)
+	leg, err := f.s.caller.Dial(ringCtx, p.Phone, DialOpts{
+		LeadID: f.lead.ID, Kind: LegAgent, CallerID: f.d.CallerID, DisplayName: "Lead " + f.lead.Name,
+	})
+	cancelRing()
+	if err != nil {
+		res, code := dialResult(ctx, err, LegAgent)
+		log.Info("salesperson not reached", "result", res, "sip_code", code, "error", err)
+		f.end(a, res, code)
+		f.s.rec.AgentAttempt(f.lead.Dealer, p.ID, res, 0)
+		return nil
+	}
+	a.AnsweredAt = f.s.now()
+	f.save(a)
+	answer := a.AnsweredAt.Sub(a.StartedAt)
+
+	key := f.gate(ctx, leg, <-whisper)
+	var res Result
+	switch {
+	case key == '1' && f.won.CompareAndSwap(false, true):
+		a.AcceptedAt = f.s.now()
+		a.Result = ResultAccepted
+		f.save(a)
+		f.s.rec.AgentAttempt(f.lead.Dealer, p.ID, ResultAccepted, answer)
+		log.Info("salesperson accepted")
+		return &accepted{person: p, att: a, leg: leg}
+	case key == '1':
+		res = ResultCanceled // pressed 1 a moment after a colleague
+	case key != 0:
+		res = ResultDeclined
+	case ctx.Err() != nil:
+		res, _ = dialResult(ctx, ctx.Err(), LegAgent)
+	default:
+		res = ResultNoAccept
+	}
+	_ = leg.Hangup(f.db)
+	f.end(a, res, 0)
+	f.s.rec.AgentAttempt(f.lead.Dealer, p.ID, res, answer)
+	log.Info("salesperson passed", "result", res, "key", string(key))
+	return nil
+}
+
+// gate plays the whisper until a key, the accept timeout after the first full play, a
+// hang-up or ctx. It returns the key, or 0.
+func (f *flow) gate(ctx context.Context, leg Leg, whisper Audio) rune {
+	playCtx, stop := context.WithCancel(ctx)
+	played, playing := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(playing)
+		pause := make(Audio, 8000/2)
+		for i := 0; ; i++ {
+			err := leg.Play(playCtx, whisper)
+			if i == 0 {
+				close(played)
+			}
+			if err != nil || leg.Play(playCtx, pause) != nil {
+				return
+			}
+		}
+	}()
+	defer func() { stop(); <-playing }()
+	var timeout <-chan time.Time
+	for {
+		select {
+		case k := <-leg.Digits():
+			return k
+		case <-played:
+			played = nil
+			t := time.NewTimer(f.d.AcceptTimeout)
+			defer t.Stop()
+			timeout = t.C
+		case <-timeout:
+			return 0
+		case <-leg.Done():
+			return 0
+		case <-ctx.Done():
+			return 0
+		}
+	}
+}
+
+var errAgentLeft = errors.New("the salesperson hung up before the customer answered")
+
+// connect calls the customer for the salesperson who accepted, bridges them and waits
+// for the call to end.
+func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
+	l, agent, ph := &f.lead, win.leg, phrasesFor(f.d.Language)
+	defer func() {
+		_ = agent.Hangup(f.db)
+		f.end(win.att, ResultAccepted, 0)
+	}()
+	ca := &Attempt{LeadID: l.ID, Step: win.att.Step, Leg: LegCustomer, Person: win.person.ID, StartedAt: f.s.now()}
+	if err := f.s.store.InsertAttempt(f.db, ca); err != nil {
+		// Unrecorded, the customer could be dialled twice after a crash: do not dial.
+		f.log.Error("recording customer attempt; not calling", "error", err)
+		return StatusFailed, "could not record the customer call"
+	}
+
+	// The salesperson hears "connecting", then ringback or the customer's early media.
+	playCtx, stopPlay := context.WithCancel(ctx)
+	playing := make(chan struct{})
+	go func() {
+		defer close(playing)
+		if agent.Play(playCtx, f.speak(playCtx, Prompt{PromptConnecting, ph.connecting})) != nil {
+			return
+		}
+		ring := f.s.ringback
+		if len(ring) == 0 {
+			ring = make(Audio, 8000)
+		}
+		for agent.Play(playCtx, ring) == nil {
+		}
+	}()
+	type dialed struct {
+		leg Leg
+		err error
+	}
+	got := make(chan dialed, 1)
+	dialCtx, cancelDial := context.WithTimeout(ctx, f.d.CustomerRingTimeout)
+	defer cancelDial()
+	go func() {
+		leg, err := f.s.caller.Dial(dialCtx, l.Phone, DialOpts{
+			LeadID: l.ID, Kind: LegCustomer, CallerID: f.d.CallerID, EarlyMedia: agent,
+		})
+		got <- dialed{leg, err}
+	}()
+	var r dialed
+	select {
+	case r = <-got:
+	case <-agent.Done():
+		cancelDial()
+		if r = <-got; r.leg != nil {
+			_ = r.leg.Hangup(f.db)
+		}
+		r.err = errAgentLeft
+	}
+	stopPlay()
+	<-playing
+
+	if r.err != nil {
+		res, code := dialResult(ctx, r.err, LegCustomer)
+		f.end(ca, res, code)
+		switch {
+		case errors.Is(r.err, errAgentLeft):
+			return StatusFailed, errAgentLeft.Error()
+		case ctx.Err() != nil:
+			return stopped(ctx)
+		}
+		_ = agent.Play(ctx, f.speak(ctx, Prompt{PromptCustomerUnreachable, ph.customerUnreachable}))
+		return StatusCustomerUnreachable, fmt.Sprintf("the customer was not reached (%s)", res)
+	}
+	cust := r.leg
+	defer func() { _ = cust.Hangup(f.db) }()
+	ca.AnsweredAt = f.s.now()
+	if err := agent.Bridge(cust); err != nil {
+		f.end(ca, ResultAnswered, 0)
+		return StatusFailed, "the call ended before it could be bridged"
+	}
+	l.ConnectedAt = ca.AnsweredAt
+	f.save(ca)
+	if _, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusConnected, ConnectedAt: l.ConnectedAt}); err != nil {
+		f.log.Error("recording connection", "error", err)
+	}
+	f.log.Info("customer bridged", "person", win.person.ID, "speed_to_lead", l.SpeedToLead().Round(time.Millisecond))
+
+	limit := time.NewTimer(f.d.MaxCallLength)
+	defer limit.Stop()
+	var reason string
+	select {
+	case <-agent.Done():
+		reason = "the salesperson hung up"
+		if errors.Is(agent.Err(), ErrMediaTimeout) {
+			reason = "no audio from the salesperson"
+		}
+	case <-cust.Done():
+		reason = "the customer hung up"
+		if errors.Is(cust.Err(), ErrMediaTimeout) {
+			reason = "no audio from the customer"
+		}
+	case <-limit.C:
+		reason = "the maximum call length was reached"
+	case <-ctx.Done():
+		reason = context.Cause(ctx).Error()
+	}
+	f.end(ca, ResultAnswered, 0)
+	return StatusCompleted, reason
+}
+
+// dialResult classifies why a leg did not come up.
+func dialResult(ctx context.Context, err error, kind LegKind) (Result, int) {
+	var coded interface{ SIPCode() int }
+	code := 0
+	if errors.As(err, &coded) {
+		code = coded.SIPCode()
+	}
+	if ctx.Err() != nil {
+		cause := context.Cause(ctx)
+		if kind == LegAgent && (errors.Is(cause, errOtherWon) || errors.Is(cause, errLeadCanceled)) {
+			return ResultCanceled, code
+		}
+		return ResultFailed, code
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrNoAnswer):
+		return ResultNoAnswer, code
+	case errors.Is(err, ErrBusy):
+		return ResultBusy, code
+	case errors.Is(err, ErrRejected):
+		return ResultRejected, code
+	}
+	return ResultFailed, code
+}
+
+// end records an attempt's outcome.
+func (f *flow) end(a *Attempt, r Result, code int) {
+	a.Result = r
+	if code != 0 {
+		a.SIPCode = code
+	}
+	a.EndedAt = f.s.now()
+	f.save(a)
+}
+
+func (f *flow) save(a *Attempt) {
+	if err := f.s.store.UpdateAttempt(f.db, *a); err != nil {
+		f.log.Error("recording attempt", "person", a.Person, "error", err)
+	}
+}
+
+// speak renders a prompt, or returns a second of silence when the speaker failed.
+func (f *flow) speak(ctx context.Context, p Prompt) Audio {
+	a, err := f.s.speaker.Speak(ctx, f.d.Language, p)
+	if err != nil || len(a) == 0 {
+		if ctx.Err() == nil {
+			f.log.Warn("speech failed", "error", err)
+		}
+		return make(Audio, 8000)
+	}
+	return a
+}

@@ -1,0 +1,58 @@
+package dialer
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// LeadInput is a lead as a web form or CRM sends it, before validation.
+type LeadInput struct {
+	Phone      string `json:"phone"`
+	Name       string `json:"name"`
+	Email      string `json:"email"`
+	Source     string `json:"source"`
+	Interest   string `json:"interest"`
+	Message    string `json:"message"`
+	AssignedTo string `json:"assigned_to"`
+	ExternalID string `json:"external_id"`
+	// IdempotencyKey comes from the Idempotency-Key header, not the body.
+	IdempotencyKey string `json:"-"`
+}
+
+// FieldError is one rejected input field.
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// ValidationError lists every bad field of a LeadInput. Nothing is stored when it is returned.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Detail
+	}
+	return "invalid lead: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
+}
+
+// Recorder receives the flow's measurable events. *metrics.Metrics implements it; labels
+// never carry a lead id or a phone number.
+type Recorder interface {
+	LeadReceived(dealer string)
+	// LeadFinished is called once per lead with its final status; speed is the speed to
+	// lead, or 0 when the customer was never bridged.
+	LeadFinished(dealer string, s Status, speed time.Duration)
+	// AgentAttempt is called once per finished agent leg; answer is the time from INVITE
+	// to answer, or 0 when the leg was not answered.
+	AgentAttempt(dealer, person string, r Result, answer time.Duration)
+	// ReachedOwner is called when a lead's flow reaches its last step.
+	ReachedOwner(dealer string)
+}

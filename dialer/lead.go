@@ -1,0 +1,143 @@
+package dialer
+
+import (
+	"errors"
+	"time"
+)
+
+// Status is where a lead stands. The strings are part of the HTTP API.
+type Status string
+
+// Lead statuses, as SPEC.md names them.
+const (
+	StatusQueued              Status = "queued"
+	StatusScheduled           Status = "scheduled"
+	StatusDialing             Status = "dialing"
+	StatusConnected           Status = "connected"
+	StatusCompleted           Status = "completed"
+	StatusExhausted           Status = "exhausted"
+	StatusCustomerUnreachable Status = "customer_unreachable"
+	StatusCanceled            Status = "canceled"
+	StatusFailed              Status = "failed"
+)
+
+// Final reports whether no further call will be made for a lead in this status.
+func (s Status) Final() bool {
+	switch s {
+	case StatusCompleted, StatusExhausted, StatusCustomerUnreachable, StatusCanceled, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusQueued, StatusScheduled, StatusDialing, StatusConnected:
+		return true
+	}
+	return s.Final()
+}
+
+// LegKind tells the salesperson's leg from the customer's.
+type LegKind string
+
+// Leg kinds.
+const (
+	LegAgent    LegKind = "agent"
+	LegCustomer LegKind = "customer"
+)
+
+// Result is how one attempt ended. The strings are part of the HTTP API and the metrics.
+type Result string
+
+// Attempt results. Agent legs end in any but ResultAnswered; customer legs in
+// ResultAnswered, ResultNoAnswer, ResultBusy, ResultRejected or ResultFailed.
+const (
+	ResultAccepted Result = "accepted"  // agent pressed 1
+	ResultDeclined Result = "declined"  // agent pressed another key
+	ResultNoAccept Result = "no_accept" // answered, no key (voicemail)
+	ResultNoAnswer Result = "no_answer"
+	ResultBusy     Result = "busy"
+	ResultRejected Result = "rejected" // another final SIP error
+	ResultFailed   Result = "failed"   // no response, network, interrupted
+	ResultCanceled Result = "canceled" // another person in the same step won
+	ResultAnswered Result = "answered" // customer picked up
+)
+
+// Lead is one enquiry and everything Leadline did about it.
+type Lead struct {
+	ID     string
+	Dealer string
+	Status Status
+
+	Name       string
+	Phone      string // E.164
+	Email      string
+	Source     string
+	Interest   string
+	Message    string
+	AssignedTo string // a person id, or ""
+	ExternalID string
+	// IdempotencyKey is the client's Idempotency-Key header; never shown back.
+	IdempotencyKey string
+
+	CreatedAt   time.Time
+	ConnectedAt time.Time // zero until the customer is bridged
+	EndedAt     time.Time // zero until the lead reaches a final status
+	// Reason says in words why the lead ended as it did, for people reading the API.
+	Reason string
+
+	Attempts []Attempt // oldest first
+}
+
+// SpeedToLead is the time from arrival to the customer being bridged, or 0.
+func (l *Lead) SpeedToLead() time.Duration {
+	if l.ConnectedAt.IsZero() {
+		return 0
+	}
+	return l.ConnectedAt.Sub(l.CreatedAt)
+}
+
+// Attempt is one call leg placed for a lead.
+type Attempt struct {
+	ID     int64 // assigned by the store
+	LeadID string
+	Step   int // index into the dealer's flow; the customer leg carries the accepting step
+	Leg    LegKind
+	Person string // the salesperson; on a customer leg, the one who accepted
+	Result Result // "" while the leg is in progress
+
+	SIPCode    int // final SIP status when the far end sent one (486, 603…), else 0
+	StartedAt  time.Time
+	AnsweredAt time.Time
+	AcceptedAt time.Time
+	EndedAt    time.Time
+}
+
+// Errors the store returns.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseHeld means another node is working on the lead.
+	ErrLeaseHeld = errors.New("lead is being worked on by another node")
+)
+
+// Errors the dialer service returns to intake.
+var (
+	// ErrUnavailable means the lead could not be stored (database down): nothing was kept
+	// and the client should retry.
+	ErrUnavailable = errors.New("lead store unavailable")
+	// ErrDraining means the server is shutting down and takes no new leads.
+	ErrDraining = errors.New("server is shutting down")
+)
+
+// Errors a Caller returns for a leg the far end refused. They decide an attempt's result.
+var (
+	ErrBusy     = errors.New("busy")      // 486, 600
+	ErrNoAnswer = errors.New("no answer") // 408, 480, 487
+	ErrRejected = errors.New("rejected")  // any other final SIP error
+	// ErrHungUp ends a leg whose far end sent BYE.
+	ErrHungUp = errors.New("far end hung up")
+	// ErrMediaTimeout ends a leg that sent no RTP for too long.
+	ErrMediaTimeout = errors.New("no media received")
+)

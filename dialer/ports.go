@@ -1,0 +1,111 @@
+package dialer
+
+import (
+	"context"
+	"time"
+)
+
+// LeadStore is what the dialer and the API need from persistence. *store.DB implements it.
+// Every method is safe for concurrent use. Times are passed in by the caller so that tests
+// and the flow share one clock.
+type LeadStore interface {
+	// CreateLead stores l (ID, Dealer, CreatedAt and Status set by the caller) and returns it.
+	// When the dealer already has a lead with the same non-empty IdempotencyKey or the same
+	// non-empty ExternalID, nothing is written and that first lead is returned with
+	// created=false.
+	CreateLead(ctx context.Context, l Lead) (stored Lead, created bool, err error)
+	// GetLead returns the lead with its attempts, oldest first. ErrNotFound when the lead
+	// does not exist or belongs to another dealer (dealer "" matches any dealer).
+	GetLead(ctx context.Context, dealer, id string) (Lead, error)
+	// ListLeads returns the dealer's leads newest first, without attempts.
+	ListLeads(ctx context.Context, q ListQuery) (leads []Lead, next string, err error)
+
+	// Claim takes the lease on an unfinished lead for node until the given time, when no
+	// other node holds an unexpired lease (now decides expiry). It returns the lead with its
+	// attempts. ErrLeaseHeld when another node holds it; ErrNotFound when missing.
+	// A lead in a final status is returned with no lease taken and no error.
+	Claim(ctx context.Context, id, node string, now, until time.Time) (Lead, error)
+	// Renew extends node's lease and returns the lead's current status, so that a cancel
+	// written by another node is seen. ErrLeaseHeld when node no longer holds the lease.
+	Renew(ctx context.Context, id, node string, until time.Time) (Status, error)
+	// Release gives up node's lease at once (clean shutdown), so another node may resume.
+	Release(ctx context.Context, id, node string) error
+	// Unclaimed lists the ids of unfinished leads whose lease is empty or expired at now,
+	// oldest first, at most limit.
+	Unclaimed(ctx context.Context, now time.Time, limit int) ([]string, error)
+
+	// InsertAttempt records a leg before its INVITE is sent and sets a.ID.
+	InsertAttempt(ctx context.Context, a *Attempt) error
+	// UpdateAttempt writes a's result, SIP code and timestamps.
+	UpdateAttempt(ctx context.Context, a Attempt) error
+	// UpdateLead writes status, connected_at, ended_at and reason. It never moves a lead out
+	// of a final status: updated is false (and nothing is written) when the lead is already
+	// final, for example canceled through the API while the flow ran.
+	UpdateLead(ctx context.Context, u LeadUpdate) (updated bool, err error)
+
+	// Ping checks the store is reachable.
+	Ping(ctx context.Context) error
+}
+
+// ListQuery selects a page of a dealer's leads.
+type ListQuery struct {
+	Dealer string
+	Status Status // "" for any
+	Limit  int    // 1..100
+	Cursor string // the next value of the previous page, or ""
+}
+
+// LeadUpdate is a change of a lead's status. Zero times are left as they are.
+type LeadUpdate struct {
+	ID          string
+	Status      Status
+	ConnectedAt time.Time
+	EndedAt     time.Time
+	Reason      string
+}
+
+// Audio is telephone audio: 8 kHz mono signed 16-bit linear PCM.
+type Audio []int16
+
+// Duration is how long the audio plays.
+func (a Audio) Duration() time.Duration { return time.Duration(len(a)) * time.Second / 8000 }
+
+// DialOpts describes one outbound leg.
+type DialOpts struct {
+	LeadID string  // sent as X-Leadline-Lead
+	Kind   LegKind // for logs and metrics
+	// CallerID is the number shown to the callee (E.164); DisplayName its display name,
+	// for example "Lead Eva Jansen". Both are escaped by the Caller.
+	CallerID    string
+	DisplayName string
+	// EarlyMedia, when set, receives the callee's early media (183 with SDP) one way
+	// until the leg is answered, in place of whatever it plays meanwhile.
+	EarlyMedia Leg
+}
+
+// Caller places outbound legs. *sip.UA implements it.
+type Caller interface {
+	// Dial sends an INVITE to target (a SIP URI or an E.164 number for the trunk) and
+	// blocks until the callee answers, refuses, or ctx ends. Ending ctx before the answer
+	// cancels the call (CANCEL); a 2xx that races the CANCEL is acknowledged and hung up by
+	// the Caller, never returned. Errors: ErrBusy, ErrNoAnswer, ErrRejected (matched with
+	// errors.Is; the error also has a SIPCode() int method when the far end answered),
+	// ctx.Err() when ctx ended, anything else for network failure.
+	Dial(ctx context.Context, target string, o DialOpts) (Leg, error)
+}
+
+// Leg is one answered call. Done and Err mirror context.Context: Done is closed when the
+// leg has ended for any reason (remote BYE, Hangup, dead media), and Err then says why.
+type Leg interface {
+	// Play sends a once and blocks until it has been played, ctx ends or the leg ends.
+	// Media relayed from a bridged or early-media peer takes precedence over Play.
+	Play(ctx context.Context, a Audio) error
+	// Digits delivers the keys the far end presses (RFC 4733, SIP INFO, in-band tones).
+	Digits() <-chan rune
+	// Bridge relays media both ways between this leg and other until either ends.
+	Bridge(other Leg) error
+	// Hangup ends the leg (BYE) and waits briefly for the far end; it is idempotent.
+	Hangup(ctx context.Context) error
+	Done() <-chan struct{}
+	Err() error
+}

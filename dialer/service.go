@@ -1,0 +1,324 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/leadline/leadline/phone"
+)
+
+// Options wires a Service. Store, Caller and Speaker are required.
+type Options struct {
+	Store    LeadStore
+	Caller   Caller
+	Speaker  Speaker
+	Recorder Recorder     // nil: no metrics
+	Logger   *slog.Logger // nil: discard
+	// NodeID names this process in leases; unique per running node.
+	NodeID string
+	// LeaseTTL is how long a node's claim on a lead lasts without renewal; a lead of a
+	// node that died is resumed by another within about this long (default 15 s).
+	LeaseTTL time.Duration
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// Ringback is what a salesperson hears while the customer's phone rings (looped).
+	Ringback Audio
+}
+
+// Service takes leads in and runs one flow per lead. It implements the API's lead
+// operations. Every flow runs in its own goroutine, the only one that changes that lead;
+// Drain waits for them.
+type Service struct {
+	store    LeadStore
+	caller   Caller
+	speaker  Speaker
+	rec      Recorder
+	log      *slog.Logger
+	node     string
+	ttl      time.Duration
+	now      func() time.Time
+	ringback Audio
+
+	dealers  atomic.Pointer[map[string]*Dealer]
+	draining atomic.Bool
+
+	flowCtx context.Context // parent of every flow; canceled by Stop
+	stopAll context.CancelCauseFunc
+	flows   sync.WaitGroup
+	mu      sync.Mutex                         // guards running
+	running map[string]context.CancelCauseFunc // lead id → its flow
+}
+
+// New returns a Service with no dealers; call SetDealers before taking leads.
+func New(o Options) *Service {
+	if o.Recorder == nil {
+		o.Recorder = nopRecorder{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = 15 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NodeID == "" {
+		o.NodeID = uuid.NewString()
+	}
+	s := &Service{
+		store: o.Store, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
+		node: o.NodeID, ttl: o.LeaseTTL, now: o.Now, ringback: o.Ringback,
+		running: make(map[string]context.CancelCauseFunc),
+	}
+	s.flowCtx, s.stopAll = context.WithCancelCause(context.Background())
+	empty := map[string]*Dealer{}
+	s.dealers.Store(&empty)
+	return s
+}
+
+// SetDealers replaces the dealers (config reload). Flows already running keep the
+// dealer they started with.
+func (s *Service) SetDealers(ds []Dealer) {
+	m := make(map[string]*Dealer, len(ds))
+	for i := range ds {
+		d := ds[i]
+		m[d.ID] = &d
+	}
+	s.dealers.Store(&m)
+}
+
+// Dealer returns the current configuration of dealer id.
+func (s *Service) Dealer(id string) (*Dealer, bool) {
+	d, ok := (*s.dealers.Load())[id]
+	return d, ok
+}
+
+// Field limits, in characters.
+var fieldLimits = map[string]int{
+	"phone": 32, "name": 200, "email": 254, "source": 100, "interest": 200,
+	"message": 2000, "assigned_to": 64, "external_id": 255, "idempotency_key": 255,
+}
+
+// Validate checks and normalises a lead for dealer d. It returns *ValidationError listing
+// every bad field.
+func (d *Dealer) Validate(in LeadInput) (Lead, error) {
+	ve := &ValidationError{}
+	fields := []struct {
+		name string
+		val  *string
+	}{
+		{"phone", &in.Phone}, {"name", &in.Name}, {"email", &in.Email}, {"source", &in.Source},
+		{"interest", &in.Interest}, {"message", &in.Message}, {"assigned_to", &in.AssignedTo},
+		{"external_id", &in.ExternalID}, {"idempotency_key", &in.IdempotencyKey},
+	}
+	bad := map[string]bool{}
+	for _, f := range fields {
+		*f.val = strings.TrimSpace(*f.val)
+		switch {
+		case !utf8.ValidString(*f.val):
+			ve.add(f.name, "is not valid UTF-8")
+			bad[f.name] = true
+		case utf8.RuneCountInString(*f.val) > fieldLimits[f.name]:
+			ve.add(f.name, "is longer than %d characters", fieldLimits[f.name])
+			bad[f.name] = true
+		}
+	}
+	l := Lead{
+		Dealer: d.ID, Name: in.Name, Email: in.Email, Source: in.Source, Interest: in.Interest,
+		Message: in.Message, AssignedTo: in.AssignedTo, ExternalID: in.ExternalID,
+		IdempotencyKey: in.IdempotencyKey,
+	}
+	if in.Phone == "" {
+		ve.add("phone", "is required")
+	} else if !bad["phone"] {
+		p, err := phone.Normalize(in.Phone, d.Country)
+		if err != nil {
+			ve.add("phone", "%v", err)
+		}
+		l.Phone = p
+	}
+	if in.Email != "" && !bad["email"] {
+		if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email {
+			ve.add("email", "is not an e-mail address")
+		}
+	}
+	if in.AssignedTo != "" {
+		if _, ok := d.People[in.AssignedTo]; !ok {
+			ve.add("assigned_to", "unknown person %q at dealer %q", in.AssignedTo, d.ID)
+		}
+	}
+	if len(ve.Fields) > 0 {
+		return Lead{}, ve
+	}
+	return l, nil
+}
+
+// Submit validates a lead, stores it and starts its flow at once. created is false when
+// it repeats an earlier lead (same Idempotency-Key or external_id): that lead is returned
+// and nothing new starts.
+func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead, bool, error) {
+	if s.draining.Load() {
+		return Lead{}, false, ErrDraining
+	}
+	d, ok := s.Dealer(dealer)
+	if !ok {
+		return Lead{}, false, fmt.Errorf("submit: unknown dealer %q: %w", dealer, ErrNotFound)
+	}
+	l, err := d.Validate(in)
+	if err != nil {
+		return Lead{}, false, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Lead{}, false, fmt.Errorf("submit: %w", err)
+	}
+	l.ID = id.String()
+	l.Status = StatusQueued
+	l.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
+	stored, created, err := s.store.CreateLead(ctx, l)
+	if err != nil {
+		return Lead{}, false, fmt.Errorf("submit: %w: %w", ErrUnavailable, err)
+	}
+	if !created {
+		return stored, false, nil
+	}
+	s.rec.LeadReceived(dealer)
+	s.start(stored)
+	return stored, true, nil
+}
+
+// Get returns a dealer's lead with its attempts.
+func (s *Service) Get(ctx context.Context, dealer, id string) (Lead, error) {
+	return s.store.GetLead(ctx, dealer, id)
+}
+
+// List returns a page of a dealer's leads.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]Lead, string, error) {
+	return s.store.ListLeads(ctx, q)
+}
+
+// Cancel stops dialling a lead: it is marked canceled and, if its flow runs here, every
+// leg is hung up. A lead that already ended is returned as it is.
+func (s *Service) Cancel(ctx context.Context, dealer, id string) (Lead, error) {
+	l, err := s.store.GetLead(ctx, dealer, id)
+	if err != nil {
+		return Lead{}, err
+	}
+	if !l.Status.Final() {
+		now := s.now()
+		updated, err := s.store.UpdateLead(ctx, LeadUpdate{ID: id, Status: StatusCanceled, EndedAt: now, Reason: "canceled through the API"})
+		if err != nil {
+			return Lead{}, fmt.Errorf("cancel: %w", err)
+		}
+		if updated {
+			s.rec.LeadFinished(dealer, StatusCanceled, 0)
+		}
+		s.mu.Lock()
+		stop := s.running[id]
+		s.mu.Unlock()
+		if stop != nil {
+			stop(errLeadCanceled)
+		}
+	}
+	return s.store.GetLead(ctx, dealer, id)
+}
+
+var (
+	errLeadCanceled = errors.New("lead canceled")
+	errShutdown     = errors.New("server shutting down")
+	errLeaseLost    = errors.New("lease lost to another node")
+)
+
+// start runs l's flow in a new goroutine unless it already runs here.
+func (s *Service) start(l Lead) {
+	ctx, cancel := context.WithCancelCause(s.flowCtx)
+	s.mu.Lock()
+	if _, dup := s.running[l.ID]; dup {
+		s.mu.Unlock()
+		cancel(nil)
+		return
+	}
+	s.running[l.ID] = cancel
+	s.flows.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.flows.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.running, l.ID)
+			s.mu.Unlock()
+			cancel(nil)
+		}()
+		s.runFlow(ctx, l.ID)
+	}()
+}
+
+// Running is the number of flows in progress on this node.
+func (s *Service) Running() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.running)
+}
+
+// Run resumes unfinished leads whose node stopped (this one before a restart, or another
+// that died) until ctx ends: at once, then every half lease.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.ttl / 2)
+	defer t.Stop()
+	for {
+		if !s.draining.Load() {
+			s.sweep(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) sweep(ctx context.Context) {
+	ids, err := s.store.Unclaimed(ctx, s.now(), 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("looking for unfinished leads", "error", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		s.start(Lead{ID: id})
+	}
+}
+
+// Drain stops taking leads and waits for the flows in progress until ctx ends; then it
+// hangs up the rest, leaving their leads for a later start to resume.
+func (s *Service) Drain(ctx context.Context) {
+	s.draining.Store(true)
+	done := make(chan struct{})
+	go func() { s.flows.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	s.stopAll(errShutdown)
+	<-done
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) LeadReceived(string)                                {}
+func (nopRecorder) LeadFinished(string, Status, time.Duration)         {}
+func (nopRecorder) AgentAttempt(string, string, Result, time.Duration) {}
+func (nopRecorder) ReachedOwner(string)                                {}

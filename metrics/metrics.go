@@ -1,0 +1,212 @@
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/leadline/leadline/dialer"
+)
+
+const namespace = "leadline"
+
+// Direction label values of leadline_rtp_packets_total, as RTPPacket takes them.
+const (
+	directionIn  = "in"
+	directionOut = "out"
+)
+
+// Metrics records Leadline's events as Prometheus series. Its methods are safe for
+// concurrent use and never block.
+type Metrics struct {
+	leadsReceived *prometheus.CounterVec   // dealer
+	leadsFinished *prometheus.CounterVec   // dealer, status
+	speedToLead   *prometheus.HistogramVec // dealer
+	agentAttempts *prometheus.CounterVec   // dealer, person, result
+	agentAnswer   *prometheus.HistogramVec // dealer
+	reachedOwner  *prometheus.CounterVec   // dealer
+	callsActive   *prometheus.GaugeVec     // leg
+	bridgesActive prometheus.Gauge
+	sipResponses  *prometheus.CounterVec // method, code
+
+	// rtpIn and rtpOut are leadline_rtp_packets_total{direction="in"|"out"}, resolved once
+	// so that RTPPacket, called per packet, neither looks up labels nor allocates.
+	rtpIn, rtpOut prometheus.Counter
+}
+
+var _ dialer.Recorder = (*Metrics)(nil)
+
+// finalStatuses are the statuses a lead can finish in; InitDealer creates their series.
+var finalStatuses = []dialer.Status{
+	dialer.StatusCompleted,
+	dialer.StatusExhausted,
+	dialer.StatusCustomerUnreachable,
+	dialer.StatusCanceled,
+	dialer.StatusFailed,
+}
+
+// New creates Leadline's metrics and registers them with reg. It panics when one of them
+// is already registered there, as prometheus.MustRegister does: calling New twice on one
+// registry is a wiring bug.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		leadsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "leads_received_total",
+			Help:      "Leads accepted through the API and stored, by dealer. Repeats (same Idempotency-Key or external_id) are not counted.",
+		}, []string{"dealer"}),
+		leadsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "leads_finished_total",
+			Help:      "Leads that reached a final status, by dealer and that status.",
+		}, []string{"dealer", "status"}),
+		speedToLead: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "speed_to_lead_seconds",
+			Help:      "Time from a lead's arrival to its customer being bridged to a salesperson, by dealer. Leads never bridged are not observed.",
+			// 1 s to 1 h. The interesting range is the first two minutes (a flow that rings a
+			// few people for 20 s each), so it is dense there; the tail catches leads that
+			// waited for opening hours.
+			Buckets: []float64{1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600},
+		}, []string{"dealer"}),
+		agentAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "agent_attempts_total",
+			Help:      "Finished calls to salespeople, by dealer, person and result (accepted, declined, no_accept, no_answer, busy, rejected, failed, canceled).",
+		}, []string{"dealer", "person", "result"}),
+		agentAnswer: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "agent_answer_seconds",
+			Help:      "Time from INVITE to a salesperson answering, by dealer. Unanswered calls are not observed.",
+			// 0.5 s to 60 s: a phone rings within a second or two and ring timeouts are
+			// typically 15-30 s; 60 s covers the longest sane ring timeout.
+			Buckets: []float64{0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 20, 25, 30, 45, 60},
+		}, []string{"dealer"}),
+		reachedOwner: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "leads_reached_owner_total",
+			Help:      "Leads whose flow reached its last step, the owner, because nobody before accepted, by dealer.",
+		}, []string{"dealer"}),
+		callsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "calls_active",
+			Help:      "Call legs in progress (ringing or answered), by leg: agent or customer.",
+		}, []string{"leg"}),
+		bridgesActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "bridges_active",
+			Help:      "Salesperson-customer bridges carrying media now.",
+		}),
+		sipResponses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "sip_responses_total",
+			Help:      "SIP responses received to our requests, by request method and status code.",
+		}, []string{"method", "code"}),
+	}
+	rtpPackets := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "rtp_packets_total",
+		Help:      "RTP packets received (in) and sent (out) on all legs.",
+	}, []string{"direction"})
+
+	reg.MustRegister(
+		m.leadsReceived, m.leadsFinished, m.speedToLead,
+		m.agentAttempts, m.agentAnswer, m.reachedOwner,
+		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets,
+	)
+
+	// Series known at start exist at 0 from the first scrape, so that dashboards show a
+	// flat line rather than "no data" and rate() sees the first increment.
+	m.callsActive.WithLabelValues(string(dialer.LegAgent))
+	m.callsActive.WithLabelValues(string(dialer.LegCustomer))
+	m.rtpIn = rtpPackets.WithLabelValues(directionIn)
+	m.rtpOut = rtpPackets.WithLabelValues(directionOut)
+	return m
+}
+
+// InitDealer creates a configured dealer's per-dealer series at 0 (received, reached
+// owner, finished by each final status), so that they are visible before its first lead.
+// The wiring calls it for each dealer at start and on reload; calling it again is harmless.
+func (m *Metrics) InitDealer(dealer string) {
+	m.leadsReceived.WithLabelValues(dealer)
+	m.reachedOwner.WithLabelValues(dealer)
+	for _, s := range finalStatuses {
+		m.leadsFinished.WithLabelValues(dealer, string(s))
+	}
+}
+
+// LeadReceived counts a newly stored lead.
+func (m *Metrics) LeadReceived(dealer string) {
+	m.leadsReceived.WithLabelValues(dealer).Inc()
+}
+
+// LeadFinished counts a lead reaching final status s and, when its customer was bridged
+// (speed > 0), observes its speed to lead.
+func (m *Metrics) LeadFinished(dealer string, s dialer.Status, speed time.Duration) {
+	m.leadsFinished.WithLabelValues(dealer, string(s)).Inc()
+	if speed > 0 {
+		m.speedToLead.WithLabelValues(dealer).Observe(speed.Seconds())
+	}
+}
+
+// AgentAttempt counts a finished call to a salesperson and, when it was answered
+// (answer > 0), observes the time it took to answer.
+func (m *Metrics) AgentAttempt(dealer, person string, r dialer.Result, answer time.Duration) {
+	m.agentAttempts.WithLabelValues(dealer, person, string(r)).Inc()
+	if answer > 0 {
+		m.agentAnswer.WithLabelValues(dealer).Observe(answer.Seconds())
+	}
+}
+
+// ReachedOwner counts a lead whose flow reached its last step.
+func (m *Metrics) ReachedOwner(dealer string) {
+	m.reachedOwner.WithLabelValues(dealer).Inc()
+}
+
+// CallStarted counts a call leg as in progress; leg is "agent" or "customer". Every
+// CallStarted must be matched by one CallEnded with the same leg.
+func (m *Metrics) CallStarted(leg string) {
+	m.callsActive.WithLabelValues(leg).Inc()
+}
+
+// CallEnded counts a call leg started with CallStarted as no longer in progress.
+func (m *Metrics) CallEnded(leg string) {
+	m.callsActive.WithLabelValues(leg).Dec()
+}
+
+// BridgeStarted counts a bridge as carrying media. Match it with one BridgeEnded.
+func (m *Metrics) BridgeStarted() {
+	m.bridgesActive.Inc()
+}
+
+// BridgeEnded counts a bridge started with BridgeStarted as ended.
+func (m *Metrics) BridgeEnded() {
+	m.bridgesActive.Dec()
+}
+
+// SIPResponse counts a SIP response with status code received to a request with the given
+// method. The method is used as sent (INVITE, BYE…); SIP methods are upper-case.
+func (m *Metrics) SIPResponse(method string, code int) {
+	m.sipResponses.WithLabelValues(method, strconv.Itoa(code)).Inc()
+}
+
+// RTPPacket counts one RTP packet; direction is "in" or "out". It is called
+// per packet and does not allocate. Any other direction is a caller bug and is not counted,
+// so that it cannot create series.
+func (m *Metrics) RTPPacket(direction string) {
+	switch direction {
+	case directionIn:
+		m.rtpIn.Inc()
+	case directionOut:
+		m.rtpOut.Inc()
+	}
+}
+
+// Handler serves the metrics gathered from g in the Prometheus text format, or in
+// OpenMetrics when the scraper asks for it.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{EnableOpenMetrics: true})
+}

@@ -1,0 +1,411 @@
+package metrics_test
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/metrics"
+)
+
+func newMetrics(t *testing.T) (*metrics.Metrics, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	return metrics.New(reg), reg
+}
+
+// snapshot flattens every series in reg to "name{k="v",…}" → value. A histogram
+// contributes its _count and _sum, which is enough to tell which series moved.
+func snapshot(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName() + labelString(m.GetLabel())
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				out[key] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				out[key] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				out[mf.GetName()+"_count"+labelString(m.GetLabel())] = float64(m.GetHistogram().GetSampleCount())
+				out[mf.GetName()+"_sum"+labelString(m.GetLabel())] = m.GetHistogram().GetSampleSum()
+			default:
+				t.Fatalf("%s: unexpected type %v", mf.GetName(), mf.GetType())
+			}
+		}
+	}
+	return out
+}
+
+func labelString(ls []*dto.LabelPair) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = l.GetName() + "=" + `"` + l.GetValue() + `"`
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// diff returns the series whose value differs between before and after, with the change.
+func diff(before, after map[string]float64) map[string]float64 {
+	d := map[string]float64{}
+	for k, v := range after {
+		if delta := v - before[k]; delta != 0 || !hasKey(before, k) {
+			d[k] = delta
+		}
+	}
+	return d
+}
+
+func hasKey(m map[string]float64, k string) bool { _, ok := m[k]; return ok }
+
+func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
+	tests := []struct {
+		name string
+		call func(m *metrics.Metrics)
+		want map[string]float64 // series created or changed → change in value
+	}{
+		{
+			name: "LeadReceived",
+			call: func(m *metrics.Metrics) { m.LeadReceived("jansen") },
+			want: map[string]float64{`leadline_leads_received_total{dealer="jansen"}`: 1},
+		},
+		{
+			name: "LeadFinished bridged",
+			call: func(m *metrics.Metrics) {
+				m.LeadFinished("jansen", dialer.StatusCompleted, 7412*time.Millisecond)
+			},
+			want: map[string]float64{
+				`leadline_leads_finished_total{dealer="jansen",status="completed"}`: 1,
+				`leadline_speed_to_lead_seconds_count{dealer="jansen"}`:             1,
+				`leadline_speed_to_lead_seconds_sum{dealer="jansen"}`:               7.412,
+			},
+		},
+		{
+			name: "LeadFinished never bridged",
+			call: func(m *metrics.Metrics) { m.LeadFinished("jansen", dialer.StatusExhausted, 0) },
+			want: map[string]float64{
+				`leadline_leads_finished_total{dealer="jansen",status="exhausted"}`: 1,
+			},
+		},
+		{
+			name: "AgentAttempt answered",
+			call: func(m *metrics.Metrics) {
+				m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, 3*time.Second)
+			},
+			want: map[string]float64{
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="accepted"}`: 1,
+				`leadline_agent_answer_seconds_count{dealer="jansen"}`:                           1,
+				`leadline_agent_answer_seconds_sum{dealer="jansen"}`:                             3,
+			},
+		},
+		{
+			name: "AgentAttempt unanswered",
+			call: func(m *metrics.Metrics) { m.AgentAttempt("jansen", "kees", dialer.ResultBusy, 0) },
+			want: map[string]float64{
+				`leadline_agent_attempts_total{dealer="jansen",person="kees",result="busy"}`: 1,
+			},
+		},
+		{
+			name: "ReachedOwner",
+			call: func(m *metrics.Metrics) { m.ReachedOwner("jansen") },
+			want: map[string]float64{`leadline_leads_reached_owner_total{dealer="jansen"}`: 1},
+		},
+		{
+			name: "CallStarted agent",
+			call: func(m *metrics.Metrics) { m.CallStarted("agent") },
+			want: map[string]float64{`leadline_calls_active{leg="agent"}`: 1},
+		},
+		{
+			name: "CallStarted and CallEnded customer",
+			call: func(m *metrics.Metrics) {
+				m.CallStarted("customer")
+				m.CallStarted("customer")
+				m.CallEnded("customer")
+			},
+			want: map[string]float64{`leadline_calls_active{leg="customer"}`: 1},
+		},
+		{
+			name: "BridgeStarted",
+			call: func(m *metrics.Metrics) { m.BridgeStarted() },
+			want: map[string]float64{`leadline_bridges_active{}`: 1},
+		},
+		{
+			name: "BridgeEnded",
+			call: func(m *metrics.Metrics) { m.BridgeStarted(); m.BridgeStarted(); m.BridgeEnded() },
+			want: map[string]float64{`leadline_bridges_active{}`: 1},
+		},
+		{
+			name: "SIPResponse",
+			call: func(m *metrics.Metrics) { m.SIPResponse("INVITE", 486) },
+			want: map[string]float64{`leadline_sip_responses_total{code="486",method="INVITE"}`: 1},
+		},
+		{
+			name: "RTPPacket in",
+			call: func(m *metrics.Metrics) { m.RTPPacket("in"); m.RTPPacket("in") },
+			want: map[string]float64{`leadline_rtp_packets_total{direction="in"}`: 2},
+		},
+		{
+			name: "RTPPacket out",
+			call: func(m *metrics.Metrics) { m.RTPPacket("out") },
+			want: map[string]float64{`leadline_rtp_packets_total{direction="out"}`: 1},
+		},
+		{
+			name: "RTPPacket unknown direction counts nothing",
+			call: func(m *metrics.Metrics) { m.RTPPacket("sideways") },
+			want: map[string]float64{},
+		},
+		{
+			name: "InitDealer creates series at zero",
+			call: func(m *metrics.Metrics) { m.InitDealer("jansen") },
+			want: map[string]float64{
+				`leadline_leads_received_total{dealer="jansen"}`:                               0,
+				`leadline_leads_reached_owner_total{dealer="jansen"}`:                          0,
+				`leadline_leads_finished_total{dealer="jansen",status="completed"}`:            0,
+				`leadline_leads_finished_total{dealer="jansen",status="exhausted"}`:            0,
+				`leadline_leads_finished_total{dealer="jansen",status="customer_unreachable"}`: 0,
+				`leadline_leads_finished_total{dealer="jansen",status="canceled"}`:             0,
+				`leadline_leads_finished_total{dealer="jansen",status="failed"}`:               0,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, reg := newMetrics(t)
+			before := snapshot(t, reg)
+			tt.call(m)
+			got := diff(before, snapshot(t, reg))
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("moved series:\n%s\nwant:\n%s", format(got), format(tt.want))
+			}
+		})
+	}
+}
+
+func format(m map[string]float64) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(&b, "  %s %g\n", k, m[k])
+	}
+	return b.String()
+}
+
+// TestInitialExposition fixes the names, types, help texts and pre-initialised series a
+// fresh process exposes; SPEC.md's table is the contract.
+func TestInitialExposition(t *testing.T) {
+	_, reg := newMetrics(t)
+	const want = `
+# HELP leadline_bridges_active Salesperson-customer bridges carrying media now.
+# TYPE leadline_bridges_active gauge
+leadline_bridges_active 0
+# HELP leadline_calls_active Call legs in progress (ringing or answered), by leg: agent or customer.
+# TYPE leadline_calls_active gauge
+leadline_calls_active{leg="agent"} 0
+leadline_calls_active{leg="customer"} 0
+# HELP leadline_rtp_packets_total RTP packets received (in) and sent (out) on all legs.
+# TYPE leadline_rtp_packets_total counter
+leadline_rtp_packets_total{direction="in"} 0
+leadline_rtp_packets_total{direction="out"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestNamesTypesLabels checks SPEC.md's table once every series exists.
+func TestNamesTypesLabels(t *testing.T) {
+	m, reg := newMetrics(t)
+	exerciseAll(m)
+	want := map[string]struct {
+		typ    dto.MetricType
+		labels []string
+	}{
+		"leadline_leads_received_total":      {dto.MetricType_COUNTER, []string{"dealer"}},
+		"leadline_leads_finished_total":      {dto.MetricType_COUNTER, []string{"dealer", "status"}},
+		"leadline_speed_to_lead_seconds":     {dto.MetricType_HISTOGRAM, []string{"dealer"}},
+		"leadline_agent_attempts_total":      {dto.MetricType_COUNTER, []string{"dealer", "person", "result"}},
+		"leadline_agent_answer_seconds":      {dto.MetricType_HISTOGRAM, []string{"dealer"}},
+		"leadline_leads_reached_owner_total": {dto.MetricType_COUNTER, []string{"dealer"}},
+		"leadline_calls_active":              {dto.MetricType_GAUGE, []string{"leg"}},
+		"leadline_bridges_active":            {dto.MetricType_GAUGE, nil},
+		"leadline_sip_responses_total":       {dto.MetricType_COUNTER, []string{"code", "method"}},
+		"leadline_rtp_packets_total":         {dto.MetricType_COUNTER, []string{"direction"}},
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		w, ok := want[mf.GetName()]
+		if !ok {
+			t.Errorf("unexpected metric %s", mf.GetName())
+			continue
+		}
+		seen[mf.GetName()] = true
+		if mf.GetType() != w.typ {
+			t.Errorf("%s: type %v, want %v", mf.GetName(), mf.GetType(), w.typ)
+		}
+		if mf.GetHelp() == "" {
+			t.Errorf("%s: no help text", mf.GetName())
+		}
+		for _, s := range mf.GetMetric() {
+			var got []string
+			for _, l := range s.GetLabel() {
+				got = append(got, l.GetName())
+			}
+			if !slices.Equal(got, w.labels) {
+				t.Errorf("%s: labels %v, want %v", mf.GetName(), got, w.labels)
+			}
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("metric %s not exposed", name)
+		}
+	}
+}
+
+func TestBuckets(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.LeadFinished("jansen", dialer.StatusCompleted, time.Second)
+	m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, time.Second)
+	want := map[string][2]float64{ // first and last upper bound
+		"leadline_speed_to_lead_seconds": {1, 3600},
+		"leadline_agent_answer_seconds":  {0.5, 60},
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		w, ok := want[mf.GetName()]
+		if !ok {
+			continue
+		}
+		b := mf.GetMetric()[0].GetHistogram().GetBucket()
+		if first, last := b[0].GetUpperBound(), b[len(b)-1].GetUpperBound(); first != w[0] || last != w[1] {
+			t.Errorf("%s: buckets %v … %v, want %v … %v", mf.GetName(), first, last, w[0], w[1])
+		}
+		delete(want, mf.GetName())
+	}
+	if len(want) > 0 {
+		t.Errorf("histograms not found: %v", want)
+	}
+}
+
+func TestLint(t *testing.T) {
+	m, reg := newMetrics(t)
+	exerciseAll(m)
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestNewTwicePanics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics.New(reg)
+	defer func() {
+		if recover() == nil {
+			t.Error("second New on one registry did not panic")
+		}
+	}()
+	metrics.New(reg)
+}
+
+func TestHandler(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.LeadReceived("jansen")
+	srv := httptest.NewServer(metrics.Handler(reg))
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		name, accept, wantType string
+	}{
+		{"text", "", "text/plain"},
+		{"openmetrics", "application/openmetrics-text;version=1.0.0", "application/openmetrics-text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.accept != "" {
+				req.Header.Set("Accept", tt.accept)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, tt.wantType) {
+				t.Errorf("Content-Type %q, want %s…", ct, tt.wantType)
+			}
+			if !strings.Contains(string(body), `leadline_leads_received_total{dealer="jansen"} 1`) {
+				t.Errorf("body lacks the received counter:\n%s", body)
+			}
+		})
+	}
+}
+
+func TestRTPPacketDoesNotAllocate(t *testing.T) {
+	m, _ := newMetrics(t)
+	if n := testing.AllocsPerRun(1000, func() { m.RTPPacket("in"); m.RTPPacket("out") }); n != 0 {
+		t.Errorf("RTPPacket allocates %v times per call pair", n)
+	}
+}
+
+func BenchmarkRTPPacket(b *testing.B) {
+	m := metrics.New(prometheus.NewRegistry())
+	b.ReportAllocs()
+	for b.Loop() {
+		m.RTPPacket("in")
+	}
+}
+
+func BenchmarkRTPPacketParallel(b *testing.B) {
+	m := metrics.New(prometheus.NewRegistry())
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.RTPPacket("out")
+		}
+	})
+}
+
+// exerciseAll makes every metric family expose at least one series.
+func exerciseAll(m *metrics.Metrics) {
+	m.InitDealer("jansen")
+	m.LeadReceived("jansen")
+	m.LeadFinished("jansen", dialer.StatusCompleted, 7*time.Second)
+	m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, 2*time.Second)
+	m.ReachedOwner("jansen")
+	m.CallStarted("agent")
+	m.BridgeStarted()
+	m.SIPResponse("INVITE", 200)
+	m.RTPPacket("in")
+}

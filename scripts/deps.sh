@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# deps.sh installs the Debian packages the tests talk to: SIPp (sip-tester) as a real SIP
+# peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests. Quiet and quick
+# when they are already there.
+set -euo pipefail
+
+need=()
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+[ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need+=(postgresql-15)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+echo "deps.sh: installing ${need[*]}" >&2
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,12 @@
+// Package sip is Leadline's SIP user agent and RTP media: it places the outbound legs the
+// dialer asks for (INVITE, CANCEL, ACK, BYE; RFC 3261), negotiates G.711 and
+// telephone-event with an SDP offer (RFC 3264, RFC 4733), plays prompts, collects digits
+// and relays media between two legs.
+//
+// It owns every SIP transaction and dialog and every RTP socket: a 2xx that races a
+// CANCEL is acknowledged and hung up here, so the dialer only ever sees legs that are
+// answered or failed. It refuses calls from outside (403) and answers OPTIONS.
+//
+// sip imports dialer (for the Caller and Leg contracts) and sip/media. It must not import
+// api, store, metrics or config; cmd copies configuration into Config.
+package sip

@@ -1,0 +1,16 @@
+// Package store keeps leads and their call attempts in SQLite (the embedded default,
+// "sqlite://FILE") or PostgreSQL ("postgres://…", the production store shared by several
+// nodes). *DB implements dialer.LeadStore.
+//
+// The package owns the database schema and its goose migrations (embedded, one directory
+// per dialect), the connection setup for both dialects, the lease that makes exactly one
+// node work a lead, and lead de-duplication by idempotency key and external id. Every
+// guard (lease, final status, de-duplication) is a single SQL statement, so it holds across
+// processes and nodes, not just goroutines.
+//
+// Open does not migrate: call (*DB).Migrate, or use OpenAndMigrate. Migrate is safe to run
+// from several processes against one PostgreSQL at once (it holds an advisory lock).
+//
+// store speaks only in dialer's types. It must not import sip, api, metrics or config:
+// cmd copies configuration values into Open.
+package store

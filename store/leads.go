@@ -1,0 +1,505 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/leadline/leadline/dialer"
+)
+
+var _ dialer.LeadStore = (*DB)(nil)
+
+// finalStatuses are the statuses dialer.Status.Final reports true for. The migrations'
+// leads_unfinished index repeats this list: keep the three in step.
+var finalStatuses = []dialer.Status{
+	dialer.StatusCompleted,
+	dialer.StatusExhausted,
+	dialer.StatusCustomerUnreachable,
+	dialer.StatusCanceled,
+	dialer.StatusFailed,
+}
+
+// Every statement below is plain SQL with $N parameters that both PostgreSQL (pgx) and
+// SQLite (modernc) accept. Times are unix milliseconds; 0 means unset.
+const (
+	leadCols = `id, dealer, status, name, phone, email, source, interest, message, assigned_to,
+		external_id, idempotency_key, created_at, connected_at, ended_at, reason`
+	attemptCols = `id, lead_id, step, leg, person, result, sip_code,
+		started_at, answered_at, accepted_at, ended_at`
+
+	// Defaults and caps of ListLeads and Unclaimed.
+	defaultListLimit      = 50
+	maxListLimit          = 100
+	defaultUnclaimedLimit = 100
+)
+
+var (
+	// finalSQL is "('completed', …)", the final statuses as an SQL list. The values are
+	// constants of package dialer, never input.
+	finalSQL = func() string {
+		q := make([]string, len(finalStatuses))
+		for i, s := range finalStatuses {
+			q[i] = "'" + string(s) + "'"
+		}
+		return "(" + strings.Join(q, ", ") + ")"
+	}()
+
+	// insertLeadSQL writes nothing when the dealer already has the idempotency key or the
+	// external id (partial unique indexes) or the id is taken, and then returns no row.
+	insertLeadSQL = `INSERT INTO leads (id, dealer, status, name, phone, email, source, interest,
+		message, assigned_to, external_id, idempotency_key, created_at, connected_at, ended_at,
+		reason, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+	ON CONFLICT DO NOTHING
+	RETURNING ` + leadCols
+
+	selectLeadSQL = `SELECT ` + leadCols + ` FROM leads WHERE id = $1`
+
+	// Each lookup repeats its index predicate so that PostgreSQL's generic plan may use
+	// the partial unique index.
+	selectByIdempotencyKeySQL = `SELECT ` + leadCols + ` FROM leads
+		WHERE dealer = $1 AND idempotency_key = $2 AND idempotency_key <> ''`
+	selectByExternalIDSQL = `SELECT ` + leadCols + ` FROM leads
+		WHERE dealer = $1 AND external_id = $2 AND external_id <> ''`
+
+	selectAttemptsSQL = `SELECT ` + attemptCols + ` FROM attempts WHERE lead_id = $1 ORDER BY id`
+
+	// claimSQL takes the lease when nobody holds it, node holds it already, or it expired.
+	// $2 node, $3 until, $4 now.
+	claimSQL = `UPDATE leads SET lease_node = $2, lease_until = $3, updated_at = $4
+	WHERE id = $1 AND status NOT IN ` + finalSQL + `
+		AND (lease_node = '' OR lease_node = $2 OR lease_until < $4)
+	RETURNING ` + leadCols
+
+	renewSQL = `UPDATE leads SET lease_until = $3, updated_at = $4
+	WHERE id = $1 AND lease_node = $2 AND status NOT IN ` + finalSQL + `
+	RETURNING status`
+
+	releaseSQL = `UPDATE leads SET lease_node = '', lease_until = 0, updated_at = $3
+	WHERE id = $1 AND lease_node = $2`
+
+	// unclaimedSQL repeats the leads_unfinished index predicate word for word.
+	unclaimedSQL = `SELECT id FROM leads
+	WHERE status NOT IN ` + finalSQL + ` AND (lease_node = '' OR lease_until < $1)
+	ORDER BY id LIMIT $2`
+
+	// updateLeadSQL never touches a final lead; a final status clears the lease.
+	// $2 status, $3 connected_at, $4 ended_at (0: keep), $5 reason, $6 updated_at.
+	updateLeadSQL = `UPDATE leads SET
+		status = $2,
+		connected_at = CASE WHEN CAST($3 AS BIGINT) <> 0 THEN CAST($3 AS BIGINT) ELSE connected_at END,
+		ended_at = CASE WHEN CAST($4 AS BIGINT) <> 0 THEN CAST($4 AS BIGINT) ELSE ended_at END,
+		reason = $5,
+		lease_node = CASE WHEN $2 IN ` + finalSQL + ` THEN '' ELSE lease_node END,
+		lease_until = CASE WHEN $2 IN ` + finalSQL + ` THEN 0 ELSE lease_until END,
+		updated_at = $6
+	WHERE id = $1 AND status NOT IN ` + finalSQL
+
+	insertAttemptSQL = `INSERT INTO attempts (lead_id, step, leg, person, result, sip_code,
+		started_at, answered_at, accepted_at, ended_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	RETURNING id`
+
+	updateAttemptSQL = `UPDATE attempts SET result = $2, sip_code = $3,
+		started_at = $4, answered_at = $5, accepted_at = $6, ended_at = $7
+	WHERE id = $1`
+)
+
+// CreateLead stores l and returns it as stored (times at millisecond precision, UTC) with
+// created=true. When the dealer already has a lead with l's non-empty IdempotencyKey, or
+// else with its non-empty ExternalID, nothing is written and that lead is returned, with
+// its attempts, and created=false. The check and the insert are one statement, so of
+// concurrent creates with one key exactly one is created. l.ID must be new.
+func (db *DB) CreateLead(ctx context.Context, l dialer.Lead) (dialer.Lead, bool, error) {
+	if err := checkNewLead(&l); err != nil {
+		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
+	}
+	stored, err := scanLead(db.w.QueryRowContext(ctx, insertLeadSQL,
+		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
+		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
+		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
+		millis(db.now())))
+	if err == nil {
+		stored.Attempts = []dialer.Attempt{}
+		return stored, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
+	}
+
+	// A conflict: the row that caused it is committed by now (PostgreSQL waits for the
+	// inserting transaction; SQLite has a single writer) and leads are never deleted.
+	existing, err := db.duplicateOf(ctx, &l)
+	if err != nil {
+		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
+	}
+	if existing.Attempts, err = db.attempts(ctx, existing.ID); err != nil {
+		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
+	}
+	return existing, false, nil
+}
+
+func checkNewLead(l *dialer.Lead) error {
+	switch {
+	case l.ID == "":
+		return errors.New("lead has no id")
+	case l.Dealer == "":
+		return errors.New("lead has no dealer")
+	case !l.Status.Valid():
+		return fmt.Errorf("lead has unknown status %q", l.Status)
+	case l.CreatedAt.IsZero():
+		return errors.New("lead has no created_at")
+	}
+	return nil
+}
+
+// duplicateOf finds the lead an insert of l conflicted with: the idempotency key first
+// (the same request again), then the external id.
+func (db *DB) duplicateOf(ctx context.Context, l *dialer.Lead) (dialer.Lead, error) {
+	if l.IdempotencyKey != "" {
+		d, err := scanLead(db.r.QueryRowContext(ctx, selectByIdempotencyKeySQL, l.Dealer, l.IdempotencyKey))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return d, err
+		}
+	}
+	if l.ExternalID != "" {
+		d, err := scanLead(db.r.QueryRowContext(ctx, selectByExternalIDSQL, l.Dealer, l.ExternalID))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return d, err
+		}
+	}
+	return dialer.Lead{}, fmt.Errorf("lead id %s already exists", l.ID)
+}
+
+// GetLead returns the lead with its attempts, oldest first. ErrNotFound when the lead does
+// not exist or belongs to another dealer (dealer "" matches any dealer).
+func (db *DB) GetLead(ctx context.Context, dealer, id string) (dialer.Lead, error) {
+	l, err := db.lead(ctx, id)
+	if err == nil && dealer != "" && l.Dealer != dealer {
+		err = dialer.ErrNotFound
+	}
+	if err != nil {
+		return dialer.Lead{}, fmt.Errorf("get lead %s: %w", id, err)
+	}
+	if l.Attempts, err = db.attempts(ctx, id); err != nil {
+		return dialer.Lead{}, fmt.Errorf("get lead %s: %w", id, err)
+	}
+	return l, nil
+}
+
+// ListLeads returns a page of leads newest first (by id: uuid v7 ids are time-ordered),
+// without attempts. q.Dealer "" lists every dealer's. q.Limit below 1 means 50; above 100
+// means 100. next is the Cursor for the following page, "" on the last one.
+func (db *DB) ListLeads(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
+	if q.Status != "" && !q.Status.Valid() {
+		return nil, "", fmt.Errorf("list leads: unknown status %q", q.Status)
+	}
+	limit := q.Limit
+	if limit < 1 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+
+	// One statement per combination of filters, so that each gets its own plan and index.
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, cond+" $"+strconv.Itoa(len(args)))
+	}
+	if q.Dealer != "" {
+		add("dealer =", q.Dealer)
+	}
+	if q.Status != "" {
+		add("status =", string(q.Status))
+	}
+	if q.Cursor != "" {
+		add("id <", q.Cursor)
+	}
+	query := "SELECT " + leadCols + " FROM leads"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, limit+1)
+	query += " ORDER BY id DESC LIMIT $" + strconv.Itoa(len(args))
+
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list leads: %w", err)
+	}
+	defer rows.Close()
+	leads := make([]dialer.Lead, 0, limit+1)
+	for rows.Next() {
+		l, err := scanLead(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list leads: %w", err)
+		}
+		leads = append(leads, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list leads: %w", err)
+	}
+	var next string
+	if len(leads) > limit {
+		leads = leads[:limit]
+		next = leads[limit-1].ID
+	}
+	return leads, next, nil
+}
+
+// Claim takes the lease on an unfinished lead for node until the given time, when no other
+// node holds an unexpired lease at now (node may re-claim its own). It returns the lead
+// with its attempts. ErrLeaseHeld when another node holds it; ErrNotFound when missing. A
+// lead in a final status is returned with no lease taken and no error.
+func (db *DB) Claim(ctx context.Context, id, node string, now, until time.Time) (dialer.Lead, error) {
+	if node == "" {
+		return dialer.Lead{}, fmt.Errorf("claim lead %s: empty node name", id)
+	}
+	l, err := scanLead(db.w.QueryRowContext(ctx, claimSQL, id, node, millis(until), millis(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		// Not claimable: missing, final, or held by another node.
+		l, err = db.lead(ctx, id)
+		if err == nil && !l.Status.Final() {
+			err = dialer.ErrLeaseHeld
+		}
+	}
+	if err != nil {
+		return dialer.Lead{}, fmt.Errorf("claim lead %s: %w", id, err)
+	}
+	if l.Attempts, err = db.attempts(ctx, id); err != nil {
+		return dialer.Lead{}, fmt.Errorf("claim lead %s: %w", id, err)
+	}
+	return l, nil
+}
+
+// Renew extends node's lease to until and returns the lead's current status. A lead that
+// became final meanwhile (a cancel through the API, which also drops the lease) returns
+// its final status and no error, so the flow sees why it must stop. ErrLeaseHeld when node
+// no longer holds the lease (another node claimed it after it expired, or it was released);
+// ErrNotFound when the lead is missing. A lease that expired but that nobody took since
+// is still node's and is renewed.
+func (db *DB) Renew(ctx context.Context, id, node string, until time.Time) (dialer.Status, error) {
+	if node == "" {
+		return "", fmt.Errorf("renew lease %s: empty node name", id)
+	}
+	var status string
+	err := db.w.QueryRowContext(ctx, renewSQL, id, node, millis(until), millis(db.now())).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = db.r.QueryRowContext(ctx, `SELECT status FROM leads WHERE id = $1`, id).Scan(&status)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			err = dialer.ErrNotFound
+		case err == nil && !dialer.Status(status).Final():
+			err = dialer.ErrLeaseHeld
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("renew lease %s: %w", id, err)
+	}
+	return dialer.Status(status), nil
+}
+
+// Release gives up node's lease at once, so another node may claim the lead. Releasing a
+// lease node does not hold is a no-op; ErrNotFound when the lead is missing.
+func (db *DB) Release(ctx context.Context, id, node string) error {
+	if node == "" {
+		return fmt.Errorf("release lease %s: empty node name", id)
+	}
+	res, err := db.w.ExecContext(ctx, releaseSQL, id, node, millis(db.now()))
+	if err == nil {
+		err = db.mustChange(ctx, res, id)
+		if errors.Is(err, errUnchanged) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("release lease %s: %w", id, err)
+	}
+	return nil
+}
+
+// Unclaimed lists the ids of unfinished leads whose lease is empty or expired at now,
+// oldest first, at most limit (100 when limit < 1).
+func (db *DB) Unclaimed(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	if limit < 1 {
+		limit = defaultUnclaimedLimit
+	}
+	rows, err := db.r.QueryContext(ctx, unclaimedSQL, millis(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("unclaimed leads: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("unclaimed leads: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("unclaimed leads: %w", err)
+	}
+	return ids, nil
+}
+
+// InsertAttempt records a leg before its INVITE is sent and sets a.ID, which grows with
+// every insert. ErrNotFound when a.LeadID names no lead.
+func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
+	err := db.w.QueryRowContext(ctx, insertAttemptSQL,
+		a.LeadID, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
+		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt),
+	).Scan(&a.ID)
+	if err != nil {
+		// Most likely the foreign key: say so in the store's terms.
+		if _, lerr := db.lead(ctx, a.LeadID); errors.Is(lerr, dialer.ErrNotFound) {
+			err = lerr
+		}
+		return fmt.Errorf("insert attempt for lead %s: %w", a.LeadID, err)
+	}
+	return nil
+}
+
+// UpdateAttempt writes a's result, SIP code and all four timestamps (a zero time clears
+// one). ErrNotFound when no attempt has a.ID.
+func (db *DB) UpdateAttempt(ctx context.Context, a dialer.Attempt) error {
+	res, err := db.w.ExecContext(ctx, updateAttemptSQL, a.ID, string(a.Result), a.SIPCode,
+		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt))
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = dialer.ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("update attempt %d: %w", a.ID, err)
+	}
+	return nil
+}
+
+// UpdateLead writes status, reason and the non-zero connected_at and ended_at. It never
+// moves a lead out of a final status: updated is false and nothing is written when the
+// lead is already final. Writing a final status drops the lease. ErrNotFound when the lead
+// is missing.
+func (db *DB) UpdateLead(ctx context.Context, u dialer.LeadUpdate) (bool, error) {
+	if !u.Status.Valid() {
+		return false, fmt.Errorf("update lead %s: unknown status %q", u.ID, u.Status)
+	}
+	res, err := db.w.ExecContext(ctx, updateLeadSQL, u.ID, string(u.Status),
+		millis(u.ConnectedAt), millis(u.EndedAt), u.Reason, millis(db.now()))
+	if err == nil {
+		err = db.mustChange(ctx, res, u.ID)
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, errUnchanged):
+		return false, nil
+	default:
+		return false, fmt.Errorf("update lead %s: %w", u.ID, err)
+	}
+}
+
+// errUnchanged says a guarded UPDATE matched no row of a lead that exists.
+var errUnchanged = errors.New("unchanged")
+
+// mustChange returns nil when res changed a row; otherwise errUnchanged, or ErrNotFound
+// when lead id does not exist.
+func (db *DB) mustChange(ctx context.Context, res sql.Result, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil || n > 0 {
+		return err
+	}
+	var one int
+	err = db.r.QueryRowContext(ctx, `SELECT 1 FROM leads WHERE id = $1`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return dialer.ErrNotFound
+	case err != nil:
+		return err
+	}
+	return errUnchanged
+}
+
+// lead reads one lead without attempts; ErrNotFound when missing.
+func (db *DB) lead(ctx context.Context, id string) (dialer.Lead, error) {
+	l, err := scanLead(db.r.QueryRowContext(ctx, selectLeadSQL, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = dialer.ErrNotFound
+	}
+	return l, err
+}
+
+// attempts reads a lead's attempts, oldest first; never nil.
+func (db *DB) attempts(ctx context.Context, leadID string) ([]dialer.Attempt, error) {
+	rows, err := db.r.QueryContext(ctx, selectAttemptsSQL, leadID)
+	if err != nil {
+		return nil, fmt.Errorf("attempts: %w", err)
+	}
+	defer rows.Close()
+	as := []dialer.Attempt{}
+	for rows.Next() {
+		var (
+			a                                  dialer.Attempt
+			leg, result                        string
+			started, answered, accepted, ended int64
+		)
+		if err := rows.Scan(&a.ID, &a.LeadID, &a.Step, &leg, &a.Person, &result, &a.SIPCode,
+			&started, &answered, &accepted, &ended); err != nil {
+			return nil, fmt.Errorf("attempts: %w", err)
+		}
+		a.Leg, a.Result = dialer.LegKind(leg), dialer.Result(result)
+		a.StartedAt, a.AnsweredAt = fromMillis(started), fromMillis(answered)
+		a.AcceptedAt, a.EndedAt = fromMillis(accepted), fromMillis(ended)
+		as = append(as, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("attempts: %w", err)
+	}
+	return as, nil
+}
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanLead reads the leadCols of one row.
+func scanLead(s scanner) (dialer.Lead, error) {
+	var (
+		l                       dialer.Lead
+		status                  string
+		created, connected, end int64
+	)
+	err := s.Scan(&l.ID, &l.Dealer, &status, &l.Name, &l.Phone, &l.Email, &l.Source,
+		&l.Interest, &l.Message, &l.AssignedTo, &l.ExternalID, &l.IdempotencyKey,
+		&created, &connected, &end, &l.Reason)
+	if err != nil {
+		return dialer.Lead{}, err
+	}
+	l.Status = dialer.Status(status)
+	l.CreatedAt, l.ConnectedAt, l.EndedAt = fromMillis(created), fromMillis(connected), fromMillis(end)
+	return l, nil
+}
+
+// millis stores a time as unix milliseconds; the zero time as 0.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis is the inverse of millis, in UTC.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"path"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
+
+// Dialect names the database behind a DB.
+type Dialect string
+
+// Dialects Open understands.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+const (
+	// migrationTable records applied migrations; other tools in the same database (River)
+	// keep their own.
+	migrationTable = "leadline_migrations"
+	// migrateLockID is the PostgreSQL advisory lock held while migrating: "leadline" in ASCII.
+	migrateLockID int64 = 0x6c6561646c696e65
+	// sqliteBusyTimeout is how long a SQLite statement waits for another process's write.
+	sqliteBusyTimeout = 10 * time.Second
+)
+
+// DB is a lead store on SQLite or PostgreSQL. It implements dialer.LeadStore; all methods
+// are safe for concurrent use. Close releases its connections.
+type DB struct {
+	// w runs every write. On SQLite it has exactly one connection, the single writer,
+	// so writes from this process never contend for the database lock.
+	w *sql.DB
+	// r runs reads: a pool of read-only connections on a SQLite file (WAL lets them
+	// read while w writes); the same *sql.DB as w on PostgreSQL and ":memory:".
+	r *sql.DB
+
+	dialect Dialect
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	now      func() time.Time
+	log      *slog.Logger
+	maxConns int
+}
+
+// WithNow sets the clock used for updated_at stamps (tests pass a fake one). Lease and
+// lead times come from the caller, not from this clock. Default time.Now.
+func WithNow(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithLogger sets where Migrate reports applied migrations. Default: discarded.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// WithMaxConns caps the PostgreSQL connection pool (default 16, minimum 2) and the number of
+// SQLite reader connections (default GOMAXPROCS, at least 2). SQLite always has one writer.
+func WithMaxConns(n int) Option {
+	return func(o *options) { o.maxConns = n }
+}
+
+// Open connects to the store at rawURL without migrating it (see Migrate and
+// OpenAndMigrate) and checks that it is reachable.
+//
+//   - sqlite://PATH opens or creates the SQLite file PATH (relative to the working
+//     directory; sqlite:///abs/path for an absolute one) in WAL mode with foreign keys on.
+//     Query parameters are passed to modernc.org/sqlite and override the defaults, e.g.
+//     sqlite://leadline.db?_synchronous=NORMAL. sqlite://:memory: is a private in-memory
+//     database on one connection, gone on Close: for demos and tests.
+//   - postgres://… or postgresql://… is any pgx connection string.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
+	o := options{now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	var (
+		db  *DB
+		err error
+	)
+	switch {
+	case ok && scheme == "sqlite":
+		db, err = openSQLite(rest, o)
+	case ok && (scheme == "postgres" || scheme == "postgresql"):
+		db, err = openPostgres(rawURL, o)
+	case !ok:
+		// Without a scheme the text may be anything, a password included: do not echo it.
+		return nil, errors.New("open store: URL has no scheme: want sqlite://FILE or postgres://…")
+	default:
+		return nil, fmt.Errorf("open store: unsupported URL scheme %q: want sqlite://FILE or postgres://…", scheme)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return db, nil
+}
+
+// OpenAndMigrate is Open followed by Migrate.
+func OpenAndMigrate(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
+	db, err := Open(ctx, rawURL, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openSQLite(rest string, o options) (*DB, error) {
+	file, rawQuery, _ := strings.Cut(rest, "?")
+	if file == "" {
+		return nil, errors.New("sqlite URL has no file path: want sqlite://FILE")
+	}
+	user, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite URL query: %w", err)
+	}
+	memory := file == ":memory:"
+	dsn := func(q url.Values) string {
+		for k, v := range user {
+			q[k] = v
+		}
+		return file + "?" + q.Encode()
+	}
+
+	wq := url.Values{}
+	wq.Set("_busy_timeout", fmt.Sprint(sqliteBusyTimeout.Milliseconds()))
+	wq.Set("_foreign_keys", "1")
+	wq.Set("_txlock", "immediate") // take the write lock at BEGIN, never upgrade into SQLITE_BUSY
+	if !memory {
+		wq.Set("_journal_mode", "WAL")
+		// FULL: a committed attempt survives a power cut too, so a customer is not
+		// dialled twice for one attempt. NORMAL trades that for speed.
+		wq.Set("_synchronous", "FULL")
+	}
+	w, err := sql.Open("sqlite", dsn(wq))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{w: w, r: w, dialect: SQLite, now: o.now, log: o.log}
+	if memory {
+		return db, nil
+	}
+	// The writer's first connection creates the file and switches it to WAL before any
+	// reader opens it.
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	rq := url.Values{}
+	rq.Set("_busy_timeout", fmt.Sprint(sqliteBusyTimeout.Milliseconds()))
+	rq.Set("_query_only", "1")
+	r, err := sql.Open("sqlite", dsn(rq))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	n := o.maxConns
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	n = max(n, 2)
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	db.r = r
+	return db, nil
+}
+
+func openPostgres(rawURL string, o options) (*DB, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db := stdlib.OpenDB(*cfg)
+	n := o.maxConns
+	if n <= 0 {
+		n = 16
+	}
+	// Migrate holds one connection for its lock while goose uses another.
+	n = max(n, 2)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+	return &DB{w: db, r: db, dialect: Postgres, now: o.now, log: o.log}, nil
+}
+
+// Dialect tells which database the store runs on.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// SQL returns the pool that runs writes, for wiring a job queue (River's riverdatabasesql or
+// riversqlite driver) to the same database. On SQLite it has a single connection: hold it
+// only briefly. The store keeps ownership; do not close it.
+func (db *DB) SQL() *sql.DB { return db.w }
+
+// Close closes the store's connections.
+func (db *DB) Close() error {
+	var err error
+	if db.r != db.w {
+		err = db.r.Close()
+	}
+	return errors.Join(err, db.w.Close())
+}
+
+// Ping checks the store is reachable.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	if db.r != db.w {
+		if err := db.r.PingContext(ctx); err != nil {
+			return fmt.Errorf("ping store: %w", err)
+		}
+	}
+	return nil
+}
+
+// Migrate applies the pending embedded migrations; it is a no-op when there are none. On
+// PostgreSQL it holds an advisory lock meanwhile, so several processes may migrate one
+// database at once: the others wait, then find nothing to do. On SQLite, run it from one
+// process at a time (the normal single-node setup).
+func (db *DB) Migrate(ctx context.Context) (err error) {
+	fsys, err := fs.Sub(migrations, "migrations/"+string(db.dialect))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	dialect := goose.DialectSQLite3
+	if db.dialect == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(dialect, db.w, fsys,
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithTableName(migrationTable),
+	)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	// p.Close would close db.w: the provider is dropped instead.
+
+	if db.dialect == Postgres {
+		unlock, err := db.lockPostgres(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer func() { err = errors.Join(err, unlock()) }()
+	}
+
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		db.log.Info("store migration applied", "dialect", db.dialect,
+			"version", r.Source.Version, "file", path.Base(r.Source.Path), "duration", r.Duration)
+	}
+	return nil
+}
+
+// lockPostgres takes the session-level migration lock on a connection of its own, waiting
+// for any other holder. The returned func releases it and the connection.
+func (db *DB) lockPostgres(ctx context.Context) (unlock func() error, err error) {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLockID); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", migrateLockID)
+		if err != nil {
+			// Never hand a connection that may still hold the lock back to the pool:
+			// closing the session releases it.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+		if err != nil {
+			return fmt.Errorf("unlock: %w", err)
+		}
+		return nil
+	}, nil
+}
