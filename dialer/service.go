@@ -264,6 +264,9 @@ func (s *Service) start(l Lead) {
 	}()
 }
 
+// Draining reports whether Drain was called: the node takes no new leads.
+func (s *Service) Draining() bool { return s.draining.Load() }
+
 // Running is the number of flows in progress on this node.
 func (s *Service) Running() int {
 	s.mu.Lock()

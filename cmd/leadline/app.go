@@ -124,6 +124,9 @@ func (a *app) authenticate(key string) (string, bool) {
 }
 
 func (a *app) ready(ctx context.Context) error {
+	if a.svc.Draining() {
+		return errors.New("shutting down")
+	}
 	if err := a.db.Ping(ctx); err != nil {
 		return errors.New("store unreachable")
 	}

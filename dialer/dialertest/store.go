@@ -106,7 +106,7 @@ func (s *Store) Claim(_ context.Context, id, node string, now, until time.Time) 
 	if l.Status.Final() {
 		return s.withAttemptsLocked(l.Lead), nil
 	}
-	if l.node != "" && l.node != node && l.until.After(now) {
+	if l.node != "" && l.node != node && !l.until.Before(now) {
 		return dialer.Lead{}, dialer.ErrLeaseHeld
 	}
 	l.node, l.until = node, until
@@ -120,7 +120,12 @@ func (s *Store) Renew(_ context.Context, id, node string, until time.Time) (dial
 		return "", errDown
 	}
 	l, ok := s.leads[id]
-	if !ok || l.node != node {
+	switch {
+	case !ok:
+		return "", dialer.ErrNotFound
+	case l.Status.Final(): // canceled elsewhere: the flow must see it
+		return l.Status, nil
+	case l.node != node:
 		return "", dialer.ErrLeaseHeld
 	}
 	l.until = until
@@ -144,7 +149,7 @@ func (s *Store) Unclaimed(_ context.Context, now time.Time, limit int) ([]string
 	}
 	var ids []string
 	for id, l := range s.leads {
-		if !l.Status.Final() && (l.node == "" || !l.until.After(now)) {
+		if !l.Status.Final() && (l.node == "" || l.until.Before(now)) {
 			ids = append(ids, id)
 		}
 	}
@@ -196,9 +201,7 @@ func (s *Store) UpdateLead(_ context.Context, u dialer.LeadUpdate) (bool, error)
 	if !u.EndedAt.IsZero() {
 		l.EndedAt = u.EndedAt
 	}
-	if u.Reason != "" {
-		l.Reason = u.Reason
-	}
+	l.Reason = u.Reason
 	if u.Status.Final() {
 		l.node = ""
 	}
