@@ -13,13 +13,16 @@ import (
 type Config struct {
 	// NodeID names this process among several on one store. Empty means the caller
 	// chooses (hostname and pid).
-	NodeID  string
-	Log     Log
-	HTTP    HTTP
-	SIP     SIP
-	Store   string // sqlite://FILE or postgres://…
-	TTS     TTS
-	Dealers []Dealer
+	NodeID string
+	// TakeoverAfter is how long a node may be silent before another node resumes its
+	// leads; also how soon a restarted node resumes the leads it was working on.
+	TakeoverAfter time.Duration
+	Log           Log
+	HTTP          HTTP
+	SIP           SIP
+	Store         string // sqlite://FILE or postgres://…
+	TTS           TTS
+	Dealers       []Dealer
 
 	// StoreDriver is "sqlite" or "postgres" (derived from Store).
 	StoreDriver string
@@ -154,6 +157,7 @@ const (
 	DefaultLanguage            = "en"
 	DefaultTimezone            = "UTC"
 	DefaultMediaTimeout        = 30 * time.Second
+	DefaultTakeoverAfter       = 10 * time.Second
 	DefaultRingTimeout         = 20 * time.Second
 	DefaultAcceptTimeout       = 10 * time.Second
 	DefaultCustomerRingTimeout = 30 * time.Second
@@ -187,6 +191,8 @@ func Default() *Config {
 		SIP:   SIP{Listen: DefaultSIPListen, RTPPorts: DefaultRTPPorts, MediaTimeout: DefaultMediaTimeout},
 		Store: DefaultStore,
 		TTS:   TTS{Engine: DefaultEngine},
+
+		TakeoverAfter: DefaultTakeoverAfter,
 	}
 }
 

@@ -322,13 +322,14 @@ func TestSummary(t *testing.T) {
 	if err := c.Summary(&b); err != nil {
 		t.Fatal(err)
 	}
-	want := `node id  (hostname and pid)
-log      text, info
-http     :8080
-sip      0.0.0.0:5060, external host (listen host), rtp ports 10000-20000, media timeout 30s
-trunk    sip:sip.carrier.example as "acct1"
-store    postgres://leadline:xxxxx@db.internal/leadline
-tts      espeak-ng
+	want := `node id         (hostname and pid)
+takeover after  10s
+log             text, info
+http            :8080
+sip             0.0.0.0:5060, external host (listen host), rtp ports 10000-20000, media timeout 30s
+trunk           sip:sip.carrier.example as "acct1"
+store           postgres://leadline:xxxxx@db.internal/leadline
+tts             espeak-ng
 
 dealer jansen: Autohuis Jansen
   language   nl

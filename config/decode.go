@@ -362,7 +362,8 @@ func (d *decoder) strings(dst *[]string) field {
 
 func (d *decoder) root(n *yaml.Node, c *Config) {
 	d.object(n, "", map[string]field{
-		"node_id": d.str(&c.NodeID),
+		"node_id":        d.str(&c.NodeID),
+		"takeover_after": d.duration(&c.TakeoverAfter),
 		"log": func(n *yaml.Node, p string) {
 			d.object(n, p, map[string]field{
 				"format": d.str(&c.Log.Format),

@@ -18,6 +18,7 @@ func (c *Config) Summary(w io.Writer) error {
 	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
 
 	row("node id", or(c.NodeID, "(hostname and pid)"))
+	row("takeover after", FormatDuration(c.TakeoverAfter))
 	row("log", c.Log.Format+", "+c.Log.Level)
 	row("http", c.HTTP.Listen)
 	row("sip", c.SIP.Listen+", external host "+or(c.SIP.ExternalHost, "(listen host)")+

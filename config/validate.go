@@ -188,6 +188,7 @@ func (c *Config) validateTop(v *validator) {
 		c.SIP.RTPPortMin, c.SIP.RTPPortMax = lo, hi
 	}
 	c.SIP.MediaTimeout = positive(v, "sip.media_timeout", c.SIP.MediaTimeout, DefaultMediaTimeout)
+	c.TakeoverAfter = positive(v, "takeover_after", c.TakeoverAfter, DefaultTakeoverAfter)
 
 	t := &c.SIP.Trunk
 	t.Target = phone.Target{}

@@ -100,7 +100,11 @@ func (s *Service) heartbeat(ctx context.Context, stop context.CancelCauseFunc, i
 
 func (f *flow) finish(st Status, reason string) {
 	l := &f.lead
-	updated, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: st, EndedAt: f.s.now(), Reason: reason})
+	var updated bool
+	err := f.retry(func() (err error) {
+		updated, err = f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: st, EndedAt: f.s.now(), Reason: reason})
+		return err
+	})
 	if err != nil {
 		f.log.Error("recording lead outcome", "status", st, "error", err)
 		return
@@ -395,7 +399,10 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	}
 	l.ConnectedAt = ca.AnsweredAt
 	f.save(ca)
-	if _, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusConnected, ConnectedAt: l.ConnectedAt}); err != nil {
+	if err := f.retry(func() error {
+		_, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusConnected, ConnectedAt: l.ConnectedAt})
+		return err
+	}); err != nil {
 		f.log.Error("recording connection", "error", err)
 	}
 	f.log.Info("customer bridged", "person", win.person.ID, "speed_to_lead", l.SpeedToLead().Round(time.Millisecond))
@@ -459,9 +466,32 @@ func (f *flow) end(a *Attempt, r Result, code int) {
 }
 
 func (f *flow) save(a *Attempt) {
-	if err := f.s.store.UpdateAttempt(f.db, *a); err != nil {
+	if err := f.retry(func() error { return f.s.store.UpdateAttempt(f.db, *a) }); err != nil {
 		f.log.Error("recording attempt", "person", a.Person, "error", err)
 	}
+}
+
+// storeOutage is how long the flow keeps retrying a write while the store is away; calls
+// in progress go on meanwhile.
+const storeOutage = 2 * time.Minute
+
+// retry runs write until it succeeds, backing off from 250 ms to 5 s, for at most
+// storeOutage. What happened on the phone is not thrown away because the database
+// restarted.
+func (f *flow) retry(write func() error) error {
+	err := write()
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return err
+	}
+	f.log.Warn("store write failed; retrying", "error", err)
+	deadline := f.s.now().Add(storeOutage)
+	for wait := 250 * time.Millisecond; f.s.now().Before(deadline); wait = min(2*wait, 5*time.Second) {
+		time.Sleep(wait)
+		if err = write(); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // speak renders a prompt, or returns a second of silence when the speaker failed.

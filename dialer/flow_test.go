@@ -348,8 +348,8 @@ func TestValidation(t *testing.T) {
 	if !errors.As(err, &ve) || ve.Fields[0].Field != "phone" || ve.Fields[0].Detail != "is required" {
 		t.Errorf("missing phone: %v", err)
 	}
-	if ids, _ := e.store.Unclaimed(context.Background(), time.Now(), 10); len(ids) != 0 {
-		t.Errorf("refused leads were stored: %v", ids)
+	if leads, _, _ := e.store.ListLeads(context.Background(), dialer.ListQuery{Dealer: "jansen"}); len(leads) != 0 {
+		t.Errorf("refused leads were stored: %v", leads)
 	}
 	if len(e.caller.Calls()) != 0 {
 		t.Error("refused lead was dialled")
@@ -404,12 +404,15 @@ func TestResume(t *testing.T) {
 		} {
 			e.store.InsertAttempt(ctx, &a)
 		}
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { e.svc.Run(runCtx); close(done) }()
+		// The queue's job comes due after node-x's lease ran out.
+		time.Sleep(16 * time.Second) // node-x claimed until +15 s
+		if again, err := e.svc.Watch(ctx, l.ID); err != nil || again != 10*time.Second {
+			t.Fatalf("Watch = %v, %v", again, err)
+		}
 		got := e.wait(t, l.ID)
-		stop()
-		<-done
+		if again, err := e.svc.Watch(ctx, l.ID); err != nil || again != 0 {
+			t.Errorf("Watch of a final lead = %v, %v; want 0", again, err)
+		}
 		want := []string{"agent:piet:busy", "agent:kees:failed", "agent:owner:accepted", "customer:owner:answered"}
 		if r := results(got); !slices.Equal(r, want) {
 			t.Errorf("attempts %q, want %q", r, want)
@@ -428,10 +431,8 @@ func TestResume(t *testing.T) {
 			e.store.InsertAttempt(ctx, &a)
 		}
 		calls := len(e.caller.Calls())
-		runCtx, stop = context.WithCancel(ctx)
-		go e.svc.Run(runCtx)
+		e.svc.Watch(ctx, l2.ID)
 		got = e.wait(t, l2.ID)
-		stop()
 		if got.Status != dialer.StatusFailed || len(e.caller.Calls()) != calls {
 			t.Errorf("status %s, %d new calls", got.Status, len(e.caller.Calls())-calls)
 		}
@@ -454,8 +455,12 @@ func TestDrainLeavesLeadResumable(t *testing.T) {
 		if got.Status.Final() {
 			t.Errorf("interrupted lead is %s", got.Status)
 		}
-		if ids, _ := e.store.Unclaimed(context.Background(), time.Now(), 10); !slices.Equal(ids, []string{l.ID}) {
-			t.Errorf("unclaimed %v: lease not released", ids)
+		now := time.Now()
+		if _, err := e.store.Claim(context.Background(), l.ID, "node-b", now, now.Add(time.Minute)); err != nil {
+			t.Errorf("another node cannot take the lead over: %v", err)
+		}
+		if again, _ := e.svc.Watch(context.Background(), l.ID); again == 0 || e.svc.Running() != 0 {
+			t.Errorf("a draining node resumed a lead (again %v, running %d)", again, e.svc.Running())
 		}
 		if !e.caller.Calls()[0].Leg.HungUpByUs() {
 			t.Error("leg left up")

@@ -30,9 +30,6 @@ type LeadStore interface {
 	Renew(ctx context.Context, id, node string, until time.Time) (Status, error)
 	// Release gives up node's lease at once (clean shutdown), so another node may resume.
 	Release(ctx context.Context, id, node string) error
-	// Unclaimed lists the ids of unfinished leads whose lease is empty or expired at now,
-	// oldest first, at most limit.
-	Unclaimed(ctx context.Context, now time.Time, limit int) ([]string, error)
 
 	// InsertAttempt records a leg before its INVITE is sent and sets a.ID.
 	InsertAttempt(ctx context.Context, a *Attempt) error

@@ -27,7 +27,7 @@ type Options struct {
 	// NodeID names this process in leases; unique per running node.
 	NodeID string
 	// LeaseTTL is how long a node's claim on a lead lasts without renewal; a lead of a
-	// node that died is resumed by another within about this long (default 15 s).
+	// node that died is resumed by another within about this long (default 10 s).
 	LeaseTTL time.Duration
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -68,7 +68,7 @@ func New(o Options) *Service {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.LeaseTTL == 0 {
-		o.LeaseTTL = 15 * time.Second
+		o.LeaseTTL = 10 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -274,34 +274,24 @@ func (s *Service) Running() int {
 	return len(s.running)
 }
 
-// Run resumes unfinished leads whose node stopped (this one before a restart, or another
-// that died) until ctx ends: at once, then every half lease.
-func (s *Service) Run(ctx context.Context) error {
-	t := time.NewTicker(s.ttl / 2)
-	defer t.Stop()
-	for {
-		if !s.draining.Load() {
-			s.sweep(ctx)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+// Watch is the queue's look at a lead that is not final: it starts the lead's flow here
+// unless it already runs here (the flow then claims the lease, and steps back when a live
+// node holds it) and asks to be called again after a lease time. It returns 0 once the
+// lead is final. Store errors are returned for the queue to retry.
+func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
+	l, err := s.store.GetLead(ctx, "", id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("watch lead %s: %w", id, err)
+	case l.Status.Final():
+		return 0, nil
 	}
-}
-
-func (s *Service) sweep(ctx context.Context) {
-	ids, err := s.store.Unclaimed(ctx, s.now(), 100)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("looking for unfinished leads", "error", err)
-		}
-		return
+	if !s.draining.Load() {
+		s.start(l)
 	}
-	for _, id := range ids {
-		s.start(Lead{ID: id})
-	}
+	return s.ttl, nil
 }
 
 // Drain stops taking leads and waits for the flows in progress until ctx ends; then it

@@ -3,6 +3,7 @@
 #
 #   eval "$(scripts/pg.sh start)"   # exports PG_TEST_URL and PG_TEST_DIR
 #   go test -race ./store/...
+#   scripts/pg.sh down; scripts/pg.sh up   # stop and restart that server, keeping its data
 #   eval "$(scripts/pg.sh stop)"    # stops it, removes PG_TEST_DIR, unsets both
 #
 # start prints only shell export lines on stdout; progress and errors go to stderr.
@@ -113,9 +114,28 @@ stop() {
 	[ -t 1 ] || echo "unset PG_TEST_URL PG_TEST_DIR"
 }
 
+# down and up stop and restart the server of PG_TEST_DIR on its port, keeping its data:
+# for tests of a database that goes away and comes back.
+down() {
+	running "${PG_TEST_DIR:-}" || die "no running server in PG_TEST_DIR"
+	as_pg "$PG_BIN/pg_ctl" -D "$PG_TEST_DIR/data" -m fast -w stop >/dev/null
+}
+
+up() {
+	local dir=${PG_TEST_DIR:-} port
+	[ -n "$dir" ] && [ -f "$dir/port" ] || die "PG_TEST_DIR has no server"
+	running "$dir" && return 0
+	port=$(cat "$dir/port")
+	as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
+		-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+		start >/dev/null
+}
+
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+down) down ;;
+up) up ;;
 *)
 	echo "usage: eval \"\$($0 start)\" | $0 stop" >&2
 	exit 2

@@ -32,10 +32,9 @@ const (
 	attemptCols = `id, lead_id, step, leg, person, result, sip_code,
 		started_at, answered_at, accepted_at, ended_at`
 
-	// Defaults and caps of ListLeads and Unclaimed.
-	defaultListLimit      = 50
-	maxListLimit          = 100
-	defaultUnclaimedLimit = 100
+	// Default and cap of ListLeads.
+	defaultListLimit = 50
+	maxListLimit     = 100
 )
 
 var (
@@ -83,11 +82,6 @@ var (
 	releaseSQL = `UPDATE leads SET lease_node = '', lease_until = 0, updated_at = $3
 	WHERE id = $1 AND lease_node = $2`
 
-	// unclaimedSQL repeats the leads_unfinished index predicate word for word.
-	unclaimedSQL = `SELECT id FROM leads
-	WHERE status NOT IN ` + finalSQL + ` AND (lease_node = '' OR lease_until < $1)
-	ORDER BY id LIMIT $2`
-
 	// updateLeadSQL never touches a final lead; a final status clears the lease.
 	// $2 status, $3 connected_at, $4 ended_at (0: keep), $5 reason, $6 updated_at.
 	updateLeadSQL = `UPDATE leads SET
@@ -119,11 +113,7 @@ func (db *DB) CreateLead(ctx context.Context, l dialer.Lead) (dialer.Lead, bool,
 	if err := checkNewLead(&l); err != nil {
 		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
 	}
-	stored, err := scanLead(db.w.QueryRowContext(ctx, insertLeadSQL,
-		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
-		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
-		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
-		millis(db.now())))
+	stored, err := db.insertLead(ctx, &l)
 	if err == nil {
 		stored.Attempts = []dialer.Attempt{}
 		return stored, true, nil
@@ -142,6 +132,28 @@ func (db *DB) CreateLead(ctx context.Context, l dialer.Lead) (dialer.Lead, bool,
 		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
 	}
 	return existing, false, nil
+}
+
+// insertLead writes l and its queue job in one transaction; sql.ErrNoRows when l
+// conflicts with an existing lead (nothing is written then).
+func (db *DB) insertLead(ctx context.Context, l *dialer.Lead) (dialer.Lead, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dialer.Lead{}, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	stored, err := scanLead(tx.QueryRowContext(ctx, insertLeadSQL,
+		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
+		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
+		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
+		millis(db.now())))
+	if err != nil {
+		return dialer.Lead{}, err
+	}
+	if err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt); err != nil {
+		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
+	}
+	return stored, tx.Commit()
 }
 
 func checkNewLead(l *dialer.Lead) error {
@@ -323,31 +335,6 @@ func (db *DB) Release(ctx context.Context, id, node string) error {
 		return fmt.Errorf("release lease %s: %w", id, err)
 	}
 	return nil
-}
-
-// Unclaimed lists the ids of unfinished leads whose lease is empty or expired at now,
-// oldest first, at most limit (100 when limit < 1).
-func (db *DB) Unclaimed(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	if limit < 1 {
-		limit = defaultUnclaimedLimit
-	}
-	rows, err := db.r.QueryContext(ctx, unclaimedSQL, millis(now), limit)
-	if err != nil {
-		return nil, fmt.Errorf("unclaimed leads: %w", err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("unclaimed leads: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("unclaimed leads: %w", err)
-	}
-	return ids, nil
 }
 
 // InsertAttempt records a leg before its INVITE is sent and sets a.ID, which grows with

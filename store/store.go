@@ -13,6 +13,7 @@ import (
 	"path"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,15 +57,27 @@ type DB struct {
 	dialect Dialect
 	now     func() time.Time
 	log     *slog.Logger
+	q       *queue
+	// migrating serialises Migrate calls within this process (River's migrator is not
+	// safe to run twice at once; PostgreSQL also takes an advisory lock across processes).
+	migrating sync.Mutex
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	now      func() time.Time
-	log      *slog.Logger
-	maxConns int
+	now       func() time.Time
+	log       *slog.Logger
+	maxConns  int
+	firstLook time.Duration
+}
+
+// WithTakeover sets how long after its creation a lead's queue job first comes due (and so
+// how soon another node may resume a lead whose node died before renewing its lease).
+// Default 10 s.
+func WithTakeover(d time.Duration) Option {
+	return func(o *options) { o.firstLook = d }
 }
 
 // WithNow sets the clock used for updated_at stamps (tests pass a fake one). Lease and
@@ -94,7 +107,7 @@ func WithMaxConns(n int) Option {
 //     database on one connection, gone on Close: for demos and tests.
 //   - postgres://… or postgresql://… is any pgx connection string.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
-	o := options{now: time.Now, log: slog.New(slog.DiscardHandler)}
+	o := options{now: time.Now, log: slog.New(slog.DiscardHandler), firstLook: 10 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -118,6 +131,10 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if db.q, err = newQueue(db.w, db.dialect, o); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -256,6 +273,8 @@ func (db *DB) Ping(ctx context.Context) error {
 // database at once: the others wait, then find nothing to do. On SQLite, run it from one
 // process at a time (the normal single-node setup).
 func (db *DB) Migrate(ctx context.Context) (err error) {
+	db.migrating.Lock()
+	defer db.migrating.Unlock()
 	fsys, err := fs.Sub(migrations, "migrations/"+string(db.dialect))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -284,6 +303,9 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 	results, err := p.Up(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := migrateQueue(ctx, db.w, db.dialect); err != nil {
+		return err
 	}
 	for _, r := range results {
 		db.log.Info("store migration applied", "dialect", db.dialect,

@@ -530,56 +530,6 @@ func TestClaimConcurrent(t *testing.T) {
 	})
 }
 
-func TestUnclaimed(t *testing.T) {
-	each(t, func(t *testing.T, b backend) {
-		db := newDB(t, b)
-		ctx := t.Context()
-		free := mustCreate(t, db, newLead("jansen")).ID
-		held := mustCreate(t, db, newLead("jansen")).ID
-		expired := mustCreate(t, db, newLead("bakker")).ID
-		final := newLead("jansen")
-		final.Status = dialer.StatusCompleted
-		mustCreate(t, db, final)
-		released := mustCreate(t, db, newLead("jansen")).ID
-
-		for _, c := range []struct {
-			id      string
-			until   time.Time
-			release bool
-		}{
-			{id: held, until: t0.Add(time.Minute)},
-			{id: expired, until: t0.Add(10 * time.Second)},
-			{id: released, until: t0.Add(time.Minute), release: true},
-		} {
-			if _, err := db.Claim(ctx, c.id, "n1", t0, c.until); err != nil {
-				t.Fatal(err)
-			}
-			if c.release {
-				if err := db.Release(ctx, c.id, "n1"); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-
-		now := t0.Add(20 * time.Second)
-		ids, err := db.Unclaimed(ctx, now, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		equal(t, "unclaimed", ids, []string{free, expired, released})
-		ids, err = db.Unclaimed(ctx, now, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		equal(t, "unclaimed, limit 2", ids, []string{free, expired})
-		ids, err = db.Unclaimed(ctx, t0.Add(2*time.Minute), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		equal(t, "unclaimed after every lease expired", ids, []string{free, held, expired, released})
-	})
-}
-
 func TestUpdateLead(t *testing.T) {
 	each(t, func(t *testing.T, b backend) {
 		db := newDB(t, b)
@@ -615,11 +565,6 @@ func TestUpdateLead(t *testing.T) {
 		if want.Status != dialer.StatusCompleted || want.ConnectedAt != connected || want.EndedAt != ended || want.Reason != "call ended" {
 			t.Errorf("after complete: %+v", want)
 		}
-		// The final status dropped the lease.
-		if ids, err := db.Unclaimed(ctx, t0, 10); err != nil || len(ids) != 0 {
-			t.Errorf("unclaimed after completion: %v, %v", ids, err)
-		}
-
 		// Nothing moves a lead out of a final status, nor changes it.
 		for _, s := range []dialer.Status{dialer.StatusDialing, dialer.StatusCanceled, dialer.StatusCompleted} {
 			update(dialer.LeadUpdate{Status: s, EndedAt: ended.Add(time.Hour), Reason: "late"}, false)

@@ -52,7 +52,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.met = metrics.New(reg)
 
-	if a.db, err = store.OpenAndMigrate(ctx, cfg.Store, store.WithLogger(log)); err != nil {
+	if a.db, err = store.OpenAndMigrate(ctx, cfg.Store, store.WithLogger(log), store.WithTakeover(cfg.TakeoverAfter)); err != nil {
 		return nil, err
 	}
 	a.ua, err = sip.Listen(sip.Config{
@@ -75,7 +75,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app
 	}
 	a.svc = dialer.New(dialer.Options{
 		Store: a.db, Caller: a.ua, Speaker: speaker, Recorder: a.met, Logger: log, NodeID: node,
-		Ringback: ringback(),
+		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(),
 	})
 	a.apply(cfg)
 
@@ -143,13 +143,21 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 		}
 		return nil
 	})
-	g.Go(func() error { return a.svc.Run(gctx) })
+	if err := a.db.Work(gctx, a.svc.Watch); err != nil {
+		a.srv.Close()
+		_ = g.Wait()
+		a.close()
+		return err
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		a.log.Info("shutting down: finishing calls in progress", "drain", drain)
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 		defer cancel()
 		a.svc.Drain(dctx)
+		if err := a.db.StopWork(dctx); err != nil {
+			a.log.Warn("stopping the queue", "error", err)
+		}
 		sctx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel2()
 		return a.srv.Shutdown(sctx)

@@ -2,7 +2,6 @@ package dialertest
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -141,24 +140,6 @@ func (s *Store) Release(_ context.Context, id, node string) error {
 	return nil
 }
 
-func (s *Store) Unclaimed(_ context.Context, now time.Time, limit int) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.Down {
-		return nil, errDown
-	}
-	var ids []string
-	for id, l := range s.leads {
-		if !l.Status.Final() && (l.node == "" || l.until.Before(now)) {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	if len(ids) > limit {
-		ids = ids[:limit]
-	}
-	return ids, nil
-}
 
 func (s *Store) InsertAttempt(_ context.Context, a *dialer.Attempt) error {
 	s.mu.Lock()

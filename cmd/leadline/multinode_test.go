@@ -1,0 +1,396 @@
+package main
+
+// Several `leadline serve` processes on one PostgreSQL: each lead is dialled by exactly
+// one node, a node killed mid-flow has its leads taken over, and a database that goes
+// away refuses leads with 503 and comes back by itself. These tests run the real binary
+// and need PostgreSQL binaries (scripts/pg.sh); they are skipped without PG_TEST_URL.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/leadline/leadline/sip/siptest"
+)
+
+const mnKey = "multi-node-key-jansen-0001"
+
+// mnCluster is one throwaway PostgreSQL of its own (so stopping it disturbs no other
+// test) and the leadline binary.
+type mnCluster struct {
+	url, dir string
+	bin      string
+}
+
+func newMNCluster(t *testing.T) *mnCluster {
+	t.Helper()
+	if os.Getenv("PG_TEST_URL") == "" {
+		t.Skip("PG_TEST_URL not set: run scripts/test.sh (it starts PostgreSQL)")
+	}
+	if testing.Short() {
+		t.Skip("multi-node tests run the real binary; skipped with -short")
+	}
+	c := &mnCluster{bin: filepath.Join(t.TempDir(), "leadline")}
+	build := exec.Command("go", "build", "-o", c.bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	pg := exec.Command("../../scripts/pg.sh", "start")
+	pg.Env = append(os.Environ(), "PG_TEST_DIR=")
+	out, err := pg.Output()
+	if err != nil {
+		t.Fatalf("pg.sh start: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "export PG_TEST_URL="); ok {
+			c.url = strings.Trim(v, "'")
+		}
+		if v, ok := strings.CutPrefix(line, "export PG_TEST_DIR="); ok {
+			c.dir = strings.Trim(v, "'")
+		}
+	}
+	t.Cleanup(func() { c.pg(t, "stop") })
+	return c
+}
+
+func (c *mnCluster) pg(t *testing.T, verb string) {
+	t.Helper()
+	cmd := exec.Command("../../scripts/pg.sh", verb)
+	cmd.Env = append(os.Environ(), "PG_TEST_DIR="+c.dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("pg.sh %s: %v\n%s", verb, err, out)
+	}
+}
+
+// mnNode is one `leadline serve` process.
+type mnNode struct {
+	name string
+	cmd  *exec.Cmd
+	base string // http://host:port
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+}
+
+var startedRE = regexp.MustCompile(`msg="leadline started" http=(\S+)`)
+
+// start runs a node with the given people and flow; takeover is short so the test is.
+func (c *mnCluster) start(t *testing.T, name, rtp, trunk, people, flow string) *mnNode {
+	t.Helper()
+	cfg := fmt.Sprintf(`
+node_id: %s
+takeover_after: 3s
+http: {listen: "127.0.0.1:0"}
+sip: {listen: "127.0.0.1:0", rtp_ports: %q, trunk: {uri: "sip:%s"}}
+store: %q
+log: {level: info}
+dealers:
+  - id: jansen
+    api_keys: [%q]
+    language: en
+    caller_id: "+31201234567"
+    ring_timeout: 30s
+    accept_timeout: 3s
+    customer_ring_timeout: 10s
+    people: [%s]
+    flow: %s
+`, name, rtp, trunk, c.url, mnKey, people, flow)
+	path := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := &mnNode{name: name, done: make(chan struct{})}
+	n.cmd = exec.Command(c.bin, "serve", "--config", path, "--drain", "1s")
+	stderr, _ := n.cmd.StderrPipe()
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan string, 1)
+	go func() {
+		defer close(n.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			n.mu.Lock()
+			n.log.WriteString(sc.Text() + "\n")
+			n.mu.Unlock()
+			if m := startedRE.FindStringSubmatch(sc.Text()); m != nil {
+				started <- m[1]
+			}
+		}
+		n.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.done:
+		case <-time.After(10 * time.Second):
+			n.cmd.Process.Kill()
+			<-n.done
+		}
+		if t.Failed() {
+			n.mu.Lock()
+			t.Logf("--- log of %s ---\n%s", n.name, n.log.String())
+			n.mu.Unlock()
+		}
+	})
+	select {
+	case addr := <-started:
+		n.base = "http://" + addr
+	case <-n.done:
+		t.Fatalf("%s exited:\n%s", name, n.logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not start:\n%s", name, n.logs())
+	}
+	return n
+}
+
+func (n *mnNode) logs() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.log.String()
+}
+
+func (n *mnNode) kill() {
+	n.cmd.Process.Kill() // SIGKILL: no drain, no lease release
+	<-n.done
+}
+
+type mnLead struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Attempts []struct {
+		Leg, Person, Result string
+	} `json:"attempts"`
+}
+
+func (n *mnNode) post(t *testing.T, body string, hdr ...string) (int, mnLead) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, n.base+"/v1/leads", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+mnKey)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var l mnLead
+	data, _ := io.ReadAll(res.Body)
+	json.Unmarshal(data, &l)
+	return res.StatusCode, l
+}
+
+func (n *mnNode) get(t *testing.T, id string) mnLead {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, n.base+"/v1/leads/"+id, nil)
+	req.Header.Set("X-API-Key", mnKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var l mnLead
+	if err := json.NewDecoder(res.Body).Decode(&l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// waitFinal polls until the lead is final and returns it.
+func (n *mnNode) waitFinal(t *testing.T, id string, within time.Duration) mnLead {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		l := n.get(t, id)
+		if final[l.Status] {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lead %s still %s after %v: %+v", id, l.Status, within, l.Attempts)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func phone(t *testing.T, name string, b siptest.Behaviour) *siptest.Phone {
+	t.Helper()
+	p, err := siptest.NewPhone(name, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// invitesFor counts the INVITEs a phone got for a lead.
+func invitesFor(p *siptest.Phone, lead string) int {
+	n := 0
+	for _, c := range p.Calls() {
+		if c.Header("X-Leadline-Lead") == lead {
+			n++
+		}
+	}
+	return n
+}
+
+func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
+	c := newMNCluster(t)
+	piet := phone(t, "piet", siptest.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
+	carrier := phone(t, "carrier", siptest.Behaviour{Never: true})
+	people := fmt.Sprintf("{id: piet, phone: %q}", piet.URI())
+	nodes := []*mnNode{
+		c.start(t, "node-a", "22000-22199", carrier.Addr().String(), people, "[piet]"),
+		c.start(t, "node-b", "22200-22399", carrier.Addr().String(), people, "[piet]"),
+		c.start(t, "node-c", "22400-22599", carrier.Addr().String(), people, "[piet]"),
+	}
+	var ids []string
+	for i := range 30 {
+		code, l := nodes[i%3].post(t, fmt.Sprintf(`{"phone":"+3161234%04d","name":"Lead %d"}`, i, i))
+		if code != http.StatusAccepted {
+			t.Fatalf("post %d: %d", i, code)
+		}
+		ids = append(ids, l.ID)
+	}
+	for i, id := range ids {
+		l := nodes[(i+1)%3].waitFinal(t, id, 30*time.Second)
+		if l.Status != "exhausted" {
+			t.Errorf("lead %d: %s", i, l.Status)
+		}
+	}
+	// Let every watch job come due at least once on some node: still one INVITE a lead.
+	time.Sleep(4 * time.Second)
+	for i, id := range ids {
+		if n := invitesFor(piet, id); n != 1 {
+			t.Errorf("lead %d was dialled %d times", i, n)
+		}
+	}
+
+	// Idempotency holds across nodes.
+	code1, first := nodes[0].post(t, `{"phone":"+31612340999"}`, "Idempotency-Key", "crm-42")
+	code2, again := nodes[1].post(t, `{"phone":"+31612340999"}`, "Idempotency-Key", "crm-42")
+	code3, ext := nodes[2].post(t, `{"phone":"+31612340998","external_id":"ext-7"}`)
+	code4, ext2 := nodes[0].post(t, `{"phone":"+31612340998","external_id":"ext-7"}`)
+	if code1 != 202 || code2 != 200 || again.ID != first.ID || code3 != 202 || code4 != 200 || ext2.ID != ext.ID {
+		t.Errorf("repeats across nodes: %d %d %v, %d %d %v", code1, code2, again.ID == first.ID, code3, code4, ext2.ID == ext.ID)
+	}
+}
+
+// A node killed while ringing has its lead taken over by another, which continues with
+// the next step; a node killed while bridged never has its customer dialled again.
+func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
+	c := newMNCluster(t)
+	piet := phone(t, "piet", siptest.Behaviour{Never: true})
+	owner := phone(t, "owner", siptest.Behaviour{Ring: 300 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond})
+	carrier := phone(t, "carrier", siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
+	carrier.Behave("+31687654321", siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 500}) // talks until hung up
+	people := fmt.Sprintf("{id: piet, phone: %q}, {id: owner, phone: %q}", piet.URI(), owner.URI())
+	a := c.start(t, "node-a", "22600-22799", carrier.Addr().String(), people, "[piet, owner]")
+	b := c.start(t, "node-b", "22800-22999", carrier.Addr().String(), people, "[piet, owner]")
+
+	_, l := a.post(t, `{"phone":"+31612345678","name":"Eva"}`)
+	for range 100 {
+		if invitesFor(piet, l.ID) == 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if invitesFor(piet, l.ID) != 1 {
+		t.Fatal("piet not rung")
+	}
+	a.kill()
+	killed := time.Now()
+	got := b.waitFinal(t, l.ID, 60*time.Second)
+	t.Logf("taken over and finished %v after kill -9", time.Since(killed).Round(100*time.Millisecond))
+	want := []string{"agent:piet:failed", "agent:owner:accepted", "customer:owner:answered"}
+	var have []string
+	for _, at := range got.Attempts {
+		have = append(have, at.Leg+":"+at.Person+":"+at.Result)
+	}
+	if got.Status != "completed" || strings.Join(have, " ") != strings.Join(want, " ") {
+		t.Errorf("after takeover: %s %v, want completed %v", got.Status, have, want)
+	}
+	if n := invitesFor(piet, l.ID); n != 1 {
+		t.Errorf("piet rung %d times", n)
+	}
+
+	// Killed while bridged: node c dies mid-call; node b resumes the lead and does not
+	// dial the customer again.
+	c3 := c.start(t, "node-c", "22600-22799", carrier.Addr().String(), people, "[owner]")
+	_, l2 := c3.post(t, `{"phone":"+31687654321","name":"Noah"}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for b.get(t, l2.ID).Status != "connected" {
+		if time.Now().After(deadline) {
+			t.Fatalf("lead 2 never connected: %+v", b.get(t, l2.ID))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c3.kill()
+	got = b.waitFinal(t, l2.ID, 60*time.Second)
+	if got.Status != "completed" {
+		t.Errorf("bridged lead after kill: %s", got.Status)
+	}
+	if n := invitesFor(carrier, l2.ID); n != 1 {
+		t.Errorf("customer dialled %d times", n)
+	}
+}
+
+// PostgreSQL going away: new leads get 503 (never 202 for a lead not stored), a call in
+// progress continues, and everything resumes by itself when the database is back.
+func TestMultiNodeDatabaseGoesAway(t *testing.T) {
+	c := newMNCluster(t)
+	owner := phone(t, "owner", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
+	carrier := phone(t, "carrier", siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 6 * time.Second})
+	people := fmt.Sprintf("{id: owner, phone: %q}", owner.URI())
+	a := c.start(t, "node-a", "23000-23199", carrier.Addr().String(), people, "[owner]")
+
+	_, l := a.post(t, `{"phone":"+31612345678"}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for a.get(t, l.ID).Status != "connected" {
+		if time.Now().After(deadline) {
+			t.Fatal("never connected")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.pg(t, "down")
+	code, _ := a.post(t, `{"phone":"+31612345679"}`)
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("post with the database down: %d, want 503", code)
+	}
+	// The bridged call goes on without the database.
+	call := carrier.Calls()[0]
+	time.Sleep(2 * time.Second)
+	select {
+	case <-call.Done():
+		t.Error("call in progress ended when the database went away")
+	default:
+	}
+	c.pg(t, "up")
+	var after mnLead
+	for range 100 {
+		var code int
+		if code, after = a.post(t, `{"phone":"+31612345670"}`); code == http.StatusAccepted {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if after.ID == "" {
+		t.Fatal("leads still refused after the database came back")
+	}
+	if got := a.waitFinal(t, after.ID, 30*time.Second); got.Status != "completed" {
+		t.Errorf("lead after recovery: %s", got.Status)
+	}
+}

@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// Work distribution runs on River, on the same database as the leads: every lead gets a
+// watch job in the transaction that stores it. Whichever node's River client picks the
+// job up calls the Watcher, which resumes the lead if no live node holds its lease and
+// snoozes the job until the lead is final. The node that took the lead in starts its
+// flow at once without waiting for the queue; the job is the safety net that hands the
+// lead to another node when that one dies, and the way scheduled leads come due.
+//
+// River runs a job at least once and rescues jobs stuck in "running". Watch jobs are
+// short (one read, maybe a claim), so the defaults below keep them short-lived: a
+// 30 s job timeout and rescue after 2 minutes. Exactly-once dialling comes from the
+// lease and the attempt written before each INVITE, not from the queue.
+
+// Watcher is called for a due watch job. It returns how long until the lead should be
+// looked at again, or 0 when it is final and the job is done.
+type Watcher func(ctx context.Context, leadID string) (again time.Duration, err error)
+
+type watchArgs struct {
+	LeadID string `json:"lead_id"`
+}
+
+func (watchArgs) Kind() string { return "leadline_watch_lead" }
+
+type watchWorker struct {
+	river.WorkerDefaults[watchArgs]
+	watch *atomic.Pointer[Watcher]
+}
+
+func (w *watchWorker) Timeout(*river.Job[watchArgs]) time.Duration { return 30 * time.Second }
+
+func (w *watchWorker) Work(ctx context.Context, job *river.Job[watchArgs]) error {
+	f := w.watch.Load()
+	if f == nil {
+		return river.JobSnooze(time.Second) // this node is not taking work yet
+	}
+	again, err := (*f)(ctx, job.Args.LeadID)
+	switch {
+	case err != nil:
+		return err
+	case again > 0:
+		return river.JobSnooze(again)
+	}
+	return nil
+}
+
+// queue is the River client of a DB.
+type queue struct {
+	client *river.Client[*sql.Tx]
+	watch  atomic.Pointer[Watcher]
+	// firstLook is when a new lead's job first comes due, after its creation.
+	firstLook time.Duration
+}
+
+func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
+	q := &queue{firstLook: o.firstLook}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &watchWorker{watch: &q.watch})
+	cfg := &river.Config{
+		Logger:               o.log,
+		Workers:              workers,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		MaxAttempts:          1000, // a watch job retries (with backoff) while the database is away
+		JobTimeout:           30 * time.Second,
+		RescueStuckJobsAfter: 2 * time.Minute,
+		FetchPollInterval:    500 * time.Millisecond,
+	}
+	var err error
+	q.client, err = river.NewClient(driverFor(db, dialect), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	return q, nil
+}
+
+func driverFor(db *sql.DB, dialect Dialect) riverdriver.Driver[*sql.Tx] {
+	if dialect == SQLite {
+		return riversqlite.New(db)
+	}
+	return riverdatabasesql.New(db)
+}
+
+// migrateQueue applies River's own migrations.
+func migrateQueue(ctx context.Context, db *sql.DB, dialect Dialect) error {
+	m, err := rivermigrate.New(driverFor(db, dialect), nil)
+	if err != nil {
+		return fmt.Errorf("migrate queue: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate queue: %w", err)
+	}
+	return nil
+}
+
+// enqueue adds lead id's watch job inside tx.
+func (q *queue) enqueue(ctx context.Context, tx *sql.Tx, id string, created time.Time) error {
+	_, err := q.client.InsertTx(ctx, tx, watchArgs{LeadID: id}, &river.InsertOpts{
+		ScheduledAt: created.Add(q.firstLook),
+	})
+	return err
+}
+
+// Work starts this node's share of the queue: due watch jobs call watch. It returns once
+// River runs; StopWork stops it.
+func (db *DB) Work(ctx context.Context, watch Watcher) error {
+	db.q.watch.Store(&watch)
+	if err := db.q.client.Start(ctx); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	return nil
+}
+
+// StopWork stops taking jobs and waits for the running ones until ctx ends.
+func (db *DB) StopWork(ctx context.Context) error {
+	err := db.q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return db.q.client.StopAndCancel(context.WithoutCancel(ctx))
+	}
+	return err
+}
