@@ -29,21 +29,27 @@ type flow struct {
 	attempted map[string]bool // people already rung for this lead
 	legs      sync.WaitGroup
 	won       atomic.Bool // a salesperson of the current step pressed 1
+	accepted  string      // the person bridged to the customer, for the summary line
 }
 
-// runFlow claims lead id, runs its flow and records how it ended.
-func (s *Service) runFlow(ctx context.Context, id string) {
-	now := s.now()
-	l, err := s.store.Claim(ctx, id, s.node, now, now.Add(s.ttl))
-	if err != nil {
-		if !errors.Is(err, ErrLeaseHeld) {
-			s.log.Warn("claiming lead", "lead_id", id, "error", err)
+// runFlow claims lead l unless CreateLead just stored it with this node's lease
+// (claimed), runs its flow and records how it ended.
+func (s *Service) runFlow(ctx context.Context, l Lead, claimed bool) {
+	if !claimed {
+		now := s.now()
+		got, err := s.store.Claim(ctx, l.ID, s.node, now, now.Add(s.ttl))
+		if err != nil {
+			if !errors.Is(err, ErrLeaseHeld) {
+				s.log.Warn("claiming lead", "lead_id", l.ID, "error", err)
+			}
+			return
 		}
-		return
+		l = got
 	}
 	if l.Status.Final() {
 		return
 	}
+	id := l.ID
 	log := s.log.With("lead_id", l.ID, "dealer", l.Dealer)
 	f := &flow{s: s, lead: l, log: log, db: context.WithoutCancel(ctx), attempted: map[string]bool{}}
 	d, ok := s.Dealer(l.Dealer)
@@ -277,7 +283,11 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt) *accepted {
 	_ = leg.Hangup(f.db)
 	f.end(a, res, 0)
 	f.s.rec.AgentAttempt(f.lead.Dealer, p.ID, res, answer)
-	log.Info("salesperson passed", "result", res, "key", string(key))
+	if key != 0 {
+		log.Info("salesperson passed", "result", res, "key", string(key))
+	} else {
+		log.Info("salesperson passed", "result", res)
+	}
 	return nil
 }
 
@@ -381,6 +391,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	if r.err != nil {
 		res, code := dialResult(ctx, r.err, LegCustomer)
 		f.end(ca, res, code)
+		f.s.rec.CustomerAttempt(l.Dealer, res)
 		switch {
 		case errors.Is(r.err, errAgentLeft):
 			return StatusFailed, errAgentLeft.Error()
@@ -393,6 +404,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	cust := r.leg
 	defer func() { _ = cust.Hangup(f.db) }()
 	ca.AnsweredAt = f.s.now()
+	f.s.rec.CustomerAttempt(l.Dealer, ResultAnswered)
 	if err := agent.Bridge(cust); err != nil {
 		f.end(ca, ResultAnswered, 0)
 		return StatusFailed, "the call ended before it could be bridged"
@@ -405,7 +417,8 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	}); err != nil {
 		f.log.Error("recording connection", "error", err)
 	}
-	f.log.Info("customer bridged", "person", win.person.ID, "speed_to_lead", l.SpeedToLead().Round(time.Millisecond))
+	f.accepted = win.person.ID
+	f.log.Info("customer bridged", "person", win.person.ID, "speed_to_lead_seconds", l.SpeedToLead().Seconds())
 
 	limit := time.NewTimer(f.d.MaxCallLength)
 	defer limit.Stop()

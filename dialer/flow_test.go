@@ -20,11 +20,12 @@ const customer = "+31612345678"
 
 // recorder is a dialer.Recorder that keeps what it was told.
 type recorder struct {
-	mu       sync.Mutex
-	received int
-	finished []string // "status"
-	agents   []string // "person:result"
-	owner    int
+	mu        sync.Mutex
+	received  int
+	finished  []string // "status"
+	agents    []string // "person:result"
+	customers []string // results
+	owner     int
 }
 
 func (r *recorder) LeadReceived(string) { r.mu.Lock(); r.received++; r.mu.Unlock() }
@@ -39,6 +40,11 @@ func (r *recorder) AgentAttempt(_, p string, res dialer.Result, _ time.Duration)
 	r.mu.Unlock()
 }
 func (r *recorder) ReachedOwner(string) { r.mu.Lock(); r.owner++; r.mu.Unlock() }
+func (r *recorder) CustomerAttempt(_ string, res dialer.Result) {
+	r.mu.Lock()
+	r.customers = append(r.customers, string(res))
+	r.mu.Unlock()
+}
 
 type env struct {
 	svc     *dialer.Service
@@ -232,6 +238,19 @@ func TestFlows(t *testing.T) {
 				if !slices.Equal(e.rec.finished, []string{string(tt.status)}) {
 					t.Errorf("recorded finishes %v", e.rec.finished)
 				}
+				var agents, customers []string
+				for _, a := range got.Attempts {
+					if a.Leg == dialer.LegAgent {
+						agents = append(agents, a.Person+":"+string(a.Result))
+					} else {
+						customers = append(customers, string(a.Result))
+					}
+				}
+				slices.Sort(agents)
+				slices.Sort(e.rec.agents)
+				if !slices.Equal(e.rec.agents, agents) || !slices.Equal(e.rec.customers, customers) {
+					t.Errorf("recorded agents %v customers %v, want %v %v", e.rec.agents, e.rec.customers, agents, customers)
+				}
 				// Every leg Leadline answered is hung up by the end.
 				for _, c := range e.caller.Calls() {
 					if c.Leg != nil {
@@ -396,7 +415,7 @@ func TestResume(t *testing.T) {
 		// As if node-x died while ringing kees and anna after piet was busy.
 		now := time.Now()
 		l := dialer.Lead{ID: "0190-resume", Dealer: "jansen", Status: dialer.StatusDialing, Phone: customer, CreatedAt: now}
-		e.store.CreateLead(ctx, l)
+		e.store.CreateLead(ctx, l, dialer.Lease{})
 		e.store.Claim(ctx, l.ID, "node-x", now, now.Add(15*time.Second))
 		for _, a := range []dialer.Attempt{
 			{LeadID: l.ID, Step: 1, Leg: dialer.LegAgent, Person: "piet", Result: dialer.ResultBusy, StartedAt: now, EndedAt: now},
@@ -423,7 +442,7 @@ func TestResume(t *testing.T) {
 
 		// A lead whose customer was being called when its node died is not dialled again.
 		l2 := dialer.Lead{ID: "0190-resume-2", Dealer: "jansen", Status: dialer.StatusDialing, Phone: customer, CreatedAt: now}
-		e.store.CreateLead(ctx, l2)
+		e.store.CreateLead(ctx, l2, dialer.Lease{})
 		for _, a := range []dialer.Attempt{
 			{LeadID: l2.ID, Step: 0, Leg: dialer.LegAgent, Person: "anna", Result: dialer.ResultAccepted, StartedAt: now},
 			{LeadID: l2.ID, Step: 0, Leg: dialer.LegCustomer, Person: "anna", StartedAt: now},

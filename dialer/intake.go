@@ -55,4 +55,6 @@ type Recorder interface {
 	AgentAttempt(dealer, person string, r Result, answer time.Duration)
 	// ReachedOwner is called when a lead's flow reaches its last step.
 	ReachedOwner(dealer string)
+	// CustomerAttempt is called once per finished customer leg with its result.
+	CustomerAttempt(dealer string, r Result)
 }

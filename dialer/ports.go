@@ -9,11 +9,11 @@ import (
 // Every method is safe for concurrent use. Times are passed in by the caller so that tests
 // and the flow share one clock.
 type LeadStore interface {
-	// CreateLead stores l (ID, Dealer, CreatedAt and Status set by the caller) and returns it.
-	// When the dealer already has a lead with the same non-empty IdempotencyKey or the same
-	// non-empty ExternalID, nothing is written and that first lead is returned with
-	// created=false.
-	CreateLead(ctx context.Context, l Lead) (stored Lead, created bool, err error)
+	// CreateLead stores l (ID, Dealer, CreatedAt and Status set by the caller) with lease
+	// already taken when lease.Node is set, and returns it. When the dealer already has a
+	// lead with the same non-empty IdempotencyKey or the same non-empty ExternalID, nothing
+	// is written and that first lead is returned with created=false.
+	CreateLead(ctx context.Context, l Lead, lease Lease) (stored Lead, created bool, err error)
 	// GetLead returns the lead with its attempts, oldest first. ErrNotFound when the lead
 	// does not exist or belongs to another dealer (dealer "" matches any dealer).
 	GetLead(ctx context.Context, dealer, id string) (Lead, error)
@@ -28,7 +28,8 @@ type LeadStore interface {
 	// Renew extends node's lease and returns the lead's current status, so that a cancel
 	// written by another node is seen. ErrLeaseHeld when node no longer holds the lease.
 	Renew(ctx context.Context, id, node string, until time.Time) (Status, error)
-	// Release gives up node's lease at once (clean shutdown), so another node may resume.
+	// Release gives up node's lease at once (clean shutdown) and makes the lead due for
+	// resumption now, so another node, or this one restarted, resumes it without waiting.
 	Release(ctx context.Context, id, node string) error
 
 	// InsertAttempt records a leg before its INVITE is sent and sets a.ID.
@@ -42,6 +43,12 @@ type LeadStore interface {
 
 	// Ping checks the store is reachable.
 	Ping(ctx context.Context) error
+}
+
+// Lease is a node's claim on a lead until a time.
+type Lease struct {
+	Node  string
+	Until time.Time
 }
 
 // ListQuery selects a page of a dealer's leads.

@@ -33,6 +33,9 @@ type Options struct {
 	Now func() time.Time
 	// Ringback is what a salesperson hears while the customer's phone rings (looped).
 	Ringback Audio
+	// Abuse counts the leads to a customer number for the daily cap (see IntakeRules and
+	// SetIntakeRules); nil: no cap.
+	Abuse AbuseStore
 }
 
 // Service takes leads in and runs one flow per lead. It implements the API's lead
@@ -57,6 +60,8 @@ type Service struct {
 	flows   sync.WaitGroup
 	mu      sync.Mutex                         // guards running
 	running map[string]context.CancelCauseFunc // lead id → its flow
+
+	guard guard // intake limits: countries, leads per number (abuse.go)
 }
 
 // New returns a Service with no dealers; call SetDealers before taking leads.
@@ -81,6 +86,7 @@ func New(o Options) *Service {
 		node: o.NodeID, ttl: o.LeaseTTL, now: o.Now, ringback: o.Ringback,
 		running: make(map[string]context.CancelCauseFunc),
 	}
+	s.guard.store = o.Abuse
 	s.flowCtx, s.stopAll = context.WithCancelCause(context.Background())
 	empty := map[string]*Dealer{}
 	s.dealers.Store(&empty)
@@ -110,9 +116,18 @@ var fieldLimits = map[string]int{
 	"message": 2000, "assigned_to": 64, "external_id": 255, "idempotency_key": 255,
 }
 
-// Validate checks and normalises a lead for dealer d. It returns *ValidationError listing
-// every bad field.
+// Validate checks and normalises a lead for dealer d, whose customers' numbers must be
+// in d.Country (when set). It returns *ValidationError listing every bad field.
 func (d *Dealer) Validate(in LeadInput) (Lead, error) {
+	var countries []string
+	if d.Country != "" {
+		countries = []string{strings.ToUpper(d.Country)}
+	}
+	return d.validate(in, countries)
+}
+
+// validate is Validate with the regions customers' numbers may be in; nil: any.
+func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 	ve := &ValidationError{}
 	fields := []struct {
 		name string
@@ -145,6 +160,8 @@ func (d *Dealer) Validate(in LeadInput) (Lead, error) {
 		p, err := phone.Normalize(in.Phone, d.Country)
 		if err != nil {
 			ve.add("phone", "%v", err)
+		} else if msg := countryProblem(p, countries); msg != "" {
+			ve.add("phone", "%s", msg)
 		}
 		l.Phone = p
 	}
@@ -166,7 +183,9 @@ func (d *Dealer) Validate(in LeadInput) (Lead, error) {
 
 // Submit validates a lead, stores it and starts its flow at once. created is false when
 // it repeats an earlier lead (same Idempotency-Key or external_id): that lead is returned
-// and nothing new starts.
+// and nothing new starts. A number outside the dealer's countries is a
+// *ValidationError; a number that had its daily cap of leads (IntakeRules) a
+// *NumberLimitError. Nothing is stored for either.
 func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead, bool, error) {
 	if s.draining.Load() {
 		return Lead{}, false, ErrDraining
@@ -175,9 +194,12 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 	if !ok {
 		return Lead{}, false, fmt.Errorf("submit: unknown dealer %q: %w", dealer, ErrNotFound)
 	}
-	l, err := d.Validate(in)
+	l, err := d.validate(in, s.guard.countries(d))
 	if err != nil {
 		return Lead{}, false, err
+	}
+	if first, repeat, err := s.guard.checkNumber(ctx, l, s.now()); err != nil || repeat {
+		return first, false, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -186,7 +208,10 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 	l.ID = id.String()
 	l.Status = StatusQueued
 	l.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
-	stored, created, err := s.store.CreateLead(ctx, l)
+	// The lead is stored already claimed by this node and dialing: its first INVITE waits
+	// for this one commit and the attempt's, nothing else.
+	l.Status = StatusDialing
+	stored, created, err := s.store.CreateLead(ctx, l, Lease{Node: s.node, Until: l.CreatedAt.Add(s.ttl)})
 	if err != nil {
 		return Lead{}, false, fmt.Errorf("submit: %w: %w", ErrUnavailable, err)
 	}
@@ -194,7 +219,7 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 		return stored, false, nil
 	}
 	s.rec.LeadReceived(dealer)
-	s.start(stored)
+	s.start(stored, true)
 	return stored, true, nil
 }
 
@@ -240,8 +265,9 @@ var (
 	errLeaseLost    = errors.New("lease lost to another node")
 )
 
-// start runs l's flow in a new goroutine unless it already runs here.
-func (s *Service) start(l Lead) {
+// start runs l's flow in a new goroutine unless it already runs here. claimed says l is
+// fresh from the store with this node's lease; otherwise the flow claims it first.
+func (s *Service) start(l Lead, claimed bool) {
 	ctx, cancel := context.WithCancelCause(s.flowCtx)
 	s.mu.Lock()
 	if _, dup := s.running[l.ID]; dup {
@@ -260,7 +286,7 @@ func (s *Service) start(l Lead) {
 			s.mu.Unlock()
 			cancel(nil)
 		}()
-		s.runFlow(ctx, l.ID)
+		s.runFlow(ctx, l, claimed)
 	}()
 }
 
@@ -289,7 +315,7 @@ func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
 		return 0, nil
 	}
 	if !s.draining.Load() {
-		s.start(l)
+		s.start(l, false)
 	}
 	return s.ttl, nil
 }
@@ -314,4 +340,5 @@ type nopRecorder struct{}
 func (nopRecorder) LeadReceived(string)                                {}
 func (nopRecorder) LeadFinished(string, Status, time.Duration)         {}
 func (nopRecorder) AgentAttempt(string, string, Result, time.Duration) {}
+func (nopRecorder) CustomerAttempt(string, Result)                     {}
 func (nopRecorder) ReachedOwner(string)                                {}

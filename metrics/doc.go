@@ -2,9 +2,14 @@
 // texts and histogram buckets, as fixed by SPEC.md's "Metrics" table.
 //
 // One *Metrics, built by New against a prometheus.Registerer, receives every measurable
-// event. It implements dialer.Recorder for the flow's events and offers CallStarted,
-// CallEnded, BridgeStarted, BridgeEnded, SIPResponse and RTPPacket for the SIP layer, which
-// declares its own small interface for them. Handler serves a Gatherer over HTTP.
+// event. It implements dialer.Recorder for the flow's events (and CustomerAttempt, for
+// when the Recorder has it) and offers CallStarted, CallEnded, BridgeStarted, BridgeEnded,
+// SIPResponse and RTPPacket for the SIP layer, which declares its own small interface for
+// them. InitDealer and InitPerson create a configured dealer's and salesperson's series at
+// 0. Handler serves a Gatherer over HTTP.
+//
+// The Grafana dashboard and the Prometheus alert rules in ../deploy query these metrics;
+// dashboard_test.go keeps their names, labels and label values in step with this package.
 //
 // Labels carry dealer and person ids, statuses, results, leg kinds, SIP methods and codes,
 // and RTP directions: never a lead id or a phone number.

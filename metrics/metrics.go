@@ -27,6 +27,10 @@ type Metrics struct {
 	speedToLead   *prometheus.HistogramVec // dealer
 	agentAttempts *prometheus.CounterVec   // dealer, person, result
 	agentAnswer   *prometheus.HistogramVec // dealer
+	agentAnswered *prometheus.CounterVec   // dealer, person
+	agentAnswerS  *prometheus.CounterVec   // dealer, person: seconds, summed
+	customerTries *prometheus.CounterVec   // dealer, result
+	dealerOpen    *prometheus.GaugeVec     // dealer
 	reachedOwner  *prometheus.CounterVec   // dealer
 	callsActive   *prometheus.GaugeVec     // leg
 	bridgesActive prometheus.Gauge
@@ -47,6 +51,18 @@ var finalStatuses = []dialer.Status{
 	dialer.StatusCanceled,
 	dialer.StatusFailed,
 }
+
+// agentResults and customerResults are the results a leg of each kind can end in;
+// InitPerson and InitDealer create their series.
+var (
+	agentResults = []dialer.Result{
+		dialer.ResultAccepted, dialer.ResultDeclined, dialer.ResultNoAccept, dialer.ResultNoAnswer,
+		dialer.ResultBusy, dialer.ResultRejected, dialer.ResultFailed, dialer.ResultCanceled,
+	}
+	customerResults = []dialer.Result{
+		dialer.ResultAnswered, dialer.ResultNoAnswer, dialer.ResultBusy, dialer.ResultRejected, dialer.ResultFailed,
+	}
+)
 
 // New creates Leadline's metrics and registers them with reg. It panics when one of them
 // is already registered there, as prometheus.MustRegister does: calling New twice on one
@@ -85,6 +101,29 @@ func New(reg prometheus.Registerer) *Metrics {
 			// typically 15-30 s; 60 s covers the longest sane ring timeout.
 			Buckets: []float64{0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 20, 25, 30, 45, 60},
 		}, []string{"dealer"}),
+		// The per-person pair below gives each salesperson's mean answer time
+		// (rate of seconds / rate of answered) for two series per person, where a
+		// per-person histogram would cost sixteen.
+		agentAnswered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "agent_answered_total",
+			Help:      "Calls to salespeople that they answered (whatever happened next), by dealer and person.",
+		}, []string{"dealer", "person"}),
+		agentAnswerS: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "agent_answer_time_seconds_total",
+			Help:      "Sum of the times from INVITE to answer of answered calls to salespeople, by dealer and person; divide by leadline_agent_answered_total for the mean.",
+		}, []string{"dealer", "person"}),
+		customerTries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "customer_attempts_total",
+			Help:      "Finished calls to customers, by dealer and result (answered, no_answer, busy, rejected, failed).",
+		}, []string{"dealer", "result"}),
+		dealerOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "dealer_open",
+			Help:      "1 while the dealer is within its opening hours (always, for a dealer without hours), 0 outside them.",
+		}, []string{"dealer"}),
 		reachedOwner: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "leads_reached_owner_total",
@@ -114,7 +153,7 @@ func New(reg prometheus.Registerer) *Metrics {
 
 	reg.MustRegister(
 		m.leadsReceived, m.leadsFinished, m.speedToLead,
-		m.agentAttempts, m.agentAnswer, m.reachedOwner,
+		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
 		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets,
 	)
 
@@ -128,14 +167,32 @@ func New(reg prometheus.Registerer) *Metrics {
 }
 
 // InitDealer creates a configured dealer's per-dealer series at 0 (received, reached
-// owner, finished by each final status), so that they are visible before its first lead.
-// The wiring calls it for each dealer at start and on reload; calling it again is harmless.
+// owner, finished by each final status, customer calls by each result), so that they are
+// visible before its first lead. The wiring calls it for each dealer at start and on
+// reload; calling it again is harmless.
 func (m *Metrics) InitDealer(dealer string) {
 	m.leadsReceived.WithLabelValues(dealer)
 	m.reachedOwner.WithLabelValues(dealer)
 	for _, s := range finalStatuses {
 		m.leadsFinished.WithLabelValues(dealer, string(s))
 	}
+	for _, r := range customerResults {
+		m.customerTries.WithLabelValues(dealer, string(r))
+	}
+}
+
+// InitPerson creates a configured salesperson's series at 0 (calls by each result,
+// answered calls and their answer time), so that the dashboard's per-salesperson table
+// lists everyone, including those not rung yet, and increase() sees their first call.
+// The wiring calls it for each person of each dealer at start and on reload; calling it
+// again is harmless. A person removed from the configuration keeps their series until
+// the process restarts.
+func (m *Metrics) InitPerson(dealer, person string) {
+	for _, r := range agentResults {
+		m.agentAttempts.WithLabelValues(dealer, person, string(r))
+	}
+	m.agentAnswered.WithLabelValues(dealer, person)
+	m.agentAnswerS.WithLabelValues(dealer, person)
 }
 
 // LeadReceived counts a newly stored lead.
@@ -153,12 +210,33 @@ func (m *Metrics) LeadFinished(dealer string, s dialer.Status, speed time.Durati
 }
 
 // AgentAttempt counts a finished call to a salesperson and, when it was answered
-// (answer > 0), observes the time it took to answer.
+// (answer > 0), observes the time it took to answer, per dealer in the histogram and per
+// person in the answered and answer-time counters.
 func (m *Metrics) AgentAttempt(dealer, person string, r dialer.Result, answer time.Duration) {
 	m.agentAttempts.WithLabelValues(dealer, person, string(r)).Inc()
 	if answer > 0 {
 		m.agentAnswer.WithLabelValues(dealer).Observe(answer.Seconds())
+		m.agentAnswered.WithLabelValues(dealer, person).Inc()
+		m.agentAnswerS.WithLabelValues(dealer, person).Add(answer.Seconds())
 	}
+}
+
+// CustomerAttempt counts a finished call to a lead's customer by its result (answered,
+// no_answer, busy, rejected, failed). It is not part of dialer.Recorder yet: the flow
+// calls it once that interface has the method.
+func (m *Metrics) CustomerAttempt(dealer string, r dialer.Result) {
+	m.customerTries.WithLabelValues(dealer, string(r)).Inc()
+}
+
+// DealerOpen sets whether the dealer is within its opening hours now. The wiring calls it
+// for each dealer at start and then about once a minute, so that alert rules can ask
+// "during opening hours" in the dealer's own time zone.
+func (m *Metrics) DealerOpen(dealer string, open bool) {
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.dealerOpen.WithLabelValues(dealer).Set(v)
 }
 
 // ReachedOwner counts a lead whose flow reached its last step.

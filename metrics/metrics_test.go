@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -112,6 +113,8 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="accepted"}`: 1,
 				`leadline_agent_answer_seconds_count{dealer="jansen"}`:                           1,
 				`leadline_agent_answer_seconds_sum{dealer="jansen"}`:                             3,
+				`leadline_agent_answered_total{dealer="jansen",person="piet"}`:                   1,
+				`leadline_agent_answer_time_seconds_total{dealer="jansen",person="piet"}`:        3,
 			},
 		},
 		{
@@ -120,6 +123,20 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			want: map[string]float64{
 				`leadline_agent_attempts_total{dealer="jansen",person="kees",result="busy"}`: 1,
 			},
+		},
+		{
+			name: "CustomerAttempt",
+			call: func(m *metrics.Metrics) { m.CustomerAttempt("jansen", dialer.ResultNoAnswer) },
+			want: map[string]float64{`leadline_customer_attempts_total{dealer="jansen",result="no_answer"}`: 1},
+		},
+		{
+			name: "DealerOpen",
+			call: func(m *metrics.Metrics) {
+				m.DealerOpen("jansen", true)
+				m.DealerOpen("bakker", true)
+				m.DealerOpen("bakker", false)
+			},
+			want: map[string]float64{`leadline_dealer_open{dealer="jansen"}`: 1, `leadline_dealer_open{dealer="bakker"}`: 0},
 		},
 		{
 			name: "ReachedOwner",
@@ -181,6 +198,27 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 				`leadline_leads_finished_total{dealer="jansen",status="customer_unreachable"}`: 0,
 				`leadline_leads_finished_total{dealer="jansen",status="canceled"}`:             0,
 				`leadline_leads_finished_total{dealer="jansen",status="failed"}`:               0,
+				`leadline_customer_attempts_total{dealer="jansen",result="answered"}`:          0,
+				`leadline_customer_attempts_total{dealer="jansen",result="no_answer"}`:         0,
+				`leadline_customer_attempts_total{dealer="jansen",result="busy"}`:              0,
+				`leadline_customer_attempts_total{dealer="jansen",result="rejected"}`:          0,
+				`leadline_customer_attempts_total{dealer="jansen",result="failed"}`:            0,
+			},
+		},
+		{
+			name: "InitPerson creates series at zero",
+			call: func(m *metrics.Metrics) { m.InitPerson("jansen", "piet") },
+			want: map[string]float64{
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="accepted"}`:  0,
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="declined"}`:  0,
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="no_accept"}`: 0,
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="no_answer"}`: 0,
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="busy"}`:      0,
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="rejected"}`:  0,
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="failed"}`:    0,
+				`leadline_agent_attempts_total{dealer="jansen",person="piet",result="canceled"}`:  0,
+				`leadline_agent_answered_total{dealer="jansen",person="piet"}`:                    0,
+				`leadline_agent_answer_time_seconds_total{dealer="jansen",person="piet"}`:         0,
 			},
 		},
 	}
@@ -235,16 +273,20 @@ func TestNamesTypesLabels(t *testing.T) {
 		typ    dto.MetricType
 		labels []string
 	}{
-		"leadline_leads_received_total":      {dto.MetricType_COUNTER, []string{"dealer"}},
-		"leadline_leads_finished_total":      {dto.MetricType_COUNTER, []string{"dealer", "status"}},
-		"leadline_speed_to_lead_seconds":     {dto.MetricType_HISTOGRAM, []string{"dealer"}},
-		"leadline_agent_attempts_total":      {dto.MetricType_COUNTER, []string{"dealer", "person", "result"}},
-		"leadline_agent_answer_seconds":      {dto.MetricType_HISTOGRAM, []string{"dealer"}},
-		"leadline_leads_reached_owner_total": {dto.MetricType_COUNTER, []string{"dealer"}},
-		"leadline_calls_active":              {dto.MetricType_GAUGE, []string{"leg"}},
-		"leadline_bridges_active":            {dto.MetricType_GAUGE, nil},
-		"leadline_sip_responses_total":       {dto.MetricType_COUNTER, []string{"code", "method"}},
-		"leadline_rtp_packets_total":         {dto.MetricType_COUNTER, []string{"direction"}},
+		"leadline_leads_received_total":            {dto.MetricType_COUNTER, []string{"dealer"}},
+		"leadline_leads_finished_total":            {dto.MetricType_COUNTER, []string{"dealer", "status"}},
+		"leadline_speed_to_lead_seconds":           {dto.MetricType_HISTOGRAM, []string{"dealer"}},
+		"leadline_agent_attempts_total":            {dto.MetricType_COUNTER, []string{"dealer", "person", "result"}},
+		"leadline_agent_answer_seconds":            {dto.MetricType_HISTOGRAM, []string{"dealer"}},
+		"leadline_agent_answered_total":            {dto.MetricType_COUNTER, []string{"dealer", "person"}},
+		"leadline_agent_answer_time_seconds_total": {dto.MetricType_COUNTER, []string{"dealer", "person"}},
+		"leadline_dealer_open":                     {dto.MetricType_GAUGE, []string{"dealer"}},
+		"leadline_customer_attempts_total":         {dto.MetricType_COUNTER, []string{"dealer", "result"}},
+		"leadline_leads_reached_owner_total":       {dto.MetricType_COUNTER, []string{"dealer"}},
+		"leadline_calls_active":                    {dto.MetricType_GAUGE, []string{"leg"}},
+		"leadline_bridges_active":                  {dto.MetricType_GAUGE, nil},
+		"leadline_sip_responses_total":             {dto.MetricType_COUNTER, []string{"code", "method"}},
+		"leadline_rtp_packets_total":               {dto.MetricType_COUNTER, []string{"direction"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -397,15 +439,48 @@ func BenchmarkRTPPacketParallel(b *testing.B) {
 	})
 }
 
-// exerciseAll makes every metric family expose at least one series.
+// exercises calls each method of Metrics once, by name. TestExercisesCoverEveryMethod
+// fails until a new method is added here; the dashboard and alert tests only accept
+// metrics that these calls make appear.
+var exercises = map[string]func(m *metrics.Metrics){
+	"InitDealer":      func(m *metrics.Metrics) { m.InitDealer("jansen") },
+	"InitPerson":      func(m *metrics.Metrics) { m.InitPerson("jansen", "piet") },
+	"LeadReceived":    func(m *metrics.Metrics) { m.LeadReceived("jansen") },
+	"LeadFinished":    func(m *metrics.Metrics) { m.LeadFinished("jansen", dialer.StatusCompleted, 7*time.Second) },
+	"AgentAttempt":    func(m *metrics.Metrics) { m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, 2*time.Second) },
+	"CustomerAttempt": func(m *metrics.Metrics) { m.CustomerAttempt("jansen", dialer.ResultAnswered) },
+	"ReachedOwner":    func(m *metrics.Metrics) { m.ReachedOwner("jansen") },
+	"DealerOpen":      func(m *metrics.Metrics) { m.DealerOpen("jansen", true) },
+	"CallStarted":     func(m *metrics.Metrics) { m.CallStarted("agent") },
+	"CallEnded":       func(m *metrics.Metrics) { m.CallEnded("customer") },
+	"BridgeStarted":   func(m *metrics.Metrics) { m.BridgeStarted() },
+	"BridgeEnded":     func(m *metrics.Metrics) { m.BridgeEnded() },
+	"SIPResponse":     func(m *metrics.Metrics) { m.SIPResponse("INVITE", 200) },
+	"RTPPacket":       func(m *metrics.Metrics) { m.RTPPacket("in"); m.RTPPacket("out") },
+}
+
+// exerciseAll calls every method of Metrics once, so that every metric family exposes
+// at least one series.
 func exerciseAll(m *metrics.Metrics) {
-	m.InitDealer("jansen")
-	m.LeadReceived("jansen")
-	m.LeadFinished("jansen", dialer.StatusCompleted, 7*time.Second)
-	m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, 2*time.Second)
-	m.ReachedOwner("jansen")
-	m.CallStarted("agent")
-	m.BridgeStarted()
-	m.SIPResponse("INVITE", 200)
-	m.RTPPacket("in")
+	for _, name := range slices.Sorted(maps.Keys(exercises)) {
+		exercises[name](m)
+	}
+}
+
+func TestExercisesCoverEveryMethod(t *testing.T) {
+	typ := reflect.TypeFor[*metrics.Metrics]()
+	methods := map[string]bool{}
+	for i := range typ.NumMethod() {
+		methods[typ.Method(i).Name] = true
+	}
+	for name := range methods {
+		if exercises[name] == nil {
+			t.Errorf("exercises has no call of Metrics.%s: add one", name)
+		}
+	}
+	for name := range exercises {
+		if !methods[name] {
+			t.Errorf("exercises calls %s, which Metrics does not have", name)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/riverqueue/river"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +53,8 @@ var (
 	// external id (partial unique indexes) or the id is taken, and then returns no row.
 	insertLeadSQL = `INSERT INTO leads (id, dealer, status, name, phone, email, source, interest,
 		message, assigned_to, external_id, idempotency_key, created_at, connected_at, ended_at,
-		reason, updated_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		reason, updated_at, lease_node, lease_until, job_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 	ON CONFLICT DO NOTHING
 	RETURNING ` + leadCols
 
@@ -80,7 +81,8 @@ var (
 	RETURNING status`
 
 	releaseSQL = `UPDATE leads SET lease_node = '', lease_until = 0, updated_at = $3
-	WHERE id = $1 AND lease_node = $2`
+	WHERE id = $1 AND lease_node = $2
+	RETURNING job_id`
 
 	// updateLeadSQL never touches a final lead; a final status clears the lease.
 	// $2 status, $3 connected_at, $4 ended_at (0: keep), $5 reason, $6 updated_at.
@@ -109,11 +111,11 @@ var (
 // else with its non-empty ExternalID, nothing is written and that lead is returned, with
 // its attempts, and created=false. The check and the insert are one statement, so of
 // concurrent creates with one key exactly one is created. l.ID must be new.
-func (db *DB) CreateLead(ctx context.Context, l dialer.Lead) (dialer.Lead, bool, error) {
+func (db *DB) CreateLead(ctx context.Context, l dialer.Lead, lease dialer.Lease) (dialer.Lead, bool, error) {
 	if err := checkNewLead(&l); err != nil {
 		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
 	}
-	stored, err := db.insertLead(ctx, &l)
+	stored, err := db.insertLead(ctx, &l, lease)
 	if err == nil {
 		stored.Attempts = []dialer.Attempt{}
 		return stored, true, nil
@@ -134,24 +136,25 @@ func (db *DB) CreateLead(ctx context.Context, l dialer.Lead) (dialer.Lead, bool,
 	return existing, false, nil
 }
 
-// insertLead writes l and its queue job in one transaction; sql.ErrNoRows when l
-// conflicts with an existing lead (nothing is written then).
-func (db *DB) insertLead(ctx context.Context, l *dialer.Lead) (dialer.Lead, error) {
+// insertLead writes l (holding lease) and its queue job in one transaction;
+// sql.ErrNoRows when l conflicts with an existing lead (nothing is written then).
+func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease) (dialer.Lead, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return dialer.Lead{}, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt)
+	if err != nil {
+		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
+	}
 	stored, err := scanLead(tx.QueryRowContext(ctx, insertLeadSQL,
 		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
 		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
 		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
-		millis(db.now())))
+		millis(db.now()), lease.Node, millis(lease.Until), job))
 	if err != nil {
 		return dialer.Lead{}, err
-	}
-	if err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt); err != nil {
-		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
 	}
 	return stored, tx.Commit()
 }
@@ -324,17 +327,36 @@ func (db *DB) Release(ctx context.Context, id, node string) error {
 	if node == "" {
 		return fmt.Errorf("release lease %s: empty node name", id)
 	}
-	res, err := db.w.ExecContext(ctx, releaseSQL, id, node, millis(db.now()))
-	if err == nil {
-		err = db.mustChange(ctx, res, id)
-		if errors.Is(err, errUnchanged) {
-			err = nil
+	err := db.release(ctx, id, node)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Not node's lease (any more), or no such lead.
+		if _, err = db.lead(ctx, id); err == nil {
+			return nil
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("release lease %s: %w", id, err)
 	}
 	return nil
+}
+
+// release drops node's lease and makes the lead's watch job due now, in one transaction.
+func (db *DB) release(ctx context.Context, id, node string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	var job int64
+	if err := tx.QueryRowContext(ctx, releaseSQL, id, node, millis(db.now())).Scan(&job); err != nil {
+		return err
+	}
+	if job != 0 {
+		if _, err := db.q.client.JobRetryTx(ctx, tx, job); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("queue: %w", err)
+		}
+	}
+	return tx.Commit()
 }
 
 // InsertAttempt records a leg before its INVITE is sent and sets a.ID, which grows with

@@ -107,12 +107,15 @@ func migrateQueue(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	return nil
 }
 
-// enqueue adds lead id's watch job inside tx.
-func (q *queue) enqueue(ctx context.Context, tx *sql.Tx, id string, created time.Time) error {
-	_, err := q.client.InsertTx(ctx, tx, watchArgs{LeadID: id}, &river.InsertOpts{
+// enqueue adds lead id's watch job inside tx and returns the job's id.
+func (q *queue) enqueue(ctx context.Context, tx *sql.Tx, id string, created time.Time) (int64, error) {
+	res, err := q.client.InsertTx(ctx, tx, watchArgs{LeadID: id}, &river.InsertOpts{
 		ScheduledAt: created.Add(q.firstLook),
 	})
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return res.Job.ID, nil
 }
 
 // Work starts this node's share of the queue: due watch jobs call watch. It returns once

@@ -135,7 +135,7 @@ func newLead(dealer string) dialer.Lead {
 
 func mustCreate(tb testing.TB, db *store.DB, l dialer.Lead) dialer.Lead {
 	tb.Helper()
-	stored, created, err := db.CreateLead(context.Background(), l)
+	stored, created, err := db.CreateLead(context.Background(), l, dialer.Lease{})
 	if err != nil || !created {
 		tb.Fatalf("CreateLead(%s) = created %v, %v; want created", l.ID, created, err)
 	}
@@ -187,7 +187,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 		want.EndedAt = time.Date(2026, 11, 27, 10, 3, 12, 100000000, time.UTC)
 		want.Attempts = []dialer.Attempt{}
 
-		stored, created, err := db.CreateLead(ctx, in)
+		stored, created, err := db.CreateLead(ctx, in, dialer.Lease{})
 		if err != nil || !created {
 			t.Fatalf("CreateLead = created %v, %v", created, err)
 		}
@@ -234,13 +234,13 @@ func TestCreateLeadRejects(t *testing.T) {
 		} {
 			l := newLead("jansen")
 			mod(&l)
-			if _, _, err := db.CreateLead(ctx, l); err == nil || !strings.HasPrefix(err.Error(), "create lead: ") {
+			if _, _, err := db.CreateLead(ctx, l, dialer.Lease{}); err == nil || !strings.HasPrefix(err.Error(), "create lead: ") {
 				t.Errorf("%s: err = %v, want a create lead error", name, err)
 			}
 		}
 		// The same id twice, no keys to dedupe on: an error, not a silent no-op.
 		l := mustCreate(t, db, newLead("jansen"))
-		if _, created, err := db.CreateLead(ctx, l); err == nil || created {
+		if _, created, err := db.CreateLead(ctx, l, dialer.Lease{}); err == nil || created {
 			t.Errorf("duplicate id: created %v, err %v; want an error", created, err)
 		}
 	})
@@ -275,7 +275,7 @@ func TestCreateLeadDedupe(t *testing.T) {
 		} {
 			l := newLead(c.dealer)
 			l.IdempotencyKey, l.ExternalID = c.idem, c.ext
-			got, created, err := db.CreateLead(ctx, l)
+			got, created, err := db.CreateLead(ctx, l, dialer.Lease{})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -311,7 +311,7 @@ func TestCreateLeadDedupeConcurrent(t *testing.T) {
 					} else {
 						l.ExternalID = "concurrent"
 					}
-					got, c, err := db.CreateLead(t.Context(), l)
+					got, c, err := db.CreateLead(t.Context(), l, dialer.Lease{})
 					if err != nil {
 						t.Errorf("%s: %v", key, err)
 						return
@@ -411,6 +411,49 @@ func TestListLeads(t *testing.T) {
 			if len(leads) != c.want || next != leads[len(leads)-1].ID || leads[0].ID != ids[len(ids)-1] {
 				t.Errorf("limit %d: %d leads, next %q", c.limit, len(leads), next)
 			}
+		}
+	})
+}
+
+// A lead created with a lease is held from the start; releasing it makes its queue job
+// due at once, so a restarted node resumes it without waiting for the takeover time.
+func TestCreateWithLeaseAndRelease(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db := newDB(t, b)
+		ctx := t.Context()
+		in := newLead("jansen")
+		l, created, err := db.CreateLead(ctx, in, dialer.Lease{Node: "n1", Until: t0.Add(time.Minute)})
+		if err != nil || !created {
+			t.Fatalf("create: %v %v", created, err)
+		}
+		if _, err := db.Claim(ctx, l.ID, "n2", t0.Add(time.Second), t0.Add(time.Minute)); !errors.Is(err, dialer.ErrLeaseHeld) {
+			t.Errorf("n2 claims a lead created with n1's lease: %v", err)
+		}
+		due := func() bool {
+			var n int
+			q := `SELECT count(*) FROM river_job WHERE state = 'available'`
+			if err := db.SQL().QueryRowContext(ctx, q).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n == 1
+		}
+		if due() {
+			t.Error("watch job due at once after create; want it scheduled after the takeover time")
+		}
+		if err := db.Release(ctx, l.ID, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		if !due() {
+			t.Error("watch job not due after release")
+		}
+		if _, err := db.Claim(ctx, l.ID, "n2", t0.Add(time.Second), t0.Add(time.Minute)); err != nil {
+			t.Errorf("n2 cannot claim a released lead: %v", err)
+		}
+		if err := db.Release(ctx, l.ID, "n1"); err != nil {
+			t.Errorf("releasing a lease held by another node: %v, want nil", err)
+		}
+		if err := db.Release(ctx, "missing", "n1"); !errors.Is(err, dialer.ErrNotFound) {
+			t.Errorf("releasing a missing lead: %v", err)
 		}
 	})
 }
@@ -770,7 +813,7 @@ func BenchmarkCreateLead(b *testing.B) {
 			var n int64
 			for b.Loop() {
 				n++
-				if _, _, err := db.CreateLead(ctx, lead(n)); err != nil {
+				if _, _, err := db.CreateLead(ctx, lead(n), dialer.Lease{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -785,7 +828,7 @@ func BenchmarkCreateLead(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, _, err := db.CreateLead(ctx, lead(n.Add(1))); err != nil {
+					if _, _, err := db.CreateLead(ctx, lead(n.Add(1)), dialer.Lease{}); err != nil {
 						b.Error(err)
 						return
 					}

@@ -106,6 +106,9 @@ func (a *app) apply(cfg *config.Config) {
 			keys[k] = d.ID
 		}
 		a.met.InitDealer(d.ID)
+		for _, p := range d.People {
+			a.met.InitPerson(d.ID, p.ID)
+		}
 	}
 	a.keys.Store(&keys)
 	a.svc.SetDealers(dealers(cfg))

@@ -1,6 +1,7 @@
 // Command leadline is the speed-to-lead call-connect server: `leadline serve` runs it,
 // `leadline demo` shows it working with simulated phones, `leadline check` validates a
-// configuration and `leadline migrate` prepares its database.
+// configuration, `leadline migrate` prepares its database and `leadline phones` runs
+// simulated phones for a stack without real ones (docker-compose.yml).
 package main
 
 import (
@@ -27,6 +28,7 @@ commands:
   demo                               run the whole flow on this machine with simulated phones
   check    [--config leadline.yaml]  validate a configuration and print what it defines
   migrate  [--config leadline.yaml]  apply the store's database migrations
+  phones   [--config phones.yaml]    run simulated SIP phones (and a carrier) until stopped
 `
 
 // run is main without the process: it returns the exit code.
@@ -45,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = checkCmd(rest, getenv, stdout)
 	case "migrate":
 		err = migrateCmd(ctx, rest, getenv, stdout)
+	case "phones":
+		err = phonesCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -35,7 +35,7 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-func (s *Store) CreateLead(_ context.Context, l dialer.Lead) (dialer.Lead, bool, error) {
+func (s *Store) CreateLead(_ context.Context, l dialer.Lead, lease dialer.Lease) (dialer.Lead, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Down {
@@ -49,7 +49,7 @@ func (s *Store) CreateLead(_ context.Context, l dialer.Lead) (dialer.Lead, bool,
 			return s.withAttemptsLocked(o.Lead), false, nil
 		}
 	}
-	s.leads[l.ID] = &lead{Lead: l}
+	s.leads[l.ID] = &lead{Lead: l, node: lease.Node, until: lease.Until}
 	return l, true, nil
 }
 
@@ -139,7 +139,6 @@ func (s *Store) Release(_ context.Context, id, node string) error {
 	}
 	return nil
 }
-
 
 func (s *Store) InsertAttempt(_ context.Context, a *dialer.Attempt) error {
 	s.mu.Lock()

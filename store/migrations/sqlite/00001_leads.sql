@@ -22,6 +22,7 @@ CREATE TABLE leads (
     reason          TEXT NOT NULL DEFAULT '',
     lease_node      TEXT NOT NULL DEFAULT '', -- '' when nobody holds the lease
     lease_until     INTEGER NOT NULL DEFAULT 0,
+    job_id          INTEGER NOT NULL DEFAULT 0, -- the lead's River watch job
     updated_at      INTEGER NOT NULL
 ) STRICT;
 
@@ -29,9 +30,6 @@ CREATE UNIQUE INDEX leads_dealer_external_id ON leads (dealer, external_id) WHER
 CREATE UNIQUE INDEX leads_dealer_idempotency_key ON leads (dealer, idempotency_key) WHERE idempotency_key <> '';
 CREATE INDEX leads_dealer_id ON leads (dealer, id DESC);
 CREATE INDEX leads_dealer_status_id ON leads (dealer, status, id DESC);
--- Unclaimed scans only unfinished leads; the list must match store.finalStatuses.
-CREATE INDEX leads_unfinished ON leads (id)
-    WHERE status NOT IN ('completed', 'exhausted', 'customer_unreachable', 'canceled', 'failed');
 
 CREATE TABLE attempts (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,0 +1,423 @@
+package main
+
+// The integration harness: a whole Leadline (startApp + run, as serve and the demo start
+// it) on loopback with an SQLite file in a temporary folder, simulated phones, and the
+// HTTP calls a dealer's web form would make. Every helper cleans up after itself.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/sip/siptest"
+)
+
+const (
+	testDealer   = "jansen"
+	testKey      = "test-key-jansen-0000000001"
+	testCallerID = "+31201234567"
+)
+
+// Each test gets its own RTP range, below the kernel's ephemeral ports (32768-60999)
+// where phones, sipp and other packages' tests (sip: 30000-39999, demo: 41000-41999)
+// take theirs. The UA skips a port in use anyway; separate ranges keep the tests from
+// slowing each other down.
+const (
+	rtpSipp    = "21000-21099"
+	rtpBridge  = "21100-21199"
+	rtpResume  = "21200-21299"
+	rtpRefused = "21300-21399"
+	rtpIntake  = "21400-21999"
+)
+
+// person is one entry of the test dealer's people.
+type person struct{ id, name, phone string }
+
+// appSpec is what a test chooses of the configuration; everything else is fixed.
+type appSpec struct {
+	db           string // sqlite file; default a new one in t.TempDir()
+	storeURL     string // overrides db: the whole store URL
+	rtp          string
+	trunk        string // host:port of the carrier phone; "" for none
+	nodeID       string
+	people       []person
+	flow         string // YAML list, e.g. "[piet, [kees, anna], owner]"
+	ring         time.Duration
+	accept       time.Duration
+	customerRing time.Duration
+	whisper      string
+	drain        time.Duration // how long run lets calls finish after stop; default 2 s
+	logLevel     slog.Level
+}
+
+const testConfig = `
+node_id: %q
+http: {listen: "127.0.0.1:0"}
+sip:
+  listen: "127.0.0.1:0"
+  rtp_ports: %q
+%s
+store: %q
+log: {level: info}
+dealers:
+  - id: jansen
+    name: Autohuis Jansen
+    api_keys: [%q]
+    language: en
+    caller_id: %q
+    ring_timeout: %s
+    accept_timeout: %s
+    customer_ring_timeout: %s
+    whisper: %q
+    people:
+%s
+    flow: %s
+`
+
+func (s appSpec) yaml(t testing.TB) []byte {
+	t.Helper()
+	if s.storeURL == "" {
+		if s.db == "" {
+			s.db = filepath.Join(t.TempDir(), "leadline.db")
+		}
+		s.storeURL = "sqlite://" + s.db
+	}
+	trunk := ""
+	if s.trunk != "" {
+		trunk = fmt.Sprintf("  trunk: {uri: %q}", "sip:"+s.trunk)
+	}
+	var people strings.Builder
+	for _, p := range s.people {
+		fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q}\n", p.id, p.name, p.phone)
+	}
+	def := func(d, v time.Duration) time.Duration {
+		if d == 0 {
+			return v
+		}
+		return d
+	}
+	if s.whisper == "" {
+		s.whisper = "New lead: {{.Name}}. Press 1."
+	}
+	return fmt.Appendf(nil, testConfig, s.nodeID, s.rtp, trunk, s.storeURL, testKey, testCallerID,
+		def(s.ring, 5*time.Second), def(s.accept, 2*time.Second), def(s.customerRing, 5*time.Second),
+		s.whisper, people.String(), s.flow)
+}
+
+// testApp is a running Leadline.
+type testApp struct {
+	*app
+	base string // http://127.0.0.1:port
+	logs *syncBuffer
+	stop func() error // ends run (draining for spec.drain) and waits for it
+}
+
+// startTestApp starts Leadline with spec and runs it until the test ends (or stop).
+// Its log is shown when the test fails.
+func startTestApp(t testing.TB, spec appSpec) *testApp {
+	t.Helper()
+	if spec.nodeID == "" {
+		spec.nodeID = nodeName(t.Name())
+	}
+	cfg, err := config.Parse(spec.yaml(t), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logs := &syncBuffer{}
+	showLogs(t, spec.nodeID+" log", logs)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: spec.logLevel}))
+	// Not a context that ends with the test: what startApp keeps must outlive it.
+	a, err := startApp(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("startApp: %v", err)
+	}
+	runCtx, stopRun := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	drain := spec.drain
+	if drain == 0 {
+		drain = 2 * time.Second
+	}
+	go func() { served <- a.run(runCtx, drain) }()
+	ta := &testApp{app: a, base: "http://" + a.ln.Addr().String(), logs: logs}
+	ta.stop = sync.OnceValue(func() error {
+		stopRun()
+		select {
+		case err := <-served:
+			return err
+		case <-time.After(drain + 15*time.Second):
+			return fmt.Errorf("run did not return within %v of stopping", drain+15*time.Second)
+		}
+	})
+	t.Cleanup(func() {
+		if err := ta.stop(); err != nil {
+			t.Errorf("app: %v", err)
+		}
+	})
+	eventually(t, 5*time.Second, "the app to be ready", func() bool {
+		res, err := http.Get(ta.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	return ta
+}
+
+// nodeName makes a test's name a valid node_id.
+func nodeName(test string) string {
+	id := strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '-'
+	}, test)
+	return id[:min(len(id), 64)]
+}
+
+// post sends a lead as JSON with the dealer's key and returns the status and body.
+func (ta *testApp) post(t testing.TB, key, contentType, body string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, ta.base+"/v1/leads", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /v1/leads: %v", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("POST /v1/leads: %v", err)
+	}
+	return res.StatusCode, res.Header, b
+}
+
+// postLead posts input as JSON and returns the new lead's id; anything but 202 fails.
+func (ta *testApp) postLead(t testing.TB, input map[string]string) string {
+	t.Helper()
+	body, _ := json.Marshal(input)
+	status, _, b := ta.post(t, testKey, "application/json", string(body))
+	if status != http.StatusAccepted {
+		t.Fatalf("POST /v1/leads: %d %s", status, b)
+	}
+	var l leadView
+	if err := json.Unmarshal(b, &l); err != nil || l.ID == "" {
+		t.Fatalf("POST /v1/leads: %v: %s", err, b)
+	}
+	return l.ID
+}
+
+func (ta *testApp) lead(t testing.TB, id string) leadView {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := getLead(ctx, ta.base, testKey, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// waitFinal polls the lead until its status is final.
+func (ta *testApp) waitFinal(t testing.TB, id string, within time.Duration) leadView {
+	t.Helper()
+	var l leadView
+	eventually(t, within, "lead "+id+" to finish", func() bool {
+		l = ta.lead(t, id)
+		return final[l.Status]
+	})
+	return l
+}
+
+// metrics returns the /metrics page.
+func (ta *testApp) metrics(t testing.TB) string {
+	t.Helper()
+	res, err := http.Get(ta.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+// metricValue finds the sample named exactly series (name and labels as Prometheus
+// writes them) in a metrics page.
+func metricValue(page, series string) (float64, bool) {
+	sc := bufio.NewScanner(strings.NewReader(page))
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if ok && name == series {
+			v, err := strconv.ParseFloat(strings.Fields(val)[0], 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// newPhone starts a simulated phone that stops at the end of the test.
+func newPhone(t testing.TB, name string, b siptest.Behaviour) *siptest.Phone {
+	t.Helper()
+	p, err := siptest.NewPhone(name, b, nil)
+	if err != nil {
+		t.Fatalf("phone %s: %v", name, err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// callsTo returns the calls a carrier phone received for user (an E.164 number).
+func callsTo(p *siptest.Phone, user string) []*siptest.Call {
+	var out []*siptest.Call
+	for _, c := range p.Calls() {
+		if c.Invite.Recipient.User == user {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// eventually polls cond until it holds or within passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitDone waits for a channel to close.
+func waitDone(t testing.TB, ch <-chan struct{}, within time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(within):
+		t.Fatalf("timed out after %v waiting for %s", within, what)
+	}
+}
+
+// rms is the root mean square of pcm (silence is 0; a -12 dBm0 tone about 2,300).
+func rms(pcm []int16) float64 {
+	if len(pcm) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range pcm {
+		sum += float64(v) * float64(v)
+	}
+	return math.Sqrt(sum / float64(len(pcm)))
+}
+
+// freeUDPPort returns a UDP port nobody uses on host right now.
+func freeUDPPort(t testing.TB, host string) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// freeUDPPortPair returns a UDP port p on 127.0.0.1 such that p and p+2 are free (sipp
+// binds both for -mp p: audio and video).
+func freeUDPPortPair(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.LocalAddr().(*net.UDPAddr).Port
+		c2, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+2)))
+		c.Close()
+		if err == nil {
+			c2.Close()
+			return p
+		}
+	}
+	t.Fatal("no free pair of UDP ports")
+	return 0
+}
+
+// udpBound reports whether something is bound to UDP port on 127.0.0.1 or 0.0.0.0,
+// reading /proc/net/udp so as not to race the binding process for the port.
+func udpBound(port int) bool {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf(":%04X ", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 2 && strings.HasSuffix(f[1]+" ", want) &&
+			(strings.HasPrefix(f[1], "0100007F:") || strings.HasPrefix(f[1], "00000000:")) {
+			return true
+		}
+	}
+	return false
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// showLogs prints buf at the end of a failed test (or with -v and LEADLINE_TEST_LOG=1).
+func showLogs(t testing.TB, title string, buf *syncBuffer) {
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("LEADLINE_TEST_LOG") != "" {
+			t.Logf("---- %s ----\n%s", title, buf.String())
+		}
+	})
+}
+
+// attemptSummary is an attempt reduced to what a test compares.
+type attemptSummary struct {
+	Leg, Person, Result string
+}
+
+func summarize(l leadView) []attemptSummary {
+	out := make([]attemptSummary, len(l.Attempts))
+	for i, a := range l.Attempts {
+		out[i] = attemptSummary{a.Leg, a.Person, a.Result}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package dialer
+
+import (
+	"fmt"
+	"time"
+)
+
+// Span is a block of opening time within one day, in minutes after local midnight;
+// To may be 24*60 (until midnight).
+type Span struct{ From, To int }
+
+// Hours is a weekly timetable in a time zone, with closed dates. The zero Hours (no
+// Week at all) is always open.
+type Hours struct {
+	Loc    *time.Location
+	Week   [7][]Span       // by time.Weekday; an empty day is closed
+	Closed map[string]bool // local dates "2006-01-02" when it is closed all day
+}
+
+// Always reports whether h has no timetable: open at any time.
+func (h *Hours) Always() bool {
+	if h == nil {
+		return true
+	}
+	for _, d := range h.Week {
+		if len(d) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Open reports whether t falls inside the timetable.
+func (h *Hours) Open(t time.Time) bool {
+	return h.Always() || !h.Next(t).After(t)
+}
+
+// Next returns t when h is open at t, else the start of the next opening. Local wall
+// times are read in h.Loc, so daylight-saving changes move openings with the clock: a
+// block from 09:00 opens at 09:00 local time on both sides of the change. A wall time
+// that does not exist that day (inside the hour skipped in spring) is read as time.Date
+// normalises it, an hour later. It returns the zero time when h never opens within a
+// year (every day closed).
+func (h *Hours) Next(t time.Time) time.Time {
+	if h.Always() {
+		return t
+	}
+	loc := h.Loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	local := t.In(loc)
+	y, m, d := local.Date()
+	for day := 0; day <= 366; day++ {
+		date := time.Date(y, m, d+day, 12, 0, 0, 0, loc) // noon: always exists
+		if h.Closed[date.Format(time.DateOnly)] {
+			continue
+		}
+		for _, s := range h.Week[date.Weekday()] {
+			from := wall(date, s.From, loc)
+			to := wall(date, s.To, loc)
+			switch {
+			case !t.Before(to):
+				continue // block over
+			case !t.Before(from):
+				return t // inside the block
+			default:
+				return from
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// wall is the instant of minute min after midnight on date's local day.
+func wall(date time.Time, min int, loc *time.Location) time.Time {
+	y, m, d := date.Date()
+	return time.Date(y, m, d, min/60, min%60, 0, 0, loc)
+}
+
+// ParseSpan reads "09:00-17:30" (24:00 allowed as an end).
+func ParseSpan(s string) (Span, error) {
+	var h1, m1, h2, m2 int
+	if n, err := fmt.Sscanf(s, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || n != 4 {
+		return Span{}, fmt.Errorf("%q: want HH:MM-HH:MM", s)
+	}
+	from, to := h1*60+m1, h2*60+m2
+	if h1 < 0 || h1 > 23 || m1 < 0 || m1 > 59 || h2 < 0 || h2 > 24 || m2 < 0 || m2 > 59 || to > 24*60 {
+		return Span{}, fmt.Errorf("%q: not a time of day", s)
+	}
+	if to <= from {
+		return Span{}, fmt.Errorf("%q: ends before it starts", s)
+	}
+	return Span{From: from, To: to}, nil
+}
