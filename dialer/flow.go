@@ -242,8 +242,11 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 // leg when they pressed 1 first; otherwise it hangs up and records why.
 func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt) *accepted {
 	log := f.log.With("person", p.ID)
+	// The whisper is synthesised while the phone rings; a leg that never answers stops it.
+	speakCtx, stopSpeaking := context.WithCancel(ctx)
+	defer stopSpeaking()
 	whisper := make(chan Audio, 1)
-	go func() { whisper <- f.speak(ctx, Prompt{PromptWhisper, f.d.whisperText(&f.lead, p)}) }()
+	go func() { whisper <- f.speak(speakCtx, Prompt{PromptWhisper, f.d.whisperText(&f.lead, p)}) }()
 
 	ringCtx, cancelRing := context.WithTimeout(ctx, f.d.RingTimeout)
 	leg, err := f.s.caller.Dial(ringCtx, p.Phone, DialOpts{

@@ -139,6 +139,10 @@ func (db *DB) CreateLead(ctx context.Context, l dialer.Lead, lease dialer.Lease)
 // insertLead writes l (holding lease) and its queue job in one transaction;
 // sql.ErrNoRows when l conflicts with an existing lead (nothing is written then).
 func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease) (dialer.Lead, error) {
+	insert, err := db.prepared(ctx, insertLeadSQL) // before BeginTx: see writeRow
+	if err != nil {
+		return dialer.Lead{}, err
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return dialer.Lead{}, err
@@ -148,7 +152,7 @@ func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease
 	if err != nil {
 		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
 	}
-	stored, err := scanLead(tx.QueryRowContext(ctx, insertLeadSQL,
+	stored, err := scanLead(tx.StmtContext(ctx, insert).QueryRowContext(ctx,
 		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
 		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
 		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
@@ -277,7 +281,7 @@ func (db *DB) Claim(ctx context.Context, id, node string, now, until time.Time) 
 	if node == "" {
 		return dialer.Lead{}, fmt.Errorf("claim lead %s: empty node name", id)
 	}
-	l, err := scanLead(db.w.QueryRowContext(ctx, claimSQL, id, node, millis(until), millis(now)))
+	l, err := scanLead(db.writeRow(ctx, claimSQL, id, node, millis(until), millis(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		// Not claimable: missing, final, or held by another node.
 		l, err = db.lead(ctx, id)
@@ -305,7 +309,7 @@ func (db *DB) Renew(ctx context.Context, id, node string, until time.Time) (dial
 		return "", fmt.Errorf("renew lease %s: empty node name", id)
 	}
 	var status string
-	err := db.w.QueryRowContext(ctx, renewSQL, id, node, millis(until), millis(db.now())).Scan(&status)
+	err := db.writeRow(ctx, renewSQL, id, node, millis(until), millis(db.now())).Scan(&status)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = db.r.QueryRowContext(ctx, `SELECT status FROM leads WHERE id = $1`, id).Scan(&status)
 		switch {
@@ -362,7 +366,7 @@ func (db *DB) release(ctx context.Context, id, node string) error {
 // InsertAttempt records a leg before its INVITE is sent and sets a.ID, which grows with
 // every insert. ErrNotFound when a.LeadID names no lead.
 func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
-	err := db.w.QueryRowContext(ctx, insertAttemptSQL,
+	err := db.writeRow(ctx, insertAttemptSQL,
 		a.LeadID, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
 		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt),
 	).Scan(&a.ID)
@@ -379,7 +383,7 @@ func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
 // UpdateAttempt writes a's result, SIP code and all four timestamps (a zero time clears
 // one). ErrNotFound when no attempt has a.ID.
 func (db *DB) UpdateAttempt(ctx context.Context, a dialer.Attempt) error {
-	res, err := db.w.ExecContext(ctx, updateAttemptSQL, a.ID, string(a.Result), a.SIPCode,
+	res, err := db.write(ctx, updateAttemptSQL, a.ID, string(a.Result), a.SIPCode,
 		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt))
 	if err == nil {
 		var n int64
@@ -401,7 +405,7 @@ func (db *DB) UpdateLead(ctx context.Context, u dialer.LeadUpdate) (bool, error)
 	if !u.Status.Valid() {
 		return false, fmt.Errorf("update lead %s: unknown status %q", u.ID, u.Status)
 	}
-	res, err := db.w.ExecContext(ctx, updateLeadSQL, u.ID, string(u.Status),
+	res, err := db.write(ctx, updateLeadSQL, u.ID, string(u.Status),
 		millis(u.ConnectedAt), millis(u.EndedAt), u.Reason, millis(db.now()))
 	if err == nil {
 		err = db.mustChange(ctx, res, u.ID)

@@ -78,7 +78,9 @@ func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
 		MaxAttempts:          1000, // a watch job retries (with backoff) while the database is away
 		JobTimeout:           30 * time.Second,
 		RescueStuckJobsAfter: 2 * time.Minute,
-		FetchPollInterval:    500 * time.Millisecond,
+		// Watch jobs are a safety net, not the fast path: polling (a write on SQLite's one
+		// connection) every 2 s keeps out of the way of leads coming in.
+		FetchPollInterval: 2 * time.Second,
 	}
 	var err error
 	q.client, err = river.NewClient(driverFor(db, dialect), cfg)

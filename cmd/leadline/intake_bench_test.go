@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
-	"path/filepath"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -26,28 +27,39 @@ import (
 // (busyPhone) that stamps each INVITE as its socket read returns and answers 486 at
 // once, so each lead ends quickly; the flow is one person. Leads are posted one at a
 // time, each after the previous flow finished, so every figure is one lead's own path:
-// HTTP, validation, CreateLead, then the flow's Claim, UpdateLead(dialing) and
-// InsertAttempt, then the INVITE.
+// HTTP, validation, CreateLead (which also claims the lead and queues its River job),
+// then the flow's InsertAttempt, then the INVITE. With PG_TEST_URL set it measures
+// PostgreSQL too. Every lead has its own number (the daily cap per number holds).
 //
 //	go test -run '^$' -bench BenchmarkIntake -benchtime 1000x ./cmd/leadline/
 func BenchmarkIntake(b *testing.B) {
-	for _, bc := range []struct{ name, query string }{
-		{"sqlite", ""},
-		{"sqlite-sync-normal", "?_synchronous=NORMAL"},
-	} {
+	cases := []struct{ name, url string }{
+		{"sqlite", "sqlite://%s/leadline.db"},
+		{"sqlite-sync-normal", "sqlite://%s/leadline.db?_synchronous=NORMAL"},
+	}
+	if u := os.Getenv("PG_TEST_URL"); u != "" {
+		cases = append(cases, struct{ name, url string }{"postgres", u})
+	}
+	numbers := rand.IntN(1_000_000)
+	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			ph := newBusyPhone(b)
+			url := bc.url
+			if strings.HasPrefix(url, "sqlite") {
+				url = fmt.Sprintf(url, b.TempDir())
+			}
 			ta := startTestApp(b, appSpec{
-				storeURL: "sqlite://" + filepath.Join(b.TempDir(), "leadline.db") + bc.query,
+				storeURL: url,
 				rtp:      rtpIntake,
 				people:   []person{{"piet", "Piet de Vries", ph.uri()}},
 				flow:     "[piet]",
 				logLevel: slog.LevelError, // logging is not what is measured
 			})
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-			body := []byte(`{"name":"Eva Jansen","phone":"06-12345678","interest":"Volvo XC60","source":"website"}`)
 			post := func() (string, error) {
-				req, _ := http.NewRequest(http.MethodPost, ta.base+"/v1/leads", bytes.NewReader(body))
+				numbers++
+				body := fmt.Sprintf(`{"name":"Eva Jansen","phone":"+3162%07d","interest":"Volvo XC60","source":"website"}`, numbers%10_000_000)
+				req, _ := http.NewRequest(http.MethodPost, ta.base+"/v1/leads", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", "Bearer "+testKey)
 				res, err := client.Do(req)
