@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -15,9 +17,14 @@ import (
 type Leads interface {
 	// Submit validates and stores a lead and starts its flow. created=false: a repeat of an
 	// earlier lead (same Idempotency-Key or external_id); nothing new was started.
-	// Errors: *dialer.ValidationError (nothing stored), dialer.ErrUnavailable,
+	// Errors: *dialer.ValidationError (nothing stored), *dialer.NumberLimitError (the
+	// number had its day's leads; nothing stored), dialer.ErrUnavailable,
 	// dialer.ErrDraining.
 	Submit(ctx context.Context, dealer string, in dialer.LeadInput) (lead dialer.Lead, created bool, err error)
+	// Check validates a lead as Submit would and returns it normalised, but stores and
+	// starts nothing (the answer to a post caught by the honeypot). Errors: as Submit's
+	// validation.
+	Check(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, error)
 	// Get returns the dealer's lead with its attempts; dialer.ErrNotFound when it does not
 	// exist or belongs to another dealer.
 	Get(ctx context.Context, dealer, id string) (dialer.Lead, error)
@@ -37,9 +44,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Leads serves the /v1/leads endpoints. Required.
 	Leads Leads
-	// Authenticate maps an API key to its dealer; ok=false refuses the request with 401.
-	// It should compare keys in constant time. Required.
-	Authenticate func(key string) (dealer string, ok bool)
+	// Access returns the current keys and rules of every dealer (see NewAccess). It is
+	// called once per request, so a configuration reload takes effect at the next
+	// request. Required.
+	Access func() *Access
 	// Ready reports whether the server can take leads (store reachable, SIP listening);
 	// GET /readyz answers 503 with its error's text. Nil: always ready.
 	Ready func(ctx context.Context) error
@@ -48,40 +56,57 @@ type Options struct {
 	// MaxBodyBytes caps a request body; a larger one is refused with 413. 0 (or less):
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// FormLimits are the rate limits on posts with a form key; zero values take the
+	// defaults.
+	FormLimits FormLimits
+	// TrustedProxies are the reverse proxies and load balancers whose X-Forwarded-For
+	// names the client, for the per-IP form limit. Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// Now is the clock for webhook signature timestamps. Nil: time.Now.
+	Now func() time.Time
 }
 
 // server holds the handlers' dependencies. It is immutable once NewHandler returns.
 type server struct {
-	log          *slog.Logger
-	leads        Leads
-	authenticate func(key string) (string, bool)
-	ready        func(ctx context.Context) error
-	metrics      http.Handler
-	maxBody      int64
-	router       *chi.Mux // for the Allow header of 405 answers
+	log     *slog.Logger
+	leads   Leads
+	access  func() *Access
+	ready   func(ctx context.Context) error
+	metrics http.Handler
+	maxBody int64
+	limits  *limiters
+	seen    *replayCache // webhook signatures accepted lately
+	now     func() time.Time
+	router  *chi.Mux // for the Allow header of 405 answers
 }
 
-// NewHandler returns the HTTP API. It panics when opts.Leads or opts.Authenticate is nil.
+// NewHandler returns the HTTP API. It panics when opts.Leads or opts.Access is nil.
 func NewHandler(opts Options) http.Handler {
 	if opts.Leads == nil {
 		panic("api: Options.Leads is nil")
 	}
-	if opts.Authenticate == nil {
-		panic("api: Options.Authenticate is nil")
+	if opts.Access == nil {
+		panic("api: Options.Access is nil")
 	}
 	s := &server{
-		log:          opts.Logger,
-		leads:        opts.Leads,
-		authenticate: opts.Authenticate,
-		ready:        opts.Ready,
-		metrics:      opts.Metrics,
-		maxBody:      opts.MaxBodyBytes,
+		log:     opts.Logger,
+		leads:   opts.Leads,
+		access:  opts.Access,
+		ready:   opts.Ready,
+		metrics: opts.Metrics,
+		maxBody: opts.MaxBodyBytes,
+		limits:  newLimiters(opts.FormLimits, opts.TrustedProxies),
+		seen:    newReplayCache(maxSeen),
+		now:     opts.Now,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	s.router = s.routes()
 	return s.router

@@ -59,20 +59,11 @@ type testServer struct {
 func newServer(t *testing.T, leads *fakeLeads, edit ...func(*api.Options)) *testServer {
 	t.Helper()
 	logs := &syncBuffer{}
+	access := testAccess()
 	opts := api.Options{
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Leads:  leads,
-		Authenticate: func(key string) (string, bool) {
-			switch key {
-			case keyJansen:
-				return "jansen", true
-			case keyOther:
-				return "other", true
-			case "k-no-dealer":
-				return "", true // a broken Authenticate must not open every dealer's leads
-			}
-			return "", false
-		},
+		Access: func() *api.Access { return access },
 	}
 	for _, e := range edit {
 		e(&opts)
@@ -294,7 +285,7 @@ func TestCreateLeadRefused(t *testing.T) {
 		{name: "bearer without key", headers: []string{"Authorization", "Bearer "}, body: `{}`, status: 401},
 		{name: "two different keys", headers: []string{"Authorization", "Bearer " + keyJansen, "X-API-Key", keyOther},
 			body: `{}`, status: 401, detailHas: "different keys"},
-		{name: "key without dealer", headers: []string{"X-API-Key", "k-no-dealer"}, body: `{}`, status: 401},
+		{name: "key of a dealer without id", headers: []string{"X-API-Key", "k-no-dealer-0000000"}, body: `{}`, status: 401},
 		{name: "two x-api-keys", headers: []string{"X-API-Key", keyJansen, "X-API-Key", keyJansen}, body: `{}`, status: 401},
 		{name: "no content type", headers: auth, body: `{"phone":"1"}`, status: 415,
 			header: [2]string{"Accept-Post", "application/json, application/x-www-form-urlencoded"}},
@@ -720,10 +711,10 @@ func TestHealthChecksLogQuietly(t *testing.T) {
 	}
 }
 
-func TestNewHandlerNeedsLeadsAndAuthenticate(t *testing.T) {
+func TestNewHandlerNeedsLeadsAndAccess(t *testing.T) {
 	for name, opts := range map[string]api.Options{
-		"no leads":        {Authenticate: func(string) (string, bool) { return "", false }},
-		"no authenticate": {Leads: &fakeLeads{}},
+		"no leads":  {Access: func() *api.Access { return nil }},
+		"no access": {Leads: &fakeLeads{}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {

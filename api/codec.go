@@ -52,6 +52,33 @@ var leadFields = map[string]func(*dialer.LeadInput) *string{
 	"external_id": func(in *dialer.LeadInput) *string { return &in.ExternalID },
 }
 
+// controlFields maps each form control field (see forms.go) to where it is kept.
+var controlFields = map[string]func(*formControl) *string{
+	fieldFormKey:  func(c *formControl) *string { return &c.FormKey },
+	fieldHoneypot: func(c *formControl) *string { return &c.Honeypot },
+	fieldRedirect: func(c *formControl) *string { return &c.Redirect },
+}
+
+// bodyField returns where the body member key is stored: in the lead or among the
+// form controls; ok is false for an unknown member.
+func bodyField(key string, in *dialer.LeadInput, ctl *formControl) (dst *string, ok bool) {
+	if f, ok := leadFields[key]; ok {
+		return f(in), true
+	}
+	if f, ok := controlFields[key]; ok {
+		ctl.Sent = append(ctl.Sent, key)
+		return f(ctl), true
+	}
+	return nil, false
+}
+
+// isBodyField reports whether key is a lead field or a form control field.
+func isBodyField(key string) bool {
+	_, lead := leadFields[key]
+	_, control := controlFields[key]
+	return lead || control
+}
+
 // statuses are the lead statuses in SPEC.md's order, for messages.
 var statuses = []dialer.Status{
 	dialer.StatusQueued, dialer.StatusScheduled, dialer.StatusDialing, dialer.StatusConnected,
@@ -111,10 +138,11 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return body, nil
 }
 
-// decodeLead decodes a lead body of the given kind. Errors: a *requestError (400) for a
+// decodeLead decodes a lead body of the given kind: the lead fields and the form
+// control fields (form_key, website, redirect). Errors: a *requestError (400) for a
 // body that cannot be parsed, a *dialer.ValidationError naming each unknown, repeated or
-// mistyped field.
-func decodeLead(kind bodyKind, body []byte) (dialer.LeadInput, error) {
+// mistyped field. The control fields are returned even with a validation error.
+func decodeLead(kind bodyKind, body []byte) (dialer.LeadInput, formControl, error) {
 	if kind == bodyForm {
 		return decodeLeadForm(body)
 	}
@@ -124,77 +152,85 @@ func decodeLead(kind bodyKind, body []byte) (dialer.LeadInput, error) {
 // decodeLeadJSON decodes a JSON object whose members are lead fields with string (or
 // null) values. It reads the object token by token so that it can name every unknown or
 // repeated member, and refuses anything after the object.
-func decodeLeadJSON(body []byte) (dialer.LeadInput, error) {
-	var in dialer.LeadInput
+func decodeLeadJSON(body []byte) (dialer.LeadInput, formControl, error) {
+	var (
+		in  dialer.LeadInput
+		ctl formControl
+	)
 	if len(bytes.TrimSpace(body)) == 0 {
-		return in, badRequest(`The request body is empty. Send a JSON object such as {"phone": "+31612345678", "name": "Eva Jansen"}.`)
+		return in, ctl, badRequest(`The request body is empty. Send a JSON object such as {"phone": "+31612345678", "name": "Eva Jansen"}.`)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
-		return in, jsonSyntaxError(body, dec, err)
+		return in, ctl, jsonSyntaxError(body, dec, err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return in, badRequest(`The body must be a JSON object, {"phone": "…", …}; it is %s.`, jsonKind(tok))
+		return in, ctl, badRequest(`The body must be a JSON object, {"phone": "…", …}; it is %s.`, jsonKind(tok))
 	}
 	verr := &dialer.ValidationError{}
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return in, jsonSyntaxError(body, dec, err)
+			return in, ctl, jsonSyntaxError(body, dec, err)
 		}
 		key, ok := tok.(string)
 		if !ok { // the decoder only returns strings for object keys; be safe anyway
-			return in, badRequest("Malformed JSON at byte %d: expected a member name.", dec.InputOffset())
+			return in, ctl, badRequest("Malformed JSON at byte %d: expected a member name.", dec.InputOffset())
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return in, jsonSyntaxError(body, dec, err)
+			return in, ctl, jsonSyntaxError(body, dec, err)
 		}
 		repeated := seen[key]
 		seen[key] = true
-		field, known := leadFields[key]
 		switch {
-		case !known && !repeated:
-			verr.Fields = append(verr.Fields, dialer.FieldError{Field: fieldName(key), Detail: unknownFieldDetail(key)})
-		case known && repeated:
+		case !isBodyField(key):
+			if !repeated {
+				verr.Fields = append(verr.Fields, dialer.FieldError{Field: fieldName(key), Detail: unknownFieldDetail(key)})
+			}
+		case repeated:
 			verr.Fields = append(verr.Fields, dialer.FieldError{Field: key, Detail: "is given more than once; send it once"})
-		case known:
+		default:
+			dst, _ := bodyField(key, &in, &ctl)
 			if string(raw) == "null" {
 				continue
 			}
-			if err := json.Unmarshal(raw, field(&in)); err != nil {
+			if err := json.Unmarshal(raw, dst); err != nil {
 				verr.Fields = append(verr.Fields, dialer.FieldError{Field: key,
 					Detail: fmt.Sprintf("must be a JSON string, in double quotes; it is %s", jsonKind(firstToken(raw)))})
 			}
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing }
-		return in, jsonSyntaxError(body, dec, err)
+		return in, ctl, jsonSyntaxError(body, dec, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		off := dec.InputOffset()
 		line, col := position(body, off)
-		return in, badRequest("There is more after the JSON object, at line %d, column %d. Send exactly one object.", line, col)
+		return in, ctl, badRequest("There is more after the JSON object, at line %d, column %d. Send exactly one object.", line, col)
 	}
 	if len(verr.Fields) > 0 {
-		return in, verr
+		return in, ctl, verr
 	}
-	return in, nil
+	return in, ctl, nil
 }
 
 // decodeLeadForm decodes an application/x-www-form-urlencoded lead.
-func decodeLeadForm(body []byte) (dialer.LeadInput, error) {
-	var in dialer.LeadInput
+func decodeLeadForm(body []byte) (dialer.LeadInput, formControl, error) {
+	var (
+		in  dialer.LeadInput
+		ctl formControl
+	)
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
-		return in, badRequest("The form body is not valid %s: %v. Percent-encode the values.", mediaForm, err)
+		return in, ctl, badRequest("The form body is not valid %s: %v. Percent-encode the values.", mediaForm, err)
 	}
 	verr := &dialer.ValidationError{}
 	for _, key := range slices.Sorted(maps.Keys(vals)) {
 		vs := vals[key]
-		field, known := leadFields[key]
+		dst, known := bodyField(key, &in, &ctl)
 		switch {
 		case !known:
 			verr.Fields = append(verr.Fields, dialer.FieldError{Field: fieldName(key), Detail: unknownFieldDetail(key)})
@@ -202,13 +238,13 @@ func decodeLeadForm(body []byte) (dialer.LeadInput, error) {
 			verr.Fields = append(verr.Fields, dialer.FieldError{Field: key,
 				Detail: fmt.Sprintf("is given %d times; send it once", len(vs))})
 		default:
-			*field(&in) = vs[0]
+			*dst = vs[0]
 		}
 	}
 	if len(verr.Fields) > 0 {
-		return in, verr
+		return in, ctl, verr
 	}
-	return in, nil
+	return in, ctl, nil
 }
 
 // jsonSyntaxError says where the JSON in body went wrong.
@@ -439,7 +475,11 @@ type leadJSON struct {
 	EndedAt            jsonTime      `json:"ended_at,omitzero"`
 	SpeedToLeadSeconds *float64      `json:"speed_to_lead_seconds,omitempty"`
 	Reason             string        `json:"reason,omitempty"`
-	Attempts           []attemptJSON `json:"attempts,omitempty"`
+	// NextAction and NextActionAt say what Leadline will do next and when: "dial" at the
+	// planned time of a scheduled lead (opening hours, the customer's calling hours).
+	NextAction   string        `json:"next_action,omitempty"`
+	NextActionAt jsonTime      `json:"next_action_at,omitzero"`
+	Attempts     []attemptJSON `json:"attempts,omitempty"`
 }
 
 // attemptJSON is one call leg. An attempt in progress has no result.
@@ -477,6 +517,9 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 		ConnectedAt: jsonTime(l.ConnectedAt),
 		EndedAt:     jsonTime(l.EndedAt),
 		Reason:      l.Reason,
+	}
+	if l.Status == dialer.StatusScheduled && !l.NextAt.IsZero() {
+		j.NextAction, j.NextActionAt = "dial", jsonTime(l.NextAt)
 	}
 	if !l.ConnectedAt.IsZero() {
 		// From the shown (millisecond) times, so that the numbers add up for the reader.

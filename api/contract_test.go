@@ -34,7 +34,7 @@ func TestDocsMatchRoutes(t *testing.T) {
 	}
 	var inSpec []string
 	var path string
-	pathRe, methodRe := regexp.MustCompile(`^  (/\S*):$`), regexp.MustCompile(`^    (get|post|put|patch|delete):$`)
+	pathRe, methodRe := regexp.MustCompile(`^  (/\S*):$`), regexp.MustCompile(`^    (get|post|put|patch|delete|options):$`)
 	for line := range strings.Lines(string(spec)) {
 		line = strings.TrimRight(line, "\n")
 		if m := pathRe.FindStringSubmatch(line); m != nil {
@@ -63,7 +63,7 @@ func TestDocsMatchRoutes(t *testing.T) {
 
 	var kinds []string
 	kindRe := regexp.MustCompile(`(?:kind:\s+|problemTypes\+)"([a-z-]+)"`)
-	for _, f := range []string{"errors.go", "codec.go", "handlers.go", "middleware.go"} {
+	for _, f := range []string{"errors.go", "codec.go", "handlers.go", "middleware.go", "forms.go", "signature.go"} {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -85,5 +85,34 @@ func TestDocsMatchRoutes(t *testing.T) {
 	slices.Sort(documented)
 	if !slices.Equal(kinds, documented) {
 		t.Errorf("problem types in code %q, documented in docs/api.md %q", kinds, documented)
+	}
+}
+
+// TestFormExample checks that docs/form-example.html names only fields a form post may
+// send, and has the honeypot.
+func TestFormExample(t *testing.T) {
+	page, err := os.ReadFile("../docs/form-example.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := string(page)
+	if i, j := strings.Index(form, "<form"), strings.Index(form, "</form>"); i >= 0 && j > i {
+		form = form[i:j]
+	}
+	names := regexp.MustCompile(`\sname="([^"]*)"`).FindAllStringSubmatch(form, -1)
+	if len(names) < 5 {
+		t.Fatalf("found only %d named fields", len(names))
+	}
+	var got []string
+	for _, m := range names {
+		got = append(got, m[1])
+		if !isBodyField(m[1]) {
+			t.Errorf("the example form has a field %q that Leadline refuses", m[1])
+		}
+	}
+	for _, want := range []string{fieldFormKey, fieldHoneypot, fieldRedirect, "phone"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the example form has no %q field", want)
+		}
 	}
 }

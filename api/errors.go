@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -64,13 +66,15 @@ func unauthorized(detail string) *requestError {
 
 // writeError answers err as a problem. It is the only place where errors become HTTP
 // statuses: *dialer.ValidationError → 422 listing each field; *requestError → its own
-// status; dialer.ErrNotFound → 404; dialer.ErrDraining and dialer.ErrUnavailable → 503
-// with Retry-After; anything else → 500, its text logged and never sent.
+// status; *dialer.NumberLimitError → 429 with Retry-After; dialer.ErrNotFound → 404;
+// dialer.ErrDraining and dialer.ErrUnavailable → 503 with Retry-After; anything else →
+// 500, its text logged and never sent.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem{Instance: r.URL.Path}
 	var (
 		verr *dialer.ValidationError
 		rerr *requestError
+		nerr *dialer.NumberLimitError
 	)
 	switch {
 	case errors.As(err, &verr):
@@ -86,6 +90,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		for k, v := range rerr.header {
 			w.Header().Set(k, v)
 		}
+	case errors.As(err, &nerr):
+		secs := int64(math.Ceil(nerr.RetryAfter.Seconds()))
+		p.Status = http.StatusTooManyRequests
+		p.Type, p.Title = problemTypes+"number-limit", "Too many leads for this number"
+		p.Detail = fmt.Sprintf("This phone number already had %d leads in the last 24 hours, the most Leadline calls one "+
+			"number a day (max_leads_per_number_per_day); nothing was stored. It can be called again in %s.",
+			nerr.Max, (time.Duration(secs) * time.Second).String())
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	case errors.Is(err, dialer.ErrNotFound):
 		p.Status = http.StatusNotFound
 		p.Type, p.Title = problemTypes+"lead-not-found", "Lead not found"

@@ -13,6 +13,7 @@ import (
 // XxxFn, or fails with errUnexpectedCall when that is nil.
 type fakeLeads struct {
 	SubmitFn func(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, bool, error)
+	CheckFn  func(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, error)
 	GetFn    func(ctx context.Context, dealer, id string) (dialer.Lead, error)
 	ListFn   func(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error)
 	CancelFn func(ctx context.Context, dealer, id string) (dialer.Lead, error)
@@ -53,6 +54,14 @@ func (f *fakeLeads) Submit(ctx context.Context, dealer string, in dialer.LeadInp
 		return dialer.Lead{}, false, errUnexpectedCall
 	}
 	return f.SubmitFn(ctx, dealer, in)
+}
+
+func (f *fakeLeads) Check(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, error) {
+	f.record(call{Method: "Check", Dealer: dealer, Input: in})
+	if f.CheckFn == nil {
+		return dialer.Lead{}, errUnexpectedCall
+	}
+	return f.CheckFn(ctx, dealer, in)
 }
 
 func (f *fakeLeads) Get(ctx context.Context, dealer, id string) (dialer.Lead, error) {

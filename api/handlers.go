@@ -8,14 +8,43 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/leadline/leadline/dialer"
 )
 
 // readyTimeout bounds a readiness check.
 const readyTimeout = 5 * time.Second
 
 // handleCreateLead is POST /v1/leads: 202 with the new lead, or 200 with the first lead
-// and Idempotent-Replayed: true for a repeat. Submit is not called for a refused request.
+// and Idempotent-Replayed: true for a repeat; 303 to the redirect field's URL for a
+// form post that asks for one. The caller is an API key (Authorization or X-API-Key)
+// or a form key (form_key in the query or the body). Submit is not called for a
+// refused request.
 func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
+	access := s.access()
+	corsHeaders(w, r, access)
+
+	var (
+		c      credential
+		authed bool
+	)
+	key, err := apiKey(r.Header)
+	switch {
+	case err == nil:
+		if c, err = s.authenticate(r, key); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		authed = true
+	case err != errNoKey:
+		s.writeError(w, r, err)
+		return
+	}
+	qctl, queryErr := queryControl(r.URL.RawQuery)
+	if _, ok := queryErr.(*requestError); ok {
+		s.writeError(w, r, queryErr)
+		return
+	}
 	kind, err := leadBodyKind(r.Header.Get("Content-Type"))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -26,26 +55,119 @@ func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	in, bodyErr := decodeLead(kind, body)
-	key, keyErr := idempotencyKey(r.Header)
-	if err := joinValidation(bodyErr, keyErr); err != nil {
-		s.writeError(w, r, err)
+	in, ctl, bodyErr := decodeLead(kind, body)
+	if _, ok := bodyErr.(*requestError); ok {
+		s.writeError(w, r, bodyErr) // 400: the body cannot be read, so neither can a form key in it
 		return
 	}
-	in.IdempotencyKey = key
+	ctlErr := joinValidation(queryErr, ctl.merge(qctl))
+	if !authed {
+		if ctl.FormKey == "" {
+			s.writeError(w, r, errNoKey)
+			return
+		}
+		if c, err = s.authenticate(r, ctl.FormKey); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if authed && c.scope == ScopeForm && ctl.FormKey != "" {
+		s.writeError(w, r, unauthorized("Send the form key once: in form_key, or in a header, not both."))
+		return
+	}
+	idem, keyErr := idempotencyKey(r.Header)
+	in.IdempotencyKey = idem
+	if c.scope == ScopeForm {
+		s.createFromForm(w, r, c.dealer, in, ctl, joinValidation(bodyErr, ctlErr, keyErr))
+		return
+	}
 
-	lead, created, err := s.leads.Submit(r.Context(), dealerFrom(r.Context()), in)
+	// An API key: a server or CRM, perhaps signing its posts.
+	forget, err := s.verifySignature(r, c.dealer, body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/v1/leads/"+url.PathEscape(lead.ID))
-	if !created {
-		w.Header().Set("Idempotent-Replayed", "true")
-		encode(w, http.StatusOK, toLeadJSON(lead))
+	var apiErr error
+	if len(ctl.Sent) > 0 {
+		verr := &dialer.ValidationError{}
+		for _, f := range ctl.Sent {
+			verr.Fields = append(verr.Fields, dialer.FieldError{Field: f,
+				Detail: "is only for public web forms posting with a form key; this request carries an API key"})
+		}
+		apiErr = verr
+	}
+	if err := joinValidation(bodyErr, ctlErr, apiErr, keyErr); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusAccepted, toLeadJSON(lead))
+	lead, created, err := s.leads.Submit(r.Context(), c.dealer.Dealer, in)
+	if err != nil {
+		forget() // nothing was stored: the sender may retry the same signed request
+		s.writeError(w, r, err)
+		return
+	}
+	writeCreated(w, lead, created, "")
+}
+
+// createFromForm finishes a post with a form key: origin, per-IP limit, redirect,
+// validation, per-phone limit, then the honeypot, then Submit. verr holds the body's
+// and headers' validation errors.
+func (s *server) createFromForm(w http.ResponseWriter, r *http.Request, d *DealerAccess, in dialer.LeadInput, ctl formControl, verr error) {
+	if err := checkFormOrigin(r, d); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := limit(w, r, s.limits.perIP, clientKey(r), s.limits.ipRate, "from one address"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var redirectErr error
+	if ctl.Redirect != "" {
+		redirectErr = checkRedirect(ctl.Redirect, d)
+	}
+	if err := joinValidation(verr, redirectErr); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := limit(w, r, s.limits.perPhone, phoneKey(in.Phone, d.Country), s.limits.phRate, "for one phone number"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ctl.Honeypot != "" {
+		// A bot filled in the hidden field. It gets the answer a person would get, but
+		// nothing is stored and nobody is called.
+		checked, err := s.leads.Check(r.Context(), d.Dealer, in)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.log.InfoContext(r.Context(), "honeypot filled in: lead discarded", "dealer", d.Dealer)
+		writeCreated(w, fakeLead(checked, s.now()), true, ctl.Redirect)
+		return
+	}
+	lead, created, err := s.leads.Submit(r.Context(), d.Dealer, in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeCreated(w, lead, created, ctl.Redirect)
+}
+
+// writeCreated answers a stored (or repeated) lead: 202, or 200 with
+// Idempotent-Replayed for a repeat; 303 See Other to redirect when it is set.
+func writeCreated(w http.ResponseWriter, lead dialer.Lead, created bool, redirect string) {
+	status := http.StatusAccepted
+	if !created {
+		w.Header().Set("Idempotent-Replayed", "true")
+		status = http.StatusOK
+	}
+	w.Header().Set("Location", "/v1/leads/"+url.PathEscape(lead.ID))
+	if redirect != "" {
+		w.Header().Set("Location", redirect)
+		status = http.StatusSeeOther
+	}
+	encode(w, status, toLeadJSON(lead))
 }
 
 // handleGetLead is GET /v1/leads/{id}.

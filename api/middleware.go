@@ -15,6 +15,7 @@ import (
 // requestInfo collects what handlers learn about a request for its log line.
 type requestInfo struct {
 	dealer string
+	scope  Scope
 }
 
 type (
@@ -78,7 +79,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 				slog.Int64("bytes", sw.bytes),
 			}
 			if info.dealer != "" {
-				attrs = append(attrs, slog.String("dealer", info.dealer))
+				attrs = append(attrs, slog.String("dealer", info.dealer), slog.String("credential", info.scope.String()))
 			}
 			s.log.LogAttrs(r.Context(), level, "http request", attrs...)
 		}()
@@ -112,7 +113,8 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 }
 
 // requireDealer authenticates the request's API key and puts its dealer in the context.
-// A refused request never reaches the handler.
+// A form key is refused (403): it only creates leads. A refused request never reaches
+// the handler.
 func (s *server) requireDealer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, err := apiKey(r.Header)
@@ -120,21 +122,39 @@ func (s *server) requireDealer(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		dealer, ok := s.authenticate(key)
-		if !ok || dealer == "" { // "" would match every dealer's leads in the store
-			s.writeError(w, r, unauthorized("The API key is not valid. "+
-				"Use one of the dealer's api_keys from the Leadline configuration."))
+		c, err := s.authenticate(r, key)
+		if err != nil {
+			s.writeError(w, r, err)
 			return
 		}
-		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-			info.dealer = dealer
+		if c.scope != ScopeAPI {
+			s.writeError(w, r, &requestError{status: http.StatusForbidden, kind: "forbidden", title: "Forbidden",
+				detail: "This is a form key: it can only create leads (POST /v1/leads). Reading and canceling leads needs one of the dealer's api_keys."})
+			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), dealerKey{}, dealer)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), dealerKey{}, c.dealer.Dealer)))
 	})
 }
 
-// apiKey returns the key of "Authorization: Bearer KEY" or "X-API-Key: KEY". The key is
-// never part of an error.
+// authenticate finds key's credential and notes its dealer for the log line; an
+// unknown key is a 401 problem that does not repeat the key.
+func (s *server) authenticate(r *http.Request, key string) (credential, error) {
+	c, ok := s.access().lookup(key)
+	if !ok || c.dealer.Dealer == "" { // "" would match every dealer's leads in the store
+		return credential{}, unauthorized("The key is not valid. " +
+			"Use one of the dealer's api_keys (or, in a web form, form_keys) from the Leadline configuration.")
+	}
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.dealer, info.scope = c.dealer.Dealer, c.scope
+	}
+	return c, nil
+}
+
+// errNoKey is apiKey's error when the request carries no key header at all.
+var errNoKey = unauthorized(`This endpoint needs the dealer's API key: send "Authorization: Bearer KEY" or "X-API-Key: KEY".`)
+
+// apiKey returns the key of "Authorization: Bearer KEY" or "X-API-Key: KEY"; errNoKey
+// when neither header is sent. The key is never part of an error.
 func apiKey(h http.Header) (string, error) {
 	auths, xkeys := h.Values("Authorization"), h.Values("X-API-Key")
 	if len(auths) > 1 || len(xkeys) > 1 {
@@ -163,7 +183,7 @@ func apiKey(h http.Header) (string, error) {
 	case xkey != "":
 		return xkey, nil
 	}
-	return "", unauthorized(`This endpoint needs the dealer's API key: send "Authorization: Bearer KEY" or "X-API-Key: KEY".`)
+	return "", errNoKey
 }
 
 // dealerFrom returns the dealer requireDealer authenticated.

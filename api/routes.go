@@ -17,9 +17,12 @@ func (s *server) routes() *chi.Mux {
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/metrics", s.handleMetrics)
 
+	// Creating a lead authenticates itself: a form key may come in the body.
+	r.With(s.withClientIP).Post("/v1/leads", s.handleCreateLead)
+	r.Options("/v1/leads", s.handlePreflight)
+
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireDealer)
-		r.Post("/v1/leads", s.handleCreateLead)
 		r.Get("/v1/leads", s.handleListLeads)
 		r.Get("/v1/leads/{id}", s.handleGetLead)
 		r.Post("/v1/leads/{id}/cancel", s.handleCancelLead)
@@ -36,4 +39,11 @@ func (s *server) allowedMethods(path string) []string {
 		}
 	}
 	return allow
+}
+
+// withClientIP finds the client's address for the per-IP form limit (see limiters).
+func (s *server) withClientIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.limits.clientIP(next).ServeHTTP(w, r)
+	})
 }

@@ -23,6 +23,8 @@ type Config struct {
 	Store         string // sqlite://FILE or postgres://…
 	TTS           TTS
 	Dealers       []Dealer
+	// Security: rate limits, the cap on leads per number, trusted proxies (security.go).
+	Security
 
 	// StoreDriver is "sqlite" or "postgres" (derived from Store).
 	StoreDriver string
@@ -101,8 +103,10 @@ const (
 
 // Dealer is one dealership: its keys, people and flow.
 type Dealer struct {
-	ID      string
-	Name    string // defaults to ID
+	ID   string
+	Name string // defaults to ID
+	// APIKeys give full access to the dealer's leads: plain keys, or "sha256:<hex>" of a
+	// key (see KeyDigest). Their digests are DealerSecurity.APIKeyDigests.
 	APIKeys []string
 	// Timezone is an IANA name; Location is it loaded (derived).
 	Timezone string
@@ -123,6 +127,10 @@ type Dealer struct {
 	WhisperTemplate *template.Template
 	People          []Person
 	Flow            []Step
+	// DealerSecurity: form keys, allowed origins, webhook secrets, countries (security.go).
+	DealerSecurity
+	// Schedule: opening hours, stagger, customer calling hours (hours.go).
+	Schedule
 }
 
 // Person is someone a flow can ring.
@@ -132,6 +140,9 @@ type Person struct {
 	Phone string // as written: a number or a sip:/sips: URI
 	// Target is Phone parsed, numbers in E.164 read with the dealer's Country (derived).
 	Target phone.Target
+	// Hours are when this person takes leads, in the dealer's time zone; not set: whenever
+	// the dealer is open.
+	Hours Timetable
 }
 
 // Step is one step of a flow: a single person id, the keyword Assigned alone, or a

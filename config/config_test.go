@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func TestLoadExample(t *testing.T) {
 		{ID: "anna", Name: "Anna Smit", Phone: "+31687654321", Target: phone.Target{Kind: phone.KindNumber, Number: "+31687654321"}},
 		{ID: "owner", Name: "Jan Jansen", Phone: "+31611111111", Target: phone.Target{Kind: phone.KindNumber, Number: "+31611111111"}},
 	}
-	if !slices.Equal(d.People, want) {
+	if !reflect.DeepEqual(d.People, want) {
 		t.Errorf("people\n got %+v\nwant %+v", d.People, want)
 	}
 	wantFlow := []config.Step{{"assigned"}, {"piet"}, {"kees", "anna"}, {"owner"}}
@@ -329,6 +330,7 @@ http            :8080
 sip             0.0.0.0:5060, external host (listen host), rtp ports 10000-20000, media timeout 30s
 trunk           sip:sip.carrier.example as "acct1"
 store           postgres://leadline:xxxxx@db.internal/leadline
+limits          3 leads per customer number a day; forms 20/1h per IP address, 3/1h per phone number
 tts             espeak-ng
 
 dealer jansen: Autohuis Jansen
@@ -338,6 +340,8 @@ dealer jansen: Autohuis Jansen
   caller id  +31201234567
   timeouts   ring 20s per person, accept 10s, customer ring 30s, max call 2h
   api keys   1
+  hours      always
+  customers  rung 08:00-21:00 their local time; backlog staggered 30s
   whisper    Nieuwe lead van {{.Source}}: {{.Name}}, {{.Interest}}. Druk op 1 om te verbinden, op 2 om door te geven.
   people
     piet   Piet de Vries  sip:piet@192.0.2.10:5060

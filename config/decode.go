@@ -361,7 +361,7 @@ func (d *decoder) strings(dst *[]string) field {
 }
 
 func (d *decoder) root(n *yaml.Node, c *Config) {
-	d.object(n, "", map[string]field{
+	d.object(n, "", withFields(map[string]field{
 		"node_id":        d.str(&c.NodeID),
 		"takeover_after": d.duration(&c.TakeoverAfter),
 		"log": func(n *yaml.Node, p string) {
@@ -371,7 +371,7 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 			})
 		},
 		"http": func(n *yaml.Node, p string) {
-			d.object(n, p, map[string]field{"listen": d.str(&c.HTTP.Listen)})
+			d.object(n, p, withFields(map[string]field{"listen": d.str(&c.HTTP.Listen)}, d.securityHTTPFields(c)))
 		},
 		"sip": func(n *yaml.Node, p string) {
 			d.object(n, p, map[string]field{
@@ -401,7 +401,7 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 				c.Dealers = append(c.Dealers, d.dealer(item, p))
 			})
 		},
-	})
+	}, d.securityRootFields(c)))
 }
 
 func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
@@ -410,7 +410,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 		d.fail(path, r.Line, "empty dealer")
 		return dl
 	}
-	d.object(n, path, map[string]field{
+	d.object(n, path, withFields(map[string]field{
 		"id":                    d.str(&dl.ID),
 		"name":                  d.str(&dl.Name),
 		"api_keys":              d.strings(&dl.APIKeys),
@@ -431,6 +431,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 					"id":    d.str(&pr.ID),
 					"name":  d.str(&pr.Name),
 					"phone": d.str(&pr.Phone),
+					"hours": d.timetable(&pr.Hours),
 				})
 				dl.People = append(dl.People, pr)
 			})
@@ -441,7 +442,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 				dl.Flow = append(dl.Flow, d.step(item, p))
 			})
 		},
-	})
+	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl)))
 	return dl
 }
 

@@ -32,6 +32,7 @@ func (c *Config) Summary(w io.Writer) error {
 		row("trunk", "none: phone numbers cannot be dialled, only sip: URIs")
 	}
 	row("store", redactStore(c.Store))
+	c.securitySummary(row)
 	if c.TTS.Engine == EngineFiles {
 		row("tts", c.TTS.Engine+" from "+c.TTS.Dir)
 	} else {
@@ -50,13 +51,20 @@ func (c *Config) Summary(w io.Writer) error {
 		row("  timeouts", "ring "+FormatDuration(d.RingTimeout)+" per person, accept "+FormatDuration(d.AcceptTimeout)+
 			", customer ring "+FormatDuration(d.CustomerRingTimeout)+", max call "+FormatDuration(d.MaxCallLength))
 		row("  api keys", strconv.Itoa(len(d.APIKeys)))
+		d.securitySummary(row)
+		row("  hours", FormatTimetable(d.OpeningHours))
+		row("  customers", "rung "+d.CustomerHours+" their local time; backlog staggered "+FormatDuration(d.Stagger))
 		row("  whisper", d.Whisper)
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 		fmt.Fprintln(tw, "  people")
 		for _, p := range d.People {
-			row("    "+p.ID, p.Name, or(p.Target.String(), p.Phone))
+			if p.Hours.Set() {
+				row("    "+p.ID, p.Name, or(p.Target.String(), p.Phone), "hours "+FormatTimetable(p.Hours))
+			} else {
+				row("    "+p.ID, p.Name, or(p.Target.String(), p.Phone))
+			}
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -124,8 +124,9 @@ func (c *Config) Validate() error {
 	if len(c.Dealers) == 0 {
 		v.add("dealers", "no dealers defined")
 	}
+	c.validateSecurity(v)
 	dealerIDs := map[string]int{}
-	keyOwners := map[string]string{}
+	keyOwners := map[[32]byte]keyOwner{}
 	for i := range c.Dealers {
 		path := index("dealers", i)
 		d := &c.Dealers[i]
@@ -137,18 +138,8 @@ func (c *Config) Validate() error {
 				dealerIDs[d.ID] = i
 			}
 		}
-		seen := map[string]bool{}
-		for j, k := range d.APIKeys {
-			if k == "" || seen[k] {
-				continue
-			}
-			seen[k] = true
-			if owner, used := keyOwners[k]; used {
-				v.add(index(path+".api_keys", j), "api key already used by dealer %q", owner)
-			} else {
-				keyOwners[k] = d.ID
-			}
-		}
+		d.validateSecurity(v, path, keyOwners)
+		d.validateSchedule(v, path)
 	}
 	return v.err()
 }
@@ -239,29 +230,6 @@ func (d *Dealer) validate(v *validator, path string) {
 	}
 	d.Name = or(d.Name, d.ID)
 	checkName(v, path+".name", d.Name)
-
-	switch {
-	case len(d.APIKeys) == 0:
-		v.add(path+".api_keys", "at least one api key is required")
-	default:
-		first := map[string]int{}
-		for i, k := range d.APIKeys {
-			p := index(path+".api_keys", i)
-			switch {
-			case k == "":
-				v.add(p, "empty api key")
-			case strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-				v.add(p, "api key contains a space or control character")
-			case len(k) < 16:
-				v.add(p, "api key is too short: use at least 16 characters")
-			}
-			if j, dup := first[k]; dup && k != "" {
-				v.add(p, "duplicate api key (same as api_keys[%d])", j)
-			} else {
-				first[k] = i
-			}
-		}
-	}
 
 	d.Language = strings.ToLower(or(d.Language, DefaultLanguage))
 	if !slices.Contains(Languages, d.Language) {

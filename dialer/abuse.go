@@ -134,7 +134,9 @@ func (g *guard) checkNumber(ctx context.Context, l Lead, now time.Time) (first L
 	if r := g.rules.Load(); r != nil && r.MaxLeadsPerNumberPerDay > 0 {
 		limit = r.MaxLeadsPerNumberPerDay
 	}
-	n, oldest, err := g.store.LeadsToNumber(ctx, l.Phone, now.Add(-numberWindow))
+	// A lead counts for 24 hours: from exactly a day ago (exclusive; the store keeps
+	// milliseconds) until now, so that RetryAfter is exact.
+	n, oldest, err := g.store.LeadsToNumber(ctx, l.Phone, now.Add(-numberWindow+time.Millisecond))
 	if err != nil {
 		return Lead{}, false, fmt.Errorf("submit: count leads to number: %w: %w", ErrUnavailable, err)
 	}

@@ -28,6 +28,15 @@ type Dealer struct {
 	Whisper *template.Template // executed with WhisperData
 	People  map[string]Person
 	Flow    []Step // the last step is the owner
+
+	// Hours are the dealer's opening hours: a lead outside them waits, scheduled, for the
+	// next opening. Nil: always open.
+	Hours *Hours
+	// Stagger spaces out leads scheduled for the same opening.
+	Stagger time.Duration
+	// CustomerHours is when customers may be rung in their own local time (zero:
+	// DefaultCustomerHours).
+	CustomerHours Span
 }
 
 // Person is a salesperson (or the owner).
@@ -35,6 +44,9 @@ type Person struct {
 	ID    string
 	Name  string
 	Phone string // a SIP URI or an E.164 number
+	// Hours are when this person takes leads; outside them the flow skips them. Nil:
+	// whenever the dealer is open.
+	Hours *Hours
 }
 
 // Step is one step of a flow: person ids rung together, or the single keyword Assigned.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leadline/leadline/phone"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -118,7 +119,11 @@ func (f *flow) finish(st Status, reason string) {
 	if updated {
 		f.s.rec.LeadFinished(l.Dealer, st, l.SpeedToLead())
 	}
-	f.log.Info("lead finished", "status", st, "reason", reason, "speed_to_lead", l.SpeedToLead().Round(time.Millisecond))
+	args := []any{"status", st, "reason", reason}
+	if !l.ConnectedAt.IsZero() {
+		args = append(args, "speed_to_lead_seconds", l.SpeedToLead().Seconds(), "person", f.accepted)
+	}
+	f.log.Info("lead finished", args...)
 }
 
 // stopped says how a flow whose ctx ended stops: canceled leads are final, anything
@@ -154,6 +159,10 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 		}
 		return StatusFailed, "the server stopped while the customer was being called"
 	}
+	zones := phone.Zones(l.Phone)
+	if now := f.s.now(); !f.d.earliest(now, zones).Equal(now) {
+		return f.reschedule(zones)
+	}
 	if l.Status != StatusDialing {
 		if ok, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusDialing}); err != nil || !ok {
 			return stopped(ctx)
@@ -161,6 +170,10 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 		l.Status = StatusDialing
 	}
 	for i := start; i < len(f.d.Flow); i++ {
+		if now := f.s.now(); !f.d.earliest(now, zones).Equal(now) {
+			// Closing time, or the customer's evening, came while the flow ran.
+			return f.reschedule(zones)
+		}
 		people := f.resolve(f.d.Flow[i])
 		if len(people) == 0 {
 			continue
@@ -183,7 +196,25 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 	return StatusExhausted, "nobody in the flow accepted the lead"
 }
 
-// resolve turns a step into the people to ring, skipping anyone unknown or already rung.
+// reschedule parks the lead until it may be dialled again; the flow then stops and the
+// lead's queue job starts it at that time, at the step it reached.
+func (f *flow) reschedule(zones []*time.Location) (Status, string) {
+	at := f.d.earliest(f.s.now(), zones)
+	if at.IsZero() {
+		return StatusFailed, "the dealer has no opening hours in the coming year"
+	}
+	if err := f.retry(func() error {
+		_, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: f.lead.ID, Status: StatusScheduled, NextAt: at,
+			Reason: "outside opening or calling hours"})
+		return err
+	}); err != nil {
+		f.log.Error("scheduling lead", "error", err)
+	}
+	return "", "scheduled for " + at.UTC().Format(time.RFC3339)
+}
+
+// resolve turns a step into the people to ring, skipping anyone unknown, already rung
+// or outside their own hours.
 func (f *flow) resolve(st Step) []Person {
 	var out []Person
 	for _, id := range st {
@@ -191,7 +222,7 @@ func (f *flow) resolve(st Step) []Person {
 			id = f.lead.AssignedTo
 		}
 		p, ok := f.d.People[id]
-		if !ok || f.attempted[id] {
+		if !ok || f.attempted[id] || (p.Hours != nil && !p.Hours.Open(f.s.now())) {
 			continue
 		}
 		f.attempted[id] = true
@@ -393,6 +424,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 
 	if r.err != nil {
 		res, code := dialResult(ctx, r.err, LegCustomer)
+		f.log.Info("customer not reached", "result", res, "sip_code", code, "error", r.err)
 		f.end(ca, res, code)
 		f.s.rec.CustomerAttempt(l.Dealer, res)
 		switch {

@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -57,4 +58,16 @@ type Recorder interface {
 	ReachedOwner(dealer string)
 	// CustomerAttempt is called once per finished customer leg with its result.
 	CustomerAttempt(dealer string, r Result)
+}
+
+// Check validates a lead for dealer exactly as Submit does, with the dealer's
+// countries, and returns it normalised; it stores nothing, starts nothing and does
+// not count towards any limit. The API answers posts caught by its honeypot with it,
+// so that they get the answer a real post would.
+func (s *Service) Check(_ context.Context, dealer string, in LeadInput) (Lead, error) {
+	d, ok := s.Dealer(dealer)
+	if !ok {
+		return Lead{}, fmt.Errorf("check: unknown dealer %q: %w", dealer, ErrNotFound)
+	}
+	return d.validate(in, s.guard.countries(d))
 }

@@ -87,6 +87,9 @@ type Lead struct {
 	EndedAt     time.Time // zero until the lead reaches a final status
 	// Reason says in words why the lead ended as it did, for people reading the API.
 	Reason string
+	// NextAt is when a scheduled lead will be dialled (opening hours, the customer's
+	// quiet hours); zero otherwise.
+	NextAt time.Time
 
 	Attempts []Attempt // oldest first
 }

@@ -59,13 +59,15 @@ type ListQuery struct {
 	Cursor string // the next value of the previous page, or ""
 }
 
-// LeadUpdate is a change of a lead's status. Zero times are left as they are.
+// LeadUpdate is a change of a lead's status. Zero ConnectedAt and EndedAt are left as
+// they are; NextAt is always written (zero clears it).
 type LeadUpdate struct {
 	ID          string
 	Status      Status
 	ConnectedAt time.Time
 	EndedAt     time.Time
 	Reason      string
+	NextAt      time.Time
 }
 
 // Audio is telephone audio: 8 kHz mono signed 16-bit linear PCM.

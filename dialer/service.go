@@ -61,7 +61,8 @@ type Service struct {
 	mu      sync.Mutex                         // guards running
 	running map[string]context.CancelCauseFunc // lead id → its flow
 
-	guard guard // intake limits: countries, leads per number (abuse.go)
+	guard   guard   // intake limits: countries, leads per number (abuse.go)
+	stagger stagger // planned slots of scheduled leads (schedule.go)
 }
 
 // New returns a Service with no dealers; call SetDealers before taking leads.
@@ -170,7 +171,7 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 			ve.add("email", "is not an e-mail address")
 		}
 	}
-	if in.AssignedTo != "" {
+	if in.AssignedTo != "" && !bad["assigned_to"] {
 		if _, ok := d.People[in.AssignedTo]; !ok {
 			ve.add("assigned_to", "unknown person %q at dealer %q", in.AssignedTo, d.ID)
 		}
@@ -208,10 +209,16 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 	l.ID = id.String()
 	l.Status = StatusQueued
 	l.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
-	// The lead is stored already claimed by this node and dialing: its first INVITE waits
-	// for this one commit and the attempt's, nothing else.
-	l.Status = StatusDialing
-	stored, created, err := s.store.CreateLead(ctx, l, Lease{Node: s.node, Until: l.CreatedAt.Add(s.ttl)})
+	// A lead that may be dialled now is stored already claimed by this node and dialing:
+	// its first INVITE waits for this one commit and the attempt's, nothing else. Outside
+	// opening or calling hours it is stored scheduled, and its queue job starts it then.
+	lease := Lease{Node: s.node, Until: l.CreatedAt.Add(s.ttl)}
+	if scheduled := s.plan(d, &l); scheduled {
+		lease = Lease{}
+	} else {
+		l.Status = StatusDialing
+	}
+	stored, created, err := s.store.CreateLead(ctx, l, lease)
 	if err != nil {
 		return Lead{}, false, fmt.Errorf("submit: %w: %w", ErrUnavailable, err)
 	}
@@ -219,7 +226,9 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 		return stored, false, nil
 	}
 	s.rec.LeadReceived(dealer)
-	s.start(stored, true)
+	if stored.Status == StatusDialing {
+		s.start(stored, true)
+	}
 	return stored, true, nil
 }
 
@@ -313,6 +322,8 @@ func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
 		return 0, fmt.Errorf("watch lead %s: %w", id, err)
 	case l.Status.Final():
 		return 0, nil
+	case l.Status == StatusScheduled && l.NextAt.After(s.now()):
+		return l.NextAt.Sub(s.now()), nil
 	}
 	if !s.draining.Load() {
 		s.start(l, false)

@@ -43,7 +43,8 @@ const maxInput = 64
 //
 // The error wraps ErrInvalid when raw is not a valid number, ErrNoRegion when it is
 // national and region is empty or unknown, and ErrNotAllowed when it is valid but of a
-// kind that is never called (premium rate, shared cost, personal, pager, voicemail).
+// kind that is never called: premium rate, shared cost, personal, pager, voicemail,
+// emergency numbers and short codes (112, 1200, 116000, 14020…).
 func Normalize(raw, region string) (string, error) {
 	region = strings.ToUpper(strings.TrimSpace(region))
 	s := strings.TrimSpace(raw)
@@ -98,7 +99,15 @@ func Normalize(raw, region string) (string, error) {
 	}
 	num, err := phonenumbers.Parse(input, region)
 	if err != nil {
+		if reason := shortCode(d, region, plus); reason != "" {
+			return "", fail(ErrNotAllowed, reason)
+		}
 		return "", parseError(err)
+	}
+	if !phonenumbers.IsValidNumber(num) {
+		if reason := shortCode(d, region, plus); reason != "" {
+			return "", fail(ErrNotAllowed, reason)
+		}
 	}
 	where := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
 	switch phonenumbers.IsPossibleNumberWithReason(num) {
@@ -115,10 +124,52 @@ func Normalize(raw, region string) (string, error) {
 		}
 		return "", fail(ErrInvalid, "not a valid phone number for "+where)
 	}
-	if reason := notCalled(phonenumbers.GetNumberType(num)); reason != "" {
+	typ := phonenumbers.GetNumberType(num)
+	if reason := notCalled(typ); reason != "" {
 		return "", fail(ErrNotAllowed, reason)
 	}
+	if isShortService(num, typ) {
+		return "", fail(ErrNotAllowed, shortReason)
+	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+const shortReason = "short numbers (service codes such as 1200 or 14020) are not called; give a full phone number"
+
+// shortCode says why the national digits d are not called when they are an emergency
+// number or a short code of region (112, 1200, 116000…), or returns "". Numbers given
+// in international format are never short codes.
+func shortCode(d, region string, plus bool) string {
+	if plus || region == "" || strings.HasPrefix(d, "00") {
+		return ""
+	}
+	if phonenumbers.ConnectsToEmergencyNumber(d, region) {
+		return "emergency numbers are not called"
+	}
+	num, err := phonenumbers.Parse(d, region)
+	if err != nil {
+		return ""
+	}
+	if phonenumbers.IsValidShortNumberForRegion(num, region) {
+		return shortReason
+	}
+	return ""
+}
+
+// maxShortNSN is the longest national significant number counted as a short code when
+// libphonenumber deems it a valid number of no personal kind, such as the Dutch
+// municipal numbers 14 + area code ("14020").
+const maxShortNSN = 6
+
+// isShortService reports whether a valid number is a short service number: at most
+// maxShortNSN national digits and not a fixed line or mobile number (a few small
+// countries have six-digit subscriber numbers; those stay callable).
+func isShortService(num *phonenumbers.PhoneNumber, t phonenumbers.PhoneNumberType) bool {
+	switch t {
+	case phonenumbers.FIXED_LINE, phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+		return false
+	}
+	return len(phonenumbers.GetNationalSignificantNumber(num)) <= maxShortNSN
 }
 
 // hasExtension reports whether s is a number followed by an extension: "… ext 12",

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/leadline/leadline/phone"
 )
 
@@ -36,7 +38,7 @@ func TestNormalize(t *testing.T) {
 		{"only punctuation", "--", "NL", "", phone.ErrInvalid, "no digits in the phone number"},
 		{"too long input", strings.Repeat("1", 65), "NL", "", phone.ErrInvalid, "too long to be a phone number"},
 		{"too short", "0612", "NL", "", phone.ErrInvalid, "too short"},
-		{"emergency", "112", "NL", "", phone.ErrInvalid, "too short"},
+		{"emergency", "112", "NL", "", phone.ErrNotAllowed, "emergency numbers are not called"},
 		{"too long", "061234567890123", "NL", "", phone.ErrInvalid, "too long"},
 		{"invalid for region", "+31 6 1234 567", "", "", phone.ErrInvalid, "not a valid phone number for NL"},
 		{"unknown country code", "+999 12345", "", "", phone.ErrInvalid, "unknown country code"},
@@ -61,6 +63,128 @@ func TestNormalize(t *testing.T) {
 				t.Fatalf("Normalize(%q, %q) = %q, %v; want error %q wrapping %v", tt.raw, tt.region, got, err, tt.msg, tt.err)
 			}
 		})
+	}
+}
+
+// TestNumberClasses checks each class of number Leadline refuses, and some it calls,
+// with real numbers of the countries dealers are in, as customers type them.
+func TestNumberClasses(t *testing.T) {
+	const (
+		premium   = "premium-rate numbers are not called"
+		shared    = "shared-cost numbers are not called"
+		personal  = "personal (forwarding) numbers are not called"
+		pager     = "pager numbers are not called"
+		emergency = "emergency numbers are not called"
+		short     = "short numbers (service codes such as 1200 or 14020) are not called; give a full phone number"
+	)
+	tests := []struct {
+		region, raw string
+		want        string // E.164 when called
+		reason      string // the refusal otherwise
+	}{
+		// The Netherlands.
+		{"NL", "06-12345678", "+31612345678", ""},
+		{"NL", "020-1234567", "+31201234567", ""},
+		{"NL", "0800-0432", "+318000432", ""}, // toll free: called
+		{"NL", "088-1234567", "+31881234567", ""},
+		{"NL", "0900-1234567", "", premium},
+		{"NL", "0900-8844", "", premium},
+		{"NL", "0906-1234567", "", premium},
+		{"NL", "0909-1234567", "", premium},
+		{"NL", "066-2345678", "", pager},
+		{"NL", "112", "", emergency},
+		{"NL", "1200", "", short},
+		{"NL", "14020", "", short}, // municipality: 14 + area code
+		{"NL", "0612", "", "too short"},
+		{"NL", "06-1234567", "", "not a valid phone number for NL"},
+		// Belgium.
+		{"BE", "0470 12 34 56", "+32470123456", ""},
+		{"BE", "02 555 12 34", "+3225551234", ""},
+		{"BE", "0800 12 345", "+3280012345", ""},
+		{"BE", "0900 12 345", "", premium},
+		{"BE", "0903 12 345", "", premium},
+		{"BE", "070 22 33 44", "", premium},
+		{"BE", "078 79 12 34", "", shared},
+		{"BE", "112", "", emergency},
+		{"BE", "1207", "", short},
+		{"BE", "116000", "", short},
+		// Germany.
+		{"DE", "0151 23456789", "+4915123456789", ""},
+		{"DE", "030 1234567", "+49301234567", ""},
+		{"DE", "0900 1 234567", "", premium},
+		{"DE", "0180 1 234567", "", shared},
+		{"DE", "0700 12345678", "", personal},
+		{"DE", "110", "", emergency},
+		{"DE", "116117", "", short},
+		// France.
+		{"FR", "06 12 34 56 78", "+33612345678", ""},
+		{"FR", "01 23 45 67 89", "+33123456789", ""},
+		{"FR", "0891 12 34 56", "", premium},
+		{"FR", "0899 12 34 56", "", premium},
+		{"FR", "0810 12 34 56", "", shared},
+		{"FR", "15", "", emergency},
+		{"FR", "3949", "", short},
+		// The United Kingdom.
+		{"GB", "07400 123456", "+447400123456", ""},
+		{"GB", "020 7946 0018", "+442079460018", ""},
+		{"GB", "0909 879 0000", "", premium},
+		{"GB", "0845 464 0000", "", premium},
+		{"GB", "070 1234 5678", "", personal},
+		{"GB", "07640 123456", "", pager},
+		{"GB", "999", "", emergency},
+		{"GB", "118118", "", short},
+		// International format: read as the country it names, never as a short code.
+		{"NL", "+32 900 12 345", "", premium},
+		{"NL", "+49 110", "", "not a valid phone number for DE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.region+" "+tt.raw, func(t *testing.T) {
+			got, err := phone.Normalize(tt.raw, tt.region)
+			if tt.reason == "" {
+				if err != nil || got != tt.want {
+					t.Fatalf("Normalize(%q, %s) = %q, %v; want %s", tt.raw, tt.region, got, err, tt.want)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.reason {
+				t.Fatalf("Normalize(%q, %s) = %q, %v; want %q", tt.raw, tt.region, got, err, tt.reason)
+			}
+			wantKind := phone.ErrNotAllowed
+			if !strings.Contains(tt.reason, "not called") {
+				wantKind = phone.ErrInvalid
+			}
+			if !errors.Is(err, wantKind) {
+				t.Errorf("error %v does not wrap %v", err, wantKind)
+			}
+		})
+	}
+}
+
+// TestExampleNumbersRefused asks libphonenumber for its own example of every refused
+// kind of number in many countries: each must be refused, in national and in
+// international format.
+func TestExampleNumbersRefused(t *testing.T) {
+	kinds := []phonenumbers.PhoneNumberType{
+		phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST, phonenumbers.PERSONAL_NUMBER,
+		phonenumbers.PAGER, phonenumbers.VOICEMAIL,
+	}
+	tried := 0
+	for _, region := range []string{"NL", "BE", "DE", "FR", "GB", "LU", "AT", "CH", "ES", "IT", "DK", "SE", "PL", "US"} {
+		for _, k := range kinds {
+			n := phonenumbers.GetExampleNumberForType(region, k)
+			if n == nil {
+				continue
+			}
+			tried++
+			for _, raw := range []string{phonenumbers.Format(n, phonenumbers.NATIONAL), phonenumbers.Format(n, phonenumbers.E164)} {
+				if got, err := phone.Normalize(raw, region); !errors.Is(err, phone.ErrNotAllowed) {
+					t.Errorf("%s example of type %v, %q: got %q, %v; want refused", region, k, raw, got, err)
+				}
+			}
+		}
+	}
+	if tried < 30 {
+		t.Errorf("only %d example numbers tried", tried)
 	}
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh installs the Debian packages the tests talk to: SIPp (sip-tester) as a real SIP
 # peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool and
-# docker-compose to check the deploy files. Quiet and quick when they are already there.
+# docker-compose to check the deploy files, sipvicious to scan the SIP port. Quiet and
+# quick when they are already there.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need+=(postgresql-15)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)            # alert rule and config checks
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # compose file validation
+command -v svwar >/dev/null 2>&1 || need+=(sipvicious)               # SIP scan of a running server
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=()

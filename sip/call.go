@@ -19,21 +19,39 @@ import (
 
 // Call is one outbound leg and its dialog. It implements dialer.Leg once answered.
 //
-// Dial owns the INVITE transaction until the answer; after a ring timeout the goroutine
-// cancelInvite owns it and terminates it. end runs once, under endOnce, and releases the
-// RTP port; the UA forgets the call there.
+// Dial owns the INVITE transaction until the answer; after a ring timeout (or a Hangup
+// while ringing) the goroutine cancelInvite owns it and terminates it. end runs once,
+// under endOnce, and releases the RTP port; the UA then forgets the call, but remembers it
+// among the ended calls for a while so that a late 2xx can still be ACKed and BYEd.
 type Call struct {
-	ua     *UA
-	log    *slog.Logger
-	kind   dialer.LegKind
-	callID string
-
-	invite   *sip.Request  // our INVITE as last sent (after authentication)
-	localTag string        // our From tag
-	answer   *sip.Response // the 2xx that established the dialog; nil before
-	cseq     atomic.Uint32 // last CSeq we used in the dialog
-	sdpVer   atomic.Uint64
+	ua       *UA
+	log      *slog.Logger
+	kind     dialer.LegKind
+	callID   string
+	localTag string // our From tag
+	viaTrunk bool   // the INVITE went to the trunk: its challenges get the trunk's credentials
 	sessID   uint64
+
+	cseq atomic.Uint32 // last CSeq we used in the dialog
+
+	ctx       context.Context // ends with the leg: in-dialog transactions use it
+	cancelCtx context.CancelFunc
+
+	mu         sync.Mutex      // guards the following fields
+	invite     *sip.Request    // our INVITE as last sent (after authentication)
+	answer     *sip.Response   // the 2xx that established the dialog; nil before
+	forks      map[string]bool // To tags of other 2xx responses, ACKed and BYEd
+	target     *sip.Uri        // remote target once a target refresh changed it (RFC 3261 section 12.2)
+	remoteCSeq uint32          // highest CSeq of the far end's in-dialog requests
+	peerUpdate bool            // the far end allows UPDATE
+	refreshing bool            // our re-INVITE or UPDATE is in progress (glare: 491)
+	pendingAck *ackWait        // the far end's re-INVITE we answered, until its ACK
+	lastSDP    []byte          // our last session description, at version 0
+	sdpVersion uint64          // its o= version (RFC 3264 section 8)
+	timer      sessionTimer    // RFC 4028
+
+	stOnce sync.Once     // starts runSessionTimer
+	stKick chan struct{} // wakes runSessionTimer after timer changed
 
 	media  *stream
 	digits chan rune
@@ -48,10 +66,19 @@ var _ dialer.Leg = (*Call)(nil)
 
 // Dial implements dialer.Caller.
 func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer.Leg, error) {
-	uri, err := u.targetURI(target)
+	uri, viaTrunk, err := u.targetURI(target)
 	if err != nil {
 		return nil, err
 	}
+	// Close waits for legs being dialled, so that it sees them cancelled.
+	u.mu.Lock()
+	if u.closing {
+		u.mu.Unlock()
+		return nil, errClosed
+	}
+	u.bg.Add(1)
+	u.mu.Unlock()
+	defer u.bg.Done()
 	conn, err := u.ports.listen()
 	if err != nil {
 		return nil, err
@@ -61,17 +88,21 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 		kind:     o.Kind,
 		callID:   newToken(24),
 		localTag: newToken(16),
+		viaTrunk: viaTrunk,
 		sessID:   rand.Uint64() >> 1,
+		forks:    map[string]bool{},
 		digits:   make(chan rune, 32),
 		done:     make(chan struct{}),
+		stKick:   make(chan struct{}, 1),
 	}
+	c.ctx, c.cancelCtx = context.WithCancel(context.Background())
 	c.log = u.log.With("lead_id", o.LeadID, "call_id", c.callID, "leg", string(o.Kind))
 	c.media = newStream(conn, u.obs, u.cfg.MediaTimeout, c.digits, func(err error) { c.end(err, true) })
 	c.invite = u.newInvite(c, uri, o)
 	u.register(c)
 	u.obs.CallStarted(string(c.kind))
 
-	tx, err := u.client.TransactionRequest(ctx, c.invite, u.buildOpt)
+	tx, err := u.request(ctx, c.invite, u.buildOpt)
 	if err != nil {
 		c.end(fmt.Errorf("invite %s: %w", uri.String(), err), false)
 		return nil, c.err
@@ -80,21 +111,20 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 }
 
 // targetURI turns a person's phone into a Request-URI: SIP URIs are used as they are,
-// numbers go to the trunk.
-func (u *UA) targetURI(target string) (sip.Uri, error) {
-	var uri sip.Uri
+// numbers go to the trunk (viaTrunk).
+func (u *UA) targetURI(target string) (uri sip.Uri, viaTrunk bool, err error) {
 	if strings.HasPrefix(target, "sip:") || strings.HasPrefix(target, "sips:") {
 		if err := sip.ParseUri(target, &uri); err != nil {
-			return uri, fmt.Errorf("sip: bad uri %q: %w", target, err)
+			return uri, false, fmt.Errorf("sip: bad uri %q: %w", target, err)
 		}
-		return uri, nil
+		return uri, u.trunk != nil && strings.EqualFold(uri.Host, u.trunk.Host) && uri.Port == u.trunk.Port, nil
 	}
 	if u.trunk == nil {
-		return uri, fmt.Errorf("sip: no trunk configured to call %q", target)
+		return uri, false, fmt.Errorf("sip: no trunk configured to call %q", target)
 	}
 	uri = *u.trunk.Clone()
 	uri.User = userPart(target)
-	return uri, nil
+	return uri, true, nil
 }
 
 func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
@@ -117,28 +147,63 @@ func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 	req.AppendHeader(to)
 	req.AppendHeader(&callID)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
-	req.AppendHeader(u.contact())
+	req.AppendHeader(u.contact(req.Transport()))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	req.AppendHeader(sip.NewHeader("X-Leadline-Lead", userPart(o.LeadID)))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	c.sdpVer.Store(1)
-	req.SetBody(offerSDP(u.host, c.media.port, c.sessID, 1))
+	req.SetBody(c.localBody(nil))
 	return req
 }
 
-func (u *UA) contact() *sip.ContactHeader {
-	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "leadline", Host: u.host, Port: int(u.addr.Port())}}
+// contact is our Contact for requests sent over transport: in-dialog requests come back
+// over the same transport (RFC 3261 section 8.1.1.8).
+func (u *UA) contact(transport string) *sip.ContactHeader {
+	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "leadline", Host: u.host, Port: int(u.addr.Port())}}
+	if t := strings.ToLower(transport); t != "" && t != "udp" {
+		h.Address.UriParams = sip.NewParams()
+		h.Address.UriParams.Add("transport", t)
+	}
+	return h
 }
 
 // buildOpt completes a request as sipgo's default does and makes it leave from the
-// listening socket.
+// listening socket (NOTES: sipgo pitfall 4). Over TCP a connection goes out from an
+// ephemeral port, as RFC 3261 section 18.1.1 expects; Via and Contact still name the
+// listening port.
 func (u *UA) buildOpt(c *sipgo.Client, req *sip.Request) error {
-	return sipgo.ClientRequestBuild(c, req)
+	if err := sipgo.ClientRequestBuild(c, req); err != nil {
+		return err
+	}
+	fromListener(req)
+	return nil
 }
 
-// awaitAnswer reads the INVITE's responses until a final one or ctx ends. It reads
-// tx.Responses itself rather than sipgo's WaitAnswer, which gives up after ten
-// provisional responses and leaves a 2xx racing the CANCEL unanswered (NOTES.md).
+// fromListener pins a UDP request to the listening socket and leaves TCP to the pool.
+func fromListener(req *sip.Request) {
+	if sip.IsReliable(req.Transport()) {
+		req.Laddr = sip.Addr{}
+	}
+}
+
+// addVia gives a request built from a dialog a new branch and the listening socket.
+func (u *UA) addVia(c *sipgo.Client, req *sip.Request) error {
+	if err := sipgo.ClientRequestAddVia(c, req); err != nil {
+		return err
+	}
+	fromListener(req)
+	return nil
+}
+
+func (c *Call) inviteReq() *sip.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.invite
+}
+
+// awaitAnswer reads the INVITE's responses until a final one, ctx ends or the leg is hung
+// up. It reads tx.Responses itself rather than sipgo's WaitAnswer, which gives up after
+// ten provisional responses and leaves a 2xx racing the CANCEL unanswered (NOTES.md).
 func (c *Call) awaitAnswer(ctx context.Context, tx sip.ClientTransaction, o dialer.DialOpts) (dialer.Leg, error) {
 	u := c.ua
 	provisional, authTries := false, 0
@@ -155,18 +220,26 @@ func (c *Call) awaitAnswer(ctx context.Context, tx sip.ClientTransaction, o dial
 					return nil, err
 				}
 				return c, nil
-			case (res.StatusCode == 401 || res.StatusCode == 407) && u.cfg.TrunkPassword != "" && authTries == 0:
+			case (res.StatusCode == 401 || res.StatusCode == 407) && c.viaTrunk && u.cfg.TrunkPassword != "" && authTries < 2:
+				// Digest authentication (RFC 3261 section 22.2); a second challenge
+				// is answered once more in case the nonce was stale.
 				authTries++
 				tx.Terminate()
+				inv := c.inviteReq().Clone()
 				var err error
-				tx, err = u.client.TransactionDigestAuth(ctx, c.invite, res, sipgo.DigestAuth{
+				u.dials.Add(1)
+				tx, err = u.client.TransactionDigestAuth(ctx, inv, res, sipgo.DigestAuth{
 					Username: u.cfg.TrunkUser, Password: u.cfg.TrunkPassword,
 				})
+				u.dials.Add(-1)
 				if err != nil {
 					c.end(fmt.Errorf("invite auth: %w", err), false)
 					return nil, c.err
 				}
-				c.cseq.Store(c.invite.CSeq().SeqNo)
+				c.mu.Lock()
+				c.invite = inv
+				c.mu.Unlock()
+				c.cseq.Store(inv.CSeq().SeqNo)
 				provisional = false
 			default:
 				tx.Terminate()
@@ -182,9 +255,20 @@ func (c *Call) awaitAnswer(ctx context.Context, tx sip.ClientTransaction, o dial
 			c.end(fmt.Errorf("invite: no final response: %w", err), false)
 			return nil, c.err
 		case <-ctx.Done():
-			go c.cancelInvite(tx, provisional)
+			c.cancel(tx, provisional)
 			return nil, ctx.Err()
+		case <-c.done: // hung up while ringing, or the UA is closing
+			c.cancel(tx, provisional)
+			return nil, c.err
 		}
+	}
+}
+
+// cancel hands the ringing INVITE transaction to cancelInvite.
+func (c *Call) cancel(tx sip.ClientTransaction, provisional bool) {
+	if !c.ua.goBackground(func() { c.cancelInvite(tx, provisional) }) {
+		tx.Terminate()
+		c.end(context.Canceled, false)
 	}
 }
 
@@ -207,18 +291,33 @@ func (c *Call) earlyMedia(res *sip.Response, to dialer.Leg) {
 
 // cancelInvite owns tx after a ring timeout: it sends CANCEL (once a provisional response
 // allows it, RFC 3261 section 9.1), waits for the INVITE's final response and, should a
-// 2xx win the race, acknowledges it and hangs up at once. It terminates tx and ends the
-// call.
+// 2xx win the race, acknowledges it and hangs up at once, whether the CANCEL was answered
+// 200 or 481. It terminates tx and the CANCEL's transaction and ends the call. The leg
+// stays unanswered for the dialer.
 func (c *Call) cancelInvite(tx sip.ClientTransaction, provisional bool) {
 	defer tx.Terminate()
 	u := c.ua
 	deadline := time.NewTimer(64 * sip.T1)
 	defer deadline.Stop()
-	sentCancel := false
+	var (
+		cancelTx   sip.ClientTransaction
+		cancelRes  <-chan *sip.Response
+		cancelDone <-chan struct{}
+	)
+	defer func() {
+		if cancelTx != nil {
+			cancelTx.Terminate()
+		}
+	}()
 	for {
-		if provisional && !sentCancel {
-			sentCancel = true
-			go c.sendCancel()
+		if provisional && cancelTx == nil {
+			var err error
+			if cancelTx, err = c.sendCancel(); err != nil {
+				c.log.Debug("cancel", "error", err)
+				c.end(context.Canceled, false)
+				return
+			}
+			cancelRes, cancelDone = cancelTx.Responses(), cancelTx.Done()
 		}
 		select {
 		case res := <-tx.Responses():
@@ -227,15 +326,28 @@ func (c *Call) cancelInvite(tx sip.ClientTransaction, provisional bool) {
 			case res.IsProvisional():
 				provisional = true
 			case res.IsSuccess():
-				c.log.Info("answer raced cancel; hanging up")
-				if err := c.established(tx, res); err == nil {
-					c.end(context.Canceled, true)
-				}
+				c.log.Info("answer raced cancel; hanging up", "code", res.StatusCode)
+				c.mu.Lock()
+				c.forks[toTag(res)] = true // its retransmissions are only ACKed again
+				inv := c.invite
+				c.mu.Unlock()
+				tx.OnRetransmission(c.on2xx)
+				c.end(context.Canceled, false)
+				u.hangupDialog(c.log, inv, res)
 				return
 			default:
 				c.end(context.Canceled, false)
 				return
 			}
+		case res := <-cancelRes:
+			u.obs.SIPResponse("CANCEL", res.StatusCode)
+			if !res.IsProvisional() {
+				// 481: the INVITE had its final response already (or never arrived);
+				// keep waiting for it, a 2xx among them.
+				cancelRes, cancelDone = nil, nil
+			}
+		case <-cancelDone:
+			cancelRes, cancelDone = nil, nil
 		case <-tx.Done():
 			c.end(context.Canceled, false)
 			return
@@ -246,9 +358,11 @@ func (c *Call) cancelInvite(tx sip.ClientTransaction, provisional bool) {
 	}
 }
 
-func (c *Call) sendCancel() {
-	inv := c.invite
-	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
+// sendCancel sends a CANCEL for the INVITE (RFC 3261 section 9.1): same Request-URI,
+// Call-ID, From, To, CSeq number and top Via.
+func (c *Call) sendCancel() (sip.ClientTransaction, error) {
+	inv := c.inviteReq()
+	req := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
 	req.AppendHeader(sip.HeaderClone(inv.Via())) // must match the INVITE's top Via
 	req.AppendHeader(sip.HeaderClone(inv.From()))
 	req.AppendHeader(sip.HeaderClone(inv.To()))
@@ -260,35 +374,21 @@ func (c *Call) sendCancel() {
 	req.SetTransport(inv.Transport())
 	req.SetBody(nil)
 	req.Laddr = inv.Laddr
-	ctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
-	defer cancel()
-	res, err := c.ua.client.Do(ctx, req, func(*sipgo.Client, *sip.Request) error { return nil })
-	if err != nil {
-		c.log.Debug("cancel", "error", err)
-		return
-	}
-	c.ua.obs.SIPResponse("CANCEL", res.StatusCode)
+	return c.ua.request(context.Background(), req, func(*sipgo.Client, *sip.Request) error { return nil })
 }
 
 // established takes the 2xx: it sends the ACK, keeps re-sending it for retransmitted
-// 2xx, and points the media at the answer's SDP.
+// 2xx (and hangs up forks) through on2xx, and points the media at the answer's SDP.
 func (c *Call) established(tx sip.ClientTransaction, res *sip.Response) error {
+	c.mu.Lock()
 	c.answer = res
-	ack := c.inDialog(sip.ACK, c.invite.CSeq().SeqNo)
-	if err := c.ua.client.WriteRequest(ack.Clone(), sipgo.ClientRequestAddVia); err != nil {
+	inv := c.invite
+	c.mu.Unlock()
+	if err := c.ua.writeAck(inv, res); err != nil {
 		c.end(fmt.Errorf("ack: %w", err), false)
 		return c.err
 	}
-	tx.OnRetransmission(func(r *sip.Response) {
-		if !r.IsSuccess() {
-			return
-		}
-		if tag, _ := r.To().Params.Get("tag"); tag != c.remoteTag() {
-			go c.ua.hangupFork(c, r)
-			return
-		}
-		_ = c.ua.client.WriteRequest(ack.Clone(), sipgo.ClientRequestAddVia)
-	})
+	tx.OnRetransmission(c.on2xx)
 	rm, err := parseAnswer(res.Body())
 	if err != nil {
 		c.end(fmt.Errorf("answer: %w", err), true)
@@ -297,76 +397,145 @@ func (c *Call) established(tx sip.ClientTransaction, res *sip.Response) error {
 	c.media.setRemote(rm)
 	c.media.peer.Store(nil) // early media, if any, is over
 	c.media.arm()
+	c.mu.Lock()
+	c.peerUpdate = allows(res, sip.UPDATE)
+	c.mu.Unlock()
+	c.sessionTimerFromResponse(res)
 	return nil
 }
 
-// hangupFork acknowledges and ends a second 2xx from a forked INVITE (RFC 3261 section
-// 13.2.2.4): only the first answer is kept.
-func (u *UA) hangupFork(c *Call, res *sip.Response) {
-	f := &Call{ua: u, log: c.log, callID: c.callID, invite: c.invite, localTag: c.localTag, answer: res, done: make(chan struct{})}
-	f.cseq.Store(c.invite.CSeq().SeqNo)
-	_ = u.client.WriteRequest(f.inDialog(sip.ACK, c.invite.CSeq().SeqNo), sipgo.ClientRequestAddVia)
+// on2xx takes a 2xx to our INVITE after the first final response: a retransmission of
+// the answer (our ACK was lost: send it again) or of a fork already hung up (ACK again),
+// or a new fork (RFC 3261 section 13.2.2.4), which is acknowledged and hung up: a leg
+// keeps one dialog. It is called from the INVITE transaction and from
+// onUnhandledResponse once the transaction is gone.
+func (c *Call) on2xx(res *sip.Response) {
+	if res.To() == nil {
+		return
+	}
+	tag := toTag(res)
+	c.mu.Lock()
+	own := c.answer != nil && tag == toTag(c.answer)
+	seen := c.forks[tag]
+	if !own && !seen {
+		c.forks[tag] = true
+	}
+	inv := c.invite
+	c.mu.Unlock()
+	if own || seen {
+		if err := c.ua.writeAck(inv, res); err != nil {
+			c.log.Debug("ack retransmitted 2xx", "error", err)
+		}
+		return
+	}
+	c.log.Info("second 2xx (fork); hanging it up", "to_tag", tag)
+	if !c.ua.goBackground(func() { c.ua.hangupDialog(c.log, inv, res) }) {
+		c.ua.hangupDialog(c.log, inv, res)
+	}
+}
+
+// hangupDialog acknowledges a 2xx we do not want and ends its dialog with a BYE.
+func (u *UA) hangupDialog(log *slog.Logger, inv *sip.Request, res *sip.Response) {
+	if err := u.writeAck(inv, res); err != nil {
+		log.Debug("ack", "error", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = f.bye(ctx)
+	bye := dialogRequest(inv, res, sip.BYE, inv.CSeq().SeqNo+1)
+	r, err := u.do(ctx, bye)
+	if err != nil {
+		log.Debug("bye", "error", err)
+		return
+	}
+	u.obs.SIPResponse("BYE", r.StatusCode)
+}
+
+// writeAck sends the ACK for a 2xx (RFC 3261 section 13.2.2.4): a request of its own, in
+// the dialog the 2xx set up, with the INVITE's CSeq number.
+func (u *UA) writeAck(inv *sip.Request, res *sip.Response) error {
+	return u.write(dialogRequest(inv, res, sip.ACK, inv.CSeq().SeqNo))
+}
+
+func toTag(res *sip.Response) string {
+	if to := res.To(); to != nil {
+		tag, _ := to.Params.Get("tag")
+		return tag
+	}
+	return ""
 }
 
 func (c *Call) remoteTag() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.answer == nil {
 		return ""
 	}
-	tag, _ := c.answer.To().Params.Get("tag")
-	return tag
+	return toTag(c.answer)
 }
 
-// inDialog builds a request within the dialog (RFC 3261 section 12.2.1.1): the remote
-// target from the answer's Contact, the route set from its Record-Route reversed.
-func (c *Call) inDialog(method sip.RequestMethod, cseq uint32) *sip.Request {
-	target := c.invite.Recipient
-	if ct := c.answer.Contact(); ct != nil {
+// dialogRequest builds a request within the dialog that res established for inv (RFC
+// 3261 section 12.2.1.1): the remote target from the answer's Contact, the route set
+// from its Record-Route reversed; with a strict router first, the Request-URI is that
+// router and the remote target goes last in Route.
+func dialogRequest(inv *sip.Request, res *sip.Response, method sip.RequestMethod, cseq uint32) *sip.Request {
+	return dialogRequestTo(inv, res, nil, method, cseq)
+}
+
+// dialogRequestTo is dialogRequest with the remote target replaced after a target
+// refresh (nil: the answer's Contact).
+func dialogRequestTo(inv *sip.Request, res *sip.Response, remote *sip.Uri, method sip.RequestMethod, cseq uint32) *sip.Request {
+	target := inv.Recipient
+	if ct := res.Contact(); ct != nil {
 		target = ct.Address
 	}
-	req := sip.NewRequest(method, *target.Clone())
-	rr := c.answer.GetHeaders("Record-Route")
+	if remote != nil {
+		target = *remote
+	}
+	rr := res.GetHeaders("Record-Route")
+	routes := make([]string, 0, len(rr)+1)
 	for i := len(rr) - 1; i >= 0; i-- {
-		req.AppendHeader(sip.NewHeader("Route", rr[i].Value()))
+		routes = append(routes, rr[i].Value())
+	}
+	ruri := *target.Clone()
+	if len(routes) > 0 {
+		var first sip.Uri
+		if err := sip.ParseUri(strings.Trim(strings.TrimSpace(routes[0]), "<>"), &first); err == nil && (first.UriParams == nil || !first.UriParams.Has("lr")) {
+			ruri = first
+			routes = append(routes[1:], "<"+target.String()+">")
+		}
+	}
+	req := sip.NewRequest(method, ruri)
+	for _, r := range routes {
+		req.AppendHeader(sip.NewHeader("Route", r))
 	}
 	maxFwd := sip.MaxForwardsHeader(70)
 	req.AppendHeader(&maxFwd)
-	req.AppendHeader(sip.HeaderClone(c.invite.From()))
-	req.AppendHeader(sip.HeaderClone(c.answer.To()))
-	req.AppendHeader(sip.HeaderClone(c.invite.CallID()))
+	req.AppendHeader(sip.HeaderClone(inv.From()))
+	req.AppendHeader(sip.HeaderClone(res.To()))
+	req.AppendHeader(sip.HeaderClone(inv.CallID()))
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})
-	req.SetTransport(c.invite.Transport())
-	req.Laddr = c.invite.Laddr
+	req.SetTransport(inv.Transport())
+	req.Laddr = inv.Laddr
 	req.SetBody(nil)
 	return req
 }
 
+// inDialog builds a request within the leg's established dialog.
+func (c *Call) inDialog(method sip.RequestMethod, cseq uint32) *sip.Request {
+	c.mu.Lock()
+	inv, res, target := c.invite, c.answer, c.target
+	c.mu.Unlock()
+	return dialogRequestTo(inv, res, target, method, cseq)
+}
+
 func (c *Call) bye(ctx context.Context) error {
 	req := c.inDialog(sip.BYE, c.cseq.Add(1))
-	res, err := c.ua.client.Do(ctx, req, sipgo.ClientRequestAddVia)
+	res, err := c.ua.do(ctx, req)
 	if err != nil {
 		return fmt.Errorf("bye: %w", err)
 	}
 	c.ua.obs.SIPResponse("BYE", res.StatusCode)
 	return nil
-}
-
-// refresh answers a re-INVITE or UPDATE (RFC 3311) inside the dialog: a new offer moves
-// the media, and our answer is the same stream with the next version. Session-timer
-// refreshes without SDP get our current description back.
-func (c *Call) refresh(req *sip.Request, tx sip.ServerTransaction) {
-	if len(req.Body()) > 0 {
-		rm, err := parseAnswer(req.Body())
-		if err != nil {
-			c.ua.respond(req, tx, 488, "Not Acceptable Here", nil)
-			return
-		}
-		c.media.setRemote(rm)
-	}
-	body := offerSDP(c.ua.host, c.media.port, c.sessID, c.sdpVer.Add(1))
-	c.ua.respond(req, tx, 200, "OK", body, c.ua.contact(), sip.NewHeader("Content-Type", "application/sdp"))
 }
 
 // end finishes the leg once: it records why, sends BYE when asked and the dialog is
@@ -375,8 +544,13 @@ func (c *Call) end(why error, sendBye bool) {
 	c.endOnce.Do(func() {
 		c.err = why
 		close(c.done)
-		if sendBye && c.answer != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c.cancelCtx()
+		c.mu.Lock()
+		answered := c.answer != nil
+		c.mu.Unlock()
+		if sendBye && answered {
+			// c.ctx is over: the BYE gets its own time, up to its transaction's.
+			ctx, cancel := context.WithTimeout(context.Background(), min(2*time.Second, 64*sip.T1))
 			if err := c.bye(ctx); err != nil {
 				c.log.Debug("bye", "error", err)
 			}
@@ -432,7 +606,10 @@ func (c *Call) Hangup(ctx context.Context) error {
 	return nil
 }
 
-var errHungUpLocally = errors.New("hung up by leadline")
+var (
+	errHungUpLocally = errors.New("hung up by leadline")
+	errClosed        = errors.New("sip: user agent closed")
+)
 
 // Done implements dialer.Leg.
 func (c *Call) Done() <-chan struct{} { return c.done }

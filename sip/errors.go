@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/leadline/leadline/dialer"
@@ -32,3 +33,7 @@ func classify(code int) error {
 	}
 	return dialer.ErrRejected
 }
+
+// ErrSessionExpired ends a leg whose session timer (RFC 4028) ran out: the far end, the
+// refresher, did not refresh it, or our refresh failed with 408 or 481.
+var ErrSessionExpired = errors.New("sip: session expired")

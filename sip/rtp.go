@@ -17,6 +17,10 @@ import (
 	"github.com/leadline/leadline/sip/media"
 )
 
+// relatchAfter is how many packets in a row from a new source move a latched stream to
+// it (half a second of 20 ms packets).
+const relatchAfter = 25
+
 // relayHold is how long relayed media keeps generated audio (prompts, ringback) off a
 // stream after the last relayed packet.
 const relayHold = 100 * time.Millisecond
@@ -66,11 +70,22 @@ type stream struct {
 	obs     Observer
 	timeout time.Duration // dead-media limit once armed; 0 disables
 
-	remote  atomic.Pointer[netip.AddrPort]
+	remote  atomic.Pointer[netip.AddrPort] // where we send: the SDP address, or where the far end sends from once latched
+	sdpAddr atomic.Pointer[netip.AddrPort] // the address in the far end's last SDP
 	latched atomic.Bool
-	codec   atomic.Uint32 // media.Codec
+	codec   atomic.Uint32 // media.Codec we send
 	eventPT atomic.Int32  // -1: none
-	armed   atomic.Bool   // dead-media timer running (after answer)
+	armed   atomic.Bool   // dead-media watch enabled (after answer)
+	sendOK  atomic.Bool   // the far end receives (not sendonly or inactive)
+	expect  atomic.Bool   // the far end sends: silence from it is dead media
+	rx      atomic.Uint64 // RTP packets received, for the dead-media watch
+	relayed atomic.Uint64 // packets relayed out through this stream, for send
+
+	watchMu   sync.Mutex  // guards the following fields (the dead-media watch)
+	watch     *time.Timer // checks rx every timeout/4 once armed; nil before
+	watchRx   uint64      // rx at the last check that saw it change
+	watchAt   time.Time   // when
+	watchDone bool        // closed: do not re-arm
 
 	peer   atomic.Pointer[stream] // where received media is relayed, or nil
 	digits chan<- rune
@@ -84,9 +99,10 @@ type stream struct {
 	ts        uint32
 	relaySSRC uint32 // source SSRC of the stream being relayed
 	relaying  bool
-	tsOffset  uint32 // relayed timestamp + tsOffset = our timestamp
-	lastRelay time.Time
-	out       []byte // packet buffer
+	tsOffset  uint32    // relayed timestamp + tsOffset = our timestamp
+	heldRelay uint64    // relayed at the last send that saw it change
+	heldAt    time.Time // when
+	out       []byte    // packet buffer
 }
 
 func newStream(conn *net.UDPConn, obs Observer, timeout time.Duration, digits chan<- rune, ended func(error)) *stream {
@@ -104,29 +120,69 @@ func newStream(conn *net.UDPConn, obs Observer, timeout time.Duration, digits ch
 		out:      make([]byte, 1500),
 	}
 	s.eventPT.Store(-1)
+	s.sendOK.Store(true)
+	s.expect.Store(true)
 	go s.readLoop()
 	return s
 }
 
-// setRemote applies the far end's SDP.
+// setRemote applies the far end's SDP. A new address (a re-INVITE moving the media)
+// replaces the latched one until the far end's packets latch again; the direction says
+// whether we may send and whether silence from the far end means dead media.
 func (s *stream) setRemote(rm remoteMedia) {
-	if !s.latched.Load() {
-		a := rm.addr
+	a := rm.addr
+	if prev := s.sdpAddr.Load(); prev == nil || *prev != a {
+		s.sdpAddr.Store(&a)
 		s.remote.Store(&a)
+		s.latched.Store(false)
 	}
 	s.codec.Store(uint32(rm.codec))
 	s.eventPT.Store(int32(rm.eventPT))
+	s.sendOK.Store(rm.dir.receives())
+	s.expect.Store(rm.dir.sends())
 }
 
-// arm starts the dead-media timer.
+// arm starts the dead-media watch: every timeout/4 a timer looks whether packets came;
+// when none came for timeout while the far end should be sending, the stream ends with
+// ErrMediaTimeout. The read loop only counts packets: no clock, no deadline per packet.
+// While the far end holds its media (sendonly from us, inactive) silence is no fault.
 func (s *stream) arm() {
-	if s.timeout > 0 {
-		s.armed.Store(true)
-		_ = s.conn.SetReadDeadline(time.Now().Add(s.timeout))
+	if s.timeout <= 0 || s.armed.Swap(true) {
+		return
 	}
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watchDone {
+		return
+	}
+	s.watchRx, s.watchAt = s.rx.Load(), time.Now()
+	s.watch = time.AfterFunc(s.timeout/4, s.checkMedia)
+}
+
+func (s *stream) checkMedia() {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watchDone {
+		return
+	}
+	now := time.Now()
+	if rx := s.rx.Load(); rx != s.watchRx || !s.expect.Load() {
+		s.watchRx, s.watchAt = rx, now
+	} else if now.Sub(s.watchAt) >= s.timeout {
+		s.watchDone = true
+		go s.ended(dialer.ErrMediaTimeout) // ended closes the stream
+		return
+	}
+	s.watch.Reset(s.timeout / 4)
 }
 
 func (s *stream) close() {
+	s.watchMu.Lock()
+	s.watchDone = true
+	if s.watch != nil {
+		s.watch.Stop()
+	}
+	s.watchMu.Unlock()
 	_ = s.conn.Close()
 	<-s.loopDone
 }
@@ -137,57 +193,76 @@ func (s *stream) readLoop() {
 	scratch := make([]byte, 0, 1500)
 	pcm := make([]int16, 0, 1500)
 	var (
-		p           rtp.Packet
-		events      media.EventDecoder
-		tones       media.ToneDetector
-		lastRefresh time.Time
+		p      rtp.Packet
+		events media.EventDecoder
+		tones  media.ToneDetector
+		ssrc   uint32
+		seen   bool
+		cand   netip.AddrPort // another source sending to us since the last packet from remote
+		candN  int            // its packets in a row
 	)
 	for {
 		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				go s.ended(dialer.ErrMediaTimeout) // ended closes the stream and waits for this loop
-				return
-			}
 			return // closed
 		}
-		if s.armed.Load() {
-			if now := time.Now(); now.Sub(lastRefresh) > time.Second {
-				lastRefresh = now
-				_ = s.conn.SetReadDeadline(now.Add(s.timeout))
-			}
-		}
-		if p.Unmarshal(buf[:n]) != nil || p.Version != 2 {
+		s.rx.Add(1)
+		// Not RTP version 2 (RTCP-muxed or stray packets, garbage): drop before parsing,
+		// which would allocate an error.
+		if n < 12 || buf[0]>>6 != 2 || p.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		// Symmetric RTP (RFC 4961): send to where the far end really sends from.
+		// Symmetric RTP (RFC 4961): send to where the far end really sends from, learnt
+		// from its first packet. Later, the address its SDP names wins at once, and
+		// another source takes over only after relatchAfter packets in a row with none
+		// from the latched one (NAT rebinding), so a stray packet cannot hijack the leg.
 		if !s.latched.Load() {
 			f := from
 			s.remote.Store(&f)
 			s.latched.Store(true)
+		} else if r := s.remote.Load(); from != *r {
+			if from != cand {
+				cand, candN = from, 0
+			}
+			candN++
+			if sdp := s.sdpAddr.Load(); (sdp != nil && from == *sdp) || candN >= relatchAfter {
+				f := from
+				s.remote.Store(&f)
+				cand, candN = netip.AddrPort{}, 0
+			}
+		} else {
+			candN = 0
+		}
+		if !seen || p.SSRC != ssrc {
+			// A new RTP stream (RFC 3550 section 8): its event timestamps start afresh.
+			seen, ssrc = true, p.SSRC
+			events.Reset()
 		}
 		s.obs.RTPPacket("in")
-		codec := media.Codec(s.codec.Load())
 		pt := int32(p.PayloadType)
 		peer := s.peer.Load()
-		switch {
-		case pt == s.eventPT.Load() && pt >= 0:
+		if pt == s.eventPT.Load() && pt >= 0 {
 			if d, ok := events.Feed(p.Payload, p.Timestamp); ok {
 				s.digit(d)
 			}
 			if peer != nil {
-				peer.relay(&p, true, codec, scratch)
+				peer.relay(&p, true, 0, scratch)
 			}
-		case pt == int32(codec.PayloadType()):
-			if peer != nil {
-				peer.relay(&p, false, codec, scratch)
-				continue
-			}
-			pcm = media.Decode(codec, pcm[:0], p.Payload)
-			if d, ok := tones.Feed(pcm); ok {
-				s.digit(d)
-			}
+			continue
+		}
+		// Either G.711 law may arrive whatever we send (RFC 3264 section 5.1: the
+		// answerer may send any format in the answer; the offer listed both).
+		codec, ok := media.CodecForPayloadType(p.PayloadType)
+		if !ok {
+			continue // comfort noise, or a format we did not offer
+		}
+		if peer != nil {
+			peer.relay(&p, false, codec, scratch)
+			continue
+		}
+		pcm = media.Decode(codec, pcm[:0], p.Payload)
+		if d, ok := tones.Feed(pcm); ok {
+			s.digit(d)
 		}
 	}
 }
@@ -205,7 +280,7 @@ func (s *stream) digit(d rune) {
 // telephone-event packet). It runs on the other leg's read loop, which owns scratch.
 func (s *stream) relay(p *rtp.Packet, event bool, from media.Codec, scratch []byte) {
 	remote := s.remote.Load()
-	if remote == nil {
+	if remote == nil || !s.sendOK.Load() {
 		return
 	}
 	var pt uint8
@@ -235,19 +310,27 @@ func (s *stream) relay(p *rtp.Packet, event bool, from media.Codec, scratch []by
 	}
 	s.seq++
 	s.ts = p.Timestamp + s.tsOffset
-	s.lastRelay = time.Now()
+	s.relayed.Add(1)
 	s.writeLocked(*remote, pt, marker, payload)
 }
 
 // send sends one frame of generated audio unless relayed media holds the stream.
 func (s *stream) send(payload []byte, marker bool) {
 	remote := s.remote.Load()
-	if remote == nil {
+	if remote == nil || !s.sendOK.Load() {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.lastRelay.IsZero() && time.Since(s.lastRelay) < relayHold {
+	// Relayed media holds the stream until relayHold after its last packet. The relay
+	// only counts packets (no clock per packet); generated audio, 50 frames a second,
+	// looks at the count and the time.
+	now := time.Now()
+	if r := s.relayed.Load(); r != s.heldRelay {
+		s.heldRelay, s.heldAt = r, now
+		return
+	}
+	if !s.heldAt.IsZero() && now.Sub(s.heldAt) < relayHold {
 		return
 	}
 	if s.relaying {

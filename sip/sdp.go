@@ -3,7 +3,6 @@ package sip
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -23,9 +22,41 @@ const (
 	samplesPerPkt = 8000 * ptimeMillis / 1000
 )
 
-// offerSDP is our session description: one audio stream offering PCMU, PCMA and
-// telephone-event at 20 ms (RFC 3264 section 5). version grows with each change.
-func offerSDP(host string, port int, sessionID, version uint64) []byte {
+// direction is an SDP stream's direction attribute (RFC 3264 section 5.1), from the point
+// of view of the side that wrote it.
+type direction uint8
+
+const (
+	sendrecv direction = iota
+	sendonly
+	recvonly
+	inactive
+)
+
+func (d direction) String() string {
+	return [...]string{"sendrecv", "sendonly", "recvonly", "inactive"}[d]
+}
+
+// answer is the direction an answerer puts against an offer's (RFC 3264 section 6.1).
+func (d direction) answer() direction {
+	switch d {
+	case sendonly:
+		return recvonly
+	case recvonly:
+		return sendonly
+	}
+	return d
+}
+
+// sends and receives tell what the side that wrote d will do.
+func (d direction) sends() bool    { return d == sendrecv || d == sendonly }
+func (d direction) receives() bool { return d == sendrecv || d == recvonly }
+
+// localSDP is our offer (answerTo nil: one audio stream offering PCMU, PCMA and
+// telephone-event at 20 ms, RFC 3264 section 5) or our answer to the far end's offer: the codec
+// chosen from it, its telephone-event payload type if it has one, and the direction
+// that answers its own (RFC 3264 section 6.1).
+func localSDP(host string, port int, sessionID, version uint64, answerTo *remoteMedia) []byte {
 	ipv := "IP4"
 	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
 		ipv = "IP6"
@@ -33,10 +64,24 @@ func offerSDP(host string, port int, sessionID, version uint64) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "v=0\r\no=leadline %d %d IN %s %s\r\ns=Leadline\r\nc=IN %s %s\r\nt=0 0\r\n",
 		sessionID, version, ipv, host, ipv, host)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP %d %d %d\r\n", port, ptPCMU, ptPCMA, ptEventOffer)
-	fmt.Fprintf(&b, "a=rtpmap:%d PCMU/8000\r\na=rtpmap:%d PCMA/8000\r\n", ptPCMU, ptPCMA)
-	fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", ptEventOffer, ptEventOffer)
-	fmt.Fprintf(&b, "a=ptime:%d\r\na=sendrecv\r\n", ptimeMillis)
+	if answerTo == nil {
+		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d %d %d\r\n", port, ptPCMU, ptPCMA, ptEventOffer)
+		fmt.Fprintf(&b, "a=rtpmap:%d PCMU/8000\r\na=rtpmap:%d PCMA/8000\r\n", ptPCMU, ptPCMA)
+		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", ptEventOffer, ptEventOffer)
+		fmt.Fprintf(&b, "a=ptime:%d\r\na=sendrecv\r\n", ptimeMillis)
+		return []byte(b.String())
+	}
+	pt := answerTo.codec.PayloadType()
+	if answerTo.eventPT >= 0 {
+		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d %d\r\n", port, pt, answerTo.eventPT)
+	} else {
+		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d\r\n", port, pt)
+	}
+	fmt.Fprintf(&b, "a=rtpmap:%d %s/8000\r\n", pt, answerTo.codec)
+	if answerTo.eventPT >= 0 {
+		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", answerTo.eventPT, answerTo.eventPT)
+	}
+	fmt.Fprintf(&b, "a=ptime:%d\r\na=%s\r\n", ptimeMillis, answerTo.dir.answer())
 	return []byte(b.String())
 }
 
@@ -44,13 +89,15 @@ func offerSDP(host string, port int, sessionID, version uint64) []byte {
 type remoteMedia struct {
 	addr    netip.AddrPort
 	codec   media.Codec
-	eventPT int // -1 when the far end does not do telephone-event
+	eventPT int       // -1 when the far end does not do telephone-event
+	dir     direction // the far end's: sendonly means it puts us on hold
 }
 
 var errNoCommonCodec = errors.New("sdp: no common codec (PCMU or PCMA)")
 
 // parseAnswer reads an SDP answer (or an offer in a re-INVITE): the first audio stream,
-// its address, the first of PCMU/PCMA it lists, and its telephone-event payload type.
+// its address, the first of PCMU/PCMA it lists, its telephone-event payload type and its
+// direction. The connection address 0.0.0.0 (RFC 2543 hold) counts as inactive.
 func parseAnswer(body []byte) (remoteMedia, error) {
 	rm := remoteMedia{eventPT: -1}
 	var sd sdp.SessionDescription
@@ -75,19 +122,21 @@ func parseAnswer(body []byte) (remoteMedia, error) {
 		if i := strings.IndexByte(host, '/'); i >= 0 { // multicast TTL suffix
 			host = host[:i]
 		}
+		// An IP address: a host name would have us resolve whatever a peer names, in
+		// the call path. Carriers and phones put addresses here.
 		ip, err := netip.ParseAddr(host)
 		if err != nil {
-			ips, lerr := net.LookupIP(host)
-			if lerr != nil || len(ips) == 0 {
-				return rm, fmt.Errorf("sdp: connection address %q: %w", host, err)
-			}
-			ip, _ = netip.AddrFromSlice(ips[0])
+			return rm, fmt.Errorf("sdp: connection address %q: %w", host, err)
 		}
 		port := md.MediaName.Port.Value
 		if port <= 0 || port > 65535 {
 			return rm, fmt.Errorf("sdp: bad media port %d", port)
 		}
 		rm.addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+		rm.dir = streamDirection(sd.Attributes, md.Attributes)
+		if ip.IsUnspecified() {
+			rm.dir = inactive
+		}
 
 		found := false
 		for _, f := range md.MediaName.Formats {
@@ -120,4 +169,24 @@ func parseAnswer(body []byte) (remoteMedia, error) {
 		return rm, nil
 	}
 	return rm, errors.New("sdp: no audio stream")
+}
+
+// streamDirection is the media-level direction attribute, else the session-level one,
+// else sendrecv (RFC 3264 section 5.1).
+func streamDirection(session, stream []sdp.Attribute) direction {
+	for _, attrs := range [][]sdp.Attribute{stream, session} {
+		for _, a := range attrs {
+			switch a.Key {
+			case "sendrecv":
+				return sendrecv
+			case "sendonly":
+				return sendonly
+			case "recvonly":
+				return recvonly
+			case "inactive":
+				return inactive
+			}
+		}
+	}
+	return sendrecv
 }

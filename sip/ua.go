@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -64,8 +65,28 @@ type UA struct {
 	udp    net.PacketConn
 	tcp    net.Listener
 
-	mu    sync.Mutex       // guards calls
-	calls map[string]*Call // by Call-ID
+	mu      sync.Mutex       // guards the following fields
+	calls   map[string]*Call // live legs by Call-ID
+	ended   map[string]*Call // legs that ended less than endedTTL() ago, by Call-ID
+	endedQ  []endedCall      // ended in the order they ended, for pruning
+	closing bool             // Close has begun: Dial refuses
+	closed  bool             // Close has stopped the transactions: no new background goroutines
+
+	bg    sync.WaitGroup // background goroutines (cancelInvite, hangupDialog, session timers); Close waits
+	dials atomic.Int32   // our requests being handed to the transport (see dialControl)
+
+	refused    atomic.Int64 // inbound INVITEs refused
+	refusedLog atomic.Int64 // when one was last logged (unix ns)
+}
+
+// endedTTL is how long an ended leg is remembered so that a 2xx retransmitted or forked
+// after its INVITE transaction is gone can still be acknowledged and hung up (64*T1: the
+// time a UAS retransmits a 2xx, RFC 3261 section 13.3.1.4).
+func endedTTL() time.Duration { return 64 * sip.T1 }
+
+type endedCall struct {
+	callID string
+	at     time.Time
 }
 
 var _ dialer.Caller = (*UA)(nil)
@@ -84,7 +105,7 @@ func Listen(cfg Config) (*UA, error) {
 	if cfg.RTPPortMin == 0 {
 		cfg.RTPPortMin, cfg.RTPPortMax = 10000, 20000
 	}
-	u := &UA{cfg: cfg, log: cfg.Logger, obs: cfg.Observer, calls: make(map[string]*Call)}
+	u := &UA{cfg: cfg, log: cfg.Logger, obs: cfg.Observer, calls: make(map[string]*Call), ended: make(map[string]*Call)}
 	if cfg.TrunkURI != "" {
 		var t sip.Uri
 		if err := sip.ParseUri(cfg.TrunkURI, &t); err != nil {
@@ -101,16 +122,22 @@ func Listen(cfg Config) (*UA, error) {
 	if ip, err := netip.ParseAddr(host); err == nil && ip.Is4() {
 		network = "udp4"
 	}
-	// UDP first (port 0 picks one), then TCP on the same port.
-	u.udp, err = net.ListenPacket(network, cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("sip: listen udp: %w", err)
-	}
-	u.addr = u.udp.LocalAddr().(*net.UDPAddr).AddrPort()
-	u.tcp, err = net.Listen(strings.Replace(network, "udp", "tcp", 1), net.JoinHostPort(host, strconv.Itoa(int(u.addr.Port()))))
-	if err != nil {
+	// UDP first (port 0 picks one), then TCP on the same port; with port 0, another
+	// port when that one is taken for TCP.
+	for try := 0; ; try++ {
+		u.udp, err = listenPacket(network, cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("sip: listen udp: %w", err)
+		}
+		u.addr = u.udp.LocalAddr().(*net.UDPAddr).AddrPort()
+		u.tcp, err = net.Listen(strings.Replace(network, "udp", "tcp", 1), net.JoinHostPort(host, strconv.Itoa(int(u.addr.Port()))))
+		if err == nil {
+			break
+		}
 		u.udp.Close()
-		return nil, fmt.Errorf("sip: listen tcp: %w", err)
+		if _, port, _ := net.SplitHostPort(cfg.Listen); port != "0" || try == 10 {
+			return nil, fmt.Errorf("sip: listen tcp: %w", err)
+		}
 	}
 	u.host = advertisedHost(cfg.ExternalHost, u.addr.Addr())
 	bindIP := u.addr.Addr().Unmap()
@@ -119,6 +146,17 @@ func Listen(cfg Config) (*UA, error) {
 	u.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent("Leadline"),
 		sipgo.WithUserAgentHostname(u.host),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(u.log),
+			// A 2xx whose INVITE transaction is gone (terminated after a CANCEL or a
+			// final response, or a fork answering late) is ours to ACK and BYE
+			// (NOTES: sipgo pitfall 1).
+			sip.WithTransactionLayerUnhandledResponseHandler(u.onUnhandledResponse),
+		),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip.WithTransportLayerLogger(u.log),
+			sip.WithTransportLayerTransports(sip.TransportsConfig{TCP: &sip.TransportTCP{DialerCreate: u.tcpDialer}}),
+		),
 	)
 	if err != nil {
 		u.closeSockets()
@@ -141,7 +179,7 @@ func Listen(cfg Config) (*UA, error) {
 	}
 	u.routes()
 	go func() { _ = u.srv.ServeUDP(u.udp) }()
-	go func() { _ = u.srv.ServeTCP(u.tcp) }()
+	go func() { _ = u.srv.ServeTCP(limitTCP(u.tcp)) }()
 	// Requests must leave from the listening socket (NOTES: sipgo pitfall 4), so wait until
 	// the transport has registered it.
 	for i := 0; ; i++ {
@@ -156,6 +194,9 @@ func Listen(cfg Config) (*UA, error) {
 	}
 	return u, nil
 }
+
+// listenPacket opens the SIP UDP socket. Tests replace it to watch what the UA sends.
+var listenPacket = net.ListenPacket
 
 func advertisedHost(external string, listen netip.Addr) string {
 	if external != "" {
@@ -179,22 +220,53 @@ func (u *UA) Addr() netip.AddrPort { return u.addr }
 // Host is the host advertised in Contact and SDP.
 func (u *UA) Host() string { return u.host }
 
-// Close hangs up every call and stops listening.
+// Close hangs up every call (CANCEL when ringing, BYE when answered), gives the
+// cancellations two seconds to complete, stops listening and waits for the user agent's
+// goroutines to end. Dial fails once Close has begun.
 func (u *UA) Close() error {
 	u.mu.Lock()
+	u.closing = true
 	calls := make([]*Call, 0, len(u.calls))
 	for _, c := range u.calls {
 		calls = append(calls, c)
 	}
 	u.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range calls {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Hangup(ctx)
-		cancel()
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = c.Hangup(ctx)
+		})
 	}
-	err := u.ua.Close()
+	wg.Wait()
+	idle := make(chan struct{})
+	go func() { u.bg.Wait(); close(idle) }() // ends when the last background goroutine does
+	t := time.NewTimer(2 * time.Second)
+	select {
+	case <-idle:
+	case <-t.C:
+	}
+	t.Stop()
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	err := u.ua.Close() // terminates every transaction: background goroutines see tx.Done
+	<-idle
 	u.closeSockets()
 	return err
+}
+
+// goBackground runs f in a goroutine Close waits for. It reports false, and does not run
+// f, once Close has stopped the transactions.
+func (u *UA) goBackground(f func()) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return false
+	}
+	u.bg.Go(f)
+	return true
 }
 
 func (u *UA) closeSockets() {
@@ -219,12 +291,53 @@ func (u *UA) register(c *Call) {
 	u.mu.Unlock()
 }
 
+// unregister forgets a leg that ended, but keeps it for endedTTL() among the ended legs
+// (see onUnhandledResponse).
 func (u *UA) unregister(c *Call) {
+	now := time.Now()
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	if u.calls[c.callID] == c {
 		delete(u.calls, c.callID)
 	}
-	u.mu.Unlock()
+	for len(u.endedQ) > 0 && now.Sub(u.endedQ[0].at) > endedTTL() {
+		delete(u.ended, u.endedQ[0].callID)
+		u.endedQ[0] = endedCall{}
+		u.endedQ = u.endedQ[1:]
+	}
+	u.ended[c.callID] = c
+	u.endedQ = append(u.endedQ, endedCall{c.callID, now})
+}
+
+// findCall returns the live or recently ended leg with Call-ID id, or nil.
+func (u *UA) findCall(id string) *Call {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if c := u.calls[id]; c != nil {
+		return c
+	}
+	return u.ended[id]
+}
+
+// onUnhandledResponse takes responses that match no client transaction. A 2xx to one of
+// our INVITEs arrives here when its transaction has already ended: a retransmission after
+// a 2xx raced our CANCEL, a 2xx after the CANCEL was answered 481, or a fork answering
+// after another branch's final response. Each is acknowledged, and hung up unless it is
+// the leg's own answer (RFC 3261 sections 13.2.2.4 and 17.1.1.2).
+func (u *UA) onUnhandledResponse(res *sip.Response) {
+	cseq, cid, from := res.CSeq(), res.CallID(), res.From()
+	if cseq == nil || cid == nil || from == nil || res.To() == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() {
+		return
+	}
+	c := u.findCall(string(*cid))
+	if c == nil {
+		u.log.Debug("stray 2xx for an unknown call", "call_id", string(*cid))
+		return
+	}
+	if tag, _ := from.Params.Get("tag"); tag != c.localTag {
+		return
+	}
+	c.on2xx(res)
 }
 
 // lookup finds the call an in-dialog request belongs to: same Call-ID, our tag in To,
@@ -254,19 +367,50 @@ func (u *UA) lookup(req *sip.Request) *Call {
 }
 
 func (u *UA) routes() {
-	u.srv.OnInvite(u.onInvite)
-	u.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
-	u.srv.OnBye(u.onBye)
-	u.srv.OnInfo(u.onInfo)
-	u.srv.OnUpdate(u.onUpdate)
-	u.srv.OnOptions(u.onOptions)
-	u.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
-		u.respond(req, tx, 481, "Call/Transaction Does Not Exist", nil)
-	})
+	for method, h := range u.handlers() {
+		switch method {
+		case sip.INVITE:
+			u.srv.OnInvite(h)
+		case sip.ACK:
+			u.srv.OnAck(h)
+		case sip.BYE:
+			u.srv.OnBye(h)
+		case sip.INFO:
+			u.srv.OnInfo(h)
+		case sip.UPDATE:
+			u.srv.OnUpdate(h)
+		case sip.OPTIONS:
+			u.srv.OnOptions(h)
+		case sip.CANCEL:
+			u.srv.OnCancel(h)
+		default:
+			u.srv.OnNoRoute(h)
+		}
+	}
+}
+
+// handlers maps each method we take to its handler, behind the checks of RFC 3261
+// section 8.2; "" is every other method.
+func (u *UA) handlers() map[sip.RequestMethod]func(*sip.Request, sip.ServerTransaction) {
+	return map[sip.RequestMethod]func(*sip.Request, sip.ServerTransaction){
+		sip.INVITE:  u.checked(u.onInvite),
+		sip.ACK:     u.checked(u.onAck),
+		sip.BYE:     u.checked(u.onBye),
+		sip.INFO:    u.checked(u.onInfo),
+		sip.UPDATE:  u.checked(u.onUpdate),
+		sip.OPTIONS: u.checked(u.onOptions),
+		// A CANCEL matching a server transaction never gets here (sipgo answers it); we
+		// have none for INVITEs, so every CANCEL is for a transaction that does not exist.
+		sip.CANCEL: u.checked(func(req *sip.Request, tx sip.ServerTransaction) {
+			u.respond(req, tx, 481, "Call/Transaction Does Not Exist", nil)
+		}),
+		"": u.checked(u.onOtherMethod),
+	}
 }
 
 func (u *UA) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, body []byte, hdrs ...sip.Header) {
 	res := sip.NewResponseFromRequest(req, code, reason, body)
+	res.SipVersion = "SIP/2.0" // even to a request in another version (505)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}
@@ -289,8 +433,16 @@ func (u *UA) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	to := req.To()
 	if to == nil || !to.Params.Has("tag") {
-		u.log.Info("refused inbound call", "from", req.Source())
+		if n := u.refused.Add(1); n == 1 || time.Since(time.Unix(0, u.refusedLog.Load())) > time.Second {
+			// A scanner sends thousands: one line a second at most.
+			u.refusedLog.Store(time.Now().UnixNano())
+			u.log.Info("refused inbound call", "from", req.Source(), "refused_total", n)
+		}
 		u.respond(req, tx, 403, "Forbidden", nil)
+		// Answer like a stateless UAS: no retransmissions of the 403 towards whatever
+		// address the INVITE claimed, no transaction kept for 32 s. A retransmitted
+		// INVITE is simply refused again.
+		tx.Terminate()
 		return
 	}
 	c := u.lookup(req)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	sipgosip "github.com/emiago/sipgo/sip"
 	"go.uber.org/goleak"
 
@@ -256,9 +255,7 @@ func TestDeadMediaEndsLeg(t *testing.T) {
 
 func TestInboundRefusedOptionsAnswered(t *testing.T) {
 	u := newUA(t, sip.Config{})
-	ua, _ := sipgo.NewUA()
-	defer ua.Close()
-	c, _ := sipgo.NewClient(ua)
+	c := newClient(t)
 	target := sipgosip.Uri{Scheme: "sip", User: "leadline", Host: "127.0.0.1", Port: int(u.Addr().Port())}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

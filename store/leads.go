@@ -29,7 +29,7 @@ var finalStatuses = []dialer.Status{
 // SQLite (modernc) accept. Times are unix milliseconds; 0 means unset.
 const (
 	leadCols = `id, dealer, status, name, phone, email, source, interest, message, assigned_to,
-		external_id, idempotency_key, created_at, connected_at, ended_at, reason`
+		external_id, idempotency_key, created_at, connected_at, ended_at, reason, next_at`
 	attemptCols = `id, lead_id, step, leg, person, result, sip_code,
 		started_at, answered_at, accepted_at, ended_at`
 
@@ -53,8 +53,8 @@ var (
 	// external id (partial unique indexes) or the id is taken, and then returns no row.
 	insertLeadSQL = `INSERT INTO leads (id, dealer, status, name, phone, email, source, interest,
 		message, assigned_to, external_id, idempotency_key, created_at, connected_at, ended_at,
-		reason, updated_at, lease_node, lease_until, job_id)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		reason, updated_at, lease_node, lease_until, job_id, next_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 	ON CONFLICT DO NOTHING
 	RETURNING ` + leadCols
 
@@ -91,6 +91,7 @@ var (
 		connected_at = CASE WHEN CAST($3 AS BIGINT) <> 0 THEN CAST($3 AS BIGINT) ELSE connected_at END,
 		ended_at = CASE WHEN CAST($4 AS BIGINT) <> 0 THEN CAST($4 AS BIGINT) ELSE ended_at END,
 		reason = $5,
+		next_at = $7,
 		lease_node = CASE WHEN $2 IN ` + finalSQL + ` THEN '' ELSE lease_node END,
 		lease_until = CASE WHEN $2 IN ` + finalSQL + ` THEN 0 ELSE lease_until END,
 		updated_at = $6
@@ -148,7 +149,7 @@ func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease
 		return dialer.Lead{}, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt)
+	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt, l.NextAt)
 	if err != nil {
 		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
 	}
@@ -156,7 +157,7 @@ func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease
 		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
 		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
 		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
-		millis(db.now()), lease.Node, millis(lease.Until), job))
+		millis(db.now()), lease.Node, millis(lease.Until), job, millis(l.NextAt)))
 	if err != nil {
 		return dialer.Lead{}, err
 	}
@@ -406,7 +407,7 @@ func (db *DB) UpdateLead(ctx context.Context, u dialer.LeadUpdate) (bool, error)
 		return false, fmt.Errorf("update lead %s: unknown status %q", u.ID, u.Status)
 	}
 	res, err := db.write(ctx, updateLeadSQL, u.ID, string(u.Status),
-		millis(u.ConnectedAt), millis(u.EndedAt), u.Reason, millis(db.now()))
+		millis(u.ConnectedAt), millis(u.EndedAt), u.Reason, millis(db.now()), millis(u.NextAt))
 	if err == nil {
 		err = db.mustChange(ctx, res, u.ID)
 	}
@@ -489,15 +490,17 @@ func scanLead(s scanner) (dialer.Lead, error) {
 		l                       dialer.Lead
 		status                  string
 		created, connected, end int64
+		next                    int64
 	)
 	err := s.Scan(&l.ID, &l.Dealer, &status, &l.Name, &l.Phone, &l.Email, &l.Source,
 		&l.Interest, &l.Message, &l.AssignedTo, &l.ExternalID, &l.IdempotencyKey,
-		&created, &connected, &end, &l.Reason)
+		&created, &connected, &end, &l.Reason, &next)
 	if err != nil {
 		return dialer.Lead{}, err
 	}
 	l.Status = dialer.Status(status)
 	l.CreatedAt, l.ConnectedAt, l.EndedAt = fromMillis(created), fromMillis(connected), fromMillis(end)
+	l.NextAt = fromMillis(next)
 	return l, nil
 }
 

@@ -109,11 +109,15 @@ func migrateQueue(ctx context.Context, db *sql.DB, dialect Dialect) error {
 	return nil
 }
 
-// enqueue adds lead id's watch job inside tx and returns the job's id.
-func (q *queue) enqueue(ctx context.Context, tx *sql.Tx, id string, created time.Time) (int64, error) {
-	res, err := q.client.InsertTx(ctx, tx, watchArgs{LeadID: id}, &river.InsertOpts{
-		ScheduledAt: created.Add(q.firstLook),
-	})
+// enqueue adds lead id's watch job inside tx and returns the job's id. The job first
+// comes due a takeover time after the lead's creation, or at its planned start (next)
+// when that is later.
+func (q *queue) enqueue(ctx context.Context, tx *sql.Tx, id string, created, next time.Time) (int64, error) {
+	due := created.Add(q.firstLook)
+	if next.After(due) {
+		due = next
+	}
+	res, err := q.client.InsertTx(ctx, tx, watchArgs{LeadID: id}, &river.InsertOpts{ScheduledAt: due})
 	if err != nil {
 		return 0, err
 	}

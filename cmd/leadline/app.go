@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,12 +36,17 @@ type app struct {
 	svc  *dialer.Service
 	srv  *http.Server
 	ln   net.Listener
-	keys atomic.Pointer[map[string]string] // API key → dealer id
+	keys atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
+	ids  atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
 // Nothing runs until run.
-func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app, err error) {
+func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...appOption) (a *app, err error) {
+	var o appOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	a = &app{log: log}
 	defer func() {
 		if err != nil {
@@ -75,7 +80,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app
 	}
 	a.svc = dialer.New(dialer.Options{
 		Store: a.db, Caller: a.ua, Speaker: speaker, Recorder: a.met, Logger: log, NodeID: node,
-		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(),
+		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(), Now: o.now, Abuse: a.db,
 	})
 	a.apply(cfg)
 
@@ -84,8 +89,8 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app
 	}
 	a.srv = &http.Server{
 		Handler: api.NewHandler(api.Options{
-			Logger: log, Leads: a.svc, Authenticate: a.authenticate, Ready: a.ready,
-			Metrics: metrics.Handler(reg),
+			Logger: log, Leads: a.svc, Access: a.keys.Load, Ready: a.ready,
+			Metrics: metrics.Handler(reg), FormLimits: formLimits(cfg), TrustedProxies: cfg.TrustedProxyPrefixes,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -97,33 +102,63 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (a *app
 	return a, nil
 }
 
+type appOptions struct {
+	now func() time.Time // the dialer's clock; nil: time.Now
+}
+
+type appOption func(*appOptions)
+
+// withClock runs the dialer on another clock: the demo and the tests use one set to
+// midday so that calling hours allow calls whenever they run.
+func withClock(now func() time.Time) appOption {
+	return func(o *appOptions) { o.now = now }
+}
+
+// middayClock is the wall clock moved back to the most recent 12:00 in Amsterdam (at most
+// a day back): the same offset for every call in this process, so that several apps in
+// one test agree on the time.
+var middayClock = sync.OnceValue(func() func() time.Time {
+	ams, err := time.LoadLocation("Europe/Amsterdam")
+	if err != nil {
+		return time.Now
+	}
+	now := time.Now().In(ams)
+	noon := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, ams)
+	if noon.After(now) {
+		noon = noon.AddDate(0, 0, -1)
+	}
+	offset := noon.Sub(now)
+	return func() time.Time { return time.Now().Add(offset) }
+})
+
 // apply installs a (re)loaded configuration's dealers and keys; calls in progress keep
 // the dealer they started with.
 func (a *app) apply(cfg *config.Config) {
-	keys := map[string]string{}
 	for _, d := range cfg.Dealers {
-		for _, k := range d.APIKeys {
-			keys[k] = d.ID
-		}
 		a.met.InitDealer(d.ID)
 		for _, p := range d.People {
 			a.met.InitPerson(d.ID, p.ID)
 		}
 	}
-	a.keys.Store(&keys)
+	a.keys.Store(access(cfg)) // api.Access compares keys in constant time
+	a.svc.SetIntakeRules(intakeRules(cfg))
 	a.svc.SetDealers(dealers(cfg))
+	ids := make([]string, len(cfg.Dealers))
+	for i, d := range cfg.Dealers {
+		ids[i] = d.ID
+	}
+	a.ids.Store(&ids)
+	a.gaugeOpen()
 }
 
-// authenticate finds the dealer of an API key, comparing against every key in constant
-// time so the answer's timing says nothing about which keys exist.
-func (a *app) authenticate(key string) (string, bool) {
-	dealer := ""
-	for k, d := range *a.keys.Load() {
-		if subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
-			dealer = d
+// gaugeOpen sets leadline_dealer_open for every dealer from its opening hours now.
+func (a *app) gaugeOpen() {
+	now := time.Now()
+	for _, id := range *a.ids.Load() {
+		if d, ok := a.svc.Dealer(id); ok {
+			a.met.DealerOpen(id, d.Hours.Open(now))
 		}
 	}
-	return dealer, dealer != ""
 }
 
 func (a *app) ready(ctx context.Context) error {
@@ -152,6 +187,18 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 		a.close()
 		return err
 	}
+	g.Go(func() error {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				a.gaugeOpen()
+			}
+		}
+	})
 	g.Go(func() error {
 		<-gctx.Done()
 		a.log.Info("shutting down: finishing calls in progress", "drain", drain)
@@ -191,9 +238,11 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 			RingTimeout: d.RingTimeout, AcceptTimeout: d.AcceptTimeout,
 			CustomerRingTimeout: d.CustomerRingTimeout, MaxCallLength: d.MaxCallLength,
 			Whisper: d.WhisperTemplate, People: map[string]dialer.Person{},
+			Hours: hours(d.OpeningHours, d.Location), Stagger: d.Stagger,
+			CustomerHours: dialer.Span{From: d.CustomerSpan[0], To: d.CustomerSpan[1]},
 		}
 		for _, p := range d.People {
-			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String()}
+			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location)}
 		}
 		for _, st := range d.Flow {
 			dd.Flow = append(dd.Flow, dialer.Step(st))
@@ -201,6 +250,23 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 		out = append(out, dd)
 	}
 	return out
+}
+
+// hours converts a configured timetable; nil when none is set (always open).
+func hours(t config.Timetable, loc *time.Location) *dialer.Hours {
+	if !t.Set() {
+		return nil
+	}
+	h := &dialer.Hours{Loc: loc, Closed: map[string]bool{}}
+	for wd, spans := range t.Week {
+		for _, s := range spans {
+			h.Week[wd] = append(h.Week[wd], dialer.Span{From: s[0], To: s[1]})
+		}
+	}
+	for _, day := range t.Closed {
+		h.Closed[day] = true
+	}
+	return h
 }
 
 // ringback is five seconds of the European ringback tone (425 Hz, 1 s on, 4 s off).

@@ -123,7 +123,9 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *verbose {
 		cfg.Log.Level = "info"
 	}
-	a, err := startApp(ctx, cfg, newLogger(cfg.Log, os.Stderr))
+	// Customers are only rung 08:00-21:00 in their own time; the demo's clock says it is
+	// midday in Amsterdam, whenever it runs.
+	a, err := startApp(ctx, cfg, newLogger(cfg.Log, os.Stderr), withClock(middayClock()))
 	if err != nil {
 		return err
 	}
@@ -136,7 +138,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := exec.LookPath("espeak-ng"); err != nil {
 		speech = "tones (install espeak-ng for spoken whispers)"
 	}
-	fmt.Fprintf(stdout, "Leadline demo: %d leads, %d simulated phones on 127.0.0.1, whispers: %s\n\n", len(demoLeads), len(demoPeople)+1, speech)
+	fmt.Fprintf(stdout, "Leadline demo: %d leads, %d simulated phones on 127.0.0.1, whispers: %s\n", len(demoLeads), len(demoPeople)+1, speech)
+	fmt.Fprintf(stdout, "(customers are only called 08:00-21:00 their time: the demo's clock says it is midday in Amsterdam)\n\n")
 	for _, p := range demoPeople {
 		fmt.Fprintf(stdout, "  %-20s %s\n", p.name, p.role)
 	}

@@ -142,7 +142,7 @@ func startTestApp(t testing.TB, spec appSpec) *testApp {
 	showLogs(t, spec.nodeID+" log", logs)
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: spec.logLevel}))
 	// Not a context that ends with the test: what startApp keeps must outlive it.
-	a, err := startApp(context.Background(), cfg, log)
+	a, err := startApp(context.Background(), cfg, log, withClock(middayClock()))
 	if err != nil {
 		t.Fatalf("startApp: %v", err)
 	}

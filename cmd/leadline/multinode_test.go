@@ -27,6 +27,26 @@ import (
 
 const mnKey = "multi-node-key-jansen-0001"
 
+// Customers are only rung 08:00-21:00 in their own time and these tests run a real
+// clock: their customers live where it is day now (Amsterdam, New York or Tokyo).
+var daytimeFormat = sync.OnceValue(func() string {
+	for _, c := range []struct{ zone, format string }{
+		{"Europe/Amsterdam", "+3161%07d"}, {"America/New_York", "+1646%07d"}, {"Asia/Tokyo", "+81901%07d"},
+	} {
+		loc, err := time.LoadLocation(c.zone)
+		if err != nil {
+			continue
+		}
+		if h := time.Now().In(loc).Hour(); h >= 9 && h < 20 {
+			return c.format
+		}
+	}
+	return "+3161%07d"
+})
+
+// customer returns the n-th customer number of a test, in a country where it is day.
+func customer(n int) string { return fmt.Sprintf(daytimeFormat(), 2000000+n) }
+
 // mnCluster is one throwaway PostgreSQL of its own (so stopping it disturbs no other
 // test) and the leadline binary.
 type mnCluster struct {
@@ -104,6 +124,7 @@ dealers:
     ring_timeout: 30s
     accept_timeout: 3s
     customer_ring_timeout: 10s
+    countries: [NL, US, JP]
     people: [%s]
     flow: %s
 `, name, rtp, trunk, c.url, mnKey, people, flow)
@@ -259,7 +280,7 @@ func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
 	}
 	var ids []string
 	for i := range 30 {
-		code, l := nodes[i%3].post(t, fmt.Sprintf(`{"phone":"+3161234%04d","name":"Lead %d"}`, i, i))
+		code, l := nodes[i%3].post(t, fmt.Sprintf(`{"phone":%q,"name":"Lead %d"}`, customer(i), i))
 		if code != http.StatusAccepted {
 			t.Fatalf("post %d: %d", i, code)
 		}
@@ -280,10 +301,11 @@ func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
 	}
 
 	// Idempotency holds across nodes.
-	code1, first := nodes[0].post(t, `{"phone":"+31612340999"}`, "Idempotency-Key", "crm-42")
-	code2, again := nodes[1].post(t, `{"phone":"+31612340999"}`, "Idempotency-Key", "crm-42")
-	code3, ext := nodes[2].post(t, `{"phone":"+31612340998","external_id":"ext-7"}`)
-	code4, ext2 := nodes[0].post(t, `{"phone":"+31612340998","external_id":"ext-7"}`)
+	p1, p2 := fmt.Sprintf(`{"phone":%q}`, customer(999)), fmt.Sprintf(`{"phone":%q,"external_id":"ext-7"}`, customer(998))
+	code1, first := nodes[0].post(t, p1, "Idempotency-Key", "crm-42")
+	code2, again := nodes[1].post(t, p1, "Idempotency-Key", "crm-42")
+	code3, ext := nodes[2].post(t, p2)
+	code4, ext2 := nodes[0].post(t, p2)
 	if code1 != 202 || code2 != 200 || again.ID != first.ID || code3 != 202 || code4 != 200 || ext2.ID != ext.ID {
 		t.Errorf("repeats across nodes: %d %d %v, %d %d %v", code1, code2, again.ID == first.ID, code3, code4, ext2.ID == ext.ID)
 	}
@@ -296,12 +318,12 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	piet := phone(t, "piet", siptest.Behaviour{Never: true})
 	owner := phone(t, "owner", siptest.Behaviour{Ring: 300 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond})
 	carrier := phone(t, "carrier", siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
-	carrier.Behave("+31687654321", siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 500}) // talks until hung up
+	carrier.Behave(customer(2), siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 500}) // talks until hung up
 	people := fmt.Sprintf("{id: piet, phone: %q}, {id: owner, phone: %q}", piet.URI(), owner.URI())
 	a := c.start(t, "node-a", "22600-22799", carrier.Addr().String(), people, "[piet, owner]")
 	b := c.start(t, "node-b", "22800-22999", carrier.Addr().String(), people, "[piet, owner]")
 
-	_, l := a.post(t, `{"phone":"+31612345678","name":"Eva"}`)
+	_, l := a.post(t, fmt.Sprintf(`{"phone":%q,"name":"Eva"}`, customer(1)))
 	for range 100 {
 		if invitesFor(piet, l.ID) == 1 {
 			break
@@ -330,7 +352,7 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	// Killed while bridged: node c dies mid-call; node b resumes the lead and does not
 	// dial the customer again.
 	c3 := c.start(t, "node-c", "22600-22799", carrier.Addr().String(), people, "[owner]")
-	_, l2 := c3.post(t, `{"phone":"+31687654321","name":"Noah"}`)
+	_, l2 := c3.post(t, fmt.Sprintf(`{"phone":%q,"name":"Noah"}`, customer(2)))
 	deadline := time.Now().Add(20 * time.Second)
 	for b.get(t, l2.ID).Status != "connected" {
 		if time.Now().After(deadline) {
@@ -357,7 +379,7 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	people := fmt.Sprintf("{id: owner, phone: %q}", owner.URI())
 	a := c.start(t, "node-a", "23000-23199", carrier.Addr().String(), people, "[owner]")
 
-	_, l := a.post(t, `{"phone":"+31612345678"}`)
+	_, l := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(1)))
 	deadline := time.Now().Add(20 * time.Second)
 	for a.get(t, l.ID).Status != "connected" {
 		if time.Now().After(deadline) {
@@ -366,7 +388,7 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	c.pg(t, "down")
-	code, _ := a.post(t, `{"phone":"+31612345679"}`)
+	code, _ := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(2)))
 	if code != http.StatusServiceUnavailable {
 		t.Errorf("post with the database down: %d, want 503", code)
 	}
@@ -382,7 +404,7 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	var after mnLead
 	for range 100 {
 		var code int
-		if code, after = a.post(t, `{"phone":"+31612345670"}`); code == http.StatusAccepted {
+		if code, after = a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(3))); code == http.StatusAccepted {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -73,8 +73,8 @@ func TestRestartResumesLead(t *testing.T) {
 	// The first app released its lease when it stopped (a clean shutdown), so nothing
 	// needs to wait for takeover_after: README promises the lead resumes when the server
 	// starts again, and every second here is a second of speed to lead.
-	if resumed := time.Since(restarted); resumed > 3*time.Second {
-		t.Errorf("the lead resumed %v after the restart; want it resumed at start (< 3 s), its lease was released", resumed.Round(10*time.Millisecond))
+	if resumed := time.Since(restarted); resumed > 5*time.Second {
+		t.Errorf("the lead resumed %v after the restart; want it resumed at start (< 5 s), its lease was released", resumed.Round(10*time.Millisecond))
 	} else {
 		t.Logf("lead resumed (owner rung) %v after the restart", resumed.Round(10*time.Millisecond))
 	}

@@ -182,6 +182,7 @@ func (s *Store) UpdateLead(_ context.Context, u dialer.LeadUpdate) (bool, error)
 		l.EndedAt = u.EndedAt
 	}
 	l.Reason = u.Reason
+	l.NextAt = u.NextAt
 	if u.Status.Final() {
 		l.node = ""
 	}

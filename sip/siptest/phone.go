@@ -53,7 +53,17 @@ type Phone struct {
 	mu     sync.Mutex // guards the following fields
 	calls  []*Call
 	byUser map[string]Behaviour
+	wire   []Packet
 }
+
+// Packet is one SIP message as the phone's socket received it, before parsing.
+type Packet struct {
+	From netip.AddrPort // source address
+	Data []byte
+}
+
+// maxWire bounds the packets a phone keeps (Received).
+const maxWire = 1000
 
 // Behave makes calls to user (the Request-URI's user part, e.g. an E.164 number when the
 // phone stands in for a carrier) follow b instead of the phone's own behaviour.
@@ -84,7 +94,8 @@ func NewPhone(name string, b Behaviour, log *slog.Logger) (*Phone, error) {
 		return nil, err
 	}
 	p.addr = p.conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	if p.ua, err = sipgo.NewUA(sipgo.WithUserAgent(name)); err != nil {
+	if p.ua, err = sipgo.NewUA(sipgo.WithUserAgent(name),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(p.capture))); err != nil {
 		return nil, err
 	}
 	if p.srv, err = sipgo.NewServer(p.ua); err != nil {
@@ -107,6 +118,35 @@ func NewPhone(name string, b Behaviour, log *slog.Logger) (*Phone, error) {
 		time.Sleep(time.Millisecond)
 	}
 	return p, nil
+}
+
+// capture records what the socket received, with its source (up to maxWire packets).
+func (p *Phone) capture(props sip.TransportReadProps, data []byte) ([]byte, error) {
+	var from netip.AddrPort
+	if a, ok := props.RemoteAddr.(*net.UDPAddr); ok {
+		from = a.AddrPort()
+	}
+	p.mu.Lock()
+	if len(p.wire) < maxWire {
+		p.wire = append(p.wire, Packet{From: from, Data: append([]byte(nil), data...)})
+	}
+	p.mu.Unlock()
+	return data, nil
+}
+
+// Received returns the SIP messages the phone received, raw, in order (the first
+// thousand).
+func (p *Phone) Received() []Packet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Packet(nil), p.wire...)
+}
+
+// fromListener makes a request the phone sends within a dialog leave from its SIP socket,
+// as Via and Contact say (sipgo sends dialog requests from a new socket otherwise).
+func (p *Phone) fromListener(req *sip.Request) *sip.Request {
+	req.Laddr = sip.Addr{IP: net.IP(p.addr.Addr().AsSlice()), Port: int(p.addr.Port()), Hostname: p.addr.Addr().String()}
+	return req
 }
 
 // URI is the phone's SIP address, to put in a person's phone field.
@@ -137,15 +177,18 @@ type Call struct {
 	p      *Phone
 	b      Behaviour
 	dlg    *sipgo.DialogServerSession
-	rtp    *net.UDPConn
-	remote netip.AddrPort
-	codec  media.Codec
 	evPT   uint8
 
 	done     chan struct{}
 	stopOnce sync.Once
 
 	mu       sync.Mutex          // guards the following fields
+	rtp      *net.UDPConn        // the phone's RTP socket (a re-offer may move it)
+	remote   netip.AddrPort      // where the phone sends RTP
+	codec    media.Codec         // what the phone sends
+	sending  bool                // the phone sends media (not on hold or inactive)
+	offered  []byte              // our SDP while a re-offer is in progress
+	pts      map[uint8]int       // RTP packets received, by payload type
 	inband   []int16             // in-band key tone still to send
 	events   []media.EventPacket // RFC 4733 press to send
 	answered bool
@@ -203,12 +246,16 @@ func Level(pcm []int16, freq float64) float64 {
 }
 
 func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		p.inDialog(req, tx)
+		return
+	}
 	dlg, err := p.dlgs.ReadInvite(req, tx)
 	if err != nil {
 		p.log.Warn("read invite", "error", err)
 		return
 	}
-	c := &Call{Invite: req.Clone(), p: p, b: p.b, dlg: dlg, done: make(chan struct{}), ssrcs: map[uint32]bool{}}
+	c := &Call{Invite: req.Clone(), p: p, b: p.b, dlg: dlg, done: make(chan struct{}), ssrcs: map[uint32]bool{}, pts: map[uint8]int{}, sending: true}
 	p.mu.Lock()
 	if b, ok := p.byUser[req.Recipient.User]; ok {
 		c.b = b
@@ -270,6 +317,33 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
+// inDialog answers Leadline's re-INVITE or UPDATE (a session refresh) with the phone's
+// current SDP, unchanged.
+func (p *Phone) inDialog(req *sip.Request, tx sip.ServerTransaction) {
+	var c *Call
+	for _, cc := range p.Calls() {
+		if cc.Invite.CallID().Value() == req.CallID().Value() {
+			c = cc
+		}
+	}
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	var body []byte
+	if req.Method == sip.INVITE || len(req.Body()) > 0 {
+		body = c.sdp()
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", body)
+	if body != nil {
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	if h := req.GetHeader("Session-Expires"); h != nil {
+		res.AppendHeader(sip.NewHeader("Session-Expires", h.Value()))
+	}
+	_ = tx.Respond(res)
+}
+
 func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err := p.dlgs.ReadBye(req, tx); err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
@@ -293,6 +367,8 @@ func (c *Call) setupMedia(offer []byte) error {
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.remote = netip.AddrPortFrom(ip, uint16(md.MediaName.Port.Value))
 	offered := map[string]bool{}
 	for _, f := range md.MediaName.Formats {
@@ -313,22 +389,32 @@ func (c *Call) setupMedia(offer []byte) error {
 	if c.rtp, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
 		return err
 	}
-	go c.listen()
+	go c.listen(c.rtp)
 	return nil
 }
 
 func (c *Call) sdp() []byte {
-	port := c.rtp.LocalAddr().(*net.UDPAddr).Port
-	return fmt.Appendf(nil, "v=0\r\no=%s 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP %d %d\r\na=rtpmap:%d %s/8000\r\na=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
-		c.p.Name, port, c.codec, c.evPT, c.codec, c.codec, c.evPT, c.evPT)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.offered != nil {
+		return c.offered
+	}
+	return c.sdpLocked(1, c.codec, "sendrecv")
 }
 
-func (c *Call) listen() {
+func (c *Call) sdpLocked(version int, codec media.Codec, dir string) []byte {
+	port := c.rtp.LocalAddr().(*net.UDPAddr).Port
+	return fmt.Appendf(nil, "v=0\r\no=%s 1 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP %d %d\r\na=rtpmap:%d %s/8000\r\na=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\na=ptime:20\r\na=%s\r\n",
+		c.p.Name, version, port, codec, c.evPT, codec, codec, c.evPT, c.evPT, dir)
+}
+
+// listen reads conn until it is closed (at hang-up, or when a re-offer moves the media).
+func (c *Call) listen(conn *net.UDPConn) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	for {
-		n, err := c.rtp.Read(buf)
+		n, err := conn.Read(buf)
 		if err != nil {
 			return
 		}
@@ -337,6 +423,7 @@ func (c *Call) listen() {
 		}
 		c.mu.Lock()
 		c.packets++
+		c.pts[pkt.PayloadType]++
 		c.ssrcs[pkt.SSRC] = true
 		if codec, ok := media.CodecForPayloadType(pkt.PayloadType); ok && len(c.heard) < 8000*120 {
 			c.heard = media.Decode(codec, c.heard, pkt.Payload)
@@ -357,7 +444,7 @@ func (c *Call) talk(ctx context.Context) {
 	}
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
-	h := rtp.Header{Version: 2, PayloadType: uint8(c.codec), SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}
+	h := rtp.Header{Version: 2, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}
 	frame := make([]int16, 160)
 	var payload, out []byte
 	for {
@@ -382,15 +469,20 @@ func (c *Call) talk(ctx context.Context) {
 		}
 		ev := c.events
 		c.events = nil
+		codec, conn, remote, sending := c.codec, c.rtp, c.remote, c.sending
 		c.mu.Unlock()
+		if !sending {
+			continue
+		}
 		if len(ev) > 0 {
 			c.sendEvents(&h, ev)
 		}
-		payload = media.Encode(c.codec, payload[:0], frame)
+		payload = media.Encode(codec, payload[:0], frame)
+		h.PayloadType = uint8(codec)
 		h.SequenceNumber++
 		h.Timestamp += 160
 		out, _ = (&rtp.Packet{Header: h, Payload: payload}).Marshal()
-		_, _ = c.rtp.WriteToUDPAddrPort(out, c.remote)
+		_, _ = conn.WriteToUDPAddrPort(out, remote)
 	}
 }
 
@@ -404,7 +496,7 @@ func (c *Call) press(ctx context.Context) {
 	}
 	switch b.KeyBy {
 	case "info":
-		req := sip.NewRequest(sip.INFO, c.dlg.InviteRequest.Contact().Address)
+		req := c.p.fromListener(sip.NewRequest(sip.INFO, c.dlg.InviteRequest.Contact().Address))
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
 		req.SetBody([]byte("Signal=" + string(b.Key) + "\r\nDuration=160\r\n"))
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -435,7 +527,10 @@ func (c *Call) sendEvents(h *rtp.Header, ev []media.EventPacket) {
 		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: c.evPT, Marker: e.Marker, SequenceNumber: h.SequenceNumber,
 			Timestamp: base + e.TimestampOffset, SSRC: h.SSRC}, Payload: e.Payload}
 		out, _ := p.Marshal()
-		_, _ = c.rtp.WriteToUDPAddrPort(out, c.remote)
+		c.mu.Lock()
+		conn, remote := c.rtp, c.remote
+		c.mu.Unlock()
+		_, _ = conn.WriteToUDPAddrPort(out, remote)
 	}
 	h.Timestamp = base + uint32(time.Since(start)/time.Millisecond)*8
 }
@@ -445,15 +540,118 @@ func (c *Call) stop(hangUp bool) {
 	c.stopOnce.Do(func() {
 		if hangUp {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = c.dlg.Bye(ctx)
+			bye := c.p.fromListener(sip.NewRequest(sip.BYE, c.dlg.InviteRequest.Contact().Address))
+			bye.SetTransport(c.dlg.InviteRequest.Transport())
+			_ = c.dlg.WriteBye(ctx, bye)
 			cancel()
 			c.mu.Lock()
 			c.byUs = true
 			c.mu.Unlock()
 		}
 		close(c.done)
+		c.mu.Lock()
 		if c.rtp != nil {
 			_ = c.rtp.Close()
 		}
+		c.mu.Unlock()
 	})
+}
+
+// PayloadTypes returns how many RTP packets the phone received, by payload type.
+func (c *Call) PayloadTypes() map[uint8]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[uint8]int, len(c.pts))
+	for k, v := range c.pts {
+		out[k] = v
+	}
+	return out
+}
+
+// Reoffer is a mid-call re-INVITE or UPDATE the phone sends, as a carrier or PBX does for
+// hold, resume, a codec change or a session refresh.
+type Reoffer struct {
+	Method    sip.RequestMethod // sip.INVITE (default) or sip.UPDATE
+	NoSDP     bool              // send no offer: a re-INVITE then gets the offer in the 200 and answers in the ACK
+	Codec     media.Codec       // the one codec offered (with telephone-event), or answered in the ACK; the phone then sends it
+	Direction string            // "sendonly" (hold), "inactive", "recvonly"; "" is sendrecv
+	NewPort   bool              // move the phone's media to a new port
+}
+
+// Reoffer sends r in the call's dialog and waits for the final response; a 2xx to a
+// re-INVITE is ACKed (with the phone's answer when Leadline made the offer) and the
+// phone's media follows what was agreed.
+func (c *Call) Reoffer(ctx context.Context, r Reoffer) (*sip.Response, error) {
+	if r.Method == "" {
+		r.Method = sip.INVITE
+	}
+	if !r.Codec.Valid() {
+		r.Codec = media.PCMU
+	}
+	if r.Direction == "" {
+		r.Direction = "sendrecv"
+	}
+	c.mu.Lock()
+	oldConn := c.rtp
+	if r.NewPort {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		c.rtp = conn
+		go c.listen(conn)
+	}
+	var body []byte
+	if !r.NoSDP {
+		body = c.sdpLocked(2, r.Codec, r.Direction)
+		c.offered = body
+	}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.offered = nil
+		c.mu.Unlock()
+	}()
+
+	req := c.p.fromListener(sip.NewRequest(r.Method, c.dlg.InviteRequest.Contact().Address))
+	if body != nil {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+	}
+	res, err := c.dlg.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !res.IsSuccess() {
+		return res, nil
+	}
+	codec := r.Codec
+	if r.Method == sip.INVITE {
+		ack := c.p.fromListener(sip.NewRequest(sip.ACK, c.dlg.InviteRequest.Contact().Address))
+		if r.NoSDP {
+			// Leadline offered: answer with r.Codec if offered.
+			if !strings.Contains(string(res.Body()), fmt.Sprintf("a=rtpmap:%d ", codec)) {
+				codec = media.PCMU
+			}
+			c.mu.Lock()
+			ans := c.sdpLocked(3, codec, "sendrecv")
+			c.mu.Unlock()
+			ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+			ack.SetBody(ans)
+		}
+		if err := c.dlg.WriteRequest(ack); err != nil {
+			return res, err
+		}
+	}
+	c.mu.Lock()
+	if !r.NoSDP || r.Method == sip.INVITE {
+		c.codec = codec
+		c.sending = r.Direction == "sendrecv" || r.Direction == "sendonly"
+	}
+	c.mu.Unlock()
+	if r.NewPort {
+		_ = oldConn.Close()
+	}
+	return res, nil
 }

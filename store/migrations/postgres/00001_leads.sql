@@ -22,6 +22,7 @@ CREATE TABLE leads (
     lease_node      TEXT NOT NULL DEFAULT '', -- '' when nobody holds the lease
     lease_until     BIGINT NOT NULL DEFAULT 0,
     job_id          BIGINT NOT NULL DEFAULT 0, -- the lead's River watch job
+    next_at         BIGINT NOT NULL DEFAULT 0, -- a scheduled lead's planned start
     updated_at      BIGINT NOT NULL
 );
 

@@ -23,6 +23,7 @@ CREATE TABLE leads (
     lease_node      TEXT NOT NULL DEFAULT '', -- '' when nobody holds the lease
     lease_until     INTEGER NOT NULL DEFAULT 0,
     job_id          INTEGER NOT NULL DEFAULT 0, -- the lead's River watch job
+    next_at         INTEGER NOT NULL DEFAULT 0, -- a scheduled lead's planned start
     updated_at      INTEGER NOT NULL
 ) STRICT;
 

@@ -1,0 +1,169 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Scope is what a key may do.
+type Scope int
+
+// Scopes.
+const (
+	// ScopeAPI is a dealer's API key: every endpoint, for the dealer's leads.
+	ScopeAPI Scope = iota + 1
+	// ScopeForm is a dealer's public form key: POST /v1/leads only, from the dealer's
+	// allowed origins, behind the honeypot and the form rate limits.
+	ScopeForm
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeAPI:
+		return "api_key"
+	case ScopeForm:
+		return "form_key"
+	}
+	return "none"
+}
+
+// DealerAccess is one dealer's credentials and the rules that go with them. Keys are
+// given as their SHA-256 digests: the configuration may hold only hashes, and the
+// plain key never needs to be kept.
+type DealerAccess struct {
+	Dealer   string
+	APIKeys  [][32]byte // SHA-256 of each API key
+	FormKeys [][32]byte // SHA-256 of each public form key
+	// AllowedOrigins are the web origins form keys are accepted from, such as
+	// "https://www.example.nl" (compared case-insensitively, default port ignored).
+	AllowedOrigins []string
+	// WebhookSecrets are the HMAC-SHA256 secrets of signed posts; any one of them
+	// verifies a signature (several during a rotation).
+	WebhookSecrets [][]byte
+	// RequireSignature refuses API-key posts of leads without a valid signature.
+	RequireSignature bool
+	// Country reads national numbers for the per-phone rate limit ("NL").
+	Country string
+}
+
+// Access is who may do what: every dealer's keys and rules. It is immutable; build a
+// new one with NewAccess on a configuration reload.
+type Access struct {
+	creds   []credential
+	dealers map[string]*DealerAccess
+	origins map[string]bool // every dealer's allowed origins, canonical
+}
+
+// credential is one key's digest, its dealer and its scope.
+type credential struct {
+	digest [32]byte
+	dealer *DealerAccess
+	scope  Scope
+}
+
+// NewAccess builds an Access from the dealers' credentials. Dealers with an empty id
+// and keys listed for more than one dealer are ignored (config refuses both).
+func NewAccess(dealers []DealerAccess) *Access {
+	a := &Access{dealers: map[string]*DealerAccess{}, origins: map[string]bool{}}
+	owners := map[[32]byte]int{}
+	for i := range dealers {
+		d := dealers[i]
+		if d.Dealer == "" {
+			continue
+		}
+		d.AllowedOrigins = slices.Clone(d.AllowedOrigins)
+		for j, o := range d.AllowedOrigins {
+			if c, ok := canonicalOrigin(o); ok {
+				d.AllowedOrigins[j] = c
+				a.origins[c] = true
+			}
+		}
+		a.dealers[d.Dealer] = &d
+		for _, k := range d.APIKeys {
+			owners[k]++
+			a.creds = append(a.creds, credential{digest: k, dealer: &d, scope: ScopeAPI})
+		}
+		for _, k := range d.FormKeys {
+			owners[k]++
+			a.creds = append(a.creds, credential{digest: k, dealer: &d, scope: ScopeForm})
+		}
+	}
+	a.creds = slices.DeleteFunc(a.creds, func(c credential) bool { return owners[c.digest] > 1 })
+	return a
+}
+
+// lookup finds the credential of a presented key. It hashes the key once and compares
+// the digest with every configured digest in constant time, so neither the answer's
+// timing nor its absence tells which keys exist or how much of one matched.
+func (a *Access) lookup(key string) (credential, bool) {
+	if a == nil || key == "" {
+		return credential{}, false
+	}
+	digest := sha256.Sum256([]byte(key))
+	var found credential
+	match := 0
+	for _, c := range a.creds {
+		eq := subtle.ConstantTimeCompare(c.digest[:], digest[:])
+		if eq == 1 {
+			found = c
+		}
+		match |= eq
+	}
+	return found, match == 1
+}
+
+// Authenticate returns the dealer and scope of a key; ok is false for an unknown key.
+// The comparison takes the same time whichever key, if any, matches.
+func (a *Access) Authenticate(key string) (dealer string, scope Scope, ok bool) {
+	c, ok := a.lookup(key)
+	if !ok {
+		return "", 0, false
+	}
+	return c.dealer.Dealer, c.scope, true
+}
+
+// allowsOrigin reports whether some dealer accepts form posts from origin; CORS
+// preflights are answered for those.
+func (a *Access) allowsOrigin(origin string) bool {
+	c, ok := canonicalOrigin(origin)
+	return ok && a != nil && a.origins[c]
+}
+
+// allowsOrigin reports whether the dealer accepts form posts from origin.
+func (d *DealerAccess) allowsOrigin(origin string) bool {
+	c, ok := canonicalOrigin(origin)
+	return ok && slices.Contains(d.AllowedOrigins, c)
+}
+
+// canonicalOrigin writes a web origin as scheme://host[:port] in lower case, without
+// the scheme's default port or a path; ok is false for anything that is not an http or
+// https origin. "null" (the origin of sandboxed and privacy-redirected pages) is not
+// an origin.
+func canonicalOrigin(s string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.User != nil || u.Opaque != "" || u.Hostname() == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	port := u.Port()
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", false
+		}
+	}
+	if port == "" || scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		return scheme + "://" + host, true
+	}
+	return scheme + "://" + host + ":" + port, true
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadline/leadline/api"
+	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/sip/siptest"
+)
+
+// Issue 6 end to end: who may post leads and how often, on a whole Leadline with its
+// real store. The harness writes the dealer's flow last, so extra dealer keys and
+// top-level keys ride in after it (withTrust).
+
+const (
+	rtpTrust      = "23400-23499"
+	trustFormKey  = "form-key-jansen-public-01"
+	trustSecret   = "whsec-jansen-0123456789abcdef0123456789"
+	trustOrigin   = "https://www.autohuis-jansen.example"
+	trustRedirect = trustOrigin + "/bedankt"
+)
+
+// withTrust appends the dealer's form, origin, webhook and country settings and the
+// server's limits to a flow for appSpec.flow.
+func withTrust(flow string) string {
+	return flow + `
+    form_keys: ["` + trustFormKey + `"]
+    allowed_origins: ["` + trustOrigin + `"]
+    webhook_secrets: ["` + trustSecret + `"]
+    countries: [NL]
+max_leads_per_number_per_day: 2
+forms: {rate_limit_per_ip: "100/1h", rate_limit_per_phone: "100/1h"}`
+}
+
+// noRedirects is a client that shows a 303 instead of following it.
+var noRedirects = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Timeout:       10 * time.Second,
+}
+
+// send posts body to path with headers (name, value pairs) and returns the answer.
+func (ta *testApp) send(t *testing.T, path, body string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, ta.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, b
+}
+
+// leadCount is how many leads the dealer has, by the API.
+func (ta *testApp) leadCount(t *testing.T) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ta.base+"/v1/leads?limit=100", nil)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var list struct {
+		Leads []leadView `json:"leads"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Leads)
+}
+
+// problemOf reads a problem+json answer; it fails the test for anything else.
+func problemOf(t *testing.T, res *http.Response, body []byte, status int, kind string) string {
+	t.Helper()
+	var p struct {
+		Type   string `json:"type"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}
+	if res.StatusCode != status || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") {
+		t.Errorf("status %d %q, want %d problem+json: %s", res.StatusCode, res.Header.Get("Content-Type"), status, body)
+		return ""
+	}
+	if err := json.Unmarshal(body, &p); err != nil || p.Status != status || !strings.HasSuffix(p.Type, "#"+kind) || p.Detail == "" {
+		t.Errorf("problem %s, want status %d type #%s (%v)", body, status, kind, err)
+	}
+	return p.Detail
+}
+
+func TestTrustEndToEnd(t *testing.T) {
+	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	ta := startTestApp(t, appSpec{
+		rtp:    rtpTrust,
+		trunk:  carrier.Addr().String(),
+		people: []person{{"piet", "Piet de Vries", piet.URI()}},
+		flow:   withTrust("[piet]"),
+		ring:   time.Second,
+	})
+	form := func(v url.Values) string { return v.Encode() }
+	stored := 0
+
+	t.Run("web form with redirect", func(t *testing.T) {
+		res, body := ta.send(t, "/v1/leads?form_key="+trustFormKey+"&redirect="+url.QueryEscape(trustRedirect),
+			form(url.Values{"name": {"Eva Jansen"}, "phone": {"06-12340001"}, "website": {""}}),
+			"Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != trustRedirect {
+			t.Fatalf("status %d Location %q: %s", res.StatusCode, res.Header.Get("Location"), body)
+		}
+		stored++
+	})
+	t.Run("fetch from the page", func(t *testing.T) {
+		res, body := ta.send(t, "/v1/leads", `{"form_key":"`+trustFormKey+`","phone":"+31 6 12340002","name":"Noah"}`,
+			"Content-Type", "application/json", "Origin", trustOrigin)
+		if res.StatusCode != http.StatusAccepted || res.Header.Get("Access-Control-Allow-Origin") != trustOrigin {
+			t.Fatalf("status %d ACAO %q: %s", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), body)
+		}
+		stored++
+	})
+	t.Run("honeypot", func(t *testing.T) {
+		res, body := ta.send(t, "/v1/leads", form(url.Values{"form_key": {trustFormKey}, "phone": {"06-12340003"}, "website": {"https://spam.example"}}),
+			"Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin)
+		var l leadView
+		if err := json.Unmarshal(body, &l); res.StatusCode != http.StatusAccepted || err != nil || l.ID == "" || l.Phone != "+31612340003" {
+			t.Fatalf("status %d: %s", res.StatusCode, body)
+		}
+		req, _ := http.NewRequest(http.MethodGet, ta.base+"/v1/leads/"+l.ID, nil)
+		req.Header.Set("X-API-Key", testKey)
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNotFound {
+			t.Errorf("the honeypot's lead exists: %v %v", res.StatusCode, err)
+		} else {
+			res.Body.Close()
+		}
+	})
+	t.Run("form key from elsewhere", func(t *testing.T) {
+		res, body := ta.send(t, "/v1/leads", form(url.Values{"form_key": {trustFormKey}, "phone": {"06-12340004"}}),
+			"Content-Type", "application/x-www-form-urlencoded")
+		problemOf(t, res, body, http.StatusForbidden, "origin-not-allowed")
+		res, body = ta.send(t, "/v1/leads", form(url.Values{"form_key": {trustFormKey}, "phone": {"06-12340004"}}),
+			"Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example")
+		problemOf(t, res, body, http.StatusForbidden, "origin-not-allowed")
+	})
+	t.Run("numbers", func(t *testing.T) {
+		for _, tt := range []struct{ phone, detail string }{
+			{"+32 470 12 34 56", "is a number in BE; this dealer only calls numbers in NL"},
+			{"0900-1234567", "premium-rate numbers are not called"},
+			{"112", "emergency numbers are not called"},
+			{"14020", "short numbers"},
+			{"06-1234", "not a valid phone number for NL"},
+		} {
+			status, _, body := ta.post(t, testKey, "application/json", `{"phone":"`+tt.phone+`"}`)
+			if status != http.StatusUnprocessableEntity || !strings.Contains(string(body), tt.detail) {
+				t.Errorf("%s: %d %s; want 422 saying %q", tt.phone, status, body, tt.detail)
+			}
+		}
+	})
+	t.Run("daily cap per number", func(t *testing.T) {
+		// 06-12340001 had one lead (the web form); one more is allowed, in any format,
+		// then the number is at its cap of 2 for this and every dealer.
+		status, _, body := ta.post(t, testKey, "application/json", `{"phone":"+31612340001","external_id":"crm-9"}`)
+		if status != http.StatusAccepted {
+			t.Fatalf("second lead: %d %s", status, body)
+		}
+		stored++
+		res, body := ta.send(t, "/v1/leads", `{"phone":"0031 6 12340001"}`, "Content-Type", "application/json", "X-API-Key", testKey)
+		detail := problemOf(t, res, body, http.StatusTooManyRequests, "number-limit")
+		if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra < 86000 || ra > 86400 {
+			t.Errorf("Retry-After %q, want about a day", res.Header.Get("Retry-After"))
+		}
+		if !strings.Contains(detail, "2 leads in the last 24 hours") {
+			t.Errorf("detail %q", detail)
+		}
+		// A retry of a stored lead is still answered with it.
+		status, _, body = ta.post(t, testKey, "application/json", `{"phone":"+31612340001","external_id":"crm-9"}`)
+		if status != http.StatusOK {
+			t.Errorf("repeat at the cap: %d %s", status, body)
+		}
+	})
+	t.Run("signed webhook", func(t *testing.T) {
+		body := `{"phone":"06-12340005","source":"crm"}`
+		now := time.Now()
+		sig := api.Sign([]byte(trustSecret), now, []byte(body))
+		headers := []string{"Content-Type", "application/json", "Authorization", "Bearer " + testKey,
+			api.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10), api.HeaderSignature, sig}
+		if res, b := ta.send(t, "/v1/leads", body, headers...); res.StatusCode != http.StatusAccepted {
+			t.Fatalf("signed: %d %s", res.StatusCode, b)
+		}
+		stored++
+		res, b := ta.send(t, "/v1/leads", body, headers...)
+		problemOf(t, res, b, http.StatusUnauthorized, "invalid-signature")
+		res, b = ta.send(t, "/v1/leads", strings.Replace(body, "crm", "CRM", 1), headers...)
+		problemOf(t, res, b, http.StatusUnauthorized, "invalid-signature")
+		old := now.Add(-10 * time.Minute)
+		res, b = ta.send(t, "/v1/leads", body, "Content-Type", "application/json", "Authorization", "Bearer "+testKey,
+			api.HeaderTimestamp, strconv.FormatInt(old.Unix(), 10), api.HeaderSignature, api.Sign([]byte(trustSecret), old, []byte(body)))
+		problemOf(t, res, b, http.StatusUnauthorized, "invalid-signature")
+	})
+	t.Run("request limits", func(t *testing.T) {
+		key := []string{"X-API-Key", testKey}
+		for _, tt := range []struct {
+			name, ct, body string
+			status         int
+			kind           string
+		}{
+			{"body too large", "application/json", `{"message":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "body-too-large"},
+			{"text/plain", "text/plain", "phone=06-12345678", 415, "unsupported-media-type"},
+			{"multipart", "multipart/form-data; boundary=x", "--x--", 415, "unsupported-media-type"},
+			{"no content type", "", `{"phone":"06-12345678"}`, 415, "unsupported-media-type"},
+			{"unknown field", "application/json", `{"phone":"06-12345678","budget":"1"}`, 422, "invalid-request"},
+			{"name too long", "application/json", `{"phone":"06-12345678","name":"` + strings.Repeat("n", 201) + `"}`, 422, "invalid-request"},
+			{"message too long", "application/x-www-form-urlencoded", "phone=06-12345678&message=" + strings.Repeat("m", 2001), 422, "invalid-request"},
+			{"not JSON", "application/json", `{"phone":`, 400, "malformed-request"},
+		} {
+			h := slices.Concat(key, []string{"Content-Type", tt.ct})
+			if tt.ct == "" {
+				h = key
+			}
+			res, b := ta.send(t, "/v1/leads", tt.body, h...)
+			if detail := problemOf(t, res, b, tt.status, tt.kind); detail == "" {
+				t.Errorf("%s: no detail", tt.name)
+			}
+		}
+	})
+
+	if n := ta.leadCount(t); n != stored {
+		t.Errorf("%d leads stored, want %d", n, stored)
+	}
+	logs := ta.logs.String()
+	for _, secret := range []string{testKey, trustFormKey, trustSecret} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains %q", secret)
+		}
+	}
+	if !strings.Contains(logs, "credential=form_key") {
+		t.Errorf("the log does not say which kind of key was used:\n%s", logs)
+	}
+	if n := len(carrier.Calls()); n != 0 { // nobody pressed 1, so no customer was called
+		t.Errorf("customers were called %d times", n)
+	}
+}
+
+// TestKeyRotation rotates the dealer's API key as docs/security.md says: add the new
+// key (here as its hash), reload, then remove the old one and reload; no restart.
+func TestKeyRotation(t *testing.T) {
+	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
+	spec := appSpec{rtp: rtpTrust, people: []person{{"piet", "Piet de Vries", piet.URI()}}, flow: "[piet]", ring: time.Second}
+	ta := startTestApp(t, spec)
+	const newKey = "rotated-key-jansen-000000002"
+	sum := sha256.Sum256([]byte(newKey))
+	reload := func(keys string) {
+		t.Helper()
+		yaml := strings.Replace(string(spec.yaml(t)), fmt.Sprintf("api_keys: [%q]", testKey), "api_keys: "+keys, 1)
+		cfg, err := config.Parse([]byte(yaml), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ta.apply(cfg)
+	}
+	post := func(key string) int {
+		status, _, _ := ta.post(t, key, "application/json", `{"phone":"06-1234`+strconv.Itoa(5000+rand.IntN(4000))+`"}`)
+		return status
+	}
+	reload(fmt.Sprintf(`[%q, "sha256:%x"]`, testKey, sum))
+	if a, b := post(testKey), post(newKey); a != http.StatusAccepted || b != http.StatusAccepted {
+		t.Fatalf("both keys configured: old %d, new %d", a, b)
+	}
+	reload(fmt.Sprintf(`["sha256:%x"]`, sum))
+	if a, b := post(testKey), post(newKey); a != http.StatusUnauthorized || b != http.StatusAccepted {
+		t.Errorf("old key removed: old %d, new %d", a, b)
+	}
+}

@@ -1,0 +1,80 @@
+package dialer
+
+import (
+	"sync"
+	"time"
+
+	"github.com/leadline/leadline/phone"
+)
+
+// DefaultCustomerHours is when a customer may be rung, in the customer's own local time;
+// a dealer may set a stricter window, never a wider one.
+var DefaultCustomerHours = Span{From: 8 * 60, To: 21 * 60}
+
+// earliest returns the first instant at or after t when the dealer is open and the
+// customer, in each of the time zones their number may be in, is within the dealer's
+// customer hours. The zero time means never within a year.
+func (d *Dealer) earliest(t time.Time, customer []*time.Location) time.Time {
+	span := d.CustomerHours
+	if span == (Span{}) {
+		span = DefaultCustomerHours
+	}
+	for range 32 { // each round moves forward; a handful settle it
+		next := d.Hours.Next(t)
+		if next.IsZero() {
+			return next
+		}
+		for _, z := range customer {
+			h := Hours{Loc: z}
+			for i := range h.Week {
+				h.Week[i] = []Span{span}
+			}
+			if n := h.Next(next); n.After(next) {
+				next = n
+			}
+		}
+		if next.Equal(t) {
+			return t
+		}
+		t = next
+	}
+	return t
+}
+
+// stagger spreads leads scheduled for one opening: each is planned at least gap after
+// the previous one of the same dealer, so the morning's backlog does not ring everyone
+// at once. The slots are this node's; several nodes each stagger their own.
+type stagger struct {
+	mu   sync.Mutex           // guards last
+	last map[string]time.Time // dealer → latest planned slot
+}
+
+func (st *stagger) slot(dealer string, at time.Time, gap time.Duration) time.Time {
+	if gap <= 0 {
+		return at
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.last == nil {
+		st.last = map[string]time.Time{}
+	}
+	if prev := st.last[dealer]; !prev.IsZero() && prev.Add(gap).After(at) {
+		at = prev.Add(gap)
+	}
+	st.last[dealer] = at
+	return at
+}
+
+// plan decides whether l can be dialled now: if the dealer is closed or it is the
+// customer's quiet time, l becomes scheduled for the earliest allowed moment (staggered)
+// and plan returns true.
+func (s *Service) plan(d *Dealer, l *Lead) bool {
+	now := s.now()
+	at := d.earliest(now, phone.Zones(l.Phone))
+	if at.IsZero() || !at.After(now) {
+		return false
+	}
+	l.Status = StatusScheduled
+	l.NextAt = s.stagger.slot(d.ID, at, d.Stagger).UTC().Truncate(time.Millisecond)
+	return true
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Load test of Leadline's call path and media relay, all on loopback, next to rtpengine
+# with the same RTP traffic. It stops by itself; everything it starts it stops (by pid).
+#
+#   scripts/load/run.sh                 # 500 calls at 100/s, 20 s measured
+#   CALLS=200 RATE=50 WINDOW=10 scripts/load/run.sh
+#   SKIP_RTPENGINE=1 scripts/load/run.sh
+#   LEADLINE_BIN=/path/to/leadline KEEP=1 LOGLEVEL=debug scripts/load/run.sh
+#   LEADLINE_GOMAXPROCS=4 scripts/load/run.sh   # Go's Ps on the one core: see BENCHMARKS.md
+#   TAKEOVER=60s scripts/load/run.sh            # takeover_after: flows renew leases a sixth as often
+#
+# Leadline (`leadline serve`, built from this tree) runs pinned to core $CORE with SQLite
+# on tmpfs and the "files" prompts, so no speech synthesis runs. sipp plays the
+# salespeople (answer, press 1 with dtmf_2833_1.pcap, stay on, hang up) and the trunk's
+# customers (answer, stay on); their SDP names the sockets of rtpload
+# (scripts/load/rtpload), which posts the leads, sends 20 ms PCMU both ways on every
+# bridged call and measures. Then rtpengine (userspace, pinned to the same core) gets the
+# same calls over its ng protocol and the same traffic. Results: a table on stdout and
+# JSON lines in $OUT (default: a temporary file, printed).
+#
+# Needs: Go, sipp (sip-tester), taskset; rtpengine-daemon for the comparison.
+set -euo pipefail
+
+CALLS=${CALLS:-500}
+RATE=${RATE:-100}
+WINDOW=${WINDOW:-20}
+CORE=${CORE:-0}        # the relay's core
+TOOLCORE=${TOOLCORE:-1} # rtpload and sipp
+SKIP_RTPENGINE=${SKIP_RTPENGINE:-}
+(( CALLS >= 1 && CALLS <= 2000 )) || { echo "CALLS must be 1..2000" >&2; exit 2; }
+(( WINDOW >= 1 && WINDOW <= 300 )) || { echo "WINDOW must be 1..300 seconds" >&2; exit 2; }
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here="$root/scripts/load"
+tmp=$(mktemp -d /dev/shm/leadline-load.XXXXXX 2>/dev/null || mktemp -d)
+OUT=${OUT:-$tmp/results.jsonl}
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.5
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	[[ -n ${KEEP:-} ]] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+for cmd in go sipp taskset; do command -v "$cmd" >/dev/null || { echo "missing $cmd" >&2; exit 1; }; done
+
+echo "== building" >&2
+if [[ -n ${LEADLINE_BIN:-} ]]; then cp "$LEADLINE_BIN" "$tmp/leadline"; else (cd "$root" && go build -o "$tmp/leadline" ./cmd/leadline); fi
+(cd "$root" && go build -o "$tmp/rtpload" ./scripts/load/rtpload)
+read -r SIP HTTP AGENT_SIP CUST_SIP AGENT_RTP CUST_RTP NG SIPP_MA SIPP_MC < <("$tmp/rtpload" -mode ports -n 9 | tr '\n' ' '; echo)
+mkdir -p "$tmp/prompts"
+"$tmp/rtpload" -mode prompts -dir "$tmp/prompts"
+KEY=load-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+# Customers may only be rung in their daytime (8:00-21:00 local): use numbers of a country
+# where it is day now. Mobile ranges: NL 06, JP 090, US New York 212.
+PHONE=
+for c in "Europe/Amsterdam +316 8 10000000" "Asia/Tokyo +8190 8 10000000" "America/New_York +1212 7 2000000"; do
+	read -r zone prefix digits base <<<"$c"
+	h=$(TZ=$zone date +%-H)
+	if (( h >= 9 && h <= 19 )); then PHONE="-phone-prefix $prefix -phone-digits $digits -phone-base $base"; break; fi
+done
+[[ -n $PHONE ]] || { echo "no customer country in daytime now" >&2; exit 1; }
+HOLD_MS=$(( (CALLS / ${RATE%.*} + 15 + WINDOW + 10) * 1000 )) # ramp, settling, window, margin
+
+cat > "$tmp/leadline.yaml" <<EOF
+log: { level: ${LOGLEVEL:-warn} }
+takeover_after: ${TAKEOVER:-10s}
+max_leads_per_number_per_day: 1000000
+http: { listen: "127.0.0.1:$HTTP" }
+sip:
+  listen: "127.0.0.1:$SIP"
+  rtp_ports: "20000-29999"
+  trunk: { uri: "sip:127.0.0.1:$CUST_SIP" }
+store: "sqlite://$tmp/leadline.db"
+tts: { engine: files, dir: "$tmp/prompts" }
+dealers:
+  - id: load
+    api_keys: ["$KEY"]
+    caller_id: "+31201234567"
+    countries: [NL, JP, US]
+    language: en
+    ring_timeout: 20s
+    accept_timeout: 10s
+    people:
+      - { id: agent, phone: "sip:agent@127.0.0.1:$AGENT_SIP" }
+    flow: [agent]
+EOF
+
+run_sipp() { # name scenario port mediaport
+	taskset -c "$TOOLCORE" sipp -sf "$here/$2" -i 127.0.0.1 -p "$3" -mp "$4" -t u1 -nostdin \
+		-set mport "$5" -d "$HOLD_MS" -m "$CALLS" -timeout "$(( HOLD_MS / 1000 + 120 ))s" \
+		-trace_err -error_file "$tmp/$1.err" >"$tmp/$1.out" 2>&1 &
+	pids+=($!)
+}
+
+echo "== leadline: $CALLS calls at $RATE/s, pinned to core $CORE; $(uptime)" >&2
+taskset -c "$CORE" env ${LEADLINE_GOMAXPROCS:+GOMAXPROCS=$LEADLINE_GOMAXPROCS} \
+	"$tmp/leadline" serve --config "$tmp/leadline.yaml" --drain 1s >"$tmp/leadline.log" 2>&1 &
+LL=$!
+pids+=("$LL")
+for _ in $(seq 100); do
+	curl -fsS "http://127.0.0.1:$HTTP/readyz" >/dev/null 2>&1 && break
+	kill -0 "$LL" 2>/dev/null || { cat "$tmp/leadline.log" >&2; exit 1; }
+	sleep 0.1
+done
+run_sipp agents agent.xml "$AGENT_SIP" "$SIPP_MA" "$AGENT_RTP"
+run_sipp customers customer.xml "$CUST_SIP" "$SIPP_MC" "$CUST_RTP"
+sleep 0.5
+taskset -c "$TOOLCORE" "$tmp/rtpload" -mode leadline -api "http://127.0.0.1:$HTTP" -key "$KEY" \
+	-calls "$CALLS" -rate "$RATE" -window "${WINDOW}s" -pid "$LL" -clk-tck "$(getconf CLK_TCK)" \
+	-agent-port "$AGENT_RTP" -cust-port "$CUST_RTP" $PHONE -json "$OUT" ${VERBOSE:+-v}
+echo "leadline log: $(grep -c 'level=ERROR' "$tmp/leadline.log" || true) errors, $(grep -c 'level=WARN' "$tmp/leadline.log" || true) warnings" >&2
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+pids=()
+sleep 1
+
+if [[ -z $SKIP_RTPENGINE ]]; then
+	if command -v rtpengine >/dev/null; then
+		echo "== rtpengine (userspace, --table=-1): $CALLS calls at $RATE/s, pinned to core $CORE" >&2
+		taskset -c "$CORE" rtpengine --foreground --log-stderr --log-level=4 --table=-1 \
+			--interface=127.0.0.1 --listen-ng="127.0.0.1:$NG" --port-min=30000 --port-max=39999 \
+			--pidfile="$tmp/rtpengine.pid" >"$tmp/rtpengine.log" 2>&1 &
+		RE=$!
+		pids+=("$RE")
+		sleep 1
+		taskset -c "$TOOLCORE" "$tmp/rtpload" -mode rtpengine -ng "127.0.0.1:$NG" \
+			-calls "$CALLS" -rate "$RATE" -window "${WINDOW}s" -pid "$RE" -clk-tck "$(getconf CLK_TCK)" \
+			-agent-port "$AGENT_RTP" -cust-port "$CUST_RTP" -json "$OUT"
+	else
+		echo "rtpengine not installed (apt-get install rtpengine-daemon): skipped" >&2
+	fi
+fi
+
+echo
+echo "results ($OUT):"
+cat "$OUT"
+[[ -n ${KEEP:-} ]] && echo "kept $tmp" >&2
+exit 0
