@@ -380,7 +380,7 @@ func TestAliasBomb(t *testing.T) {
 	if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Message != "the document expands to too many values (aliases?)" {
 		t.Fatalf("err = %v", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	if d := time.Since(start); d > 60*time.Second { // a guard against exponential blow-up, not a benchmark
 		t.Errorf("took %v", d)
 	}
 }

@@ -4,8 +4,12 @@
 // and relays media between two legs.
 //
 // It owns every SIP transaction and dialog and every RTP socket: a 2xx that races a
-// CANCEL is acknowledged and hung up here, so the dialer only ever sees legs that are
-// answered or failed. It refuses calls from outside (403) and answers OPTIONS.
+// CANCEL, or a fork's second 2xx, is acknowledged and hung up here, so the dialer only
+// ever sees legs that are answered or failed. Inside a dialog it answers re-INVITE and
+// UPDATE (hold, codec and address changes, refreshes) and keeps session timers (RFC
+// 4028) as refresher or watcher. It refuses calls from outside (403), answers OPTIONS,
+// checks every request as RFC 3261 section 8.2 asks (400, 416, 420, 505) and opens no
+// TCP connection but for its own requests.
 //
 // sip imports dialer (for the Caller and Leg contracts) and sip/media. It must not import
 // api, store, metrics or config; cmd copies configuration into Config.

@@ -61,7 +61,9 @@ for c in "Europe/Amsterdam +316 8 10000000" "Asia/Tokyo +8190 8 10000000" "Ameri
 	if (( h >= 9 && h <= 19 )); then PHONE="-phone-prefix $prefix -phone-digits $digits -phone-base $base"; break; fi
 done
 [[ -n $PHONE ]] || { echo "no customer country in daytime now" >&2; exit 1; }
-HOLD_MS=$(( (CALLS / ${RATE%.*} + 15 + WINDOW + 10) * 1000 )) # ramp, settling, window, margin
+# Calls stay up through the ramp, rtpload's wait for the last bridge (-settle, 30 s at
+# most), the window and a margin: none may end inside the window.
+HOLD_MS=$(( (CALLS / ${RATE%.*} + 30 + WINDOW + 15) * 1000 ))
 
 cat > "$tmp/leadline.yaml" <<EOF
 log: { level: ${LOGLEVEL:-warn} }

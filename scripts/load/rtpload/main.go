@@ -316,6 +316,7 @@ type Result struct {
 	Packets       uint64  `json:"packets"`          // relayed packets received in the window
 	Expected      uint64  `json:"expected"`         // sent in the window
 	Nominal       uint64  `json:"nominal"`          // 50 a second each way on every bridged call
+	Stopped       int     `json:"stopped"`          // streams that lost over half their packets
 	LossPct       float64 `json:"loss_pct"`
 	TransitP50Us  float64 `json:"transit_p50_us"`
 	TransitP99Us  float64 `json:"transit_p99_us"`
@@ -454,7 +455,7 @@ func main() {
 			res.CPUPctPerCall = res.CPUPct / float64(bridged)
 		}
 	}
-	res.Packets, res.Expected = t.counts()
+	res.Packets, res.Expected, res.Stopped = t.counts()
 	res.Nominal = uint64(float64(bridged) * 2 * float64(time.Second/ptime) * w.Seconds())
 	if res.Expected > 0 {
 		res.LossPct = float64(res.Expected-min(res.Packets, res.Expected)) / float64(res.Expected) * 100
@@ -470,6 +471,12 @@ func main() {
 		res.Mode, res.Bridged, res.Calls, res.SetupPerSec, res.SetupP50Ms, res.SetupP99Ms)
 	fmt.Printf("  window %.1f s: CPU %.1f %% of a core, %.4f %% per bridged call\n", res.WindowS, res.CPUPct, res.CPUPctPerCall)
 	fmt.Printf("  packets %d of %d, loss %.4f %%\n", res.Packets, res.Expected, res.LossPct)
+	if res.Bridged < res.Calls {
+		fmt.Printf("  WARNING: %d calls were not bridged when the window opened\n", res.Calls-res.Bridged)
+	}
+	if res.Stopped > 0 {
+		fmt.Printf("  WARNING: %d streams lost over half their packets: calls ended in the window?\n", res.Stopped)
+	}
 	if float64(res.Expected) < 0.97*float64(res.Nominal) {
 		fmt.Printf("  WARNING: rtpload sent %d packets, not the %d due: it did not keep its pace (machine busy?)\n", res.Expected, res.Nominal)
 	}
@@ -538,8 +545,9 @@ func (t *tool) openWindow() {
 	}
 }
 
-// counts are the packets received in the window and those sent in it.
-func (t *tool) counts() (rx, expected uint64) {
+// counts are the packets received in the window and those sent in it, and the streams
+// that lost more than half of theirs (a call that ended inside the window).
+func (t *tool) counts() (rx, expected uint64, stopped int) {
 	for i := uint32(1); i <= t.nextID.Load() && i < maxStreams; i++ {
 		s := t.streams[i].Load()
 		if s == nil || s.side == 2 {
@@ -549,10 +557,14 @@ func (t *tool) counts() (rx, expected uint64) {
 		if lo == ^uint32(0) {
 			continue
 		}
-		rx += s.winRx.Load()
-		expected += uint64(s.seq.Load() - lo)
+		n, e := s.winRx.Load(), uint64(s.seq.Load()-lo)
+		rx += n
+		expected += e
+		if n < e/2 {
+			stopped++
+		}
 	}
-	return rx, expected
+	return rx, expected, stopped
 }
 
 // postLeads posts n leads at rate per second and returns when each was posted.
