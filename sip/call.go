@@ -226,12 +226,12 @@ func (c *Call) awaitAnswer(ctx context.Context, tx sip.ClientTransaction, o dial
 				authTries++
 				tx.Terminate()
 				inv := c.inviteReq().Clone()
-				var err error
-				u.dials.Add(1)
-				tx, err = u.client.TransactionDigestAuth(ctx, inv, res, sipgo.DigestAuth{
-					Username: u.cfg.TrunkUser, Password: u.cfg.TrunkPassword,
+				err := u.send(func() (err error) {
+					tx, err = u.client.TransactionDigestAuth(ctx, inv, res, sipgo.DigestAuth{
+						Username: u.cfg.TrunkUser, Password: u.cfg.TrunkPassword,
+					})
+					return err
 				})
-				u.dials.Add(-1)
 				if err != nil {
 					c.end(fmt.Errorf("invite auth: %w", err), false)
 					return nil, c.err

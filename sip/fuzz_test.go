@@ -120,6 +120,8 @@ func fuzzCall(t testing.TB, u *UA) *Call {
 	var uri sip.Uri
 	_ = sip.ParseUri(fmt.Sprintf("sip:fuzz@%s", u.Addr()), &uri)
 	c.invite = u.newInvite(c, uri, dialer.DialOpts{LeadID: "fuzz", CallerID: "+31201234567"})
+	// As buildOpt does: the dialog's requests leave from the listening socket.
+	c.invite.Laddr = sip.Addr{IP: net.IP(u.addr.Addr().AsSlice()), Port: int(u.addr.Port()), Hostname: u.addr.Addr().String()}
 	res := sip.NewResponseFromRequest(c.invite, 200, "OK", nil)
 	res.To().Params.Add("tag", "rtag")
 	res.AppendHeader(&sip.ContactHeader{Address: uri})

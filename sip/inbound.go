@@ -151,18 +151,30 @@ func (u *UA) dialControl(string, string, syscall.RawConn) error {
 	return errNoDial
 }
 
-// request starts a client transaction for req.
-func (u *UA) request(ctx context.Context, req *sip.Request, opt sipgo.ClientRequestOption) (sip.ClientTransaction, error) {
+// send hands a request to the transport with f, unless Close has stopped sending.
+func (u *UA) send(f func() error) error {
+	u.sendMu.RLock()
+	defer u.sendMu.RUnlock()
+	if u.sendDone {
+		return errClosed
+	}
 	u.dials.Add(1)
 	defer u.dials.Add(-1)
-	return u.client.TransactionRequest(ctx, req, opt)
+	return f()
+}
+
+// request starts a client transaction for req.
+func (u *UA) request(ctx context.Context, req *sip.Request, opt sipgo.ClientRequestOption) (tx sip.ClientTransaction, err error) {
+	err = u.send(func() error {
+		tx, err = u.client.TransactionRequest(ctx, req, opt)
+		return err
+	})
+	return tx, err
 }
 
 // write sends a request built from a dialog (an ACK) outside any transaction.
 func (u *UA) write(req *sip.Request) error {
-	u.dials.Add(1)
-	defer u.dials.Add(-1)
-	return u.client.WriteRequest(req, u.addVia)
+	return u.send(func() error { return u.client.WriteRequest(req, u.addVia) })
 }
 
 // do sends a request built from a dialog and waits for its final response.

@@ -100,7 +100,7 @@ func statusCodes(pkts [][]byte) []int {
 // Messages sipgo cannot parse are dropped before they reach the UA; the RFC allows
 // dropping an unparseable message, and over TCP a message without Content-Length cannot
 // be framed at all (RFC 3261 section 18.3).
-var tortureWant = map[string]struct{ udp, tcp int }{ // tcp -1: see the entry
+var tortureWant = map[string]struct{ udp, tcp int }{ // tcp -1: see the entry; -2: 400 or nothing
 	// Valid messages (RFC 4475 section 3.1.1).
 	"valid/wsinv":   {400, 400}, // RFC: 403. sipgo's transaction layer answers 400: it finds no From tag in "tag = 98asjd8"
 	"valid/intmeth": {501, 501}, // unknown method
@@ -149,8 +149,8 @@ var tortureWant = map[string]struct{ udp, tcp int }{ // tcp -1: see the entry
 	"invalid/invut":      {403, 403}, // RFC: 415; refused before the body is considered
 	"invalid/regaut01":   {405, 405},
 	"invalid/multi01":    {400, 400},
-	"invalid/mcl01":      {400, 0}, // two Content-Lengths: unframeable over TCP
-	"invalid/bcast":      {0, 0},   // a response
+	"invalid/mcl01":      {400, -2}, // two Content-Lengths: unframeable over TCP; a 400 may get out before the drop
+	"invalid/bcast":      {0, 0},    // a response
 	"invalid/ncl":        {0, 0},
 	"invalid/zeromf":     {200, 200}, // OPTIONS with Max-Forwards 0: a UAS answers it
 	"invalid/sdp01":      {403, 403}, // RFC: 415; refused first
@@ -361,8 +361,11 @@ func TestTortureMessages(t *testing.T) {
 
 // answered reports whether codes is the one answer want (0: none).
 func answered(codes []int, want int) bool {
-	if want == 0 {
+	switch want {
+	case 0:
 		return len(codes) == 0
+	case -2:
+		return len(codes) == 0 || answered(codes, 400)
 	}
 	return len(codes) == 1 && codes[0] == want
 }

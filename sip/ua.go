@@ -74,6 +74,11 @@ type UA struct {
 
 	bg    sync.WaitGroup // background goroutines (cancelInvite, hangupDialog, session timers); Close waits
 	dials atomic.Int32   // our requests being handed to the transport (see dialControl)
+	// sendMu is held for reading while a request is handed to the transport (send) and
+	// for writing when Close stops sending: a request sent after sipgo dropped its
+	// connections would open a socket that nobody closes.
+	sendMu   sync.RWMutex
+	sendDone bool // guarded by sendMu
 
 	refused    atomic.Int64 // inbound INVITEs refused
 	refusedLog atomic.Int64 // when one was last logged (unix ns)
@@ -251,9 +256,14 @@ func (u *UA) Close() error {
 	u.mu.Lock()
 	u.closed = true
 	u.mu.Unlock()
+	u.sendMu.Lock()
+	u.sendDone = true
+	u.sendMu.Unlock()
+	// Stop reading first: a request read after sipgo's connection pool is cleared would
+	// be answered over a new socket nobody closes.
+	u.closeSockets()
 	err := u.ua.Close() // terminates every transaction: background goroutines see tx.Done
 	<-idle
-	u.closeSockets()
 	return err
 }
 

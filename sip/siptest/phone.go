@@ -50,6 +50,11 @@ type Phone struct {
 	dlgs *sipgo.DialogServerCache
 	conn net.PacketConn
 
+	// sendMu is held for reading while a request leaves and for writing by Close: a
+	// request sent after sipgo dropped its connections would open a socket nobody closes.
+	sendMu sync.RWMutex
+	closed bool // guarded by sendMu
+
 	mu     sync.Mutex // guards the following fields
 	calls  []*Call
 	byUser map[string]Behaviour
@@ -167,8 +172,23 @@ func (p *Phone) Close() {
 	for _, c := range p.Calls() {
 		c.stop(false)
 	}
-	_ = p.ua.Close()
+	p.sendMu.Lock()
+	p.closed = true
+	p.sendMu.Unlock()
 	_ = p.conn.Close()
+	_ = p.ua.Close()
+}
+
+var errPhoneClosed = errors.New("phone closed")
+
+// send runs f, which sends a request, unless the phone is closed.
+func (p *Phone) send(f func() error) error {
+	p.sendMu.RLock()
+	defer p.sendMu.RUnlock()
+	if p.closed {
+		return errPhoneClosed
+	}
+	return f()
 }
 
 // Call is one INVITE the phone received.
@@ -501,7 +521,7 @@ func (c *Call) press(ctx context.Context) {
 		req.SetBody([]byte("Signal=" + string(b.Key) + "\r\nDuration=160\r\n"))
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if _, err := c.dlg.Do(ictx, req); err != nil {
+		if err := c.p.send(func() error { _, err := c.dlg.Do(ictx, req); return err }); err != nil {
 			c.p.log.Warn("info", "error", err)
 		}
 	case "inband":
@@ -542,7 +562,7 @@ func (c *Call) stop(hangUp bool) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			bye := c.p.fromListener(sip.NewRequest(sip.BYE, c.dlg.InviteRequest.Contact().Address))
 			bye.SetTransport(c.dlg.InviteRequest.Transport())
-			_ = c.dlg.WriteBye(ctx, bye)
+			_ = c.p.send(func() error { return c.dlg.WriteBye(ctx, bye) })
 			cancel()
 			c.mu.Lock()
 			c.byUs = true
@@ -619,8 +639,8 @@ func (c *Call) Reoffer(ctx context.Context, r Reoffer) (*sip.Response, error) {
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		req.SetBody(body)
 	}
-	res, err := c.dlg.Do(ctx, req)
-	if err != nil {
+	var res *sip.Response
+	if err := c.p.send(func() (err error) { res, err = c.dlg.Do(ctx, req); return err }); err != nil {
 		return nil, err
 	}
 	if !res.IsSuccess() {
@@ -640,7 +660,7 @@ func (c *Call) Reoffer(ctx context.Context, r Reoffer) (*sip.Response, error) {
 			ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 			ack.SetBody(ans)
 		}
-		if err := c.dlg.WriteRequest(ack); err != nil {
+		if err := c.p.send(func() error { return c.dlg.WriteRequest(ack) }); err != nil {
 			return res, err
 		}
 	}
