@@ -15,12 +15,14 @@ import (
 // Leads is what the API needs from the dialer. Every method is safe for concurrent use and
 // returns once the lead is stored; none waits for a call.
 type Leads interface {
-	// Submit validates and stores a lead and starts its flow. created=false: a repeat of an
-	// earlier lead (same Idempotency-Key or external_id); nothing new was started.
-	// Errors: *dialer.ValidationError (nothing stored), *dialer.NumberLimitError (the
-	// number had its day's leads; nothing stored), dialer.ErrUnavailable,
-	// dialer.ErrDraining.
-	Submit(ctx context.Context, dealer string, in dialer.LeadInput) (lead dialer.Lead, created bool, err error)
+	// Submit validates and stores a lead and starts its flow (dialer.OutcomeCreated). For a
+	// repeat of an earlier lead (same Idempotency-Key or external_id) it returns that lead
+	// (dialer.OutcomeRepeat); for a lead whose number has an open lead of the dealer, it
+	// keeps the submission with that lead and returns it (dialer.OutcomeJoined). Neither
+	// starts anything new. Errors: *dialer.ValidationError (nothing stored),
+	// *dialer.NumberLimitError (the number had its day's leads; nothing stored),
+	// dialer.ErrUnavailable, dialer.ErrDraining.
+	Submit(ctx context.Context, dealer string, in dialer.LeadInput) (lead dialer.Lead, out dialer.Outcome, err error)
 	// Check validates a lead as Submit would and returns it normalised, but stores and
 	// starts nothing (the answer to a post caught by the honeypot). Errors: as Submit's
 	// validation.

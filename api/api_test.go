@@ -177,9 +177,15 @@ func queuedLead(in dialer.LeadInput) dialer.Lead {
 	}
 }
 
-func submitOK(created bool) func(context.Context, string, dialer.LeadInput) (dialer.Lead, bool, error) {
-	return func(_ context.Context, _ string, in dialer.LeadInput) (dialer.Lead, bool, error) {
-		return queuedLead(in), created, nil
+// submitOK answers Submit with a queued lead made of the input, created or (created
+// false) a repeat.
+func submitOK(created bool) func(context.Context, string, dialer.LeadInput) (dialer.Lead, dialer.Outcome, error) {
+	out := dialer.OutcomeRepeat
+	if created {
+		out = dialer.OutcomeCreated
+	}
+	return func(_ context.Context, _ string, in dialer.LeadInput) (dialer.Lead, dialer.Outcome, error) {
+		return queuedLead(in), out, nil
 	}
 }
 
@@ -357,8 +363,8 @@ func TestCreateLeadSubmitErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := newServer(t, &fakeLeads{SubmitFn: func(context.Context, string, dialer.LeadInput) (dialer.Lead, bool, error) {
-				return dialer.Lead{}, false, tt.err
+			ts := newServer(t, &fakeLeads{SubmitFn: func(context.Context, string, dialer.LeadInput) (dialer.Lead, dialer.Outcome, error) {
+				return dialer.Lead{}, 0, tt.err
 			}})
 			rec := ts.do(t, "POST", "/v1/leads", `{"phone":"+31612345678"}`,
 				"Authorization", "Bearer "+keyJansen, "Content-Type", "application/json")
@@ -385,7 +391,7 @@ func TestCreateLeadSubmitErrors(t *testing.T) {
 }
 
 func TestPanicAnswers500(t *testing.T) {
-	ts := newServer(t, &fakeLeads{SubmitFn: func(context.Context, string, dialer.LeadInput) (dialer.Lead, bool, error) {
+	ts := newServer(t, &fakeLeads{SubmitFn: func(context.Context, string, dialer.LeadInput) (dialer.Lead, dialer.Outcome, error) {
 		panic("boom in submit")
 	}})
 	rec := ts.do(t, "POST", "/v1/leads", `{"phone":"+31612345678"}`,
@@ -652,9 +658,37 @@ func TestLeadJSONInProgress(t *testing.T) {
 	rec := ts.do(t, "GET", "/v1/leads/ld_2", "", "Authorization", "Bearer "+keyJansen)
 	const want = `{"id":"ld_2","dealer":"jansen","status":"dialing","phone":"+31612345678",` +
 		`"created_at":"2026-11-27T10:00:00.999Z",` +
-		`"attempts":[{"leg":"agent","person":"piet","started_at":"2026-11-27T10:00:01.005Z"}]}` + "\n"
+		`"attempts":[{"round":1,"leg":"agent","person":"piet","started_at":"2026-11-27T10:00:01.005Z"}]}` + "\n"
 	if rec.Body.String() != want {
 		t.Errorf("body\n got %s\nwant %s", rec.Body, want)
+	}
+}
+
+// A scheduled lead shows its next planned action: a retry through the salesperson who
+// accepted, the next round, or the first dial.
+func TestLeadJSONNextAction(t *testing.T) {
+	at := time.Date(2026, 11, 27, 10, 35, 0, 0, time.UTC)
+	tried := []dialer.Attempt{
+		{Round: 0, Leg: dialer.LegAgent, Person: "piet", Result: dialer.ResultAccepted},
+		{Round: 0, Leg: dialer.LegCustomer, Person: "piet", Result: dialer.ResultNoAnswer},
+	}
+	idle := []dialer.Attempt{{Round: 0, Leg: dialer.LegAgent, Person: "piet", Result: dialer.ResultNoAccept}}
+	for _, tc := range []struct {
+		round    int
+		attempts []dialer.Attempt
+		want     string
+	}{
+		{0, nil, `"next_action":"dial","next_action_at":"2026-11-27T10:35:00.000Z"`},
+		{1, tried, `"next_action":"retry_customer","next_action_at":"2026-11-27T10:35:00.000Z","next_action_person":"piet"`},
+		{1, idle, `"next_action":"next_round","next_action_at":"2026-11-27T10:35:00.000Z"`},
+	} {
+		l := dialer.Lead{ID: "ld_3", Dealer: "jansen", Status: dialer.StatusScheduled, Phone: phone,
+			NextAt: at, Round: tc.round, Attempts: tc.attempts}
+		ts := newServer(t, &fakeLeads{GetFn: func(context.Context, string, string) (dialer.Lead, error) { return l, nil }})
+		rec := ts.do(t, "GET", "/v1/leads/ld_3", "", "Authorization", "Bearer "+keyJansen)
+		if !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("round %d: body %s\nwant it to contain %s", tc.round, rec.Body, tc.want)
+		}
 	}
 }
 

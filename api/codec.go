@@ -475,15 +475,33 @@ type leadJSON struct {
 	EndedAt            jsonTime      `json:"ended_at,omitzero"`
 	SpeedToLeadSeconds *float64      `json:"speed_to_lead_seconds,omitempty"`
 	Reason             string        `json:"reason,omitempty"`
-	// NextAction and NextActionAt say what Leadline will do next and when: "dial" at the
-	// planned time of a scheduled lead (opening hours, the customer's calling hours).
-	NextAction   string        `json:"next_action,omitempty"`
-	NextActionAt jsonTime      `json:"next_action_at,omitzero"`
-	Attempts     []attemptJSON `json:"attempts,omitempty"`
+	// NextAction and NextActionAt say what Leadline will do next with a scheduled lead
+	// and when (dialer.Action): "dial" (opening hours, the customer's calling hours),
+	// "retry_customer" (NextActionPerson, who accepted before, is rung first), or
+	// "next_round" (the flow again after nobody accepted).
+	NextAction       dialer.Action   `json:"next_action,omitempty"`
+	NextActionAt     jsonTime        `json:"next_action_at,omitzero"`
+	NextActionPerson string          `json:"next_action_person,omitempty"`
+	Attempts         []attemptJSON   `json:"attempts,omitempty"`
+	Duplicates       []duplicateJSON `json:"duplicates,omitempty"`
+}
+
+// duplicateJSON is a later post for the lead's number that joined the lead while it was
+// open. Empty strings are left out; the idempotency key is never shown.
+type duplicateJSON struct {
+	ReceivedAt jsonTime `json:"received_at"`
+	Name       string   `json:"name,omitempty"`
+	Email      string   `json:"email,omitempty"`
+	Source     string   `json:"source,omitempty"`
+	Interest   string   `json:"interest,omitempty"`
+	Message    string   `json:"message,omitempty"`
+	AssignedTo string   `json:"assigned_to,omitempty"`
+	ExternalID string   `json:"external_id,omitempty"`
 }
 
 // attemptJSON is one call leg. An attempt in progress has no result.
 type attemptJSON struct {
+	Round      int            `json:"round"` // 1 for the lead's first walk through the flow
 	Leg        dialer.LegKind `json:"leg"`
 	Person     string         `json:"person"`
 	Result     dialer.Result  `json:"result,omitempty"`
@@ -518,8 +536,8 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 		EndedAt:     jsonTime(l.EndedAt),
 		Reason:      l.Reason,
 	}
-	if l.Status == dialer.StatusScheduled && !l.NextAt.IsZero() {
-		j.NextAction, j.NextActionAt = "dial", jsonTime(l.NextAt)
+	if action, person := l.Plan(); action != "" && !l.NextAt.IsZero() {
+		j.NextAction, j.NextActionAt, j.NextActionPerson = action, jsonTime(l.NextAt), person
 	}
 	if !l.ConnectedAt.IsZero() {
 		// From the shown (millisecond) times, so that the numbers add up for the reader.
@@ -529,6 +547,7 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 	}
 	for _, a := range l.Attempts {
 		j.Attempts = append(j.Attempts, attemptJSON{
+			Round:      a.Round + 1,
 			Leg:        a.Leg,
 			Person:     a.Person,
 			Result:     a.Result,
@@ -537,6 +556,18 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 			AnsweredAt: jsonTime(a.AnsweredAt),
 			AcceptedAt: jsonTime(a.AcceptedAt),
 			EndedAt:    jsonTime(a.EndedAt),
+		})
+	}
+	for _, d := range l.Duplicates {
+		j.Duplicates = append(j.Duplicates, duplicateJSON{
+			ReceivedAt: jsonTime(d.ReceivedAt),
+			Name:       d.Name,
+			Email:      d.Email,
+			Source:     d.Source,
+			Interest:   d.Interest,
+			Message:    d.Message,
+			AssignedTo: d.AssignedTo,
+			ExternalID: d.ExternalID,
 		})
 	}
 	return j

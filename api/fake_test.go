@@ -12,7 +12,7 @@ import (
 // fakeLeads is a recording api.Leads: each method records its call and then runs its
 // XxxFn, or fails with errUnexpectedCall when that is nil.
 type fakeLeads struct {
-	SubmitFn func(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, bool, error)
+	SubmitFn func(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, dialer.Outcome, error)
 	CheckFn  func(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, error)
 	GetFn    func(ctx context.Context, dealer, id string) (dialer.Lead, error)
 	ListFn   func(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error)
@@ -48,10 +48,10 @@ func (f *fakeLeads) Calls() []call {
 	return append([]call(nil), f.calls...)
 }
 
-func (f *fakeLeads) Submit(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, bool, error) {
+func (f *fakeLeads) Submit(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, dialer.Outcome, error) {
 	f.record(call{Method: "Submit", Dealer: dealer, Input: in})
 	if f.SubmitFn == nil {
-		return dialer.Lead{}, false, errUnexpectedCall
+		return dialer.Lead{}, 0, errUnexpectedCall
 	}
 	return f.SubmitFn(ctx, dealer, in)
 }

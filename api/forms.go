@@ -262,7 +262,7 @@ func corsHeaders(w http.ResponseWriter, r *http.Request, a *Access) {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", "Location, Retry-After, Idempotent-Replayed")
+	h.Set("Access-Control-Expose-Headers", "Location, Retry-After, Idempotent-Replayed, "+HeaderJoined)
 }
 
 // handlePreflight answers a CORS preflight for POST /v1/leads from an allowed origin:

@@ -15,9 +15,10 @@ import (
 // readyTimeout bounds a readiness check.
 const readyTimeout = 5 * time.Second
 
-// handleCreateLead is POST /v1/leads: 202 with the new lead, or 200 with the first lead
-// and Idempotent-Replayed: true for a repeat; 303 to the redirect field's URL for a
-// form post that asks for one. The caller is an API key (Authorization or X-API-Key)
+// handleCreateLead is POST /v1/leads: 202 with the new lead; 202 with the open lead it
+// joined and Leadline-Joined: <its id> for a lead whose number has one; 200 with the
+// first lead and Idempotent-Replayed: true for a repeat; 303 to the redirect field's URL
+// for a form post that asks for one. The caller is an API key (Authorization or X-API-Key)
 // or a form key (form_key in the query or the body). Submit is not called for a
 // refused request.
 func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
@@ -101,13 +102,13 @@ func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	lead, created, err := s.leads.Submit(r.Context(), c.dealer.Dealer, in)
+	lead, out, err := s.leads.Submit(r.Context(), c.dealer.Dealer, in)
 	if err != nil {
 		forget() // nothing was stored: the sender may retry the same signed request
 		s.writeError(w, r, err)
 		return
 	}
-	writeCreated(w, lead, created, "")
+	writeCreated(w, lead, out, "")
 }
 
 // createFromForm finishes a post with a form key: origin, per-IP limit, redirect,
@@ -143,24 +144,34 @@ func (s *server) createFromForm(w http.ResponseWriter, r *http.Request, d *Deale
 			return
 		}
 		s.log.InfoContext(r.Context(), "honeypot filled in: lead discarded", "dealer", d.Dealer)
-		writeCreated(w, fakeLead(checked, s.now()), true, ctl.Redirect)
+		writeCreated(w, fakeLead(checked, s.now()), dialer.OutcomeCreated, ctl.Redirect)
 		return
 	}
-	lead, created, err := s.leads.Submit(r.Context(), d.Dealer, in)
+	lead, out, err := s.leads.Submit(r.Context(), d.Dealer, in)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeCreated(w, lead, created, ctl.Redirect)
+	writeCreated(w, lead, out, ctl.Redirect)
 }
 
-// writeCreated answers a stored (or repeated) lead: 202, or 200 with
-// Idempotent-Replayed for a repeat; 303 See Other to redirect when it is set.
-func writeCreated(w http.ResponseWriter, lead dialer.Lead, created bool, redirect string) {
+// HeaderJoined names, on the answer to a post that joined an open lead for the same
+// number, the id of that lead (which is also the answer's body).
+const HeaderJoined = "Leadline-Joined"
+
+// writeCreated answers a stored, joined or repeated lead: 202; 202 with Leadline-Joined
+// for a join; 200 with Idempotent-Replayed for a repeat; 303 See Other to redirect when it
+// is set.
+func writeCreated(w http.ResponseWriter, lead dialer.Lead, out dialer.Outcome, redirect string) {
 	status := http.StatusAccepted
-	if !created {
+	switch out {
+	case dialer.OutcomeRepeat:
 		w.Header().Set("Idempotent-Replayed", "true")
 		status = http.StatusOK
+	case dialer.OutcomeJoined:
+		// Accepted as the first post was: what was sent is kept and the lead it joined
+		// is being worked on. A client that cares tells the two apart by the header.
+		w.Header().Set(HeaderJoined, lead.ID)
 	}
 	w.Header().Set("Location", "/v1/leads/"+url.PathEscape(lead.ID))
 	if redirect != "" {

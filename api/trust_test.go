@@ -410,8 +410,8 @@ func TestFormRateLimits(t *testing.T) {
 }
 
 func TestNumberLimit(t *testing.T) {
-	ts := newServer(t, &fakeLeads{SubmitFn: func(context.Context, string, dialer.LeadInput) (dialer.Lead, bool, error) {
-		return dialer.Lead{}, false, &dialer.NumberLimitError{Max: 3, RetryAfter: 90*time.Minute + 300*time.Millisecond}
+	ts := newServer(t, &fakeLeads{SubmitFn: func(context.Context, string, dialer.LeadInput) (dialer.Lead, dialer.Outcome, error) {
+		return dialer.Lead{}, 0, &dialer.NumberLimitError{Max: 3, RetryAfter: 90*time.Minute + 300*time.Millisecond}
 	}})
 	rec := ts.do(t, "POST", "/v1/leads", `{"phone":"+31612345678"}`, "X-API-Key", keyJansen, "Content-Type", jsonCT)
 	p := wantProblem(t, rec, 429, "/v1/leads")
@@ -504,9 +504,9 @@ func TestWebhookReplay(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	clock := now
 	down := true
-	leads := &fakeLeads{SubmitFn: func(ctx context.Context, d string, in dialer.LeadInput) (dialer.Lead, bool, error) {
+	leads := &fakeLeads{SubmitFn: func(ctx context.Context, d string, in dialer.LeadInput) (dialer.Lead, dialer.Outcome, error) {
 		if down {
-			return dialer.Lead{}, false, dialer.ErrUnavailable
+			return dialer.Lead{}, 0, dialer.ErrUnavailable
 		}
 		return submitOK(true)(ctx, d, in)
 	}}
@@ -551,8 +551,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	h := api.NewHandler(api.Options{
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Leads: &fakeLeads{
-			SubmitFn: func(context.Context, string, dialer.LeadInput) (dialer.Lead, bool, error) {
-				return dialer.Lead{}, false, errors.New("boom")
+			SubmitFn: func(context.Context, string, dialer.LeadInput) (dialer.Lead, dialer.Outcome, error) {
+				return dialer.Lead{}, 0, errors.New("boom")
 			},
 			GetFn: func(context.Context, string, string) (dialer.Lead, error) { return dialer.Lead{}, dialer.ErrNotFound },
 		},

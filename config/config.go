@@ -145,15 +145,20 @@ type Person struct {
 	Hours Timetable
 }
 
-// Step is one step of a flow: a single person id, the keyword Assigned alone, or a
-// ring group of several person ids rung together.
-type Step []string
+// Step is one step of a flow: a single person id, the keyword Assigned alone, a ring
+// group of several person ids rung together, or (RoundRobin, written
+// `round_robin: [kees, anna]`) people rung one at a time, each lead starting with the
+// next one.
+type Step struct {
+	People     []string
+	RoundRobin bool
+}
 
 // Assigned is the flow keyword for the lead's assigned_to person.
 const Assigned = "assigned"
 
 // IsAssigned reports whether s is the Assigned step.
-func (s Step) IsAssigned() bool { return len(s) == 1 && s[0] == Assigned }
+func (s Step) IsAssigned() bool { return len(s.People) == 1 && s.People[0] == Assigned }
 
 // Defaults. Durations apply when a value is absent, empty or, in a Config built in Go,
 // zero.
@@ -216,6 +221,7 @@ func defaultDealer() Dealer {
 		AcceptTimeout:       DefaultAcceptTimeout,
 		CustomerRingTimeout: DefaultCustomerRingTimeout,
 		MaxCallLength:       DefaultMaxCallLength,
+		Schedule:            Schedule{DuplicateWindow: DefaultDuplicateWindow},
 	}
 }
 

@@ -71,9 +71,9 @@ func TestLoadExample(t *testing.T) {
 	if !reflect.DeepEqual(d.People, want) {
 		t.Errorf("people\n got %+v\nwant %+v", d.People, want)
 	}
-	wantFlow := []config.Step{{"assigned"}, {"piet"}, {"kees", "anna"}, {"owner"}}
-	if !slices.EqualFunc(d.Flow, wantFlow, slices.Equal) || !d.Flow[0].IsAssigned() || d.Flow[1].IsAssigned() {
-		t.Errorf("flow %q", d.Flow)
+	wantFlow := []config.Step{{People: []string{"assigned"}}, {People: []string{"piet"}}, {People: []string{"kees", "anna"}}, {People: []string{"owner"}}}
+	if !reflect.DeepEqual(d.Flow, wantFlow) || !d.Flow[0].IsAssigned() || d.Flow[1].IsAssigned() {
+		t.Errorf("flow %+v", d.Flow)
 	}
 	if p, ok := d.Person("kees"); !ok || p.Name != "Kees Bakker" {
 		t.Errorf("Person(kees) = %v, %v", p, ok)
@@ -292,7 +292,7 @@ func TestValidateBuiltInGo(t *testing.T) {
 		CallerID: "020 1234567",
 		Country:  "nl",
 		People:   []config.Person{{ID: "owner", Phone: "sip:owner@pbx.example"}},
-		Flow:     []config.Step{{"owner"}},
+		Flow:     []config.Step{{People: []string{"owner"}}},
 	}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -334,15 +334,18 @@ limits          3 leads per customer number a day; forms 20/1h per IP address, 3
 tts             espeak-ng
 
 dealer jansen: Autohuis Jansen
-  language   nl
-  timezone   Europe/Amsterdam
-  country    NL
-  caller id  +31201234567
-  timeouts   ring 20s per person, accept 10s, customer ring 30s, max call 2h
-  api keys   1
-  hours      always
-  customers  rung 08:00-21:00 their local time; backlog staggered 30s
-  whisper    Nieuwe lead van {{.Source}}: {{.Name}}, {{.Interest}}. Druk op 1 om te verbinden, op 2 om door te geven.
+  language    nl
+  timezone    Europe/Amsterdam
+  country     NL
+  caller id   +31201234567
+  timeouts    ring 20s per person, accept 10s, customer ring 30s, max call 2h
+  api keys    1
+  hours       always
+  customers   rung 08:00-21:00 their local time; backlog staggered 30s
+  retries     none: a customer not reached ends the lead
+  rounds      1
+  duplicates  a lead for a number with an open lead of the last 1h joins it
+  whisper     Nieuwe lead van {{.Source}}: {{.Name}}, {{.Interest}}. Druk op 1 om te verbinden, op 2 om door te geven.
   people
     piet   Piet de Vries  sip:piet@192.0.2.10:5060
     kees   Kees Bakker    +31612345678

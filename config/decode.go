@@ -446,7 +446,8 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 	return dl
 }
 
-// step reads a flow item: a person id (or "assigned"), or a list of person ids.
+// step reads a flow item: a person id (or "assigned"), a list of person ids, or a
+// mapping round_robin: list of person ids.
 func (d *decoder) step(n *yaml.Node, path string) Step {
 	r := d.resolve(n, path)
 	switch {
@@ -457,21 +458,47 @@ func (d *decoder) step(n *yaml.Node, path string) Step {
 		return Step{}
 	case r.Kind == yaml.ScalarNode:
 		s, _ := d.scalar(r, path, "a person id")
-		return Step{s}
+		return Step{People: []string{s}}
 	case r.Kind == yaml.SequenceNode:
-		s := Step{}
-		for i, item := range r.Content {
-			before := len(d.problems)
-			id, _ := d.scalar(item, index(path, i), "a person id")
-			if len(d.problems) == before {
-				s = append(s, id)
+		return Step{People: d.people(r, path)}
+	case r.Kind == yaml.MappingNode:
+		st := Step{RoundRobin: true}
+		d.object(r, path, map[string]field{
+			"round_robin": func(n *yaml.Node, p string) {
+				if n = d.resolve(n, p); n == nil {
+					return
+				}
+				if n.Kind != yaml.SequenceNode {
+					d.fail(p, n.Line, "expected a list of person ids, got %s", kindName(n))
+					return
+				}
+				st.People = d.people(n, p)
+			},
+		})
+		if st.People == nil {
+			d.meta.failed[path] = true // reported already, or nothing to rotate
+			if len(r.Content) == 0 {
+				d.fail(path, r.Line, "empty step: write round_robin: [person, …]")
 			}
 		}
-		if len(s) == 0 && len(r.Content) > 0 {
-			d.meta.failed[path] = true // every member is reported already
-		}
-		return s
+		return st
 	}
-	d.fail(path, r.Line, "expected a person id or a list of person ids, got %s", kindName(r))
+	d.fail(path, r.Line, "expected a person id, a list of person ids or round_robin: […], got %s", kindName(r))
 	return Step{}
+}
+
+// people reads the person ids of a ring group or round robin.
+func (d *decoder) people(r *yaml.Node, path string) []string {
+	s := []string{}
+	for i, item := range r.Content {
+		before := len(d.problems)
+		id, _ := d.scalar(item, index(path, i), "a person id")
+		if len(d.problems) == before {
+			s = append(s, id)
+		}
+	}
+	if len(s) == 0 && len(r.Content) > 0 {
+		d.meta.failed[path] = true // every member is reported already
+	}
+	return s
 }

@@ -42,7 +42,42 @@ type Schedule struct {
 	CustomerHours string
 	// CustomerSpan is CustomerHours parsed, minutes after midnight (derived).
 	CustomerSpan [2]int
+
+	// DuplicateWindow: a lead for a number that has an unfinished lead at this dealer,
+	// created at most this long before, joins that lead instead of starting a call. A
+	// file that leaves it out gets DefaultDuplicateWindow; "0s" or "off" turns it off (as
+	// does zero in a Config built in Go).
+	DuplicateWindow time.Duration
+	// CustomerRetries are the waits before ringing again a customer who was not reached,
+	// as written: durations, or RetryNextOpening. Empty: no retry.
+	CustomerRetries []string
+	// Retries is CustomerRetries parsed (derived).
+	Retries []Retry
+	// Rounds is how many times the flow is walked before a lead nobody accepted is
+	// exhausted (default 1); RoundPause is the wait between two walks (default 5m).
+	Rounds     int
+	RoundPause time.Duration
 }
+
+// Retry is one wait before a customer is rung again: After, or until the dealer's next
+// opening.
+type Retry struct {
+	After       time.Duration
+	NextOpening bool
+}
+
+// RetryNextOpening is the customer_retries entry that waits for the dealer's next opening.
+const RetryNextOpening = "next_opening"
+
+// Defaults of the rules of engagement.
+const (
+	DefaultDuplicateWindow = time.Hour
+	DefaultRounds          = 1
+	DefaultRoundPause      = 5 * time.Minute
+	// MaxCustomerRetries and MaxRounds bound how often one lead makes phones ring.
+	MaxCustomerRetries = 10
+	MaxRounds          = 10
+)
 
 // DefaultStagger spaces out a morning's backlog.
 const DefaultStagger = 30 * time.Second
@@ -59,9 +94,36 @@ var weekdays = [7]struct {
 
 func (d *decoder) scheduleDealerFields(dl *Dealer) map[string]field {
 	return map[string]field{
-		"opening_hours":  d.timetable(&dl.OpeningHours),
-		"stagger":        d.duration(&dl.Stagger),
-		"customer_hours": d.str(&dl.CustomerHours),
+		"opening_hours":    d.timetable(&dl.OpeningHours),
+		"stagger":          d.duration(&dl.Stagger),
+		"customer_hours":   d.str(&dl.CustomerHours),
+		"duplicate_window": d.durationOrOff(&dl.DuplicateWindow),
+		"customer_retries": d.strings(&dl.CustomerRetries),
+		"rounds":           d.positiveInt(&dl.Rounds),
+		"round_pause":      d.duration(&dl.RoundPause),
+	}
+}
+
+// durationOrOff reads a duration that may be zero: "0s" or "off" store 0.
+func (d *decoder) durationOrOff(dst *time.Duration) field {
+	return func(n *yaml.Node, path string) {
+		s, ok := d.scalar(n, path, `a duration such as "1h", or "off"`)
+		switch {
+		case !ok || s == "":
+			return
+		case s == "off":
+			*dst = 0
+			return
+		}
+		v, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			d.fail(path, n.Line, "%v (write e.g. \"1h\", or \"off\")", err)
+		case v < 0:
+			d.fail(path, n.Line, "must not be negative")
+		default:
+			*dst = v
+		}
 	}
 }
 
@@ -128,6 +190,7 @@ func (dl *Dealer) validateSchedule(v *validator, path string) {
 	if dl.CustomerHours == "" {
 		dl.CustomerHours = DefaultCustomerHours
 	}
+	dl.validateRetries(v, path)
 	sp, err := parseSpan(dl.CustomerHours)
 	widest, _ := parseSpan(DefaultCustomerHours)
 	switch {
@@ -138,6 +201,54 @@ func (dl *Dealer) validateSchedule(v *validator, path string) {
 	default:
 		dl.CustomerSpan = sp
 	}
+}
+
+// validateRetries parses customer_retries and fills in the defaults of rounds.
+func (dl *Dealer) validateRetries(v *validator, path string) {
+	if len(dl.CustomerRetries) > MaxCustomerRetries {
+		v.add(path+".customer_retries", "at most %d retries", MaxCustomerRetries)
+	}
+	dl.Retries = nil
+	for i, s := range dl.CustomerRetries {
+		if s == RetryNextOpening {
+			dl.Retries = append(dl.Retries, Retry{NextOpening: true})
+			continue
+		}
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			v.add(index(path+".customer_retries", i), "%q: want a duration such as \"30m\", or %q", s, RetryNextOpening)
+		case d < time.Minute:
+			v.add(index(path+".customer_retries", i), "%q: wait at least a minute before ringing a customer again", s)
+		default:
+			dl.Retries = append(dl.Retries, Retry{After: d})
+		}
+	}
+	if dl.Rounds == 0 {
+		dl.Rounds = DefaultRounds
+	}
+	if dl.Rounds > MaxRounds {
+		v.add(path+".rounds", "at most %d", MaxRounds)
+	}
+	if dl.RoundPause == 0 {
+		dl.RoundPause = DefaultRoundPause
+	}
+}
+
+// FormatRetries renders the customer retries for `leadline check`.
+func FormatRetries(rs []Retry) string {
+	if len(rs) == 0 {
+		return "none: a customer not reached ends the lead"
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		if r.NextOpening {
+			parts[i] = "next opening"
+		} else {
+			parts[i] = "after " + FormatDuration(r.After)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // parseSpan reads "09:00-17:30" into minutes after midnight; 24:00 may end a block.

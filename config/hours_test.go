@@ -73,3 +73,32 @@ func TestHoursErrors(t *testing.T) {
 		t.Errorf("person hours: %v", err)
 	}
 }
+
+func TestRetriesRoundsRotation(t *testing.T) {
+	yaml := strings.Replace(base, "    people:", `    customer_retries: [5m, 1h30m, next_opening]
+    rounds: 3
+    round_pause: 10m
+    duplicate_window: "off"
+    people:`, 1)
+	yaml = strings.Replace(yaml, "[kees, anna]", "{round_robin: [kees, anna]}", 1)
+	c, err := config.Parse([]byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Dealers[0]
+	want := []config.Retry{{After: 5 * time.Minute}, {After: 90 * time.Minute}, {NextOpening: true}}
+	if !slices.Equal(d.Retries, want) || d.Rounds != 3 || d.RoundPause != 10*time.Minute || d.DuplicateWindow != 0 {
+		t.Errorf("schedule %+v", d.Schedule)
+	}
+	if got := config.FormatRetries(d.Retries); got != "after 5m, after 1h30m, next opening" {
+		t.Errorf("FormatRetries = %q", got)
+	}
+	if got := config.FormatFlow(d.Flow); got != "1. assigned  2. piet  3. kees / anna (round robin)  4. owner" {
+		t.Errorf("FormatFlow = %q", got)
+	}
+	// Defaults: no retries, one round, 5 minutes apart, duplicates joined within an hour.
+	other := c.Dealers[1]
+	if other.Retries != nil || other.Rounds != 1 || other.RoundPause != 5*time.Minute || other.DuplicateWindow != time.Hour {
+		t.Errorf("defaults %+v", other.Schedule)
+	}
+}

@@ -54,6 +54,17 @@ func (c *Config) Summary(w io.Writer) error {
 		d.securitySummary(row)
 		row("  hours", FormatTimetable(d.OpeningHours))
 		row("  customers", "rung "+d.CustomerHours+" their local time; backlog staggered "+FormatDuration(d.Stagger))
+		row("  retries", FormatRetries(d.Retries))
+		rounds := "1"
+		if d.Rounds > 1 {
+			rounds = strconv.Itoa(d.Rounds) + ", " + FormatDuration(d.RoundPause) + " apart"
+		}
+		row("  rounds", rounds)
+		if d.DuplicateWindow > 0 {
+			row("  duplicates", "a lead for a number with an open lead of the last "+FormatDuration(d.DuplicateWindow)+" joins it")
+		} else {
+			row("  duplicates", "off: every lead is called")
+		}
 		row("  whisper", d.Whisper)
 		if err := tw.Flush(); err != nil {
 			return err
@@ -75,13 +86,18 @@ func (c *Config) Summary(w io.Writer) error {
 }
 
 // FormatFlow writes a flow as numbered steps:
-// "1. assigned  2. piet  3. kees + anna (together)  4. owner".
+// "1. assigned  2. piet  3. kees + anna (together)  4. kees / anna (round robin)  5. owner".
 func FormatFlow(flow []Step) string {
 	parts := make([]string, len(flow))
 	for i, s := range flow {
-		text := strings.Join(s, " + ")
-		if len(s) > 1 {
-			text += " (together)"
+		var text string
+		switch {
+		case s.RoundRobin:
+			text = strings.Join(s.People, " / ") + " (round robin)"
+		case len(s.People) > 1:
+			text = strings.Join(s.People, " + ") + " (together)"
+		default:
+			text = strings.Join(s.People, "")
 		}
 		parts[i] = strconv.Itoa(i+1) + ". " + text
 	}

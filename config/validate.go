@@ -346,7 +346,10 @@ func (d *Dealer) validateFlow(v *validator, path string) {
 		case v.failed(sp):
 			onlyAssigned = false
 			continue
-		case len(step) == 0:
+		case len(step.People) == 0 && step.RoundRobin:
+			v.add(sp, "empty round robin")
+			continue
+		case len(step.People) == 0:
 			v.add(sp, "empty ring group")
 			continue
 		case step.IsAssigned():
@@ -354,14 +357,18 @@ func (d *Dealer) validateFlow(v *validator, path string) {
 		}
 		onlyAssigned = false
 		seen := map[string]bool{}
-		for _, id := range step {
+		group := "ring group"
+		if step.RoundRobin {
+			group = "round robin"
+		}
+		for _, id := range step.People {
 			switch {
 			case id == "":
 				v.add(sp, "empty person id")
 			case id == Assigned:
-				v.add(sp, "%q must be a step of its own, not part of a ring group", Assigned)
+				v.add(sp, "%q must be a step of its own, not part of a %s", Assigned, group)
 			case seen[id]:
-				v.add(sp, "%q is twice in this ring group", id)
+				v.add(sp, "%q is twice in this %s", id, group)
 			case v.failed(path + ".people"):
 				// people could not be read; that problem is reported already.
 			default:

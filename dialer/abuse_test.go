@@ -21,14 +21,14 @@ type countingStore struct {
 	err   error
 }
 
-func (c *countingStore) CreateLead(ctx context.Context, l dialer.Lead, lease dialer.Lease) (dialer.Lead, bool, error) {
-	stored, created, err := c.Store.CreateLead(ctx, l, lease)
-	if err == nil && created {
+func (c *countingStore) CreateLead(ctx context.Context, l dialer.Lead, o dialer.CreateOptions) (dialer.Lead, dialer.Outcome, error) {
+	stored, out, err := c.Store.CreateLead(ctx, l, o)
+	if err == nil && out == dialer.OutcomeCreated {
 		c.mu.Lock()
 		c.leads = append(c.leads, stored)
 		c.mu.Unlock()
 	}
-	return stored, created, err
+	return stored, out, err
 }
 
 func (c *countingStore) LeadsToNumber(_ context.Context, phone string, since time.Time) (int, time.Time, error) {
@@ -84,10 +84,10 @@ func newAbuseService(t *testing.T, abuse bool) *abuseService {
 	a.svc.SetDealers([]dialer.Dealer{
 		{ID: "jansen", Language: "en", Country: "NL", CallerID: "+31201234567", RingTimeout: time.Second,
 			AcceptTimeout: time.Second, CustomerRingTimeout: time.Second, MaxCallLength: time.Minute,
-			People: people, Flow: []dialer.Step{{"owner"}}},
+			People: people, Flow: []dialer.Step{{People: []string{"owner"}}}},
 		{ID: "devries", Language: "en", Country: "BE", CallerID: "+3221234567", RingTimeout: time.Second,
 			AcceptTimeout: time.Second, CustomerRingTimeout: time.Second, MaxCallLength: time.Minute,
-			People: people, Flow: []dialer.Step{{"owner"}}},
+			People: people, Flow: []dialer.Step{{People: []string{"owner"}}}},
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -149,7 +149,7 @@ func TestNumberCap(t *testing.T) {
 	a := newAbuseService(t, true)
 	a.svc.SetIntakeRules(dialer.IntakeRules{MaxLeadsPerNumberPerDay: 2, Countries: map[string][]string{"devries": {"BE", "NL"}}})
 	ctx := context.Background()
-	submit := func(dealer, phone, key string) (dialer.Lead, bool, error) {
+	submit := func(dealer, phone, key string) (dialer.Lead, dialer.Outcome, error) {
 		return a.svc.Submit(ctx, dealer, dialer.LeadInput{Phone: phone, IdempotencyKey: key})
 	}
 	first, _, err := submit("jansen", "06-12345678", "k1")
@@ -170,9 +170,9 @@ func TestNumberCap(t *testing.T) {
 		t.Errorf("%d leads stored, want 2", n)
 	}
 	// A repeat of a stored lead is still answered with that lead.
-	again, created, err := submit("jansen", "06-12345678", "k1")
-	if err != nil || created || again.ID != first.ID {
-		t.Errorf("repeat at the cap: %v, created %v, id %s; want the first lead %s", err, created, again.ID, first.ID)
+	again, out, err := submit("jansen", "06-12345678", "k1")
+	if err != nil || out != dialer.OutcomeRepeat || again.ID != first.ID {
+		t.Errorf("repeat at the cap: %v, %v, id %s; want a repeat of the first lead %s", err, out, again.ID, first.ID)
 	}
 	// Other numbers are not affected.
 	if _, _, err := submit("jansen", "06-87654321", ""); err != nil {

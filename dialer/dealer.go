@@ -37,6 +37,24 @@ type Dealer struct {
 	// CustomerHours is when customers may be rung in their own local time (zero:
 	// DefaultCustomerHours).
 	CustomerHours Span
+
+	// DuplicateWindow: a lead for a number with an unfinished lead of this dealer created
+	// at most this long before joins that lead instead of starting a call. Zero: off.
+	DuplicateWindow time.Duration
+	// Retries are the waits before a customer who was not reached is rung again, first
+	// through the salesperson who accepted, then the flow. Empty: no retry.
+	Retries []Retry
+	// Rounds is how often the flow is walked before a lead is exhausted (0 counts as 1);
+	// RoundPause is the wait between walks.
+	Rounds     int
+	RoundPause time.Duration
+}
+
+// Retry is one wait before a customer is rung again: After, or until the dealer's next
+// opening.
+type Retry struct {
+	After       time.Duration
+	NextOpening bool
 }
 
 // Person is a salesperson (or the owner).
@@ -49,8 +67,13 @@ type Person struct {
 	Hours *Hours
 }
 
-// Step is one step of a flow: person ids rung together, or the single keyword Assigned.
-type Step []string
+// Step is one step of a flow: person ids rung together (a ring group, or one person),
+// the single keyword Assigned, or with RoundRobin person ids rung one at a time, each
+// lead starting with the next one in turn.
+type Step struct {
+	People     []string
+	RoundRobin bool
+}
 
 // WhisperData is what a whisper template can use.
 type WhisperData struct {
@@ -107,6 +130,7 @@ type phrases struct {
 	defaultWhisper       string // Source, Name, Interest
 	connecting           string
 	customerUnreachable  string
+	again                string // before the whisper of a lead's later round
 }
 
 var allPhrases = map[string]phrases{
@@ -115,24 +139,28 @@ var allPhrases = map[string]phrases{
 		defaultWhisper:      "New lead from %s: %s, %s. Press 1 to connect, 2 to pass it on.",
 		connecting:          "Connecting you now.",
 		customerUnreachable: "The customer could not be reached. The lead stays with you.",
+		again:               "Another try. ",
 	},
 	"nl": {
 		website: "de website", unknownName: "onbekende naam",
 		defaultWhisper:      "Nieuwe lead van %s: %s, %s. Druk op 1 om te verbinden, op 2 om door te geven.",
 		connecting:          "U wordt nu verbonden.",
 		customerUnreachable: "De klant was niet bereikbaar. De lead blijft bij u.",
+		again:               "Nieuwe poging. ",
 	},
 	"de": {
 		website: "der Webseite", unknownName: "unbekannter Name",
 		defaultWhisper:      "Neuer Lead von %s: %s, %s. Drücken Sie 1 zum Verbinden, 2 zum Weitergeben.",
 		connecting:          "Sie werden jetzt verbunden.",
 		customerUnreachable: "Der Kunde war nicht erreichbar. Der Lead bleibt bei Ihnen.",
+		again:               "Neuer Versuch. ",
 	},
 	"fr": {
 		website: "le site web", unknownName: "nom inconnu",
 		defaultWhisper:      "Nouveau contact de %s : %s, %s. Appuyez sur 1 pour être mis en relation, sur 2 pour le passer.",
 		connecting:          "Mise en relation en cours.",
 		customerUnreachable: "Le client n'a pas pu être joint. Le contact reste chez vous.",
+		again:               "Nouvel essai. ",
 	},
 }
 

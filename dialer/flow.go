@@ -4,18 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/leadline/leadline/phone"
+	"iter"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/leadline/leadline/phone"
 )
 
-// A flow is one lead's walk through its dealer's steps:
+// A flow is one lead's walk through its dealer's steps, in rounds:
 //
 //	ringStep → (whisper, gate on '1') → connect → bridged → completed
-//	    ↓ nobody accepted: next step … owner → exhausted
-//	connect: customer not reached → customer_unreachable
+//	    ↓ nobody accepted: next step … owner → another round after a pause, or exhausted
+//	connect: customer not reached → a retry round (the salesperson who accepted, then
+//	    the flow) at the dealer's next retry time, or customer_unreachable after the last
+//
+// A round that is scheduled for later ends the run; the lead's queue job starts the
+// next run then, which reads from the attempts where the lead stands (readProgress).
 //
 // runFlow's goroutine is the only one that changes the lead. Each agent leg runs in a
 // goroutine of its own that owns its Attempt; the flow waits for all of them (legs)
@@ -27,7 +35,8 @@ type flow struct {
 	log  *slog.Logger
 	db   context.Context // for store writes: not canceled with the flow
 
-	attempted map[string]bool // people already rung for this lead
+	progress  progress        // where the lead stood when this run began (run)
+	attempted map[string]bool // people already rung in this round
 	legs      sync.WaitGroup
 	won       atomic.Bool // a salesperson of the current step pressed 1
 	accepted  string      // the person bridged to the customer, for the summary line
@@ -52,7 +61,7 @@ func (s *Service) runFlow(ctx context.Context, l Lead, claimed bool) {
 	}
 	id := l.ID
 	log := s.log.With("lead_id", l.ID, "dealer", l.Dealer)
-	f := &flow{s: s, lead: l, log: log, db: context.WithoutCancel(ctx), attempted: map[string]bool{}}
+	f := &flow{s: s, lead: l, log: log, db: context.WithoutCancel(ctx)}
 	d, ok := s.Dealer(l.Dealer)
 	if !ok {
 		f.finish(StatusFailed, fmt.Sprintf("dealer %q is no longer configured", l.Dealer))
@@ -139,28 +148,34 @@ func stopped(ctx context.Context) (Status, string) {
 // run walks the flow from where an earlier run left it.
 func (f *flow) run(ctx context.Context) (Status, string) {
 	l := &f.lead
-	start, customerTried := 0, false
+	var interrupted *Attempt // a customer leg left open by a node that stopped
 	for i := range l.Attempts {
-		a := &l.Attempts[i]
-		if a.Result == "" { // left open by a node that stopped
+		if a := &l.Attempts[i]; a.Result == "" { // left open by a node that stopped
 			f.end(a, ResultFailed, 0)
+			if a.Leg == LegCustomer {
+				interrupted = a
+			}
 		}
-		if a.Leg == LegCustomer {
-			customerTried = true
-			continue
-		}
-		f.attempted[a.Person] = true
-		start = max(start, a.Step+1)
 	}
-	if customerTried {
+	f.progress = readProgress(l, f.d.Flow)
+	f.attempted = f.progress.attempted
+	if c := f.progress.customer; c != nil {
 		// A customer is dialled at most once per attempt, even across crashes.
-		if !l.ConnectedAt.IsZero() {
+		switch {
+		case !l.ConnectedAt.IsZero():
 			return StatusCompleted, "the call ended when its server stopped"
+		case c == interrupted:
+			return StatusFailed, "the server stopped while the customer was being called"
 		}
-		return StatusFailed, "the server stopped while the customer was being called"
+		// The round ended unanswered, but the server stopped before it planned the next.
+		return f.customerNotReached(c.Result)
+	}
+	now := f.s.now()
+	if l.Status == StatusScheduled && l.NextAt.After(now) {
+		return "", "scheduled for " + l.NextAt.UTC().Format(time.RFC3339)
 	}
 	zones := phone.Zones(l.Phone)
-	if now := f.s.now(); !f.d.earliest(now, zones).Equal(now) {
+	if !f.d.earliest(now, zones).Equal(now) {
 		return f.reschedule(zones)
 	}
 	if l.Status != StatusDialing {
@@ -169,19 +184,21 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 		}
 		l.Status = StatusDialing
 	}
-	for i := start; i < len(f.d.Flow); i++ {
+	last := len(f.d.Flow) - 1
+	for step, ids := range f.calls() {
 		if now := f.s.now(); !f.d.earliest(now, zones).Equal(now) {
 			// Closing time, or the customer's evening, came while the flow ran.
 			return f.reschedule(zones)
 		}
-		people := f.resolve(f.d.Flow[i])
+		people := f.resolve(ids)
 		if len(people) == 0 {
 			continue
 		}
-		if i == len(f.d.Flow)-1 {
+		if step == last && !f.progress.reachedOwner {
+			f.progress.reachedOwner = true
 			f.s.rec.ReachedOwner(l.Dealer)
 		}
-		win := f.ringStep(ctx, i, people)
+		win := f.ringStep(ctx, step, people)
 		if ctx.Err() != nil {
 			if win != nil {
 				_ = win.leg.Hangup(f.db)
@@ -193,7 +210,174 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 			return f.connect(ctx, win)
 		}
 	}
+	return f.nobodyAccepted()
+}
+
+// progress is where a lead stands in its flow, read from its attempts: what its current
+// round (Lead.Round) has done, and what the rounds before used up.
+type progress struct {
+	start     int             // the step the round goes on from; RetryStep: from the retry call
+	attempted map[string]bool // people already rung in the round
+	retryWith string          // in a retry round, the salesperson who accepted before
+	customer  *Attempt        // the round's customer leg, if it has one
+	unreached int             // customer legs, in every round, that did not reach the customer
+	idle      int             // rounds before this one in which nobody accepted
+	// reachedOwner: the flow's last step was rung for this lead before.
+	reachedOwner bool
+}
+
+// readProgress reads l's attempts for its dealer's flow. A round goes on after the last
+// step it reached, or within it for a round robin, whose people are rung one by one.
+func readProgress(l *Lead, flow []Step) progress {
+	p := progress{attempted: map[string]bool{}}
+	accepted := map[int]bool{}        // rounds in which someone accepted
+	unreachedIn := map[int]*Attempt{} // rounds that ended with the customer not reached
+	rung := map[int]bool{}            // rounds with any agent leg
+	for i := range l.Attempts {
+		a := &l.Attempts[i]
+		if a.Leg == LegCustomer {
+			if a.Result != ResultAnswered {
+				p.unreached++
+				unreachedIn[a.Round] = a
+			}
+			if a.Round == l.Round {
+				p.customer = a
+			}
+			continue
+		}
+		rung[a.Round] = true
+		if a.Result == ResultAccepted {
+			accepted[a.Round] = true
+		}
+		if a.Step == len(flow)-1 && a.Round < l.Round {
+			p.reachedOwner = true
+		}
+		if a.Round == l.Round {
+			p.attempted[a.Person] = true
+			next := a.Step + 1
+			if a.Step >= 0 && a.Step < len(flow) && flow[a.Step].RoundRobin {
+				next = a.Step
+			}
+			p.start = max(p.start, next)
+		}
+	}
+	for r := range l.Round {
+		if rung[r] && !accepted[r] {
+			p.idle++
+		}
+	}
+	if prev, ok := unreachedIn[l.Round-1]; ok && l.Round > 0 {
+		p.retryWith = prev.Person
+		if !rung[l.Round] {
+			p.start = RetryStep
+		}
+	}
+	return p
+}
+
+// calls yields the people to ring, step by step, from where the round stands: the
+// retry call first in a retry round, a ring group at once, a round robin one person at
+// a time beginning with this lead's turn.
+func (f *flow) calls() iter.Seq2[int, []string] {
+	return func(yield func(int, []string) bool) {
+		start := f.progress.start
+		if start == RetryStep {
+			if !yield(RetryStep, []string{f.progress.retryWith}) {
+				return
+			}
+			start = 0
+		}
+		for i := start; i < len(f.d.Flow); i++ {
+			st := f.d.Flow[i]
+			if !st.RoundRobin {
+				if !yield(i, st.People) {
+					return
+				}
+				continue
+			}
+			for _, id := range f.rotation(i, st) {
+				if !yield(i, []string{id}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// rotation orders a round robin step's people for this lead: from the person whose turn
+// it is, or, when the round already rang someone in this step, from that person again.
+func (f *flow) rotation(i int, st Step) []string {
+	n := len(st.People)
+	first := -1
+	for _, a := range f.lead.Attempts {
+		if a.Leg == LegAgent && a.Round == f.lead.Round && a.Step == i {
+			first = slices.Index(st.People, a.Person)
+			break
+		}
+	}
+	if first < 0 {
+		turn, err := f.s.store.Turn(f.db, f.lead.Dealer, strings.Join(st.People, ","))
+		if err != nil {
+			f.log.Warn("round robin turn; starting with the first person", "error", err)
+		}
+		first = int(turn % int64(n))
+	}
+	return append(slices.Clone(st.People[first:]), st.People[:first]...)
+}
+
+// nobodyAccepted ends a round in which nobody pressed 1: another round after a pause
+// while the dealer's rounds last, else the lead is exhausted.
+func (f *flow) nobodyAccepted() (Status, string) {
+	idle, rounds := f.progress.idle+1, max(f.d.Rounds, 1)
+	if idle < rounds {
+		return f.nextRound(f.s.now().Add(f.d.RoundPause),
+			fmt.Sprintf("nobody accepted the lead in round %d of %d", idle, rounds))
+	}
+	if rounds > 1 {
+		return StatusExhausted, fmt.Sprintf("nobody in the flow accepted the lead in %d rounds", rounds)
+	}
 	return StatusExhausted, "nobody in the flow accepted the lead"
+}
+
+// customerNotReached ends a round in which a salesperson accepted but the customer did
+// not answer (res): the next retry from the dealer's schedule, or customer_unreachable
+// after the last.
+func (f *flow) customerNotReached(res Result) (Status, string) {
+	tries, retries := f.progress.unreached, len(f.d.Retries)
+	if f.progress.customer == nil {
+		tries++ // the leg that just ended, not among the attempts the run began with
+	}
+	if tries <= retries {
+		r := f.d.Retries[tries-1]
+		at := f.s.now().Add(r.After)
+		if r.NextOpening {
+			at = f.d.Hours.NextOpening(f.s.now())
+			if at.IsZero() {
+				return StatusCustomerUnreachable, fmt.Sprintf("the customer was not reached (%s) and the dealer has no opening hours for a retry", res)
+			}
+		}
+		return f.nextRound(at, fmt.Sprintf("the customer was not reached (%s); retry %d of %d", res, tries, retries))
+	}
+	if tries > 1 {
+		return StatusCustomerUnreachable, fmt.Sprintf("the customer was not reached in %d tries (last: %s)", tries, res)
+	}
+	return StatusCustomerUnreachable, fmt.Sprintf("the customer was not reached (%s)", res)
+}
+
+// nextRound schedules the lead's next round at the first allowed moment from at; the
+// flow then stops and the lead's queue job starts the round at that time.
+func (f *flow) nextRound(at time.Time, reason string) (Status, string) {
+	at = f.d.earliest(at, phone.Zones(f.lead.Phone))
+	if at.IsZero() {
+		return StatusFailed, "the dealer has no opening hours in the coming year"
+	}
+	at = at.UTC().Truncate(time.Millisecond)
+	u := LeadUpdate{ID: f.lead.ID, Status: StatusScheduled, NextAt: at, Reason: reason, Round: f.lead.Round + 1}
+	if err := f.retry(func() error { _, err := f.s.store.UpdateLead(f.db, u); return err }); err != nil {
+		f.log.Error("scheduling the next round", "error", err)
+	}
+	f.log.Info("next round scheduled", "round", u.Round+1, "at", at, "reason", reason)
+	return "", "next round at " + at.Format(time.RFC3339)
 }
 
 // reschedule parks the lead until it may be dialled again; the flow then stops and the
@@ -213,11 +397,11 @@ func (f *flow) reschedule(zones []*time.Location) (Status, string) {
 	return "", "scheduled for " + at.UTC().Format(time.RFC3339)
 }
 
-// resolve turns a step into the people to ring, skipping anyone unknown, already rung
-// or outside their own hours.
-func (f *flow) resolve(st Step) []Person {
+// resolve turns a step's people into the people to ring, skipping anyone unknown,
+// already rung in this round or outside their own hours.
+func (f *flow) resolve(ids []string) []Person {
 	var out []Person
-	for _, id := range st {
+	for _, id := range ids {
 		if id == Assigned {
 			id = f.lead.AssignedTo
 		}
@@ -247,7 +431,7 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 	results := make(chan *accepted, len(people))
 	f.won.Store(false)
 	for _, p := range people {
-		a := &Attempt{LeadID: f.lead.ID, Step: step, Leg: LegAgent, Person: p.ID, StartedAt: f.s.now()}
+		a := &Attempt{LeadID: f.lead.ID, Round: f.lead.Round, Step: step, Leg: LegAgent, Person: p.ID, StartedAt: f.s.now()}
 		if err := f.s.store.InsertAttempt(f.db, a); err != nil {
 			f.log.Error("recording attempt; not calling", "person", p.ID, "error", err)
 			results <- nil
@@ -277,7 +461,11 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt) *accepted {
 	speakCtx, stopSpeaking := context.WithCancel(ctx)
 	defer stopSpeaking()
 	whisper := make(chan Audio, 1)
-	go func() { whisper <- f.speak(speakCtx, Prompt{PromptWhisper, f.d.whisperText(&f.lead, p)}) }()
+	text := f.d.whisperText(&f.lead, p)
+	if f.lead.Round > 0 {
+		text = phrasesFor(f.d.Language).again + text
+	}
+	go func() { whisper <- f.speak(speakCtx, Prompt{PromptWhisper, text}) }()
 
 	ringCtx, cancelRing := context.WithTimeout(ctx, f.d.RingTimeout)
 	leg, err := f.s.caller.Dial(ringCtx, p.Phone, DialOpts{
@@ -374,7 +562,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 		_ = agent.Hangup(f.db)
 		f.end(win.att, ResultAccepted, 0)
 	}()
-	ca := &Attempt{LeadID: l.ID, Step: win.att.Step, Leg: LegCustomer, Person: win.person.ID, StartedAt: f.s.now()}
+	ca := &Attempt{LeadID: l.ID, Round: l.Round, Step: win.att.Step, Leg: LegCustomer, Person: win.person.ID, StartedAt: f.s.now()}
 	if err := f.s.store.InsertAttempt(f.db, ca); err != nil {
 		// Unrecorded, the customer could be dialled twice after a crash: do not dial.
 		f.log.Error("recording customer attempt; not calling", "error", err)
@@ -434,7 +622,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 			return stopped(ctx)
 		}
 		_ = agent.Play(ctx, f.speak(ctx, Prompt{PromptCustomerUnreachable, ph.customerUnreachable}))
-		return StatusCustomerUnreachable, fmt.Sprintf("the customer was not reached (%s)", res)
+		return f.customerNotReached(res)
 	}
 	cust := r.leg
 	defer func() { _ = cust.Hangup(f.db) }()

@@ -22,6 +22,7 @@ const customer = "+31612345678"
 type recorder struct {
 	mu        sync.Mutex
 	received  int
+	joined    int
 	finished  []string // "status"
 	agents    []string // "person:result"
 	customers []string // results
@@ -29,6 +30,7 @@ type recorder struct {
 }
 
 func (r *recorder) LeadReceived(string) { r.mu.Lock(); r.received++; r.mu.Unlock() }
+func (r *recorder) LeadJoined(string)   { r.mu.Lock(); r.joined++; r.mu.Unlock() }
 func (r *recorder) LeadFinished(_ string, s dialer.Status, _ time.Duration) {
 	r.mu.Lock()
 	r.finished = append(r.finished, string(s))
@@ -66,7 +68,7 @@ func testDealer() dialer.Dealer {
 			"anna":  {ID: "anna", Name: "Anna", Phone: "sip:anna@192.0.2.12"},
 			"owner": {ID: "owner", Name: "Jan", Phone: "sip:owner@192.0.2.13"},
 		},
-		Flow: []dialer.Step{{dialer.Assigned}, {"piet"}, {"kees", "anna"}, {"owner"}},
+		Flow: []dialer.Step{{People: []string{dialer.Assigned}}, {People: []string{"piet"}}, {People: []string{"kees", "anna"}}, {People: []string{"owner"}}},
 		// synctest's clock starts at midnight; these tests are about the flow, not the
 		// hours (schedule_test.go is).
 		CustomerHours: dialer.Span{From: 0, To: 24 * 60},
@@ -89,9 +91,9 @@ func newEnv(t *testing.T, scripts map[string]dialertest.Script) *env {
 
 func (e *env) submit(t *testing.T, in dialer.LeadInput) dialer.Lead {
 	t.Helper()
-	l, created, err := e.svc.Submit(context.Background(), "jansen", in)
-	if err != nil || !created {
-		t.Fatalf("Submit: created=%v err=%v", created, err)
+	l, out, err := e.svc.Submit(context.Background(), "jansen", in)
+	if err != nil || out != dialer.OutcomeCreated {
+		t.Fatalf("Submit: %v, err=%v; want created", out, err)
 	}
 	return l
 }
@@ -384,9 +386,9 @@ func TestRepeatedLeadStartsNothing(t *testing.T) {
 		in := dialer.LeadInput{Phone: customer, ExternalID: "crm-1"}
 		first := e.submit(t, in)
 		in.Name = "changed"
-		again, created, err := e.svc.Submit(context.Background(), "jansen", in)
-		if err != nil || created || again.ID != first.ID {
-			t.Fatalf("repeat: created=%v id=%s err=%v", created, again.ID, err)
+		again, out, err := e.svc.Submit(context.Background(), "jansen", in)
+		if err != nil || out != dialer.OutcomeRepeat || again.ID != first.ID {
+			t.Fatalf("repeat: %v id=%s err=%v", out, again.ID, err)
 		}
 		e.wait(t, first.ID)
 		if n := len(e.caller.Calls()); n != 4 { // piet, kees, anna (no script), owner: once each
@@ -418,7 +420,7 @@ func TestResume(t *testing.T) {
 		// As if node-x died while ringing kees and anna after piet was busy.
 		now := time.Now()
 		l := dialer.Lead{ID: "0190-resume", Dealer: "jansen", Status: dialer.StatusDialing, Phone: customer, CreatedAt: now}
-		e.store.CreateLead(ctx, l, dialer.Lease{})
+		e.store.CreateLead(ctx, l, dialer.CreateOptions{})
 		e.store.Claim(ctx, l.ID, "node-x", now, now.Add(15*time.Second))
 		for _, a := range []dialer.Attempt{
 			{LeadID: l.ID, Step: 1, Leg: dialer.LegAgent, Person: "piet", Result: dialer.ResultBusy, StartedAt: now, EndedAt: now},
@@ -445,7 +447,7 @@ func TestResume(t *testing.T) {
 
 		// A lead whose customer was being called when its node died is not dialled again.
 		l2 := dialer.Lead{ID: "0190-resume-2", Dealer: "jansen", Status: dialer.StatusDialing, Phone: customer, CreatedAt: now}
-		e.store.CreateLead(ctx, l2, dialer.Lease{})
+		e.store.CreateLead(ctx, l2, dialer.CreateOptions{})
 		for _, a := range []dialer.Attempt{
 			{LeadID: l2.ID, Step: 0, Leg: dialer.LegAgent, Person: "anna", Result: dialer.ResultAccepted, StartedAt: now},
 			{LeadID: l2.ID, Step: 0, Leg: dialer.LegCustomer, Person: "anna", StartedAt: now},

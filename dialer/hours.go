@@ -72,6 +72,34 @@ func (h *Hours) Next(t time.Time) time.Time {
 	return time.Time{}
 }
 
+// NextOpening returns the start of the first opening block after t (not the one t is
+// in). A dealer who is always open opens every midnight, in h.Loc or UTC: a retry at
+// the next opening is then the next day. The zero time when h never opens within a
+// year.
+func (h *Hours) NextOpening(t time.Time) time.Time {
+	loc := time.UTC
+	if h != nil && h.Loc != nil {
+		loc = h.Loc
+	}
+	local := t.In(loc)
+	y, m, d := local.Date()
+	if h.Always() {
+		return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	}
+	for day := 0; day <= 366; day++ {
+		date := time.Date(y, m, d+day, 12, 0, 0, 0, loc)
+		if h.Closed[date.Format(time.DateOnly)] {
+			continue
+		}
+		for _, s := range h.Week[date.Weekday()] {
+			if from := wall(date, s.From, loc); from.After(t) {
+				return from
+			}
+		}
+	}
+	return time.Time{}
+}
+
 // wall is the instant of minute min after midnight on date's local day.
 func wall(date time.Time, min int, loc *time.Location) time.Time {
 	y, m, d := date.Date()

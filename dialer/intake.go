@@ -47,7 +47,11 @@ func (e *ValidationError) add(field, format string, args ...any) {
 // Recorder receives the flow's measurable events. *metrics.Metrics implements it; labels
 // never carry a lead id or a phone number.
 type Recorder interface {
+	// LeadReceived is called once per newly stored lead; repeats and joins do not count.
 	LeadReceived(dealer string)
+	// LeadJoined is called once per submission that joined an open lead of the dealer
+	// (Dealer.DuplicateWindow) instead of being stored as a lead.
+	LeadJoined(dealer string)
 	// LeadFinished is called once per lead with its final status; speed is the speed to
 	// lead, or 0 when the customer was never bridged.
 	LeadFinished(dealer string, s Status, speed time.Duration)

@@ -88,10 +88,17 @@ type Lead struct {
 	// Reason says in words why the lead ended as it did, for people reading the API.
 	Reason string
 	// NextAt is when a scheduled lead will be dialled (opening hours, the customer's
-	// quiet hours); zero otherwise.
+	// quiet hours, a retry, another round); zero otherwise.
 	NextAt time.Time
+	// Round is the round of the flow the lead is in, or is scheduled to start: 0 the
+	// first walk; each customer retry and each further walk after nobody accepted is
+	// the next round. Attempts record theirs.
+	Round int
 
 	Attempts []Attempt // oldest first
+	// Duplicates are the later submissions for this number that joined the lead while it
+	// was open (Dealer.DuplicateWindow), oldest first; nil when there are none.
+	Duplicates []Duplicate
 }
 
 // SpeedToLead is the time from arrival to the customer being bridged, or 0.
@@ -102,11 +109,31 @@ func (l *Lead) SpeedToLead() time.Duration {
 	return l.ConnectedAt.Sub(l.CreatedAt)
 }
 
+// Duplicate is a submission that joined an open lead for the same number instead of
+// starting a second call. It keeps everything the customer sent; its number is the lead's.
+type Duplicate struct {
+	ReceivedAt time.Time
+
+	Name       string
+	Email      string
+	Source     string
+	Interest   string
+	Message    string
+	AssignedTo string
+	ExternalID string
+	// IdempotencyKey is the client's Idempotency-Key header; never shown back. A repeat
+	// of it, or of ExternalID, is answered with the lead this submission joined.
+	IdempotencyKey string
+}
+
 // Attempt is one call leg placed for a lead.
 type Attempt struct {
 	ID     int64 // assigned by the store
 	LeadID string
-	Step   int // index into the dealer's flow; the customer leg carries the accepting step
+	Round  int // the lead's round the attempt belongs to
+	// Step is the index into the dealer's flow, or RetryStep; the customer leg carries the
+	// accepting step.
+	Step   int
 	Leg    LegKind
 	Person string // the salesperson; on a customer leg, the one who accepted
 	Result Result // "" while the leg is in progress
@@ -117,6 +144,42 @@ type Attempt struct {
 	AcceptedAt time.Time
 	EndedAt    time.Time
 }
+
+// Action is what Leadline will do next for a scheduled lead. The strings are part of
+// the HTTP API (next_action).
+type Action string
+
+// Planned actions.
+const (
+	// ActionDial starts the flow, or goes on with it, when the dealer opens or the
+	// customer's calling hours begin.
+	ActionDial Action = "dial"
+	// ActionRetryCustomer rings the salesperson who accepted before (then the flow) to
+	// try the customer again.
+	ActionRetryCustomer Action = "retry_customer"
+	// ActionNextRound walks the flow again after nobody accepted.
+	ActionNextRound Action = "next_round"
+)
+
+// Plan returns what will happen to a scheduled lead at NextAt and, for a retry, the
+// salesperson rung first. It returns "" for a lead that is not scheduled.
+func (l *Lead) Plan() (Action, string) {
+	if l.Status != StatusScheduled {
+		return "", ""
+	}
+	p := readProgress(l, nil)
+	switch {
+	case p.start == RetryStep:
+		return ActionRetryCustomer, p.retryWith
+	case l.Round > 0 && len(p.attempted) == 0:
+		return ActionNextRound, ""
+	}
+	return ActionDial, ""
+}
+
+// RetryStep is the step of a retry round's first call: the salesperson who accepted the
+// lead before, rung again before the flow.
+const RetryStep = -1
 
 // Errors the store returns.
 var (

@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -9,13 +10,22 @@ import (
 // Every method is safe for concurrent use. Times are passed in by the caller so that tests
 // and the flow share one clock.
 type LeadStore interface {
-	// CreateLead stores l (ID, Dealer, CreatedAt and Status set by the caller) with lease
-	// already taken when lease.Node is set, and returns it. When the dealer already has a
-	// lead with the same non-empty IdempotencyKey or the same non-empty ExternalID, nothing
-	// is written and that first lead is returned with created=false.
-	CreateLead(ctx context.Context, l Lead, lease Lease) (stored Lead, created bool, err error)
-	// GetLead returns the lead with its attempts, oldest first. ErrNotFound when the lead
-	// does not exist or belongs to another dealer (dealer "" matches any dealer).
+	// CreateLead takes in l (ID, Dealer, Phone, CreatedAt and Status set by the caller) and
+	// says what it did:
+	//   - OutcomeRepeat: the dealer already has a lead, or a joined submission, with l's
+	//     non-empty IdempotencyKey or ExternalID. Nothing is written; that lead is returned.
+	//   - OutcomeJoined: o.JoinSince is set and the dealer has a lead for l.Phone that is
+	//     not final and was created at or after o.JoinSince. l is kept as a Duplicate of
+	//     that lead (the newest such) and no lead is stored; that lead is returned.
+	//   - OutcomeCreated: l is stored, holding o.Lease when o.Lease.Node is set, and
+	//     returned.
+	// A returned earlier lead carries its attempts and duplicates. The checks and the
+	// write are one transaction that holds across nodes: of concurrent creates for one
+	// number with JoinSince set, one creates and the others join (or repeat).
+	CreateLead(ctx context.Context, l Lead, o CreateOptions) (stored Lead, out Outcome, err error)
+	// GetLead returns the lead with its attempts and duplicates, each oldest first.
+	// ErrNotFound when the lead does not exist or belongs to another dealer (dealer ""
+	// matches any dealer).
 	GetLead(ctx context.Context, dealer, id string) (Lead, error)
 	// ListLeads returns the dealer's leads newest first, without attempts.
 	ListLeads(ctx context.Context, q ListQuery) (leads []Lead, next string, err error)
@@ -41,6 +51,10 @@ type LeadStore interface {
 	// final, for example canceled through the API while the flow ran.
 	UpdateLead(ctx context.Context, u LeadUpdate) (updated bool, err error)
 
+	// Turn returns the next turn of a round robin step, counted per dealer and step key
+	// from 0 across every node and restart.
+	Turn(ctx context.Context, dealer, step string) (int64, error)
+
 	// Ping checks the store is reachable.
 	Ping(ctx context.Context) error
 }
@@ -49,6 +63,44 @@ type LeadStore interface {
 type Lease struct {
 	Node  string
 	Until time.Time
+}
+
+// CreateOptions are how CreateLead stores a new lead.
+type CreateOptions struct {
+	// Lease is taken on the new lead when Lease.Node is set.
+	Lease Lease
+	// JoinSince, when set, makes a lead for a number that has an open lead of the dealer
+	// created at or after it join that lead instead of being stored (Dealer.DuplicateWindow).
+	// Zero: every lead that is not a repeat is stored.
+	JoinSince time.Time
+}
+
+// Outcome says what CreateLead, and so Submit, did with a lead.
+type Outcome int
+
+// Outcomes of taking a lead in.
+const (
+	// OutcomeCreated: a new lead was stored; its flow starts.
+	OutcomeCreated Outcome = iota + 1
+	// OutcomeRepeat: the dealer had a lead, or a joined submission, with the same
+	// Idempotency-Key or external_id. That lead is returned; nothing was stored.
+	OutcomeRepeat
+	// OutcomeJoined: the number had an open lead at the dealer, created within the
+	// dealer's DuplicateWindow. The submission was kept with that lead as a Duplicate
+	// and that lead is returned; nobody is rung for it a second time.
+	OutcomeJoined
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeCreated:
+		return "created"
+	case OutcomeRepeat:
+		return "repeat"
+	case OutcomeJoined:
+		return "joined"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
 }
 
 // ListQuery selects a page of a dealer's leads.
@@ -60,7 +112,7 @@ type ListQuery struct {
 }
 
 // LeadUpdate is a change of a lead's status. Zero ConnectedAt and EndedAt are left as
-// they are; NextAt is always written (zero clears it).
+// they are; NextAt is always written (zero clears it); Round only ever raises the lead's.
 type LeadUpdate struct {
 	ID          string
 	Status      Status
@@ -68,6 +120,7 @@ type LeadUpdate struct {
 	EndedAt     time.Time
 	Reason      string
 	NextAt      time.Time
+	Round       int
 }
 
 // Audio is telephone audio: 8 kHz mono signed 16-bit linear PCM.

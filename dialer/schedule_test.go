@@ -73,7 +73,7 @@ func TestLeadSecondsBeforeClosing(t *testing.T) {
 			customer:               answers,
 		}, func(d *dialer.Dealer) {
 			d.Hours = officeHours(t, "Europe/Amsterdam")
-			d.Flow = []dialer.Step{{"piet"}, {"kees"}, {"owner"}}
+			d.Flow = []dialer.Step{{People: []string{"piet"}}, {People: []string{"kees"}}, {People: []string{"owner"}}}
 		})
 		// Friday 2000-01-07 16:59:58 in Amsterdam (UTC+1).
 		sleepUntil(t, time.Date(2000, 1, 7, 15, 59, 58, 0, time.UTC))
@@ -112,7 +112,7 @@ func TestCustomerQuietHoursAndStagger(t *testing.T) {
 			customer:              answers,
 			"+12125550123":        answers,
 		}, func(d *dialer.Dealer) {
-			d.Flow = []dialer.Step{{"piet"}}
+			d.Flow = []dialer.Step{{People: []string{"piet"}}}
 			d.Stagger = 30 * time.Second
 		})
 		e.svc.SetIntakeRules(dialer.IntakeRules{Countries: map[string][]string{"jansen": {"NL", "US"}}})
@@ -157,7 +157,7 @@ func TestPersonOutsideHoursIsSkipped(t *testing.T) {
 			p := d.People["piet"]
 			p.Hours = officeHours(t, "Europe/Amsterdam")
 			d.People["piet"] = p
-			d.Flow = []dialer.Step{{"piet"}, {"owner"}}
+			d.Flow = []dialer.Step{{People: []string{"piet"}}, {People: []string{"owner"}}}
 		})
 		sleepUntil(t, time.Date(2000, 1, 8, 11, 0, 0, 0, time.UTC)) // Saturday noon
 		l := e.submit(t, dialer.LeadInput{Phone: customer})

@@ -182,29 +182,36 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 	return l, nil
 }
 
-// Submit validates a lead, stores it and starts its flow at once. created is false when
-// it repeats an earlier lead (same Idempotency-Key or external_id): that lead is returned
-// and nothing new starts. A number outside the dealer's countries is a
-// *ValidationError; a number that had its daily cap of leads (IntakeRules) a
-// *NumberLimitError. Nothing is stored for either.
-func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead, bool, error) {
+// Submit validates a lead, stores it and starts its flow at once (OutcomeCreated). When
+// it repeats an earlier lead (same Idempotency-Key or external_id) that lead is returned
+// and nothing new starts (OutcomeRepeat). When the dealer has a DuplicateWindow and the
+// number an open lead of the dealer created within it, the submission is kept with that
+// lead, which is returned, and nobody is rung again (OutcomeJoined). A number outside
+// the dealer's countries is a *ValidationError; a number that had its daily cap of leads
+// (IntakeRules) a *NumberLimitError. Nothing is stored for either.
+func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead, Outcome, error) {
 	if s.draining.Load() {
-		return Lead{}, false, ErrDraining
+		return Lead{}, 0, ErrDraining
 	}
 	d, ok := s.Dealer(dealer)
 	if !ok {
-		return Lead{}, false, fmt.Errorf("submit: unknown dealer %q: %w", dealer, ErrNotFound)
+		return Lead{}, 0, fmt.Errorf("submit: unknown dealer %q: %w", dealer, ErrNotFound)
 	}
 	l, err := d.validate(in, s.guard.countries(d))
 	if err != nil {
-		return Lead{}, false, err
+		return Lead{}, 0, err
 	}
-	if first, repeat, err := s.guard.checkNumber(ctx, l, s.now()); err != nil || repeat {
-		return first, false, err
+	// The cap counts stored leads only, so joined submissions never use it up. It is
+	// checked before joining all the same: a number at its cap is refused, whatever its
+	// post would have become.
+	if first, repeat, err := s.guard.checkNumber(ctx, l, s.now()); err != nil {
+		return Lead{}, 0, err
+	} else if repeat {
+		return first, OutcomeRepeat, nil
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return Lead{}, false, fmt.Errorf("submit: %w", err)
+		return Lead{}, 0, fmt.Errorf("submit: %w", err)
 	}
 	l.ID = id.String()
 	l.Status = StatusQueued
@@ -218,21 +225,32 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 	} else {
 		l.Status = StatusDialing
 	}
-	stored, created, err := s.store.CreateLead(ctx, l, lease)
-	if err != nil {
-		return Lead{}, false, fmt.Errorf("submit: %w: %w", ErrUnavailable, err)
+	o := CreateOptions{Lease: lease}
+	if d.DuplicateWindow > 0 {
+		o.JoinSince = l.CreatedAt.Add(-d.DuplicateWindow)
 	}
-	if !created {
-		return stored, false, nil
+	stored, out, err := s.store.CreateLead(ctx, l, o)
+	if err != nil {
+		return Lead{}, 0, fmt.Errorf("submit: %w: %w", ErrUnavailable, err)
+	}
+	switch out {
+	case OutcomeRepeat:
+		return stored, out, nil
+	case OutcomeJoined:
+		// The open lead's flow goes on as it was; this submission shows in its
+		// duplicates. No phone number in the log: it is personal data.
+		s.rec.LeadJoined(dealer)
+		s.log.InfoContext(ctx, "lead joined an open lead for the same number", "lead_id", stored.ID, "dealer", dealer)
+		return stored, out, nil
 	}
 	s.rec.LeadReceived(dealer)
 	if stored.Status == StatusDialing {
 		s.start(stored, true)
 	}
-	return stored, true, nil
+	return stored, OutcomeCreated, nil
 }
 
-// Get returns a dealer's lead with its attempts.
+// Get returns a dealer's lead with its attempts and duplicates.
 func (s *Service) Get(ctx context.Context, dealer, id string) (Lead, error) {
 	return s.store.GetLead(ctx, dealer, id)
 }
@@ -349,6 +367,7 @@ func (s *Service) Drain(ctx context.Context) {
 type nopRecorder struct{}
 
 func (nopRecorder) LeadReceived(string)                                {}
+func (nopRecorder) LeadJoined(string)                                  {}
 func (nopRecorder) LeadFinished(string, Status, time.Duration)         {}
 func (nopRecorder) AgentAttempt(string, string, Result, time.Duration) {}
 func (nopRecorder) CustomerAttempt(string, Result)                     {}

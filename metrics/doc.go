@@ -2,8 +2,7 @@
 // texts and histogram buckets, as fixed by SPEC.md's "Metrics" table.
 //
 // One *Metrics, built by New against a prometheus.Registerer, receives every measurable
-// event. It implements dialer.Recorder for the flow's events (and CustomerAttempt, for
-// when the Recorder has it) and offers CallStarted, CallEnded, BridgeStarted, BridgeEnded,
+// event. It implements dialer.Recorder for intake's and the flow's events and offers CallStarted, CallEnded, BridgeStarted, BridgeEnded,
 // SIPResponse and RTPPacket for the SIP layer, which declares its own small interface for
 // them. InitDealer and InitPerson create a configured dealer's and salesperson's series at
 // 0. Handler serves a Gatherer over HTTP.

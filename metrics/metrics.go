@@ -23,6 +23,7 @@ const (
 // concurrent use and never block.
 type Metrics struct {
 	leadsReceived *prometheus.CounterVec   // dealer
+	leadsJoined   *prometheus.CounterVec   // dealer
 	leadsFinished *prometheus.CounterVec   // dealer, status
 	speedToLead   *prometheus.HistogramVec // dealer
 	agentAttempts *prometheus.CounterVec   // dealer, person, result
@@ -72,7 +73,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		leadsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "leads_received_total",
-			Help:      "Leads accepted through the API and stored, by dealer. Repeats (same Idempotency-Key or external_id) are not counted.",
+			Help:      "Leads accepted through the API and stored, by dealer. Repeats (same Idempotency-Key or external_id) and leads that joined an open lead are not counted.",
+		}, []string{"dealer"}),
+		leadsJoined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "leads_joined_total",
+			Help:      "Leads for a number with an open lead at the same dealer (within its duplicate_window) that joined that lead instead of starting a call, by dealer.",
 		}, []string{"dealer"}),
 		leadsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
@@ -152,7 +158,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}, []string{"direction"})
 
 	reg.MustRegister(
-		m.leadsReceived, m.leadsFinished, m.speedToLead,
+		m.leadsReceived, m.leadsJoined, m.leadsFinished, m.speedToLead,
 		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
 		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets,
 	)
@@ -166,12 +172,13 @@ func New(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// InitDealer creates a configured dealer's per-dealer series at 0 (received, reached
-// owner, finished by each final status, customer calls by each result), so that they are
-// visible before its first lead. The wiring calls it for each dealer at start and on
+// InitDealer creates a configured dealer's per-dealer series at 0 (received, joined,
+// reached owner, finished by each final status, customer calls by each result), so that
+// they are visible before its first lead. The wiring calls it for each dealer at start and on
 // reload; calling it again is harmless.
 func (m *Metrics) InitDealer(dealer string) {
 	m.leadsReceived.WithLabelValues(dealer)
+	m.leadsJoined.WithLabelValues(dealer)
 	m.reachedOwner.WithLabelValues(dealer)
 	for _, s := range finalStatuses {
 		m.leadsFinished.WithLabelValues(dealer, string(s))
@@ -200,6 +207,12 @@ func (m *Metrics) LeadReceived(dealer string) {
 	m.leadsReceived.WithLabelValues(dealer).Inc()
 }
 
+// LeadJoined counts a lead that joined an open lead for the same number instead of
+// being stored.
+func (m *Metrics) LeadJoined(dealer string) {
+	m.leadsJoined.WithLabelValues(dealer).Inc()
+}
+
 // LeadFinished counts a lead reaching final status s and, when its customer was bridged
 // (speed > 0), observes its speed to lead.
 func (m *Metrics) LeadFinished(dealer string, s dialer.Status, speed time.Duration) {
@@ -222,8 +235,7 @@ func (m *Metrics) AgentAttempt(dealer, person string, r dialer.Result, answer ti
 }
 
 // CustomerAttempt counts a finished call to a lead's customer by its result (answered,
-// no_answer, busy, rejected, failed). It is not part of dialer.Recorder yet: the flow
-// calls it once that interface has the method.
+// no_answer, busy, rejected, failed).
 func (m *Metrics) CustomerAttempt(dealer string, r dialer.Result) {
 	m.customerTries.WithLabelValues(dealer, string(r)).Inc()
 }

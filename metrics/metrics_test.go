@@ -87,6 +87,11 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			want: map[string]float64{`leadline_leads_received_total{dealer="jansen"}`: 1},
 		},
 		{
+			name: "LeadJoined",
+			call: func(m *metrics.Metrics) { m.LeadJoined("jansen") },
+			want: map[string]float64{`leadline_leads_joined_total{dealer="jansen"}`: 1},
+		},
+		{
 			name: "LeadFinished bridged",
 			call: func(m *metrics.Metrics) {
 				m.LeadFinished("jansen", dialer.StatusCompleted, 7412*time.Millisecond)
@@ -192,6 +197,7 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			call: func(m *metrics.Metrics) { m.InitDealer("jansen") },
 			want: map[string]float64{
 				`leadline_leads_received_total{dealer="jansen"}`:                               0,
+				`leadline_leads_joined_total{dealer="jansen"}`:                                 0,
 				`leadline_leads_reached_owner_total{dealer="jansen"}`:                          0,
 				`leadline_leads_finished_total{dealer="jansen",status="completed"}`:            0,
 				`leadline_leads_finished_total{dealer="jansen",status="exhausted"}`:            0,
@@ -274,6 +280,7 @@ func TestNamesTypesLabels(t *testing.T) {
 		labels []string
 	}{
 		"leadline_leads_received_total":            {dto.MetricType_COUNTER, []string{"dealer"}},
+		"leadline_leads_joined_total":              {dto.MetricType_COUNTER, []string{"dealer"}},
 		"leadline_leads_finished_total":            {dto.MetricType_COUNTER, []string{"dealer", "status"}},
 		"leadline_speed_to_lead_seconds":           {dto.MetricType_HISTOGRAM, []string{"dealer"}},
 		"leadline_agent_attempts_total":            {dto.MetricType_COUNTER, []string{"dealer", "person", "result"}},
@@ -446,6 +453,7 @@ var exercises = map[string]func(m *metrics.Metrics){
 	"InitDealer":      func(m *metrics.Metrics) { m.InitDealer("jansen") },
 	"InitPerson":      func(m *metrics.Metrics) { m.InitPerson("jansen", "piet") },
 	"LeadReceived":    func(m *metrics.Metrics) { m.LeadReceived("jansen") },
+	"LeadJoined":      func(m *metrics.Metrics) { m.LeadJoined("jansen") },
 	"LeadFinished":    func(m *metrics.Metrics) { m.LeadFinished("jansen", dialer.StatusCompleted, 7*time.Second) },
 	"AgentAttempt":    func(m *metrics.Metrics) { m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, 2*time.Second) },
 	"CustomerAttempt": func(m *metrics.Metrics) { m.CustomerAttempt("jansen", dialer.ResultAnswered) },

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -29,27 +27,16 @@ func (db *DB) LeadsToNumber(ctx context.Context, phone string, since time.Time) 
 }
 
 // FindRepeat returns the dealer's lead with the non-empty idempotencyKey or, failing
-// that, with the non-empty externalID, as CreateLead would return it for a repeat:
-// with its attempts. found is false when there is none.
+// that, with the non-empty externalID, as CreateLead would return it for a repeat: with
+// its attempts and duplicates, and the lead a joined submission with the key joined.
+// found is false when there is none.
 func (db *DB) FindRepeat(ctx context.Context, dealer, idempotencyKey, externalID string) (dialer.Lead, bool, error) {
-	for _, q := range []struct{ sql, key string }{
-		{selectByIdempotencyKeySQL, idempotencyKey},
-		{selectByExternalIDSQL, externalID},
-	} {
-		if q.key == "" {
-			continue
-		}
-		l, err := scanLead(db.r.QueryRowContext(ctx, q.sql, dealer, q.key))
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return dialer.Lead{}, false, fmt.Errorf("find repeat: %w", err)
-		}
-		if l.Attempts, err = db.attempts(ctx, l.ID); err != nil {
-			return dialer.Lead{}, false, fmt.Errorf("find repeat: %w", err)
-		}
-		return l, true, nil
+	l, found, err := db.repeatOf(ctx, dealer, idempotencyKey, externalID)
+	if err == nil && found {
+		err = db.details(ctx, &l)
 	}
-	return dialer.Lead{}, false, nil
+	if err != nil {
+		return dialer.Lead{}, false, fmt.Errorf("find repeat: %w", err)
+	}
+	return l, found, nil
 }

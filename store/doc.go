@@ -4,9 +4,11 @@
 //
 // The package owns the database schema and its goose migrations (embedded, one directory
 // per dialect), the connection setup for both dialects, the lease that makes exactly one
-// node work a lead, and lead de-duplication by idempotency key and external id. Every
-// guard (lease, final status, de-duplication) is a single SQL statement, so it holds across
-// processes and nodes, not just goroutines.
+// node work a lead, lead de-duplication by idempotency key and external id, and the
+// joining of a lead to an open lead for the same number (join.go). Every guard (lease,
+// final status, de-duplication) is a single SQL statement, and joining is one transaction
+// serialised per number (an advisory lock on PostgreSQL, the single writer on SQLite), so
+// each holds across processes and nodes, not just goroutines.
 //
 // Open does not migrate: call (*DB).Migrate, or use OpenAndMigrate. Migrate is safe to run
 // from several processes against one PostgreSQL at once (it holds an advisory lock).

@@ -15,8 +15,8 @@ import (
 
 var _ dialer.LeadStore = (*DB)(nil)
 
-// finalStatuses are the statuses dialer.Status.Final reports true for. The migrations'
-// leads_unfinished index repeats this list: keep the three in step.
+// finalStatuses are the statuses dialer.Status.Final reports true for (TestFinalStatuses
+// keeps the two in step).
 var finalStatuses = []dialer.Status{
 	dialer.StatusCompleted,
 	dialer.StatusExhausted,
@@ -29,8 +29,8 @@ var finalStatuses = []dialer.Status{
 // SQLite (modernc) accept. Times are unix milliseconds; 0 means unset.
 const (
 	leadCols = `id, dealer, status, name, phone, email, source, interest, message, assigned_to,
-		external_id, idempotency_key, created_at, connected_at, ended_at, reason, next_at`
-	attemptCols = `id, lead_id, step, leg, person, result, sip_code,
+		external_id, idempotency_key, created_at, connected_at, ended_at, reason, next_at, round`
+	attemptCols = `id, lead_id, round, step, leg, person, result, sip_code,
 		started_at, answered_at, accepted_at, ended_at`
 
 	// Default and cap of ListLeads.
@@ -50,11 +50,19 @@ var (
 	}()
 
 	// insertLeadSQL writes nothing when the dealer already has the idempotency key or the
-	// external id (partial unique indexes) or the id is taken, and then returns no row.
+	// external id, on a lead (partial unique indexes) or on a submission that joined one
+	// (lead_joins, join.go), or the id is taken, and then returns no row. The numbers are
+	// cast because PostgreSQL types the parameters of INSERT … SELECT as text.
 	insertLeadSQL = `INSERT INTO leads (id, dealer, status, name, phone, email, source, interest,
 		message, assigned_to, external_id, idempotency_key, created_at, connected_at, ended_at,
 		reason, updated_at, lease_node, lease_until, job_id, next_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CAST($13 AS BIGINT), CAST($14 AS BIGINT),
+		CAST($15 AS BIGINT), $16, CAST($17 AS BIGINT), $18, CAST($19 AS BIGINT), CAST($20 AS BIGINT),
+		CAST($21 AS BIGINT)
+	WHERE NOT EXISTS (SELECT 1 FROM lead_joins
+			WHERE dealer = $2 AND idempotency_key = $12 AND idempotency_key <> '')
+		AND NOT EXISTS (SELECT 1 FROM lead_joins
+			WHERE dealer = $2 AND external_id = $11 AND external_id <> '')
 	ON CONFLICT DO NOTHING
 	RETURNING ` + leadCols
 
@@ -85,21 +93,23 @@ var (
 	RETURNING job_id`
 
 	// updateLeadSQL never touches a final lead; a final status clears the lease.
-	// $2 status, $3 connected_at, $4 ended_at (0: keep), $5 reason, $6 updated_at.
+	// $2 status, $3 connected_at, $4 ended_at (0: keep), $5 reason, $6 updated_at,
+	// $7 next_at, $8 round (only ever raised).
 	updateLeadSQL = `UPDATE leads SET
 		status = $2,
 		connected_at = CASE WHEN CAST($3 AS BIGINT) <> 0 THEN CAST($3 AS BIGINT) ELSE connected_at END,
 		ended_at = CASE WHEN CAST($4 AS BIGINT) <> 0 THEN CAST($4 AS BIGINT) ELSE ended_at END,
 		reason = $5,
 		next_at = $7,
+		round = CASE WHEN CAST($8 AS INTEGER) > round THEN CAST($8 AS INTEGER) ELSE round END,
 		lease_node = CASE WHEN $2 IN ` + finalSQL + ` THEN '' ELSE lease_node END,
 		lease_until = CASE WHEN $2 IN ` + finalSQL + ` THEN 0 ELSE lease_until END,
 		updated_at = $6
 	WHERE id = $1 AND status NOT IN ` + finalSQL
 
-	insertAttemptSQL = `INSERT INTO attempts (lead_id, step, leg, person, result, sip_code,
+	insertAttemptSQL = `INSERT INTO attempts (lead_id, round, step, leg, person, result, sip_code,
 		started_at, answered_at, accepted_at, ended_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 	RETURNING id`
 
 	updateAttemptSQL = `UPDATE attempts SET result = $2, sip_code = $3,
@@ -107,38 +117,55 @@ var (
 	WHERE id = $1`
 )
 
-// CreateLead stores l and returns it as stored (times at millisecond precision, UTC) with
-// created=true. When the dealer already has a lead with l's non-empty IdempotencyKey, or
-// else with its non-empty ExternalID, nothing is written and that lead is returned, with
-// its attempts, and created=false. The check and the insert are one statement, so of
-// concurrent creates with one key exactly one is created. l.ID must be new.
-func (db *DB) CreateLead(ctx context.Context, l dialer.Lead, lease dialer.Lease) (dialer.Lead, bool, error) {
+// CreateLead stores l and returns it as stored (times at millisecond precision, UTC)
+// with OutcomeCreated. When the dealer already has a lead, or a submission that joined
+// one, with l's non-empty IdempotencyKey, or else with its non-empty ExternalID, nothing
+// is written and that lead is returned, with its attempts and duplicates, and
+// OutcomeRepeat. With o.JoinSince set, a number that has an open lead of the dealer
+// created at or after it joins that lead instead (OutcomeJoined; see createOrJoin). The
+// checks and the insert are one statement, or one transaction, so of concurrent creates
+// with one key exactly one is created. l.ID must be new.
+func (db *DB) CreateLead(ctx context.Context, l dialer.Lead, o dialer.CreateOptions) (dialer.Lead, dialer.Outcome, error) {
 	if err := checkNewLead(&l); err != nil {
-		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
+		return dialer.Lead{}, 0, fmt.Errorf("create lead: %w", err)
 	}
-	stored, err := db.insertLead(ctx, &l, lease)
-	if err == nil {
+	var (
+		stored dialer.Lead
+		joined string // the open lead l joined
+		err    error
+	)
+	if o.JoinSince.IsZero() || l.Phone == "" {
+		stored, err = db.insertLead(ctx, &l, o.Lease)
+	} else {
+		stored, joined, err = db.createOrJoin(ctx, &l, o)
+	}
+	switch {
+	case err == nil && joined != "":
+		if stored, err = db.leadWithDetails(ctx, joined); err != nil {
+			return dialer.Lead{}, 0, fmt.Errorf("create lead: joined %s: %w", joined, err)
+		}
+		return stored, dialer.OutcomeJoined, nil
+	case err == nil:
 		stored.Attempts = []dialer.Attempt{}
-		return stored, true, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
+		return stored, dialer.OutcomeCreated, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return dialer.Lead{}, 0, fmt.Errorf("create lead: %w", err)
 	}
 
 	// A conflict: the row that caused it is committed by now (PostgreSQL waits for the
 	// inserting transaction; SQLite has a single writer) and leads are never deleted.
 	existing, err := db.duplicateOf(ctx, &l)
+	if err == nil {
+		err = db.details(ctx, &existing)
+	}
 	if err != nil {
-		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
+		return dialer.Lead{}, 0, fmt.Errorf("create lead: %w", err)
 	}
-	if existing.Attempts, err = db.attempts(ctx, existing.ID); err != nil {
-		return dialer.Lead{}, false, fmt.Errorf("create lead: %w", err)
-	}
-	return existing, false, nil
+	return existing, dialer.OutcomeRepeat, nil
 }
 
 // insertLead writes l (holding lease) and its queue job in one transaction;
-// sql.ErrNoRows when l conflicts with an existing lead (nothing is written then).
+// sql.ErrNoRows when l conflicts with an existing lead or join (nothing is written then).
 func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease) (dialer.Lead, error) {
 	insert, err := db.prepared(ctx, insertLeadSQL) // before BeginTx: see writeRow
 	if err != nil {
@@ -149,19 +176,25 @@ func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease
 		return dialer.Lead{}, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt, l.NextAt)
-	if err != nil {
-		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
-	}
-	stored, err := scanLead(tx.StmtContext(ctx, insert).QueryRowContext(ctx,
-		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
-		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
-		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
-		millis(db.now()), lease.Node, millis(lease.Until), job, millis(l.NextAt)))
+	stored, err := db.insertLeadTx(ctx, tx, insert, l, lease)
 	if err != nil {
 		return dialer.Lead{}, err
 	}
 	return stored, tx.Commit()
+}
+
+// insertLeadTx writes l (holding lease) and its queue job inside tx with insert, the
+// prepared insertLeadSQL; sql.ErrNoRows when l conflicts (the caller rolls back).
+func (db *DB) insertLeadTx(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, l *dialer.Lead, lease dialer.Lease) (dialer.Lead, error) {
+	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt, l.NextAt)
+	if err != nil {
+		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
+	}
+	return scanLead(tx.StmtContext(ctx, insert).QueryRowContext(ctx,
+		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
+		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
+		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
+		millis(db.now()), lease.Node, millis(lease.Until), job, millis(l.NextAt)))
 }
 
 func checkNewLead(l *dialer.Lead) error {
@@ -178,35 +211,57 @@ func checkNewLead(l *dialer.Lead) error {
 	return nil
 }
 
-// duplicateOf finds the lead an insert of l conflicted with: the idempotency key first
-// (the same request again), then the external id.
+// duplicateOf finds the lead an insert of l conflicted with (see repeatOf); an error when
+// there is none, as for an id that is taken.
 func (db *DB) duplicateOf(ctx context.Context, l *dialer.Lead) (dialer.Lead, error) {
-	if l.IdempotencyKey != "" {
-		d, err := scanLead(db.r.QueryRowContext(ctx, selectByIdempotencyKeySQL, l.Dealer, l.IdempotencyKey))
-		if !errors.Is(err, sql.ErrNoRows) {
-			return d, err
-		}
+	d, found, err := db.repeatOf(ctx, l.Dealer, l.IdempotencyKey, l.ExternalID)
+	switch {
+	case err != nil:
+		return dialer.Lead{}, err
+	case !found:
+		return dialer.Lead{}, fmt.Errorf("lead id %s already exists", l.ID)
 	}
-	if l.ExternalID != "" {
-		d, err := scanLead(db.r.QueryRowContext(ctx, selectByExternalIDSQL, l.Dealer, l.ExternalID))
-		if !errors.Is(err, sql.ErrNoRows) {
-			return d, err
-		}
-	}
-	return dialer.Lead{}, fmt.Errorf("lead id %s already exists", l.ID)
+	return d, nil
 }
 
-// GetLead returns the lead with its attempts, oldest first. ErrNotFound when the lead does
-// not exist or belongs to another dealer (dealer "" matches any dealer).
+// repeatOf finds the dealer's lead that a lead with idempotencyKey and externalID repeats:
+// the one with the key first (the same request again), then the one with the external
+// id; for each, a lead that has it, then the lead a submission with it joined. It returns
+// the lead without attempts; found is false when there is none.
+func (db *DB) repeatOf(ctx context.Context, dealer, idempotencyKey, externalID string) (dialer.Lead, bool, error) {
+	for _, q := range []struct{ sql, key string }{
+		{selectByIdempotencyKeySQL, idempotencyKey},
+		{selectJoinedByIdempotencyKeySQL, idempotencyKey},
+		{selectByExternalIDSQL, externalID},
+		{selectJoinedByExternalIDSQL, externalID},
+	} {
+		if q.key == "" {
+			continue
+		}
+		l, err := scanLead(db.r.QueryRowContext(ctx, q.sql, dealer, q.key))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return dialer.Lead{}, false, err
+		}
+		return l, true, nil
+	}
+	return dialer.Lead{}, false, nil
+}
+
+// GetLead returns the lead with its attempts and duplicates, each oldest first.
+// ErrNotFound when the lead does not exist or belongs to another dealer (dealer "" matches
+// any dealer).
 func (db *DB) GetLead(ctx context.Context, dealer, id string) (dialer.Lead, error) {
 	l, err := db.lead(ctx, id)
 	if err == nil && dealer != "" && l.Dealer != dealer {
 		err = dialer.ErrNotFound
 	}
-	if err != nil {
-		return dialer.Lead{}, fmt.Errorf("get lead %s: %w", id, err)
+	if err == nil {
+		err = db.details(ctx, &l)
 	}
-	if l.Attempts, err = db.attempts(ctx, id); err != nil {
+	if err != nil {
 		return dialer.Lead{}, fmt.Errorf("get lead %s: %w", id, err)
 	}
 	return l, nil
@@ -368,7 +423,7 @@ func (db *DB) release(ctx context.Context, id, node string) error {
 // every insert. ErrNotFound when a.LeadID names no lead.
 func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
 	err := db.writeRow(ctx, insertAttemptSQL,
-		a.LeadID, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
+		a.LeadID, a.Round, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
 		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt),
 	).Scan(&a.ID)
 	if err != nil {
@@ -407,7 +462,7 @@ func (db *DB) UpdateLead(ctx context.Context, u dialer.LeadUpdate) (bool, error)
 		return false, fmt.Errorf("update lead %s: unknown status %q", u.ID, u.Status)
 	}
 	res, err := db.write(ctx, updateLeadSQL, u.ID, string(u.Status),
-		millis(u.ConnectedAt), millis(u.EndedAt), u.Reason, millis(db.now()), millis(u.NextAt))
+		millis(u.ConnectedAt), millis(u.EndedAt), u.Reason, millis(db.now()), millis(u.NextAt), u.Round)
 	if err == nil {
 		err = db.mustChange(ctx, res, u.ID)
 	}
@@ -465,7 +520,7 @@ func (db *DB) attempts(ctx context.Context, leadID string) ([]dialer.Attempt, er
 			leg, result                        string
 			started, answered, accepted, ended int64
 		)
-		if err := rows.Scan(&a.ID, &a.LeadID, &a.Step, &leg, &a.Person, &result, &a.SIPCode,
+		if err := rows.Scan(&a.ID, &a.LeadID, &a.Round, &a.Step, &leg, &a.Person, &result, &a.SIPCode,
 			&started, &answered, &accepted, &ended); err != nil {
 			return nil, fmt.Errorf("attempts: %w", err)
 		}
@@ -494,7 +549,7 @@ func scanLead(s scanner) (dialer.Lead, error) {
 	)
 	err := s.Scan(&l.ID, &l.Dealer, &status, &l.Name, &l.Phone, &l.Email, &l.Source,
 		&l.Interest, &l.Message, &l.AssignedTo, &l.ExternalID, &l.IdempotencyKey,
-		&created, &connected, &end, &l.Reason, &next)
+		&created, &connected, &end, &l.Reason, &next, &l.Round)
 	if err != nil {
 		return dialer.Lead{}, err
 	}

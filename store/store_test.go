@@ -135,9 +135,9 @@ func newLead(dealer string) dialer.Lead {
 
 func mustCreate(tb testing.TB, db *store.DB, l dialer.Lead) dialer.Lead {
 	tb.Helper()
-	stored, created, err := db.CreateLead(context.Background(), l, dialer.Lease{})
-	if err != nil || !created {
-		tb.Fatalf("CreateLead(%s) = created %v, %v; want created", l.ID, created, err)
+	stored, out, err := db.CreateLead(context.Background(), l, dialer.CreateOptions{})
+	if err != nil || out != dialer.OutcomeCreated {
+		tb.Fatalf("CreateLead(%s) = %v, %v; want created", l.ID, out, err)
 	}
 	return stored
 }
@@ -187,9 +187,9 @@ func TestCreateGetRoundTrip(t *testing.T) {
 		want.EndedAt = time.Date(2026, 11, 27, 10, 3, 12, 100000000, time.UTC)
 		want.Attempts = []dialer.Attempt{}
 
-		stored, created, err := db.CreateLead(ctx, in, dialer.Lease{})
-		if err != nil || !created {
-			t.Fatalf("CreateLead = created %v, %v", created, err)
+		stored, out, err := db.CreateLead(ctx, in, dialer.CreateOptions{})
+		if err != nil || out != dialer.OutcomeCreated {
+			t.Fatalf("CreateLead = %v, %v", out, err)
 		}
 		equal(t, "stored", stored, want)
 		equal(t, "GetLead", mustGet(t, db, in.ID), want)
@@ -234,14 +234,14 @@ func TestCreateLeadRejects(t *testing.T) {
 		} {
 			l := newLead("jansen")
 			mod(&l)
-			if _, _, err := db.CreateLead(ctx, l, dialer.Lease{}); err == nil || !strings.HasPrefix(err.Error(), "create lead: ") {
+			if _, _, err := db.CreateLead(ctx, l, dialer.CreateOptions{}); err == nil || !strings.HasPrefix(err.Error(), "create lead: ") {
 				t.Errorf("%s: err = %v, want a create lead error", name, err)
 			}
 		}
 		// The same id twice, no keys to dedupe on: an error, not a silent no-op.
 		l := mustCreate(t, db, newLead("jansen"))
-		if _, created, err := db.CreateLead(ctx, l, dialer.Lease{}); err == nil || created {
-			t.Errorf("duplicate id: created %v, err %v; want an error", created, err)
+		if _, out, err := db.CreateLead(ctx, l, dialer.CreateOptions{}); err == nil || out != 0 {
+			t.Errorf("duplicate id: %v, err %v; want an error", out, err)
 		}
 	})
 }
@@ -275,10 +275,11 @@ func TestCreateLeadDedupe(t *testing.T) {
 		} {
 			l := newLead(c.dealer)
 			l.IdempotencyKey, l.ExternalID = c.idem, c.ext
-			got, created, err := db.CreateLead(ctx, l, dialer.Lease{})
+			got, out, err := db.CreateLead(ctx, l, dialer.CreateOptions{})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
+			created := out == dialer.OutcomeCreated
 			if created != c.created {
 				t.Errorf("%s: created = %v, want %v", name, created, c.created)
 			}
@@ -311,12 +312,12 @@ func TestCreateLeadDedupeConcurrent(t *testing.T) {
 					} else {
 						l.ExternalID = "concurrent"
 					}
-					got, c, err := db.CreateLead(t.Context(), l, dialer.Lease{})
+					got, out, err := db.CreateLead(t.Context(), l, dialer.CreateOptions{})
 					if err != nil {
 						t.Errorf("%s: %v", key, err)
 						return
 					}
-					if c {
+					if out == dialer.OutcomeCreated {
 						created.Add(1)
 					}
 					mu.Lock()
@@ -422,9 +423,9 @@ func TestCreateWithLeaseAndRelease(t *testing.T) {
 		db := newDB(t, b)
 		ctx := t.Context()
 		in := newLead("jansen")
-		l, created, err := db.CreateLead(ctx, in, dialer.Lease{Node: "n1", Until: t0.Add(time.Minute)})
-		if err != nil || !created {
-			t.Fatalf("create: %v %v", created, err)
+		l, out, err := db.CreateLead(ctx, in, dialer.CreateOptions{Lease: dialer.Lease{Node: "n1", Until: t0.Add(time.Minute)}})
+		if err != nil || out != dialer.OutcomeCreated {
+			t.Fatalf("create: %v %v", out, err)
 		}
 		if _, err := db.Claim(ctx, l.ID, "n2", t0.Add(time.Second), t0.Add(time.Minute)); !errors.Is(err, dialer.ErrLeaseHeld) {
 			t.Errorf("n2 claims a lead created with n1's lease: %v", err)
@@ -813,7 +814,7 @@ func BenchmarkCreateLead(b *testing.B) {
 			var n int64
 			for b.Loop() {
 				n++
-				if _, _, err := db.CreateLead(ctx, lead(n), dialer.Lease{}); err != nil {
+				if _, _, err := db.CreateLead(ctx, lead(n), dialer.CreateOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -828,7 +829,7 @@ func BenchmarkCreateLead(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, _, err := db.CreateLead(ctx, lead(n.Add(1)), dialer.Lease{}); err != nil {
+					if _, _, err := db.CreateLead(ctx, lead(n.Add(1)), dialer.CreateOptions{}); err != nil {
 						b.Error(err)
 						return
 					}

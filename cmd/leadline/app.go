@@ -239,13 +239,17 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 			CustomerRingTimeout: d.CustomerRingTimeout, MaxCallLength: d.MaxCallLength,
 			Whisper: d.WhisperTemplate, People: map[string]dialer.Person{},
 			Hours: hours(d.OpeningHours, d.Location), Stagger: d.Stagger,
-			CustomerHours: dialer.Span{From: d.CustomerSpan[0], To: d.CustomerSpan[1]},
+			CustomerHours:   dialer.Span{From: d.CustomerSpan[0], To: d.CustomerSpan[1]},
+			DuplicateWindow: d.DuplicateWindow, Rounds: d.Rounds, RoundPause: d.RoundPause,
+		}
+		for _, r := range d.Retries {
+			dd.Retries = append(dd.Retries, dialer.Retry(r))
 		}
 		for _, p := range d.People {
 			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location)}
 		}
 		for _, st := range d.Flow {
-			dd.Flow = append(dd.Flow, dialer.Step(st))
+			dd.Flow = append(dd.Flow, dialer.Step{People: st.People, RoundRobin: st.RoundRobin})
 		}
 		out = append(out, dd)
 	}

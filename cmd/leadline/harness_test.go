@@ -63,6 +63,7 @@ type appSpec struct {
 	whisper      string
 	drain        time.Duration // how long run lets calls finish after stop; default 2 s
 	logLevel     slog.Level
+	dealerExtra  string // more of the dealer's YAML, each line indented by four spaces
 }
 
 const testConfig = `
@@ -87,7 +88,7 @@ dealers:
     people:
 %s
     flow: %s
-`
+%s`
 
 func (s appSpec) yaml(t testing.TB) []byte {
 	t.Helper()
@@ -116,7 +117,7 @@ func (s appSpec) yaml(t testing.TB) []byte {
 	}
 	return fmt.Appendf(nil, testConfig, s.nodeID, s.rtp, trunk, s.storeURL, testKey, testCallerID,
 		def(s.ring, 5*time.Second), def(s.accept, 2*time.Second), def(s.customerRing, 5*time.Second),
-		s.whisper, people.String(), s.flow)
+		s.whisper, people.String(), s.flow, s.dealerExtra)
 }
 
 // testApp is a running Leadline.
@@ -237,6 +238,21 @@ func (ta *testApp) lead(t testing.TB, id string) leadView {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// leadAs reads GET /v1/leads/{id} into v, for views of the lead JSON other than leadView.
+func (ta *testApp) leadAs(t testing.TB, id string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ta.base+"/v1/leads/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/leads/%s: %d %v", id, res.StatusCode, err)
+	}
 }
 
 // waitFinal polls the lead until its status is final.

@@ -32,9 +32,11 @@ const (
 )
 
 // withTrust appends the dealer's form, origin, webhook and country settings and the
-// server's limits to a flow for appSpec.flow.
+// server's limits to a flow for appSpec.flow. Posts for one number count towards the
+// daily cap here, so each must be a lead of its own: joining open leads is off.
 func withTrust(flow string) string {
 	return flow + `
+    duplicate_window: "off"
     form_keys: ["` + trustFormKey + `"]
     allowed_origins: ["` + trustOrigin + `"]
     webhook_secrets: ["` + trustSecret + `"]

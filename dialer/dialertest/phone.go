@@ -18,6 +18,8 @@ type Script struct {
 	Press  rune          // key pressed PressAfter after answering; 0: none
 	After  time.Duration // see Press
 	HangUp time.Duration // hang up this long after answering; 0: stay
+	// Then, when set, is how the phone behaves from the next call on.
+	Then *Script
 }
 
 // Called is one call a Caller placed.
@@ -72,6 +74,9 @@ func (e *StatusError) Is(target error) bool {
 func (c *Caller) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer.Leg, error) {
 	c.mu.Lock()
 	s, ok := c.scripts[target]
+	if ok && s.Then != nil {
+		c.scripts[target] = *s.Then
+	}
 	i := len(c.calls)
 	c.calls = append(c.calls, Called{Target: target, Opts: o})
 	c.mu.Unlock()

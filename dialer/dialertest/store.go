@@ -14,6 +14,8 @@ type Store struct {
 	mu       sync.Mutex // guards the following fields
 	leads    map[string]*lead
 	attempts []dialer.Attempt
+	joins    []join           // oldest first
+	turns    map[string]int64 // round robin turns by dealer and step
 	// Down makes every call fail, as a database that went away.
 	Down bool
 }
@@ -22,6 +24,12 @@ type lead struct {
 	dialer.Lead
 	node  string
 	until time.Time
+}
+
+// join is a submission kept with the open lead it joined.
+type join struct {
+	dialer.Duplicate
+	leadID, dealer string
 }
 
 var _ dialer.LeadStore = (*Store)(nil)
@@ -35,22 +43,75 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-func (s *Store) CreateLead(_ context.Context, l dialer.Lead, lease dialer.Lease) (dialer.Lead, bool, error) {
+// CreateLead repeats, joins or stores l as dialer.LeadStore says; under one lock, so
+// concurrent creates behave as the real store's transactions do.
+func (s *Store) CreateLead(_ context.Context, l dialer.Lead, o dialer.CreateOptions) (dialer.Lead, dialer.Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Down {
-		return dialer.Lead{}, false, errDown
+		return dialer.Lead{}, 0, errDown
 	}
-	for _, o := range s.leads {
-		if o.Dealer != l.Dealer {
+	if id := s.repeatOfLocked(l); id != "" {
+		return s.withDuplicatesLocked(s.withAttemptsLocked(s.leads[id].Lead)), dialer.OutcomeRepeat, nil
+	}
+	if !o.JoinSince.IsZero() {
+		var open *lead
+		for _, c := range s.leads {
+			if c.Dealer == l.Dealer && c.Phone == l.Phone && !c.Status.Final() && !c.CreatedAt.Before(o.JoinSince) &&
+				(open == nil || c.CreatedAt.After(open.CreatedAt)) {
+				open = c
+			}
+		}
+		if open != nil {
+			s.joins = append(s.joins, join{leadID: open.ID, dealer: l.Dealer, Duplicate: dialer.Duplicate{
+				ReceivedAt: l.CreatedAt, Name: l.Name, Email: l.Email, Source: l.Source, Interest: l.Interest,
+				Message: l.Message, AssignedTo: l.AssignedTo, ExternalID: l.ExternalID, IdempotencyKey: l.IdempotencyKey,
+			}})
+			return s.withDuplicatesLocked(s.withAttemptsLocked(open.Lead)), dialer.OutcomeJoined, nil
+		}
+	}
+	s.leads[l.ID] = &lead{Lead: l, node: o.Lease.Node, until: o.Lease.Until}
+	return l, dialer.OutcomeCreated, nil
+}
+
+// repeatOfLocked returns the id of the dealer's lead that l repeats, or "": as the real
+// store, the one with l's idempotency key first (on a lead, then on a submission that
+// joined one), then the one with its external id.
+func (s *Store) repeatOfLocked(l dialer.Lead) string {
+	for _, pass := range []struct {
+		want string
+		of   func(dialer.Lead) string
+		ofJ  func(join) string
+	}{
+		{l.IdempotencyKey, func(o dialer.Lead) string { return o.IdempotencyKey }, func(j join) string { return j.IdempotencyKey }},
+		{l.ExternalID, func(o dialer.Lead) string { return o.ExternalID }, func(j join) string { return j.ExternalID }},
+	} {
+		if pass.want == "" {
 			continue
 		}
-		if (l.IdempotencyKey != "" && o.IdempotencyKey == l.IdempotencyKey) || (l.ExternalID != "" && o.ExternalID == l.ExternalID) {
-			return s.withAttemptsLocked(o.Lead), false, nil
+		for _, o := range s.leads {
+			if o.Dealer == l.Dealer && pass.of(o.Lead) == pass.want {
+				return o.ID
+			}
+		}
+		for _, j := range s.joins {
+			if j.dealer == l.Dealer && pass.ofJ(j) == pass.want {
+				return j.leadID
+			}
 		}
 	}
-	s.leads[l.ID] = &lead{Lead: l, node: lease.Node, until: lease.Until}
-	return l, true, nil
+	return ""
+}
+
+// withDuplicatesLocked returns l with the submissions that joined it, oldest first.
+func (s *Store) withDuplicatesLocked(l dialer.Lead) dialer.Lead {
+	l.Duplicates = nil
+	for _, j := range s.joins {
+		if j.leadID == l.ID {
+			l.Duplicates = append(l.Duplicates, j.Duplicate)
+		}
+	}
+	return l
 }
 
 func (s *Store) withAttemptsLocked(l dialer.Lead) dialer.Lead {
@@ -73,7 +134,7 @@ func (s *Store) GetLead(_ context.Context, dealer, id string) (dialer.Lead, erro
 	if !ok || (dealer != "" && l.Dealer != dealer) {
 		return dialer.Lead{}, dialer.ErrNotFound
 	}
-	return s.withAttemptsLocked(l.Lead), nil
+	return s.withDuplicatesLocked(s.withAttemptsLocked(l.Lead)), nil
 }
 
 func (s *Store) ListLeads(_ context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
@@ -183,10 +244,26 @@ func (s *Store) UpdateLead(_ context.Context, u dialer.LeadUpdate) (bool, error)
 	}
 	l.Reason = u.Reason
 	l.NextAt = u.NextAt
+	l.Round = max(l.Round, u.Round)
 	if u.Status.Final() {
 		l.node = ""
 	}
 	return true, nil
+}
+
+func (s *Store) Turn(_ context.Context, dealer, step string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return 0, errDown
+	}
+	if s.turns == nil {
+		s.turns = map[string]int64{}
+	}
+	k := dealer + "\x00" + step
+	t := s.turns[k]
+	s.turns[k] = t + 1
+	return t, nil
 }
 
 func (s *Store) Ping(context.Context) error {

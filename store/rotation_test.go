@@ -1,0 +1,100 @@
+package store_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/store"
+)
+
+// Turns count from 0 per dealer and step, and concurrent callers never share one.
+func TestTurn(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db := newDB(t, b)
+		ctx := t.Context()
+		const n = 40
+		var (
+			mu  sync.Mutex
+			got = map[int64]bool{}
+			wg  sync.WaitGroup
+		)
+		for range n {
+			wg.Go(func() {
+				turn, err := db.Turn(ctx, "jansen", "piet,kees,anna")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				got[turn] = true
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		for i := range int64(n) {
+			if !got[i] {
+				t.Errorf("turn %d not handed out; got %v", i, got)
+			}
+		}
+		for _, k := range [][2]string{{"jansen", "piet,kees"}, {"other", "piet,kees,anna"}} {
+			if turn, err := db.Turn(ctx, k[0], k[1]); err != nil || turn != 0 {
+				t.Errorf("Turn(%s, %s) = %d, %v; want a count of its own from 0", k[0], k[1], turn, err)
+			}
+		}
+	})
+}
+
+// The turn survives a restart: the rotation goes on where it was.
+func TestTurnAfterReopen(t *testing.T) {
+	t.Parallel()
+	u := sqliteURL(t)
+	db, err := store.OpenAndMigrate(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := db.Turn(t.Context(), "jansen", "piet,kees"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if turn, err := mustOpen(t, u).Turn(t.Context(), "jansen", "piet,kees"); err != nil || turn != 2 {
+		t.Errorf("after reopening: turn %d, %v; want 2", turn, err)
+	}
+}
+
+// A lead's round is stored, only ever raised, and attempts keep theirs.
+func TestRounds(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db := newDB(t, b)
+		ctx := t.Context()
+		l := mustCreate(t, db, newLead("jansen"))
+		a := dialer.Attempt{LeadID: l.ID, Round: 0, Step: 0, Leg: dialer.LegAgent, Person: "piet", StartedAt: t0}
+		if err := db.InsertAttempt(ctx, &a); err != nil {
+			t.Fatal(err)
+		}
+		next := t0.Add(5 * time.Minute)
+		for _, u := range []dialer.LeadUpdate{
+			{ID: l.ID, Status: dialer.StatusScheduled, NextAt: next, Round: 2},
+			{ID: l.ID, Status: dialer.StatusScheduled, NextAt: next, Round: 1}, // lower: kept at 2
+			{ID: l.ID, Status: dialer.StatusDialing},                           // none: kept
+		} {
+			if _, err := db.UpdateLead(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := dialer.Attempt{LeadID: l.ID, Round: 2, Step: dialer.RetryStep, Leg: dialer.LegAgent, Person: "piet", StartedAt: next}
+		if err := db.InsertAttempt(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+		got := mustGet(t, db, l.ID)
+		if got.Round != 2 {
+			t.Errorf("round %d, want 2", got.Round)
+		}
+		equal(t, "attempts", got.Attempts, []dialer.Attempt{a, r})
+	})
+}
