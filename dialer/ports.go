@@ -51,6 +51,10 @@ type LeadStore interface {
 	// final, for example canceled through the API while the flow ran.
 	UpdateLead(ctx context.Context, u LeadUpdate) (updated bool, err error)
 
+	// LastPlanned returns the latest planned time (NextAt) of the dealer's scheduled
+	// leads at or after from; the zero time when there is none.
+	LastPlanned(ctx context.Context, dealer string, from time.Time) (time.Time, error)
+
 	// Turn returns the next turn of a round robin step, counted per dealer and step key
 	// from 0 across every node and restart.
 	Turn(ctx context.Context, dealer, step string) (int64, error)

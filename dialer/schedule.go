@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -43,13 +44,17 @@ func (d *Dealer) earliest(t time.Time, customer []*time.Location) time.Time {
 
 // stagger spreads leads scheduled for one opening: each is planned at least gap after
 // the previous one of the same dealer, so the morning's backlog does not ring everyone
-// at once. The slots are this node's; several nodes each stagger their own.
+// at once. The previous one is the latest the store has planned (from any node, before
+// any restart) or, for leads this node is storing at the same moment, the latest slot
+// this node handed out. Two nodes planning at the same instant may still share a slot.
 type stagger struct {
 	mu   sync.Mutex           // guards last
-	last map[string]time.Time // dealer → latest planned slot
+	last map[string]time.Time // dealer → latest slot handed out here
 }
 
-func (st *stagger) slot(dealer string, at time.Time, gap time.Duration) time.Time {
+// slot returns the first moment from at that is gap after both stored (the store's
+// latest planned lead; zero: none) and this node's latest slot, and takes it.
+func (st *stagger) slot(dealer string, at, stored time.Time, gap time.Duration) time.Time {
 	if gap <= 0 {
 		return at
 	}
@@ -58,8 +63,10 @@ func (st *stagger) slot(dealer string, at time.Time, gap time.Duration) time.Tim
 	if st.last == nil {
 		st.last = map[string]time.Time{}
 	}
-	if prev := st.last[dealer]; !prev.IsZero() && prev.Add(gap).After(at) {
-		at = prev.Add(gap)
+	for _, prev := range []time.Time{stored, st.last[dealer]} {
+		if !prev.IsZero() && prev.Add(gap).After(at) {
+			at = prev.Add(gap)
+		}
 	}
 	st.last[dealer] = at
 	return at
@@ -68,13 +75,19 @@ func (st *stagger) slot(dealer string, at time.Time, gap time.Duration) time.Tim
 // plan decides whether l can be dialled now: if the dealer is closed or it is the
 // customer's quiet time, l becomes scheduled for the earliest allowed moment (staggered)
 // and plan returns true.
-func (s *Service) plan(d *Dealer, l *Lead) bool {
+func (s *Service) plan(ctx context.Context, d *Dealer, l *Lead) bool {
 	now := s.now()
 	at := d.earliest(now, phone.Zones(l.Phone))
 	if at.IsZero() || !at.After(now) {
 		return false
 	}
+	stored, err := s.store.LastPlanned(ctx, d.ID, at)
+	if err != nil {
+		// CreateLead will most likely fail too and refuse the lead; if not, this node's
+		// own slots still stagger it.
+		s.log.Warn("reading planned leads for the stagger", "dealer", d.ID, "error", err)
+	}
 	l.Status = StatusScheduled
-	l.NextAt = s.stagger.slot(d.ID, at, d.Stagger).UTC().Truncate(time.Millisecond)
+	l.NextAt = s.stagger.slot(d.ID, at, stored, d.Stagger).UTC().Truncate(time.Millisecond)
 	return true
 }

@@ -128,6 +128,15 @@ func TestCustomerQuietHoursAndStagger(t *testing.T) {
 				t.Errorf("lead %d: %s at %v, want scheduled at %v", i, l.Status, l.NextAt, want)
 			}
 		}
+		// Another node, or this one restarted, plans after the leads the store has.
+		other := dialer.New(dialer.Options{Store: e.store, Caller: e.caller, Speaker: e.speaker, NodeID: "node-b"})
+		d, _ := e.svc.Dealer("jansen")
+		other.SetDealers([]dialer.Dealer{*d})
+		other.SetIntakeRules(dialer.IntakeRules{Countries: map[string][]string{"jansen": {"NL", "US"}}})
+		fourth, _, err := other.Submit(context.Background(), "jansen", dialer.LeadInput{Phone: customer})
+		if want := eight.Add(90 * time.Second); err != nil || !fourth.NextAt.Equal(want) {
+			t.Errorf("lead from another node: at %v (%v), want %v", fourth.NextAt, err, want)
+		}
 		if n := len(e.caller.Calls()); n != 0 {
 			t.Fatalf("%d calls placed at night", n)
 		}

@@ -220,7 +220,7 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 	// its first INVITE waits for this one commit and the attempt's, nothing else. Outside
 	// opening or calling hours it is stored scheduled, and its queue job starts it then.
 	lease := Lease{Node: s.node, Until: l.CreatedAt.Add(s.ttl)}
-	if scheduled := s.plan(d, &l); scheduled {
+	if scheduled := s.plan(ctx, d, &l); scheduled {
 		lease = Lease{}
 	} else {
 		l.Status = StatusDialing

@@ -251,6 +251,21 @@ func (s *Store) UpdateLead(_ context.Context, u dialer.LeadUpdate) (bool, error)
 	return true, nil
 }
 
+func (s *Store) LastPlanned(_ context.Context, dealer string, from time.Time) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return time.Time{}, errDown
+	}
+	var last time.Time
+	for _, l := range s.leads {
+		if l.Dealer == dealer && l.Status == dialer.StatusScheduled && !l.NextAt.Before(from) && l.NextAt.After(last) {
+			last = l.NextAt
+		}
+	}
+	return last, nil
+}
+
 func (s *Store) Turn(_ context.Context, dealer, step string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -96,5 +97,32 @@ func TestRounds(t *testing.T) {
 			t.Errorf("round %d, want 2", got.Round)
 		}
 		equal(t, "attempts", got.Attempts, []dialer.Attempt{a, r})
+	})
+}
+
+// LastPlanned is the latest planned start of the dealer's scheduled leads from a time on.
+func TestLastPlanned(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db := newDB(t, b)
+		ctx := t.Context()
+		if last, err := db.LastPlanned(ctx, "jansen", t0); err != nil || !last.IsZero() {
+			t.Errorf("no leads: %v, %v", last, err)
+		}
+		opening := t0.Add(22 * time.Hour)
+		for i, at := range []time.Time{opening.Add(-24 * time.Hour), opening, opening.Add(30 * time.Second)} {
+			l := newLead("jansen")
+			l.Phone = fmt.Sprintf("+3161234567%d", i)
+			l.Status, l.NextAt = dialer.StatusScheduled, at
+			mustCreate(t, db, l)
+		}
+		other := newLead("other") // another dealer's plan does not count
+		other.Status, other.NextAt = dialer.StatusScheduled, opening.Add(time.Hour)
+		mustCreate(t, db, other)
+		if last, err := db.LastPlanned(ctx, "jansen", opening); err != nil || !last.Equal(opening.Add(30*time.Second)) {
+			t.Errorf("LastPlanned = %v, %v; want %v", last, err, opening.Add(30*time.Second))
+		}
+		if last, err := db.LastPlanned(ctx, "jansen", opening.Add(time.Minute)); err != nil || !last.IsZero() {
+			t.Errorf("after the last: %v, %v", last, err)
+		}
 	})
 }
