@@ -430,17 +430,27 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 	stepCtx, cancel := context.WithCancelCause(ctx)
 	results := make(chan *accepted, len(people))
 	f.won.Store(false)
-	for _, p := range people {
-		a := &Attempt{LeadID: f.lead.ID, Round: f.lead.Round, Step: step, Leg: LegAgent, Person: p.ID, StartedAt: f.s.now()}
-		if err := f.s.store.InsertAttempt(f.db, a); err != nil {
-			f.log.Error("recording attempt; not calling", "person", p.ID, "error", err)
-			results <- nil
-			continue
+	// The attempts are written, in order, while the INVITEs leave, not before them: a
+	// commit less between the lead's arrival and the salesperson's phone. A node that
+	// dies in between may ring a salesperson once more when the lead resumes; a
+	// customer's attempt, by contrast, is always written before the customer is dialled
+	// (connect).
+	atts := make([]*Attempt, len(people))
+	recorded := make([]chan error, len(people))
+	for i, p := range people {
+		atts[i] = &Attempt{LeadID: f.lead.ID, Round: f.lead.Round, Step: step, Leg: LegAgent, Person: p.ID, StartedAt: f.s.now()}
+		recorded[i] = make(chan error, 1)
+	}
+	go func() {
+		for i, a := range atts {
+			recorded[i] <- f.s.store.InsertAttempt(f.db, a)
 		}
+	}()
+	for i, p := range people {
 		f.legs.Add(1)
 		go func() {
 			defer f.legs.Done()
-			results <- f.ringAgent(stepCtx, p, a)
+			results <- f.ringAgent(stepCtx, p, atts[i], recorded[i])
 		}()
 	}
 	for range people {
@@ -454,8 +464,9 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 }
 
 // ringAgent calls one salesperson, whispers the lead and waits for a key. It returns the
-// leg when they pressed 1 first; otherwise it hangs up and records why.
-func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt) *accepted {
+// leg when they pressed 1 first; otherwise it hangs up and records why. recorded says
+// whether a was stored (ringStep writes it meanwhile).
+func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-chan error) *accepted {
 	log := f.log.With("person", p.ID)
 	// The whisper is synthesised while the phone rings; a leg that never answers stops it.
 	speakCtx, stopSpeaking := context.WithCancel(ctx)
@@ -468,10 +479,26 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt) *accepted {
 	go func() { whisper <- f.speak(speakCtx, Prompt{PromptWhisper, text}) }()
 
 	ringCtx, cancelRing := context.WithTimeout(ctx, f.d.RingTimeout)
+	var unrecorded error // an unrecorded leg cannot be accounted for: it is ended at once
+	stored := make(chan struct{})
+	go func() {
+		defer close(stored)
+		if unrecorded = <-recorded; unrecorded != nil {
+			cancelRing()
+		}
+	}()
 	leg, err := f.s.caller.Dial(ringCtx, p.Phone, DialOpts{
 		LeadID: f.lead.ID, Kind: LegAgent, CallerID: f.d.CallerID, DisplayName: "Lead " + f.lead.Name,
 	})
+	<-stored
 	cancelRing()
+	if unrecorded != nil {
+		log.Error("recording attempt; hanging up", "error", unrecorded)
+		if leg != nil {
+			_ = leg.Hangup(f.db)
+		}
+		return nil
+	}
 	if err != nil {
 		res, code := dialResult(ctx, err, LegAgent)
 		log.Info("salesperson not reached", "result", res, "sip_code", code, "error", err)

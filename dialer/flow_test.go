@@ -491,3 +491,39 @@ func TestDrainLeavesLeadResumable(t *testing.T) {
 		}
 	})
 }
+
+// failingAttempts is a store that cannot record attempts.
+type failingAttempts struct{ *dialertest.Store }
+
+func (failingAttempts) InsertAttempt(context.Context, *dialer.Attempt) error {
+	return errors.New("disk full")
+}
+
+// A salesperson's attempt is written while the INVITE leaves; when it cannot be written
+// the call is ended at once rather than left ringing unaccounted for.
+func TestUnrecordedAttemptEndsTheCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := failingAttempts{dialertest.NewStore()}
+		caller := dialertest.NewCaller(map[string]dialertest.Script{"sip:piet@192.0.2.10": never})
+		svc := dialer.New(dialer.Options{Store: store, Caller: caller, Speaker: &dialertest.Speaker{}, NodeID: "node-a"})
+		d := testDealer()
+		d.Flow = []dialer.Step{{People: []string{"piet"}}}
+		svc.SetDealers([]dialer.Dealer{d})
+		l, _, err := svc.Submit(context.Background(), "jansen", dialer.LeadInput{Phone: customer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		synctest.Wait()
+		for svc.Running() > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("the unrecorded call rang for %v", took)
+		}
+		got, _ := svc.Get(context.Background(), "jansen", l.ID)
+		if n := len(caller.Calls()); n != 1 || got.Status != dialer.StatusExhausted || len(got.Attempts) != 0 {
+			t.Errorf("%d calls, lead %s with %d attempts", n, got.Status, len(got.Attempts))
+		}
+	})
+}
