@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"iter"
@@ -420,6 +421,7 @@ type accepted struct {
 	person Person
 	att    *Attempt
 	leg    Leg
+	callID string
 }
 
 var errOtherWon = errors.New("another salesperson accepted")
@@ -467,7 +469,8 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 // leg when they pressed 1 first; otherwise it hangs up and records why. recorded says
 // whether a was stored (ringStep writes it meanwhile).
 func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-chan error) *accepted {
-	log := f.log.With("person", p.ID)
+	callID := rand.Text()
+	log := f.log.With("person", p.ID, "call_id", callID)
 	// The whisper is synthesised while the phone rings; a leg that never answers stops it.
 	speakCtx, stopSpeaking := context.WithCancel(ctx)
 	defer stopSpeaking()
@@ -488,7 +491,7 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-c
 		}
 	}()
 	leg, err := f.s.caller.Dial(ringCtx, p.Phone, DialOpts{
-		LeadID: f.lead.ID, Kind: LegAgent, CallerID: f.d.CallerID, DisplayName: "Lead " + f.lead.Name,
+		LeadID: f.lead.ID, Kind: LegAgent, CallID: callID, CallerID: f.d.CallerID, DisplayName: "Lead " + f.lead.Name,
 	})
 	<-stored
 	cancelRing()
@@ -519,7 +522,7 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-c
 		f.save(a)
 		f.s.rec.AgentAttempt(f.lead.Dealer, p.ID, ResultAccepted, answer)
 		log.Info("salesperson accepted")
-		return &accepted{person: p, att: a, leg: leg}
+		return &accepted{person: p, att: a, leg: leg, callID: callID}
 	case key == '1':
 		res = ResultCanceled // pressed 1 a moment after a colleague
 	case key != 0:
@@ -585,6 +588,8 @@ var errAgentLeft = errors.New("the salesperson hung up before the customer answe
 // for the call to end.
 func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	l, agent, ph := &f.lead, win.leg, phrasesFor(f.d.Language)
+	callID := rand.Text()
+	log := f.log.With("call_id", callID, "agent_call_id", win.callID)
 	defer func() {
 		_ = agent.Hangup(f.db)
 		f.end(win.att, ResultAccepted, 0)
@@ -592,7 +597,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	ca := &Attempt{LeadID: l.ID, Round: l.Round, Step: win.att.Step, Leg: LegCustomer, Person: win.person.ID, StartedAt: f.s.now()}
 	if err := f.s.store.InsertAttempt(f.db, ca); err != nil {
 		// Unrecorded, the customer could be dialled twice after a crash: do not dial.
-		f.log.Error("recording customer attempt; not calling", "error", err)
+		log.Error("recording customer attempt; not calling", "error", err)
 		return StatusFailed, "could not record the customer call"
 	}
 
@@ -620,7 +625,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	defer cancelDial()
 	go func() {
 		leg, err := f.s.caller.Dial(dialCtx, l.Phone, DialOpts{
-			LeadID: l.ID, Kind: LegCustomer, CallerID: f.d.CallerID, EarlyMedia: agent,
+			LeadID: l.ID, Kind: LegCustomer, CallID: callID, CallerID: f.d.CallerID, EarlyMedia: agent,
 		})
 		got <- dialed{leg, err}
 	}()
@@ -639,7 +644,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 
 	if r.err != nil {
 		res, code := dialResult(ctx, r.err, LegCustomer)
-		f.log.Info("customer not reached", "result", res, "sip_code", code, "error", r.err)
+		log.Info("customer not reached", "result", res, "sip_code", code, "error", r.err)
 		f.end(ca, res, code)
 		f.s.rec.CustomerAttempt(l.Dealer, res)
 		switch {
@@ -665,10 +670,10 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 		_, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusConnected, ConnectedAt: l.ConnectedAt})
 		return err
 	}); err != nil {
-		f.log.Error("recording connection", "error", err)
+		log.Error("recording connection", "error", err)
 	}
 	f.accepted = win.person.ID
-	f.log.Info("customer bridged", "person", win.person.ID, "speed_to_lead_seconds", l.SpeedToLead().Seconds())
+	log.Info("customer bridged", "person", win.person.ID, "speed_to_lead_seconds", l.SpeedToLead().Seconds())
 
 	limit := time.NewTimer(f.d.MaxCallLength)
 	defer limit.Stop()

@@ -137,6 +137,9 @@ func (a Audio) Duration() time.Duration { return time.Duration(len(a)) * time.Se
 type DialOpts struct {
 	LeadID string  // sent as X-Leadline-Lead
 	Kind   LegKind // for logs and metrics
+	// CallID is the leg's SIP Call-ID, chosen by the dialer so that its log lines and the
+	// Caller's carry the same call_id; empty: the Caller makes one.
+	CallID string
 	// CallerID is the number shown to the callee (E.164); DisplayName its display name,
 	// for example "Lead Eva Jansen". Both are escaped by the Caller.
 	CallerID    string

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,7 +87,7 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 	c := &Call{
 		ua:       u,
 		kind:     o.Kind,
-		callID:   newToken(24),
+		callID:   cmp.Or(o.CallID, newToken(24)),
 		localTag: newToken(16),
 		viaTrunk: viaTrunk,
 		sessID:   rand.Uint64() >> 1,

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,16 @@ func TestRoundRobinAndRetry(t *testing.T) {
 	if len(piet.Calls()) != 2 || len(kees.Calls()) != 1 || len(anna.Calls()) != 1 || len(owner.Calls()) != 0 {
 		t.Errorf("calls: piet %d, kees %d, anna %d, owner %d; want 2, 1, 1, 0",
 			len(piet.Calls()), len(kees.Calls()), len(anna.Calls()), len(owner.Calls()))
+	}
+	// The flow's log lines of a call carry the call's SIP Call-ID.
+	agent := piet.Calls()[1].Invite.CallID().Value()
+	cust := callsTo(carrier, busyFirst)[1].Invite.CallID().Value()
+	for _, want := range []string{
+		"msg=\"salesperson accepted\" lead_id=" + retried + " dealer=jansen person=piet call_id=" + agent,
+		"msg=\"customer bridged\" lead_id=" + retried + " dealer=jansen call_id=" + cust + " agent_call_id=" + agent,
+	} {
+		if !strings.Contains(again.logs.String(), want) {
+			t.Errorf("log has no line with %s", want)
+		}
 	}
 }
