@@ -3,10 +3,9 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/leadline/leadline/weborigin"
 )
 
 // Scope is what a key may do.
@@ -139,31 +138,10 @@ func (d *DealerAccess) allowsOrigin(origin string) bool {
 	return ok && slices.Contains(d.AllowedOrigins, c)
 }
 
-// canonicalOrigin writes a web origin as scheme://host[:port] in lower case, without
-// the scheme's default port or a path; ok is false for anything that is not an http or
-// https origin. "null" (the origin of sandboxed and privacy-redirected pages) is not
-// an origin.
+// canonicalOrigin is the origin of an Origin or Referer header value, as
+// weborigin.Canonical writes it; ok is false for anything that is not an http or https
+// page or origin ("null" included).
 func canonicalOrigin(s string) (string, bool) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || u.User != nil || u.Opaque != "" || u.Hostname() == "" {
-		return "", false
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", false
-	}
-	host := strings.ToLower(u.Hostname())
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	port := u.Port()
-	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return "", false
-		}
-	}
-	if port == "" || scheme == "https" && port == "443" || scheme == "http" && port == "80" {
-		return scheme + "://" + host, true
-	}
-	return scheme + "://" + host + ":" + port, true
+	c, err := weborigin.Canonical(s, true)
+	return c, err == nil
 }

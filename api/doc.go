@@ -9,7 +9,8 @@
 // is declared here and implemented by the dialer's intake service; api never touches the
 // store or the phones itself.
 //
-// api imports dialer, phone (to key the per-phone limit) and chi, httprate and uuid only.
+// api imports dialer, phone (to key the per-phone limit), weborigin (Origin and Referer of
+// form posts) and chi, httprate and uuid only.
 // It must not import metrics, sip, store or config: the metrics endpoint arrives as an
 // http.Handler and the dealers' keys and rules as an *Access, both wired in cmd.
 package api

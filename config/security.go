@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/leadline/leadline/phone"
+	"github.com/leadline/leadline/weborigin"
 )
 
 // Security holds the server-wide trust and abuse settings; it is embedded in Config.
@@ -261,10 +261,10 @@ func (d *Dealer) validateSecurity(v *validator, path string, keyOwners map[[32]b
 	seen := map[string]bool{}
 	for i, o := range d.AllowedOrigins {
 		p := index(path+".allowed_origins", i)
-		norm, msg := canonicalOrigin(o)
+		norm, err := weborigin.Canonical(o, false)
 		switch {
-		case msg != "":
-			v.add(p, "%s", msg)
+		case err != nil:
+			v.add(p, "%q is not a web origin (%v); write it as https://www.example.nl", o, err)
 		case seen[norm]:
 			v.add(p, "%s is listed twice", norm)
 		default:
@@ -365,44 +365,6 @@ func (d *Dealer) checkKeys(v *validator, path, key, kind string, keys []string, 
 		digests = append(digests, digest)
 	}
 	return digests
-}
-
-// canonicalOrigin checks a web origin and writes it as browsers send it in Origin:
-// scheme://host[:port], lower case, without the default port or a trailing slash.
-func canonicalOrigin(s string) (string, string) {
-	bad := func(why string) (string, string) {
-		return "", fmt.Sprintf("%q is not a web origin (%s); write it as https://www.example.nl", s, why)
-	}
-	u, err := url.Parse(strings.TrimSpace(s))
-	switch {
-	case err != nil:
-		return bad("cannot be parsed")
-	case !strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https"):
-		return bad("use http:// or https://")
-	case u.User != nil:
-		return bad("no user or password")
-	case u.Host == "" || u.Hostname() == "":
-		return bad("no host")
-	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
-		return bad("no path, query or fragment")
-	case strings.Contains(u.Host, "*"):
-		return bad("wildcards are not supported; list each origin")
-	}
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	port := u.Port()
-	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return bad("bad port")
-		}
-	}
-	if port == "" || scheme == "https" && port == "443" || scheme == "http" && port == "80" {
-		return scheme + "://" + host, ""
-	}
-	return scheme + "://" + host + ":" + port, ""
 }
 
 // ---- summary ----

@@ -3,6 +3,8 @@ package sip_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The torture and fuzz tests make sipgo log every packet it cannot parse through its
+	// default logger; LEADLINE_TEST_LOG=1 shows them.
+	if os.Getenv("LEADLINE_TEST_LOG") == "" {
+		sipgosip.SetDefaultLogger(slog.New(slog.DiscardHandler))
+	}
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreAnyFunction("github.com/emiago/sipgo/sip.(*TransactionLayer).clientTxTerminate"),
 		// sipgo opens a UDP socket of its own (createConnection, read by readUDPConnection)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,6 +27,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
+	// sipgo logs some transport errors (unparseable packets) through slog's default:
+	// in the configured format too.
+	slog.SetDefault(log)
 	a, err := startApp(ctx, cfg, log)
 	if err != nil {
 		return err
