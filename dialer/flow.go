@@ -71,12 +71,11 @@ func (s *Service) runFlow(ctx context.Context, l Lead, claimed bool) {
 	f.d = d
 
 	ctx, cancel := context.WithCancelCause(ctx)
-	beat := make(chan struct{})
-	go s.heartbeat(ctx, cancel, id, beat)
+	s.hold(id, cancel)
 	status, reason := f.run(ctx)
 	f.legs.Wait()
+	s.unhold(id)
 	cancel(nil)
-	<-beat
 	if status == "" { // shut down or taken over: another run resumes it
 		if err := s.store.Release(f.db, id, s.node); err != nil {
 			log.Warn("releasing lead", "error", err)
@@ -85,34 +84,6 @@ func (s *Service) runFlow(ctx context.Context, l Lead, claimed bool) {
 		return
 	}
 	f.finish(status, reason)
-}
-
-// heartbeat renews the lease until ctx ends. It stops the flow when another node took the
-// lead over or the lead was canceled elsewhere.
-func (s *Service) heartbeat(ctx context.Context, stop context.CancelCauseFunc, id string, done chan<- struct{}) {
-	defer close(done)
-	t := time.NewTicker(s.ttl / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		st, err := s.store.Renew(ctx, id, s.node, s.now().Add(s.ttl))
-		switch {
-		case errors.Is(err, ErrLeaseHeld):
-			stop(errLeaseLost)
-			return
-		case err != nil:
-			if ctx.Err() == nil {
-				s.log.Warn("renewing lease", "lead_id", id, "error", err)
-			}
-		case st == StatusCanceled:
-			stop(errLeadCanceled)
-			return
-		}
-	}
 }
 
 func (f *flow) finish(st Status, reason string) {

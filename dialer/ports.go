@@ -35,9 +35,12 @@ type LeadStore interface {
 	// attempts. ErrLeaseHeld when another node holds it; ErrNotFound when missing.
 	// A lead in a final status is returned with no lease taken and no error.
 	Claim(ctx context.Context, id, node string, now, until time.Time) (Lead, error)
-	// Renew extends node's lease and returns the lead's current status, so that a cancel
-	// written by another node is seen. ErrLeaseHeld when node no longer holds the lease.
-	Renew(ctx context.Context, id, node string, until time.Time) (Status, error)
+	// RenewAll extends node's lease, until the given time, on each of ids that node still
+	// holds and that is not final, and says for every id that exists what it found: the
+	// lead's status, so that a cancel written by another node is seen, and whether node
+	// holds the lease (false when another node took the lead over, it was released, or
+	// it is final). One call renews all of a node's flows.
+	RenewAll(ctx context.Context, node string, ids []string, until time.Time) (map[string]Renewal, error)
 	// Release gives up node's lease at once (clean shutdown) and makes the lead due for
 	// resumption now, so another node, or this one restarted, resumes it without waiting.
 	Release(ctx context.Context, id, node string) error
@@ -61,6 +64,12 @@ type LeadStore interface {
 
 	// Ping checks the store is reachable.
 	Ping(ctx context.Context) error
+}
+
+// Renewal is what RenewAll found of one lead.
+type Renewal struct {
+	Status Status
+	Held   bool
 }
 
 // Lease is a node's claim on a lead until a time.

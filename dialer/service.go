@@ -62,6 +62,7 @@ type Service struct {
 	running map[string]context.CancelCauseFunc // lead id → its flow
 
 	guard   guard   // intake limits: countries, leads per number (abuse.go)
+	leases  leases  // leads whose flows run here, renewed together (lease.go)
 	stagger stagger // planned slots of scheduled leads (schedule.go)
 }
 
@@ -332,6 +333,12 @@ func (s *Service) Running() int {
 // node holds it) and asks to be called again after a lease time. It returns 0 once the
 // lead is final. Store errors are returned for the queue to retry.
 func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
+	s.mu.Lock()
+	_, here := s.running[id]
+	s.mu.Unlock()
+	if here {
+		return s.ttl, nil // its flow holds the lease here: nothing to read
+	}
 	l, err := s.store.GetLead(ctx, "", id)
 	switch {
 	case errors.Is(err, ErrNotFound):

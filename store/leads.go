@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/riverqueue/river"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/riverqueue/river"
 
 	"github.com/leadline/leadline/dialer"
 )
@@ -83,10 +85,6 @@ var (
 	WHERE id = $1 AND status NOT IN ` + finalSQL + `
 		AND (lease_node = '' OR lease_node = $2 OR lease_until < $4)
 	RETURNING ` + leadCols
-
-	renewSQL = `UPDATE leads SET lease_until = $3, updated_at = $4
-	WHERE id = $1 AND lease_node = $2 AND status NOT IN ` + finalSQL + `
-	RETURNING status`
 
 	releaseSQL = `UPDATE leads SET lease_node = '', lease_until = 0, updated_at = $3
 	WHERE id = $1 AND lease_node = $2
@@ -354,31 +352,72 @@ func (db *DB) Claim(ctx context.Context, id, node string, now, until time.Time) 
 	return l, nil
 }
 
-// Renew extends node's lease to until and returns the lead's current status. A lead that
-// became final meanwhile (a cancel through the API, which also drops the lease) returns
-// its final status and no error, so the flow sees why it must stop. ErrLeaseHeld when node
-// no longer holds the lease (another node claimed it after it expired, or it was released);
-// ErrNotFound when the lead is missing. A lease that expired but that nobody took since
-// is still node's and is renewed.
-func (db *DB) Renew(ctx context.Context, id, node string, until time.Time) (dialer.Status, error) {
+// renewBatch bounds the ids of one RenewAll statement (SQLite allows 32,766 parameters).
+const renewBatch = 500
+
+// RenewAll extends node's lease to until on each of ids that node holds and that is not
+// final, with one UPDATE per renewBatch ids, and reports every id that exists: its status
+// and whether node holds it. A lease that expired but that nobody took since is still
+// node's and is renewed. A lead that became final meanwhile (a cancel through the API,
+// which also drops the lease) is reported with its final status, so the flow sees why it
+// must stop.
+func (db *DB) RenewAll(ctx context.Context, node string, ids []string, until time.Time) (map[string]dialer.Renewal, error) {
 	if node == "" {
-		return "", fmt.Errorf("renew lease %s: empty node name", id)
+		return nil, errors.New("renew leases: empty node name")
 	}
-	var status string
-	err := db.writeRow(ctx, renewSQL, id, node, millis(until), millis(db.now())).Scan(&status)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = db.r.QueryRowContext(ctx, `SELECT status FROM leads WHERE id = $1`, id).Scan(&status)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			err = dialer.ErrNotFound
-		case err == nil && !dialer.Status(status).Final():
-			err = dialer.ErrLeaseHeld
+	out := make(map[string]dialer.Renewal, len(ids))
+	for batch := range slices.Chunk(ids, renewBatch) {
+		if err := db.renewBatch(ctx, node, batch, until, out); err != nil {
+			return nil, fmt.Errorf("renew leases: %w", err)
 		}
 	}
-	if err != nil {
-		return "", fmt.Errorf("renew lease %s: %w", id, err)
+	return out, nil
+}
+
+func (db *DB) renewBatch(ctx context.Context, node string, ids []string, until time.Time, out map[string]dialer.Renewal) error {
+	// The ids are $4… in the UPDATE and $1… in the SELECT.
+	args := []any{millis(until), millis(db.now()), node}
+	update, sel := make([]string, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		args = append(args, id)
+		update[i], sel[i] = "$"+strconv.Itoa(i+4), "$"+strconv.Itoa(i+1)
 	}
-	return dialer.Status(status), nil
+	before := len(out)
+	// Not prepared: the statement differs with the number of ids, and runs once every
+	// few seconds per node.
+	rows, err := db.w.QueryContext(ctx, `UPDATE leads SET lease_until = $1, updated_at = $2
+	WHERE lease_node = $3 AND status NOT IN `+finalSQL+` AND id IN (`+strings.Join(update, ", ")+`)
+	RETURNING id, status`, args...)
+	if err != nil {
+		return err
+	}
+	if err := scanRenewals(rows, true, out); err != nil {
+		return err
+	}
+	if len(out)-before == len(ids) {
+		return nil
+	}
+	// Those not renewed: taken over, released, or final.
+	rows, err = db.r.QueryContext(ctx, `SELECT id, status FROM leads WHERE id IN (`+strings.Join(sel, ", ")+`)`, args[3:]...)
+	if err != nil {
+		return err
+	}
+	return scanRenewals(rows, false, out)
+}
+
+// scanRenewals adds the (id, status) rows to out as held, without replacing an entry.
+func scanRenewals(rows *sql.Rows, held bool, out map[string]dialer.Renewal) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			return err
+		}
+		if _, seen := out[id]; !seen {
+			out[id] = dialer.Renewal{Status: dialer.Status(status), Held: held}
+		}
+	}
+	return rows.Err()
 }
 
 // Release gives up node's lease at once, so another node may claim the lead. Releasing a

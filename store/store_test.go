@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for the admin connection
+
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/store"
 )
@@ -482,10 +484,10 @@ func TestLease(t *testing.T) {
 		if _, err := db.Claim(ctx, l.ID, "n1", t0.Add(10*time.Second), t0.Add(40*time.Second)); err != nil {
 			t.Errorf("n1 claims again: %v", err)
 		}
-		if st, err := db.Renew(ctx, l.ID, "n1", t0.Add(50*time.Second)); err != nil || st != dialer.StatusQueued {
+		if st, err := renew(ctx, db, l.ID, "n1", t0.Add(50*time.Second)); err != nil || st != dialer.StatusQueued {
 			t.Errorf("n1 renews: %q, %v", st, err)
 		}
-		if _, err := db.Renew(ctx, l.ID, "n2", t0.Add(50*time.Second)); !errors.Is(err, dialer.ErrLeaseHeld) {
+		if _, err := renew(ctx, db, l.ID, "n2", t0.Add(50*time.Second)); !errors.Is(err, dialer.ErrLeaseHeld) {
 			t.Errorf("n2 renews: %v, want ErrLeaseHeld", err)
 		}
 		// At exactly the expiry the lease still holds; after it, another node may claim.
@@ -495,7 +497,7 @@ func TestLease(t *testing.T) {
 		if _, err := db.Claim(ctx, l.ID, "n2", t0.Add(51*time.Second), t0.Add(80*time.Second)); err != nil {
 			t.Errorf("n2 claims an expired lease: %v", err)
 		}
-		if _, err := db.Renew(ctx, l.ID, "n1", t0.Add(90*time.Second)); !errors.Is(err, dialer.ErrLeaseHeld) {
+		if _, err := renew(ctx, db, l.ID, "n1", t0.Add(90*time.Second)); !errors.Is(err, dialer.ErrLeaseHeld) {
 			t.Errorf("n1 renews a lease n2 took: %v, want ErrLeaseHeld", err)
 		}
 		if err := db.Release(ctx, l.ID, "n1"); err != nil {
@@ -507,7 +509,7 @@ func TestLease(t *testing.T) {
 		if err := db.Release(ctx, l.ID, "n2"); err != nil {
 			t.Fatalf("n2 releases: %v", err)
 		}
-		if _, err := db.Renew(ctx, l.ID, "n2", t0.Add(90*time.Second)); !errors.Is(err, dialer.ErrLeaseHeld) {
+		if _, err := renew(ctx, db, l.ID, "n2", t0.Add(90*time.Second)); !errors.Is(err, dialer.ErrLeaseHeld) {
 			t.Errorf("n2 renews a released lease: %v, want ErrLeaseHeld", err)
 		}
 		if _, err := db.Claim(ctx, l.ID, "n1", t0.Add(53*time.Second), t0.Add(90*time.Second)); err != nil {
@@ -518,14 +520,14 @@ func TestLease(t *testing.T) {
 		if ok, err := db.UpdateLead(ctx, dialer.LeadUpdate{ID: l.ID, Status: dialer.StatusCanceled, EndedAt: t0.Add(time.Minute), Reason: "canceled through the API"}); !ok || err != nil {
 			t.Fatalf("cancel: %v, %v", ok, err)
 		}
-		if st, err := db.Renew(ctx, l.ID, "n1", t0.Add(2*time.Minute)); err != nil || st != dialer.StatusCanceled {
+		if st, err := renew(ctx, db, l.ID, "n1", t0.Add(2*time.Minute)); err != nil || st != dialer.StatusCanceled {
 			t.Errorf("renew after cancel: %q, %v; want canceled, nil", st, err)
 		}
 		got, err = db.Claim(ctx, l.ID, "n2", t0.Add(54*time.Second), t0.Add(2*time.Minute))
 		if err != nil || got.Status != dialer.StatusCanceled || len(got.Attempts) != 1 {
 			t.Errorf("claim of a final lead: %+v, %v; want the lead and no error", got, err)
 		}
-		if _, err := db.Renew(ctx, l.ID, "n2", t0.Add(2*time.Minute)); err != nil {
+		if _, err := renew(ctx, db, l.ID, "n2", t0.Add(2*time.Minute)); err != nil {
 			t.Errorf("renew of a final lead: %v", err)
 		}
 
@@ -533,7 +535,7 @@ func TestLease(t *testing.T) {
 		if _, err := db.Claim(ctx, missing, "n1", t0, t0.Add(time.Minute)); !errors.Is(err, dialer.ErrNotFound) {
 			t.Errorf("claim missing: %v", err)
 		}
-		if _, err := db.Renew(ctx, missing, "n1", t0.Add(time.Minute)); !errors.Is(err, dialer.ErrNotFound) {
+		if _, err := renew(ctx, db, missing, "n1", t0.Add(time.Minute)); !errors.Is(err, dialer.ErrNotFound) {
 			t.Errorf("renew missing: %v", err)
 		}
 		if err := db.Release(ctx, missing, "n1"); !errors.Is(err, dialer.ErrNotFound) {
@@ -601,7 +603,7 @@ func TestUpdateLead(t *testing.T) {
 		}
 		// Zero times are left as they are; a non-final status keeps the lease.
 		update(dialer.LeadUpdate{Status: dialer.StatusConnected, Reason: "bridged"}, true)
-		if st, err := db.Renew(ctx, l.ID, "n1", t0.Add(2*time.Hour)); err != nil || st != dialer.StatusConnected {
+		if st, err := renew(ctx, db, l.ID, "n1", t0.Add(2*time.Hour)); err != nil || st != dialer.StatusConnected {
 			t.Errorf("renew while connected: %q, %v", st, err)
 		}
 		update(dialer.LeadUpdate{Status: dialer.StatusCompleted, EndedAt: ended, Reason: "call ended"}, true)
@@ -838,4 +840,75 @@ func BenchmarkCreateLead(b *testing.B) {
 			b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "leads/s")
 		})
 	}
+}
+
+// renew renews one lease with RenewAll and answers as a single renewal would: the
+// status when node holds it (or the lead is final), ErrLeaseHeld when another node
+// does, ErrNotFound when there is no such lead.
+func renew(ctx context.Context, db *store.DB, id, node string, until time.Time) (dialer.Status, error) {
+	got, err := db.RenewAll(ctx, node, []string{id}, until)
+	if err != nil {
+		return "", err
+	}
+	r, ok := got[id]
+	switch {
+	case !ok:
+		return "", dialer.ErrNotFound
+	case !r.Held && !r.Status.Final():
+		return "", dialer.ErrLeaseHeld
+	}
+	return r.Status, nil
+}
+
+// RenewAll renews many leases at once, more than one statement's worth, and tells held
+// from lost, final and missing ones.
+func TestRenewAll(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db := newDB(t, b)
+		ctx := t.Context()
+		var ids []string
+		for i := range 1203 {
+			l := newLead("jansen")
+			l.Phone = fmt.Sprintf("+316%08d", i)
+			l = mustCreate(t, db, l)
+			if _, err := db.Claim(ctx, l.ID, "n1", t0, t0.Add(10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, l.ID)
+		}
+		// One taken over after its lease lapsed, one canceled, one released, one missing.
+		if _, err := db.Claim(ctx, ids[7], "n2", t0.Add(11*time.Second), t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.UpdateLead(ctx, dialer.LeadUpdate{ID: ids[600], Status: dialer.StatusCanceled, EndedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Release(ctx, ids[1202], "n1"); err != nil {
+			t.Fatal(err)
+		}
+		missing := uuid.Must(uuid.NewV7()).String()
+		got, err := db.RenewAll(ctx, "n1", append(slices.Clone(ids), missing), t0.Add(20*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(ids) {
+			t.Errorf("%d renewals for %d leads", len(got), len(ids))
+		}
+		for i, id := range ids {
+			want := dialer.Renewal{Status: dialer.StatusQueued, Held: true}
+			switch i {
+			case 7, 1202:
+				want.Held = false
+			case 600:
+				want = dialer.Renewal{Status: dialer.StatusCanceled}
+			}
+			if got[id] != want {
+				t.Errorf("lead %d: %+v, want %+v", i, got[id], want)
+			}
+		}
+		// The renewed leases hold past their first expiry; n2 cannot take one.
+		if _, err := db.Claim(ctx, ids[8], "n2", t0.Add(15*time.Second), t0.Add(time.Minute)); !errors.Is(err, dialer.ErrLeaseHeld) {
+			t.Errorf("claim of a renewed lease: %v, want ErrLeaseHeld", err)
+		}
+	})
 }

@@ -173,23 +173,25 @@ func (s *Store) Claim(_ context.Context, id, node string, now, until time.Time) 
 	return s.withAttemptsLocked(l.Lead), nil
 }
 
-func (s *Store) Renew(_ context.Context, id, node string, until time.Time) (dialer.Status, error) {
+func (s *Store) RenewAll(_ context.Context, node string, ids []string, until time.Time) (map[string]dialer.Renewal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Down {
-		return "", errDown
+		return nil, errDown
 	}
-	l, ok := s.leads[id]
-	switch {
-	case !ok:
-		return "", dialer.ErrNotFound
-	case l.Status.Final(): // canceled elsewhere: the flow must see it
-		return l.Status, nil
-	case l.node != node:
-		return "", dialer.ErrLeaseHeld
+	out := map[string]dialer.Renewal{}
+	for _, id := range ids {
+		l, ok := s.leads[id]
+		if !ok {
+			continue
+		}
+		held := !l.Status.Final() && l.node == node
+		if held {
+			l.until = until
+		}
+		out[id] = dialer.Renewal{Status: l.Status, Held: held}
 	}
-	l.until = until
-	return l.Status, nil
+	return out, nil
 }
 
 func (s *Store) Release(_ context.Context, id, node string) error {
