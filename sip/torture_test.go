@@ -112,8 +112,8 @@ var tortureWant = map[string]struct{ udp, tcp int }{ // tcp -1: see the entry; -
 	// the 1300 bytes sipgo sends over UDP, and is not sent.
 	"valid/longreq": {0, 403},
 	// REGISTER; the INVITE after it in the datagram is ignored. Over TCP both are
-	// messages, answered concurrently (405, 403), unless the stray CRLF between them
-	// ends the connection first.
+	// messages, answered concurrently (405, 403), each unless the stray CRLF between
+	// them ends the connection first.
 	"valid/dblreq":     {405, -1},
 	"valid/semiuri":    {200, 200},
 	"valid/transports": {200, 200},
@@ -277,9 +277,11 @@ func TestTortureMessages(t *testing.T) {
 		}
 		codes := sendTCP(t, u.Addr(), m.data, 300*time.Millisecond)
 		if want.tcp == -1 { // dblreq
+			// Two requests handled concurrently: each answer arrives, or does not before
+			// the stray CRLF ends the connection, independently of the other.
 			sorted := slices.Sorted(slices.Values(codes))
-			if !slices.Equal(sorted, []int{403, 405}) && len(codes) > 1 || len(codes) == 1 && codes[0] != 405 {
-				t.Errorf("tcp %s: answered %v, want 405 and 403, or 405, or nothing", m.name, codes)
+			if !slices.ContainsFunc([][]int{nil, {403}, {405}, {403, 405}}, func(ok []int) bool { return slices.Equal(ok, sorted) }) {
+				t.Errorf("tcp %s: answered %v, want at most a 405 and a 403", m.name, codes)
 			}
 			continue
 		}
