@@ -402,6 +402,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("dealers:\n  - &d {id: a, flow: [[a, b], assigned]}\n  - <<: *d\n"))
 	f.Add([]byte("sip: {rtp_ports: 10000-10001, trunk: {uri: 'sip:x'}}\nstore: postgres://u@h/d\n"))
 	f.Add([]byte("dealers: [{whisper: '{{if .Name}}{{.Name}}{{end}}', api_keys: ['${K}']}]"))
+	f.Add([]byte(strings.Replace(base, "[kees, anna]", "{round_robin: [kees, anna]}", 1) +
+		"    customer_retries: [5m, next_opening]\n    rounds: 2\n    round_pause: 1m\n    duplicate_window: \"off\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := config.Parse(data, env("K", "k0123456789abcdefgh"))
 		if err != nil {
