@@ -58,6 +58,11 @@ type LeadStore interface {
 	// leads at or after from; the zero time when there is none.
 	LastPlanned(ctx context.Context, dealer string, from time.Time) (time.Time, error)
 
+	// Advance moves a scheduled lead's NextAt forward to at, when it is later, and makes
+	// its queue job look at it then. updated is false when the lead is not scheduled or
+	// already due by then.
+	Advance(ctx context.Context, id string, at time.Time) (updated bool, err error)
+
 	// Turn returns the next turn of a round robin step, counted per dealer and step key
 	// from 0 across every node and restart.
 	Turn(ctx context.Context, dealer, step string) (int64, error)

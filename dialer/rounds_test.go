@@ -334,3 +334,33 @@ func TestRetryAcrossDaylightSaving(t *testing.T) {
 		})
 	}
 }
+
+// A post that joins a lead waiting for its customer retry brings the retry forward: the
+// customer has just shown they are there.
+func TestJoinedPostBringsRetryForward(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newScheduledEnv(t, map[string]dialertest.Script{
+			"sip:piet@192.0.2.10": accepts,
+			customer:              {Ring: 40 * time.Second, Code: 480, Then: &answers},
+		}, func(d *dialer.Dealer) {
+			d.CustomerHours = dialer.Span{From: 0, To: 24 * 60}
+			d.Flow = []dialer.Step{{People: []string{"piet"}}}
+			d.Retries = []dialer.Retry{{After: time.Hour}}
+			d.DuplicateWindow = 24 * time.Hour
+		})
+		l := e.submit(t, dialer.LeadInput{Phone: customer})
+		waitScheduled(t, e, l.ID)
+		time.Sleep(5 * time.Minute)
+		joined, out, err := e.svc.Submit(context.Background(), "jansen", dialer.LeadInput{Phone: customer, Message: "Please call me now"})
+		if err != nil || out != dialer.OutcomeJoined || joined.ID != l.ID {
+			t.Fatalf("second post: %v, %v, %s", out, err, joined.ID)
+		}
+		if !joined.NextAt.Equal(time.Now().UTC().Truncate(time.Millisecond)) {
+			t.Errorf("joined lead planned for %v, want now (%v)", joined.NextAt, time.Now().UTC())
+		}
+		got := runQueue(t, e, l.ID)
+		if got.Status != dialer.StatusCompleted || got.Attempts[2].StartedAt.Sub(joined.NextAt) > time.Second {
+			t.Errorf("%s: the retry began at %v, want at once (%v)", got.Status, got.Attempts[2].StartedAt, joined.NextAt)
+		}
+	})
+}

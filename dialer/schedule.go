@@ -72,6 +72,30 @@ func (st *stagger) slot(dealer string, at, stored time.Time, gap time.Duration) 
 	return at
 }
 
+// wake brings a lead that waits for a customer retry or another round forward to the
+// first moment its customer may be rung (opening and calling hours still hold): a post
+// that joins it says the customer is there now. A lead waiting only for opening or
+// calling hours keeps its staggered slot.
+func (s *Service) wake(ctx context.Context, d *Dealer, l Lead) Lead {
+	if action, _ := l.Plan(); action != ActionRetryCustomer && action != ActionNextRound {
+		return l
+	}
+	at := d.earliest(s.now(), phone.Zones(l.Phone)).UTC().Truncate(time.Millisecond)
+	if at.IsZero() || !at.Before(l.NextAt) {
+		return l
+	}
+	ok, err := s.store.Advance(ctx, l.ID, at)
+	if err != nil {
+		s.log.Warn("bringing a joined lead forward", "lead_id", l.ID, "error", err)
+		return l
+	}
+	if ok {
+		s.log.Info("a joined post brings the lead's next round forward", "lead_id", l.ID, "dealer", l.Dealer, "at", at)
+		l.NextAt = at
+	}
+	return l
+}
+
 // plan decides whether l can be dialled now: if the dealer is closed or it is the
 // customer's quiet time, l becomes scheduled for the earliest allowed moment (staggered)
 // and plan returns true.

@@ -242,7 +242,7 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 		// duplicates. No phone number in the log: it is personal data.
 		s.rec.LeadJoined(dealer)
 		s.log.InfoContext(ctx, "lead joined an open lead for the same number", "lead_id", stored.ID, "dealer", dealer)
-		return stored, out, nil
+		return s.wake(ctx, d, stored), out, nil
 	}
 	s.rec.LeadReceived(dealer)
 	if stored.Status == StatusDialing {

@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/riverqueue/river"
 )
 
 // turnSQL counts a round robin step's turns: the first call returns 0, each later one
@@ -25,6 +29,40 @@ func (db *DB) LastPlanned(ctx context.Context, dealer string, from time.Time) (t
 		return time.Time{}, fmt.Errorf("last planned lead of %s: %w", dealer, err)
 	}
 	return fromMillis(last), nil
+}
+
+// advanceSQL moves a scheduled lead's start forward; it returns the lead's queue job.
+const advanceSQL = `UPDATE leads SET next_at = $2, updated_at = $3
+	WHERE id = $1 AND status = 'scheduled' AND next_at > $2
+	RETURNING job_id`
+
+// Advance moves the scheduled lead id's NextAt forward to at, when it is later, and
+// makes its watch job due now (the job snoozes until at if at is still ahead), in one
+// transaction. updated is false, and nothing is written, for a lead that is not
+// scheduled or is due by at already.
+func (db *DB) Advance(ctx context.Context, id string, at time.Time) (bool, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("advance lead %s: %w", id, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	var job int64
+	err = tx.QueryRowContext(ctx, advanceSQL, id, millis(at), millis(db.now())).Scan(&job)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("advance lead %s: %w", id, err)
+	}
+	if job != 0 {
+		if _, err := db.q.client.JobRetryTx(ctx, tx, job); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return false, fmt.Errorf("advance lead %s: queue: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("advance lead %s: %w", id, err)
+	}
+	return true, nil
 }
 
 // Turn returns the next turn of the round robin step keyed step at dealer. The count

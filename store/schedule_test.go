@@ -126,3 +126,29 @@ func TestLastPlanned(t *testing.T) {
 		}
 	})
 }
+
+// Advance moves a scheduled lead's start forward, never back, and leaves other leads alone.
+func TestAdvance(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db := newDB(t, b)
+		ctx := t.Context()
+		l := newLead("jansen")
+		l.Status, l.NextAt = dialer.StatusScheduled, t0.Add(time.Hour)
+		l = mustCreate(t, db, l)
+		for _, tc := range []struct {
+			at   time.Time
+			want bool
+		}{{t0.Add(2 * time.Hour), false}, {t0.Add(time.Minute), true}, {t0.Add(time.Minute), false}} {
+			if ok, err := db.Advance(ctx, l.ID, tc.at); ok != tc.want || err != nil {
+				t.Errorf("Advance to %v = %v, %v; want %v", tc.at, ok, err, tc.want)
+			}
+		}
+		if got := mustGet(t, db, l.ID); !got.NextAt.Equal(t0.Add(time.Minute)) || got.Status != dialer.StatusScheduled {
+			t.Errorf("after Advance: %s at %v", got.Status, got.NextAt)
+		}
+		dialing := mustCreate(t, db, func() dialer.Lead { d := newLead("jansen"); d.Phone = "+31612345670"; return d }())
+		if ok, err := db.Advance(ctx, dialing.ID, t0); ok || err != nil {
+			t.Errorf("Advance of a queued lead = %v, %v", ok, err)
+		}
+	})
+}

@@ -268,6 +268,20 @@ func (s *Store) LastPlanned(_ context.Context, dealer string, from time.Time) (t
 	return last, nil
 }
 
+func (s *Store) Advance(_ context.Context, id string, at time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return false, errDown
+	}
+	l, ok := s.leads[id]
+	if !ok || l.Status != dialer.StatusScheduled || !l.NextAt.After(at) {
+		return false, nil
+	}
+	l.NextAt = at
+	return true, nil
+}
+
 func (s *Store) Turn(_ context.Context, dealer, step string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
