@@ -1,6 +1,9 @@
 // Package dialer is Leadline's domain: leads, attempts and the per-lead flow that rings
 // salespeople, whispers the lead, waits for the key 1, calls the customer and bridges the
-// two, falling through the dealer's steps to the owner.
+// two, falling through the dealer's steps to the owner; and the dealer's rules around it:
+// opening and calling hours (hours.go, schedule.go), customer retries, further rounds and
+// round robin steps (rounds.go), duplicate posts joining an open lead, and limits on who
+// may be called (abuse.go).
 //
 // It declares the ports it needs, each as small as the flow uses: LeadStore, Caller and
 // Leg, Speaker, Recorder. The sip, store, api and metrics packages implement or consume
