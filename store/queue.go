@@ -22,6 +22,12 @@ import (
 // flow at once without waiting for the queue; the job is the safety net that hands the
 // lead to another node when that one dies, and the way scheduled leads come due.
 //
+// While a lead's flow runs on a node, that node snoozes its job for long (the Watcher
+// decides); what notices that the node died is the sweep: a periodic job that River's
+// elected leader enqueues every firstLook, which makes the watch job of every lead whose
+// lease has lapsed due at once. That is one query per cluster instead of a job update per
+// running flow every takeover time.
+//
 // River runs a job at least once and rescues jobs stuck in "running". Watch jobs are
 // short (one read, maybe a claim), so the defaults below keep them short-lived: a
 // 30 s job timeout and rescue after 2 minutes. Exactly-once dialling comes from the
@@ -59,18 +65,69 @@ func (w *watchWorker) Work(ctx context.Context, job *river.Job[watchArgs]) error
 	return nil
 }
 
+type sweepArgs struct{}
+
+func (sweepArgs) Kind() string { return "leadline_sweep_lapsed_leases" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[sweepArgs]
+	q *queue
+}
+
+func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return 30 * time.Second }
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
+	return w.q.wakeLapsed(ctx)
+}
+
+// lapsedSQL lists the watch jobs of unfinished leads whose lease ran out: their node
+// stopped renewing (leads_lease_until, migration 00005, holds only leased leads).
+var lapsedSQL = `SELECT job_id FROM leads
+	WHERE lease_node <> '' AND lease_until < $1 AND status NOT IN ` + finalSQL + ` AND job_id <> 0`
+
+// wakeLapsed makes the watch jobs of leads with a lapsed lease due now, so that some
+// node resumes them.
+func (q *queue) wakeLapsed(ctx context.Context) error {
+	rows, err := q.db.QueryContext(ctx, lapsedSQL, millis(q.now()))
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	var jobs []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("sweep: %w", err)
+		}
+		jobs = append(jobs, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	for _, id := range jobs {
+		if _, err := q.client.JobRetry(ctx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("sweep: job %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
 // queue is the River client of a DB.
 type queue struct {
 	client *river.Client[*sql.Tx]
 	watch  atomic.Pointer[Watcher]
+	db     *sql.DB
+	now    func() time.Time
 	// firstLook is when a new lead's job first comes due, after its creation.
 	firstLook time.Duration
 }
 
 func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
-	q := &queue{firstLook: o.firstLook}
+	q := &queue{firstLook: o.firstLook, db: db, now: o.now}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &watchWorker{watch: &q.watch})
+	river.AddWorker(workers, &sweepWorker{q: q})
 	cfg := &river.Config{
 		Logger:               o.log,
 		Workers:              workers,
@@ -81,6 +138,9 @@ func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
 		// Watch jobs are a safety net, not the fast path: polling (a write on SQLite's one
 		// connection) every 2 s keeps out of the way of leads coming in.
 		FetchPollInterval: 2 * time.Second,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(o.firstLook),
+			func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "sweep_lapsed_leases", RunOnStart: true})},
 	}
 	var err error
 	q.client, err = river.NewClient(driverFor(db, dialect), cfg)

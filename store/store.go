@@ -83,8 +83,9 @@ func WithTakeover(d time.Duration) Option {
 	return func(o *options) { o.firstLook = d }
 }
 
-// WithNow sets the clock used for updated_at stamps (tests pass a fake one). Lease and
-// lead times come from the caller, not from this clock. Default time.Now.
+// WithNow sets the clock used for updated_at stamps and by the sweep for lapsed leases
+// (tests pass a fake one); give it the dialer's clock. Lease and lead times come from the
+// caller, not from this clock. Default time.Now.
 func WithNow(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }

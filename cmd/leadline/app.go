@@ -57,7 +57,11 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.met = metrics.New(reg)
 
-	if a.db, err = store.OpenAndMigrate(ctx, cfg.Store, store.WithLogger(log), store.WithTakeover(cfg.TakeoverAfter)); err != nil {
+	storeOpts := []store.Option{store.WithLogger(log), store.WithTakeover(cfg.TakeoverAfter)}
+	if o.now != nil {
+		storeOpts = append(storeOpts, store.WithNow(o.now)) // leases and the sweep on one clock
+	}
+	if a.db, err = store.OpenAndMigrate(ctx, cfg.Store, storeOpts...); err != nil {
 		return nil, err
 	}
 	a.ua, err = sip.Listen(sip.Config{
