@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,6 +151,48 @@ func TestAdvance(t *testing.T) {
 		dialing := mustCreate(t, db, func() dialer.Lead { d := newLead("jansen"); d.Phone = "+31612345670"; return d }())
 		if ok, err := db.Advance(ctx, dialing.ID, t0); ok || err != nil {
 			t.Errorf("Advance of a queued lead = %v, %v", ok, err)
+		}
+	})
+}
+
+// The sweep makes the watch job of a lead whose lease lapsed due at once, however long
+// the job was snoozed (its node held the lease, then died): some node resumes the lead
+// within about a takeover time.
+func TestSweepWakesLapsedLease(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db, err := store.OpenAndMigrate(t.Context(), b.newURL(t), store.WithTakeover(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		l := newLead("jansen")
+		l.Status, l.CreatedAt = dialer.StatusDialing, time.Now()
+		if _, _, err := db.CreateLead(t.Context(), l, dialer.CreateOptions{Lease: dialer.Lease{Node: "n1", Until: time.Now().Add(2 * time.Second)}}); err != nil {
+			t.Fatal(err)
+		}
+		calls := make(chan time.Time, 4)
+		var n atomic.Int32
+		if err := db.Work(t.Context(), func(_ context.Context, id string) (time.Duration, error) {
+			calls <- time.Now()
+			if n.Add(1) == 1 {
+				return time.Hour, nil // as for a flow running on its node
+			}
+			return 0, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = db.StopWork(ctx)
+		}()
+		for i := range 2 {
+			select {
+			case at := <-calls:
+				t.Logf("watch %d after %v", i+1, at.Sub(l.CreatedAt).Round(100*time.Millisecond))
+			case <-time.After(30 * time.Second):
+				t.Fatalf("watch %d did not come within 30 s", i+1)
+			}
 		}
 	})
 }
