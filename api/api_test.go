@@ -681,6 +681,8 @@ func TestLeadJSONNextAction(t *testing.T) {
 		{0, nil, `"next_action":"dial","next_action_at":"2026-11-27T10:35:00.000Z"`},
 		{1, tried, `"next_action":"retry_customer","next_action_at":"2026-11-27T10:35:00.000Z","next_action_person":"piet"`},
 		{1, idle, `"next_action":"next_round","next_action_at":"2026-11-27T10:35:00.000Z"`},
+		// As a list shows it: no attempts read, so no action for a later round, only its time.
+		{1, nil, `"phone":"+31612345678","next_action_at":"2026-11-27T10:35:00.000Z"}`},
 	} {
 		l := dialer.Lead{ID: "ld_3", Dealer: "jansen", Status: dialer.StatusScheduled, Phone: phone,
 			NextAt: at, Round: tc.round, Attempts: tc.attempts}

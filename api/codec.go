@@ -536,8 +536,9 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 		EndedAt:     jsonTime(l.EndedAt),
 		Reason:      l.Reason,
 	}
-	if action, person := l.Plan(); action != "" && !l.NextAt.IsZero() {
-		j.NextAction, j.NextActionAt, j.NextActionPerson = action, jsonTime(l.NextAt), person
+	if l.Status == dialer.StatusScheduled && !l.NextAt.IsZero() {
+		j.NextActionAt = jsonTime(l.NextAt)
+		j.NextAction, j.NextActionPerson = l.Plan()
 	}
 	if !l.ConnectedAt.IsZero() {
 		// From the shown (millisecond) times, so that the numbers add up for the reader.

@@ -145,7 +145,7 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 	}
 	zones := phone.Zones(l.Phone)
 	if !f.d.earliest(now, zones).Equal(now) {
-		return f.reschedule(zones)
+		return f.park(now, l.Round, outsideHours)
 	}
 	if l.Status != StatusDialing {
 		if ok, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusDialing}); err != nil || !ok {
@@ -157,7 +157,7 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 	for step, ids := range f.calls() {
 		if now := f.s.now(); !f.d.earliest(now, zones).Equal(now) {
 			// Closing time, or the customer's evening, came while the flow ran.
-			return f.reschedule(zones)
+			return f.park(now, l.Round, outsideHours)
 		}
 		people := f.resolve(ids)
 		if len(people) == 0 {
@@ -182,21 +182,24 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 	return f.nobodyAccepted()
 }
 
-// reschedule parks the lead until it may be dialled again; the flow then stops and the
-// lead's queue job starts it at that time, at the step it reached.
-func (f *flow) reschedule(zones []*time.Location) (Status, string) {
-	at := f.d.earliest(f.s.now(), zones)
+// outsideHours is the reason of a lead that waits for opening or calling hours.
+const outsideHours = "outside opening or calling hours"
+
+// park schedules the lead for round at the first moment from at that opening and
+// calling hours allow; the flow then stops and the lead's queue job starts the round
+// then, from the step it reached.
+func (f *flow) park(at time.Time, round int, reason string) (Status, string) {
+	at = f.d.earliest(at, phone.Zones(f.lead.Phone))
 	if at.IsZero() {
 		return StatusFailed, "the dealer has no opening hours in the coming year"
 	}
-	if err := f.retry(func() error {
-		_, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: f.lead.ID, Status: StatusScheduled, NextAt: at,
-			Reason: "outside opening or calling hours"})
-		return err
-	}); err != nil {
+	at = at.UTC().Truncate(time.Millisecond)
+	u := LeadUpdate{ID: f.lead.ID, Status: StatusScheduled, NextAt: at, Reason: reason, Round: round}
+	if err := f.retry(func() error { _, err := f.s.store.UpdateLead(f.db, u); return err }); err != nil {
 		f.log.Error("scheduling lead", "error", err)
 	}
-	return "", "scheduled for " + at.UTC().Format(time.RFC3339)
+	f.log.Info("lead scheduled", "round", round+1, "at", at, "reason", reason)
+	return "", "scheduled for " + at.Format(time.RFC3339)
 }
 
 // resolve turns a step's people into the people to ring, skipping anyone unknown,

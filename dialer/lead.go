@@ -162,9 +162,11 @@ const (
 )
 
 // Plan returns what will happen to a scheduled lead at NextAt and, for a retry, the
-// salesperson rung first. It returns "" for a lead that is not scheduled.
+// salesperson rung first. It reads the attempts: for a lead in a later round read
+// without them (Attempts nil, as ListLeads returns leads) it cannot tell and returns "",
+// as it does for a lead that is not scheduled.
 func (l *Lead) Plan() (Action, string) {
-	if l.Status != StatusScheduled {
+	if l.Status != StatusScheduled || l.Round > 0 && l.Attempts == nil {
 		return "", ""
 	}
 	p := readProgress(l, nil)

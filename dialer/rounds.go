@@ -5,9 +5,6 @@ import (
 	"iter"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/leadline/leadline/phone"
 )
 
 // A lead is worked in rounds (Lead.Round, Attempt.Round): the first walk through the
@@ -132,7 +129,7 @@ func (f *flow) rotation(i int, st Step) []string {
 func (f *flow) nobodyAccepted() (Status, string) {
 	idle, rounds := f.progress.idle+1, max(f.d.Rounds, 1)
 	if idle < rounds {
-		return f.nextRound(f.s.now().Add(f.d.RoundPause),
+		return f.park(f.s.now().Add(f.d.RoundPause), f.lead.Round+1,
 			fmt.Sprintf("nobody accepted the lead in round %d of %d", idle, rounds))
 	}
 	if rounds > 1 {
@@ -158,26 +155,10 @@ func (f *flow) customerNotReached(res Result) (Status, string) {
 				return StatusCustomerUnreachable, fmt.Sprintf("the customer was not reached (%s) and the dealer has no opening hours for a retry", res)
 			}
 		}
-		return f.nextRound(at, fmt.Sprintf("the customer was not reached (%s); retry %d of %d", res, tries, retries))
+		return f.park(at, f.lead.Round+1, fmt.Sprintf("the customer was not reached (%s); retry %d of %d", res, tries, retries))
 	}
 	if tries > 1 {
 		return StatusCustomerUnreachable, fmt.Sprintf("the customer was not reached in %d tries (last: %s)", tries, res)
 	}
 	return StatusCustomerUnreachable, fmt.Sprintf("the customer was not reached (%s)", res)
-}
-
-// nextRound schedules the lead's next round at the first allowed moment from at; the
-// flow then stops and the lead's queue job starts the round at that time.
-func (f *flow) nextRound(at time.Time, reason string) (Status, string) {
-	at = f.d.earliest(at, phone.Zones(f.lead.Phone))
-	if at.IsZero() {
-		return StatusFailed, "the dealer has no opening hours in the coming year"
-	}
-	at = at.UTC().Truncate(time.Millisecond)
-	u := LeadUpdate{ID: f.lead.ID, Status: StatusScheduled, NextAt: at, Reason: reason, Round: f.lead.Round + 1}
-	if err := f.retry(func() error { _, err := f.s.store.UpdateLead(f.db, u); return err }); err != nil {
-		f.log.Error("scheduling the next round", "error", err)
-	}
-	f.log.Info("next round scheduled", "round", u.Round+1, "at", at, "reason", reason)
-	return "", "next round at " + at.Format(time.RFC3339)
 }

@@ -3,7 +3,6 @@ package store_test
 import (
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,50 +208,4 @@ func TestCreateLeadJoinConcurrent(t *testing.T) {
 			}
 		}
 	})
-}
-
-// BenchmarkCreateLeadWithWindow is BenchmarkCreateLead with joining on, each lead for a
-// number of its own (the usual case): the cost of the open-lead check and, on
-// PostgreSQL, the per-number lock.
-func BenchmarkCreateLeadWithWindow(b *testing.B) {
-	for _, be := range backends {
-		lead := func(i int64) dialer.Lead {
-			l := newLead("jansen")
-			l.Phone = fmt.Sprintf("+3162%07d", i%10_000_000)
-			l.Source, l.Interest, l.Email = "website", "Volvo XC60", "eva@example.com"
-			l.IdempotencyKey = l.ID
-			l.ExternalID = fmt.Sprintf("crm-%d", i)
-			return l
-		}
-		b.Run(be.name, func(b *testing.B) {
-			db := newDB(b, be)
-			ctx := b.Context()
-			b.ReportAllocs()
-			var n int64
-			for b.Loop() {
-				n++
-				if _, out, err := db.CreateLead(ctx, lead(n), joinOpts(t0)); err != nil || out != dialer.OutcomeCreated {
-					b.Fatal(out, err)
-				}
-			}
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "leads/s")
-		})
-		b.Run(be.name+"/parallel", func(b *testing.B) {
-			db := newDB(b, be)
-			ctx := b.Context()
-			b.SetParallelism(4)
-			b.ReportAllocs()
-			var n atomic.Int64
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, out, err := db.CreateLead(ctx, lead(n.Add(1)), joinOpts(t0)); err != nil || out != dialer.OutcomeCreated {
-						b.Error(out, err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "leads/s")
-		})
-	}
 }

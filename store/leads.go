@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/leadline/leadline/dialer"
 )
 
@@ -451,8 +449,8 @@ func (db *DB) release(ctx context.Context, id, node string) error {
 		return err
 	}
 	if job != 0 {
-		if _, err := db.q.client.JobRetryTx(ctx, tx, job); err != nil && !errors.Is(err, river.ErrNotFound) {
-			return fmt.Errorf("queue: %w", err)
+		if err := db.q.wake(ctx, tx, job); err != nil {
+			return err
 		}
 	}
 	return tx.Commit()

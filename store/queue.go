@@ -106,9 +106,24 @@ func (q *queue) wakeLapsed(ctx context.Context) error {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	for _, id := range jobs {
-		if _, err := q.client.JobRetry(ctx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
-			return fmt.Errorf("sweep: job %d: %w", id, err)
+		if err := q.wake(ctx, nil, id); err != nil {
+			return fmt.Errorf("sweep: %w", err)
 		}
+	}
+	return nil
+}
+
+// wake makes watch job id due now, within tx when it is not nil. A job River has
+// already finished and removed is not an error.
+func (q *queue) wake(ctx context.Context, tx *sql.Tx, id int64) error {
+	var err error
+	if tx != nil {
+		_, err = q.client.JobRetryTx(ctx, tx, id)
+	} else {
+		_, err = q.client.JobRetry(ctx, id)
+	}
+	if err != nil && !errors.Is(err, river.ErrNotFound) {
+		return fmt.Errorf("queue: job %d: %w", id, err)
 	}
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/riverqueue/river"
 )
 
 // turnSQL counts a round robin step's turns: the first call returns 0, each later one
@@ -55,8 +53,8 @@ func (db *DB) Advance(ctx context.Context, id string, at time.Time) (bool, error
 		return false, fmt.Errorf("advance lead %s: %w", id, err)
 	}
 	if job != 0 {
-		if _, err := db.q.client.JobRetryTx(ctx, tx, job); err != nil && !errors.Is(err, river.ErrNotFound) {
-			return false, fmt.Errorf("advance lead %s: queue: %w", id, err)
+		if err := db.q.wake(ctx, tx, job); err != nil {
+			return false, fmt.Errorf("advance lead %s: %w", id, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
