@@ -330,7 +330,7 @@ func (s *Service) Running() int {
 
 // Watch is the queue's look at a lead that is not final: it starts the lead's flow here
 // unless it already runs here (the flow then claims the lease, and steps back when a live
-// node holds it) and asks to be called again after a lease time, or after localWatch when
+// node holds it) and asks to be called again after a lease time, or after LocalWatch when
 // the flow runs here. It returns 0 once the lead is final. Store errors are returned for
 // the queue to retry.
 func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
@@ -340,7 +340,7 @@ func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
 	if here {
 		// Its flow holds the lease here and renews it. Should this node die, the queue's
 		// sweep of lapsed leases makes the job due again long before this.
-		return localWatch, nil
+		return LocalWatch, nil
 	}
 	l, err := s.store.GetLead(ctx, "", id)
 	switch {
@@ -359,10 +359,11 @@ func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
 	return s.ttl, nil
 }
 
-// localWatch is how long the queue leaves the job of a lead whose flow runs on this
-// node: the flow's end (Release, or a final status) or the sweep of lapsed leases brings
+// LocalWatch is how long the queue leaves the job of a lead whose flow runs on a node,
+// from the lead's creation with a lease on and after each look while the flow runs: the
+// flow's end (Release, or a final status) or the store's sweep of lapsed leases brings
 // it back sooner.
-const localWatch = time.Hour
+const LocalWatch = time.Hour
 
 // Drain stops taking leads and waits for the flows in progress until ctx ends; then it
 // hangs up the rest, leaving their leads for a later start to resume.

@@ -182,7 +182,7 @@ func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease
 // insertLeadTx writes l (holding lease) and its queue job inside tx with insert, the
 // prepared insertLeadSQL; sql.ErrNoRows when l conflicts (the caller rolls back).
 func (db *DB) insertLeadTx(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, l *dialer.Lead, lease dialer.Lease) (dialer.Lead, error) {
-	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt, l.NextAt)
+	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt, l.NextAt, lease.Node != "")
 	if err != nil {
 		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/leadline/leadline/dialer"
 )
 
 // Work distribution runs on River, on the same database as the leads: every lead gets a
@@ -186,9 +188,16 @@ func migrateQueue(ctx context.Context, db *sql.DB, dialect Dialect) error {
 
 // enqueue adds lead id's watch job inside tx and returns the job's id. The job first
 // comes due a takeover time after the lead's creation, or at its planned start (next)
-// when that is later.
-func (q *queue) enqueue(ctx context.Context, tx *sql.Tx, id string, created, next time.Time) (int64, error) {
-	due := created.Add(q.firstLook)
+// when that is later. A lead created with a lease (leased) has its flow running on the
+// node that holds it: its job waits dialer.LocalWatch, as after a look while the flow
+// runs, since the end of the flow or the sweep of lapsed leases makes it due. No job
+// runs while a flow does, and none competes with the media for the CPU.
+func (q *queue) enqueue(ctx context.Context, tx *sql.Tx, id string, created, next time.Time, leased bool) (int64, error) {
+	look := q.firstLook
+	if leased {
+		look = dialer.LocalWatch
+	}
+	due := created.Add(look)
 	if next.After(due) {
 		due = next
 	}

@@ -155,9 +155,10 @@ func TestAdvance(t *testing.T) {
 	})
 }
 
-// The sweep makes the watch job of a lead whose lease lapsed due at once, however long
-// the job was snoozed (its node held the lease, then died): some node resumes the lead
-// within about a takeover time.
+// The job of a lead created with a lease waits while the lease is live (its flow runs on
+// the node that holds it: no look after the takeover time), and the sweep makes it due
+// once the lease lapsed, however long it was snoozed (its node held the lease, then
+// died): some node resumes the lead within about a takeover time.
 func TestSweepWakesLapsedLease(t *testing.T) {
 	each(t, func(t *testing.T, b backend) {
 		db, err := store.OpenAndMigrate(t.Context(), b.newURL(t), store.WithTakeover(time.Second))
@@ -167,7 +168,8 @@ func TestSweepWakesLapsedLease(t *testing.T) {
 		defer db.Close()
 		l := newLead("jansen")
 		l.Status, l.CreatedAt = dialer.StatusDialing, time.Now()
-		if _, _, err := db.CreateLead(t.Context(), l, dialer.CreateOptions{Lease: dialer.Lease{Node: "n1", Until: time.Now().Add(2 * time.Second)}}); err != nil {
+		until := l.CreatedAt.Add(3 * time.Second)
+		if _, _, err := db.CreateLead(t.Context(), l, dialer.CreateOptions{Lease: dialer.Lease{Node: "n1", Until: until}}); err != nil {
 			t.Fatal(err)
 		}
 		calls := make(chan time.Time, 4)
@@ -175,7 +177,7 @@ func TestSweepWakesLapsedLease(t *testing.T) {
 		if err := db.Work(t.Context(), func(_ context.Context, id string) (time.Duration, error) {
 			calls <- time.Now()
 			if n.Add(1) == 1 {
-				return time.Hour, nil // as for a flow running on its node
+				return dialer.LocalWatch, nil // as for a flow running on its node
 			}
 			return 0, nil
 		}); err != nil {
@@ -190,6 +192,9 @@ func TestSweepWakesLapsedLease(t *testing.T) {
 			select {
 			case at := <-calls:
 				t.Logf("watch %d after %v", i+1, at.Sub(l.CreatedAt).Round(100*time.Millisecond))
+				if at.Before(until) {
+					t.Fatalf("watch %d came %v before the lease lapsed: a leased lead's job must wait", i+1, until.Sub(at))
+				}
 			case <-time.After(30 * time.Second):
 				t.Fatalf("watch %d did not come within 30 s", i+1)
 			}
