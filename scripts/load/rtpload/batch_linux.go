@@ -25,10 +25,14 @@ type batch struct {
 	iovs  []syscall.Iovec
 	addrs []syscall.RawSockaddrInet4
 	bufs  [][]byte
+	oob   [][cmsgLen]byte // receive batches: each message's control data (its timestamp)
 }
 
+// cmsgLen holds one SCM_TIMESTAMPNS control message: a cmsghdr and a timespec.
+const cmsgLen = syscall.SizeofCmsghdr + 16
+
 func newBatch(n, size int) *batch {
-	b := &batch{msgs: make([]mmsghdr, n), iovs: make([]syscall.Iovec, n), addrs: make([]syscall.RawSockaddrInet4, n), bufs: make([][]byte, n)}
+	b := &batch{msgs: make([]mmsghdr, n), iovs: make([]syscall.Iovec, n), addrs: make([]syscall.RawSockaddrInet4, n), bufs: make([][]byte, n), oob: make([][cmsgLen]byte, n)}
 	for i := range n {
 		b.bufs[i] = make([]byte, size)
 		b.iovs[i].Base = &b.bufs[i][0]
@@ -50,6 +54,38 @@ func (b *batch) setTo(i int, to netip.AddrPort, n int) {
 	p[0], p[1] = byte(to.Port()>>8), byte(to.Port())
 	b.iovs[i].SetLen(n)
 	b.msgs[i].hdr.Namelen = syscall.SizeofSockaddrInet4
+}
+
+// stampTimes asks the kernel to stamp every packet c receives with the time it arrived
+// (SO_TIMESTAMPNS, wall clock): the time the relay handed it to the loopback, which the
+// tool's own scheduling cannot delay.
+func stampTimes(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// arrived is the kernel's arrival time of message i after a receive, in Unix
+// nanoseconds; 0 if it carries none.
+func (b *batch) arrived(i int) int64 {
+	if b.msgs[i].hdr.Controllen < cmsgLen {
+		return 0
+	}
+	o := &b.oob[i]
+	h := (*syscall.Cmsghdr)(unsafe.Pointer(&o[0]))
+	if h.Level != syscall.SOL_SOCKET || h.Type != syscall.SCM_TIMESTAMPNS {
+		return 0
+	}
+	ts := (*syscall.Timespec)(unsafe.Pointer(&o[syscall.SizeofCmsghdr]))
+	return ts.Nano()
 }
 
 // from is message i's source after a receive.
@@ -99,6 +135,8 @@ func recvBatch(c *net.UDPConn, b *batch) (int, error) {
 	for i := range b.msgs {
 		b.iovs[i].SetLen(len(b.bufs[i]))
 		b.msgs[i].hdr.Namelen = syscall.SizeofSockaddrInet4
+		b.msgs[i].hdr.Control = &b.oob[i][0]
+		b.msgs[i].hdr.SetControllen(cmsgLen)
 	}
 	err = rc.Read(func(fd uintptr) bool {
 		r, _, errno := syscall.Syscall6(sysRecvmmsg, fd, uintptr(unsafe.Pointer(&b.msgs[0])), uintptr(len(b.msgs)), syscall.MSG_DONTWAIT, 0, 0)

@@ -14,9 +14,11 @@
 //
 // Every packet carries, in its payload, a stream id, a sequence number and the time it
 // was sent, so the side that receives it knows how long it took and which were lost.
-// Payloads are PCMU end to end, so a relay passes them unchanged. A third stream goes
-// straight from one socket to the other as a baseline for the tool and kernel's own
-// share of the transit time.
+// Payloads are PCMU end to end, so a relay passes them unchanged. Transit ends when the
+// kernel queued the packet to the tool's socket (SO_TIMESTAMPNS), that is when the relay
+// sent it, so that the tool's own scheduling does not count against the relay; the time
+// the tool got to read it is reported too. A third stream goes straight from one socket
+// to the other as a baseline for the tool and kernel's own share of the transit time.
 //
 // It prints a summary and, with -json, a JSON line for scripts/load/run.sh.
 package main
@@ -51,9 +53,8 @@ const (
 	magic      = "LLrt"
 )
 
-var epoch = time.Now()
-
-func now() int64 { return int64(time.Since(epoch)) }
+// now is the wall clock in Unix nanoseconds, the clock of the kernel's receive stamps.
+func now() int64 { return time.Now().UnixNano() }
 
 // stream is the RTP the tool sends to one address from one of its sockets.
 type stream struct {
@@ -77,9 +78,10 @@ type tool struct {
 	byAddr  map[[2]any]*stream
 	slots   [20][]*stream // by send phase within the 20 ms packet time
 	sending atomic.Bool
-	learn   bool // create a stream for each new source (leadline mode)
-	hist    [hbuckets]atomic.Uint64
-	base    [hbuckets]atomic.Uint64
+	learn   bool                    // create a stream for each new source (leadline mode)
+	hist    [hbuckets]atomic.Uint64 // relayed: sent to arrival at the socket
+	read    [hbuckets]atomic.Uint64 // relayed: sent to read by the tool
+	base    [hbuckets]atomic.Uint64 // baseline: sent to arrival
 }
 
 // Histogram: 1 µs buckets up to 20 ms, then 1 ms buckets up to 1 s.
@@ -133,6 +135,9 @@ func newTool(agentPort, custPort int, learn bool) (*tool, error) {
 		}
 		_ = c.SetReadBuffer(8 << 20)
 		_ = c.SetWriteBuffer(8 << 20)
+		if err := stampTimes(c); err != nil {
+			return nil, fmt.Errorf("SO_TIMESTAMPNS: %w", err)
+		}
 		t.socks[i] = c
 		t.self[i] = c.LocalAddr().(*net.UDPAddr).AddrPort()
 	}
@@ -235,14 +240,20 @@ func (t *tool) recv(side int) {
 		if err != nil {
 			return
 		}
-		at := now()
+		read := now()
 		for i := range n {
-			t.received(side, b.from(i), b.bufs[i][:b.msgs[i].n], at)
+			at := b.arrived(i)
+			if at == 0 {
+				at = read
+			}
+			t.received(side, b.from(i), b.bufs[i][:b.msgs[i].n], at, read)
 		}
 	}
 }
 
-func (t *tool) received(side int, from netip.AddrPort, buf []byte, at int64) {
+// received counts a packet that arrived at side's socket at (the kernel's stamp) and
+// that the tool read at read.
+func (t *tool) received(side int, from netip.AddrPort, buf []byte, at, read int64) {
 	if len(buf) < 12+20 || buf[0]>>6 != 2 {
 		return
 	}
@@ -283,6 +294,7 @@ func (t *tool) received(side int, from netip.AddrPort, buf []byte, at int64) {
 			t.base[bucket(at-sent)].Add(1)
 		} else {
 			t.hist[bucket(at-sent)].Add(1)
+			t.read[bucket(read-sent)].Add(1)
 		}
 	}
 }
@@ -322,6 +334,8 @@ type Result struct {
 	TransitP99Us  float64 `json:"transit_p99_us"`
 	TransitP999Us float64 `json:"transit_p999_us"`
 	TransitMaxUs  float64 `json:"transit_max_us"`
+	ReadP50Us     float64 `json:"read_p50_us"` // sent to read by the tool: the transit plus the tool's own delay
+	ReadP99Us     float64 `json:"read_p99_us"`
 	BaselineP50Us float64 `json:"baseline_p50_us"` // socket to socket, no relay
 	BaselineP99Us float64 `json:"baseline_p99_us"`
 	PostErrors    int     `json:"post_errors"`
@@ -464,6 +478,8 @@ func main() {
 	res.TransitP99Us, _ = percentile(&t.hist, 0.99)
 	res.TransitP999Us, _ = percentile(&t.hist, 0.999)
 	res.TransitMaxUs, _ = percentile(&t.hist, 1)
+	res.ReadP50Us, _ = percentile(&t.read, 0.50)
+	res.ReadP99Us, _ = percentile(&t.read, 0.99)
 	res.BaselineP50Us, _ = percentile(&t.base, 0.50)
 	res.BaselineP99Us, _ = percentile(&t.base, 0.99)
 
@@ -482,6 +498,7 @@ func main() {
 	}
 	fmt.Printf("  transit p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %.0f µs (baseline without relay: p50 %.0f µs, p99 %.0f µs)\n",
 		res.TransitP50Us, res.TransitP99Us, res.TransitP999Us, res.TransitMaxUs, res.BaselineP50Us, res.BaselineP99Us)
+	fmt.Printf("  sent to read by the tool: p50 %.0f µs, p99 %.0f µs\n", res.ReadP50Us, res.ReadP99Us)
 	if n := sendErrors.Load(); n > 0 {
 		fmt.Printf("  send errors: %d (last: %v)\n", n, lastSendErr.Load())
 	}
