@@ -80,7 +80,7 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 	u.bg.Add(1)
 	u.mu.Unlock()
 	defer u.bg.Done()
-	conn, err := u.ports.listen()
+	sock, err := u.ports.listen()
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,10 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 	}
 	c.ctx, c.cancelCtx = context.WithCancel(context.Background())
 	c.log = u.log.With("lead_id", o.LeadID, "call_id", c.callID, "leg", string(o.Kind))
-	c.media = newStream(conn, u.obs, u.cfg.MediaTimeout, c.digits, func(err error) { c.end(err, true) })
+	c.media, err = newStream(sock, u.mediaLoop(), u.obs, u.cfg.MediaTimeout, c.digits, func(err error) { c.end(err, true) })
+	if err != nil {
+		return nil, err
+	}
 	c.invite = u.newInvite(c, uri, o)
 	u.register(c)
 	u.obs.CallStarted(string(c.kind))

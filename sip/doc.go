@@ -11,6 +11,10 @@
 // checks every request as RFC 3261 section 8.2 asks (400, 416, 420, 505) and opens no
 // TCP connection but for its own requests.
 //
+// Media runs on media loops (one per GOMAXPROCS): each waits for its legs' RTP sockets
+// on an epoll set of its own and relays a packet with one recvfrom and one sendto, with
+// no goroutine per leg and no allocation. That makes the package Linux-only.
+//
 // sip imports dialer (for the Caller and Leg contracts) and sip/media. It must not import
 // api, store, metrics or config; cmd copies configuration into Config.
 package sip

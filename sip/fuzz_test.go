@@ -107,7 +107,7 @@ func (tx *fuzzTx) Err() error                         { return nil }
 // our tag ltag, theirs rtag), so that fuzzed in-dialog requests reach refresh, INFO and
 // BYE handling. Its far end is u itself, which answers our BYE 481 at once.
 func fuzzCall(t testing.TB, u *UA) *Call {
-	conn, err := u.ports.listen()
+	sock, err := u.ports.listen()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,9 @@ func fuzzCall(t testing.TB, u *UA) *Call {
 		forks: map[string]bool{}, digits: make(chan rune, 32), done: make(chan struct{}), stKick: make(chan struct{}, 1),
 	}
 	c.ctx, c.cancelCtx = context.WithCancel(context.Background())
-	c.media = newStream(conn, u.obs, 0, c.digits, func(err error) { c.end(err, true) })
+	if c.media, err = newStream(sock, u.mediaLoop(), u.obs, 0, c.digits, func(err error) { c.end(err, true) }); err != nil {
+		t.Fatal(err)
+	}
 	var uri sip.Uri
 	_ = sip.ParseUri(fmt.Sprintf("sip:fuzz@%s", u.Addr()), &uri)
 	c.invite = u.newInvite(c, uri, dialer.DialOpts{LeadID: "fuzz", CallerID: "+31201234567"})
@@ -126,7 +128,7 @@ func fuzzCall(t testing.TB, u *UA) *Call {
 	res.To().Params.Add("tag", "rtag")
 	res.AppendHeader(&sip.ContactHeader{Address: uri})
 	c.answer = res
-	c.media.setRemote(remoteMedia{addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), codec: media.PCMU, eventPT: 101})
+	c.media.setRemote(remoteMedia{addr: sock.local, codec: media.PCMU, eventPT: 101})
 	u.register(c)
 	return c
 }

@@ -77,18 +77,36 @@ func (p *rtpPeer) send(tb testing.TB, to *stream, h rtp.Header, payload []byte) 
 	}
 }
 
-func (s *stream) localAddr() netip.AddrPort { return s.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+func (s *stream) localAddr() netip.AddrPort { return s.sock.local }
+
+// newLoopStream is a stream on a loopback port of its own, read by a media loop of its
+// own; both are closed when the test ends.
+func newLoopStream(tb testing.TB, obs Observer, timeout time.Duration, digits chan rune, ended func(error)) *stream {
+	tb.Helper()
+	sock, err := listenRTP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	loop, err := newMediaLoop()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := newStream(sock, loop, obs, timeout, digits, ended)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.close()
+		loop.close()
+	})
+	return s
+}
 
 // testStream is a leg's stream on loopback whose far end is peer, with its SDP.
 func testStream(tb testing.TB, obs Observer, peer *rtpPeer, codec media.Codec, eventPT int) (*stream, chan rune, chan error) {
 	tb.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	digits, ended := make(chan rune, 8), make(chan error, 1)
-	s := newStream(conn, obs, 0, digits, func(err error) { ended <- err })
-	tb.Cleanup(s.close)
+	s := newLoopStream(tb, obs, 0, digits, func(err error) { ended <- err })
 	s.setRemote(remoteMedia{addr: peer.addr, codec: codec, eventPT: eventPT, dir: sendrecv})
 	return s, digits, ended
 }
@@ -272,13 +290,8 @@ func TestEventDecoderResetOnNewSSRC(t *testing.T) {
 // No RTP for the dead-media limit ends the leg with ErrMediaTimeout; packets keep it up.
 func TestDeadMediaLimit(t *testing.T) {
 	pa := newRTPPeer(t)
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ended := make(chan error, 1)
-	s := newStream(conn, nopObserver{}, 300*time.Millisecond, make(chan rune, 1), func(err error) { ended <- err })
-	defer s.close()
+	s := newLoopStream(t, nopObserver{}, 300*time.Millisecond, make(chan rune, 1), func(err error) { ended <- err })
 	s.setRemote(remoteMedia{addr: pa.addr, codec: media.PCMU, eventPT: 101})
 	s.arm()
 	start := time.Now()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -33,7 +32,7 @@ type portPool struct {
 	next     atomic.Uint32
 }
 
-func (p *portPool) listen() (*net.UDPConn, error) {
+func (p *portPool) listen() (*rtpSock, error) {
 	span := (p.max - p.min + 1) / 2
 	if span <= 0 {
 		return nil, errors.New("rtp: empty port range")
@@ -48,7 +47,7 @@ func (p *portPool) listen() (*net.UDPConn, error) {
 		if port > p.max {
 			continue
 		}
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
+		c, err := listenRTP(netip.AddrPortFrom(p.ip, uint16(port)))
 		if err == nil {
 			p.next.Store(uint32(start + i))
 			return c, nil
@@ -58,14 +57,15 @@ func (p *portPool) listen() (*net.UDPConn, error) {
 	return nil, fmt.Errorf("rtp: no free port in %d-%d: %w", p.min, p.max, lastErr)
 }
 
-// stream is one leg's RTP endpoint: a socket, the far end's address and codec, a read
-// loop that decodes digits and relays audio to a peer, and the outbound sequence.
+// stream is one leg's RTP endpoint: a socket, the far end's address and codec, the
+// receive side that decodes digits and relays audio to a peer, and the outbound sequence.
 //
-// The read loop is the only goroutine that reads conn; it ends when conn is closed.
-// Outbound packets come from two places, Play (generated audio) and a peer's read loop
-// (relayed audio); mu serialises them so the far end sees one RTP stream.
+// Its media loop is the only goroutine that reads sock and runs receive. Outbound
+// packets come from two places, Play (generated audio) and the media loop relaying a
+// peer's audio; mu serialises them so the far end sees one RTP stream.
 type stream struct {
-	conn    *net.UDPConn
+	sock    *rtpSock
+	loop    *mediaLoop
 	port    int
 	obs     Observer
 	timeout time.Duration // dead-media limit once armed; 0 disables
@@ -89,9 +89,15 @@ type stream struct {
 
 	peer   atomic.Pointer[stream] // where received media is relayed, or nil
 	digits chan<- rune
-	ended  func(error) // called once by the read loop when media dies
+	ended  func(error) // called once when media dies
 
-	loopDone chan struct{}
+	// The receive side's state, owned by the media loop.
+	rxSSRC uint32         // the far end's SSRC
+	rxSeen bool           // a packet came
+	cand   netip.AddrPort // another source sending to us since the last packet from remote
+	candN  int            // its packets in a row
+	events media.EventDecoder
+	tones  media.ToneDetector
 
 	mu        sync.Mutex // guards the following fields
 	ssrc      uint32
@@ -103,27 +109,32 @@ type stream struct {
 	heldRelay uint64    // relayed at the last send that saw it change
 	heldAt    time.Time // when
 	out       []byte    // packet buffer
+	closed    bool      // sock is closed: its descriptor may already name another socket
 }
 
-func newStream(conn *net.UDPConn, obs Observer, timeout time.Duration, digits chan<- rune, ended func(error)) *stream {
+// newStream reads sock on loop; it closes sock when it cannot.
+func newStream(sock *rtpSock, loop *mediaLoop, obs Observer, timeout time.Duration, digits chan<- rune, ended func(error)) (*stream, error) {
 	s := &stream{
-		conn:     conn,
-		port:     conn.LocalAddr().(*net.UDPAddr).Port,
-		obs:      obs,
-		timeout:  timeout,
-		digits:   digits,
-		ended:    ended,
-		loopDone: make(chan struct{}),
-		ssrc:     rand.Uint32(),
-		seq:      uint16(rand.Uint32()),
-		ts:       rand.Uint32(),
-		out:      make([]byte, 1500),
+		sock:    sock,
+		loop:    loop,
+		port:    int(sock.local.Port()),
+		obs:     obs,
+		timeout: timeout,
+		digits:  digits,
+		ended:   ended,
+		ssrc:    rand.Uint32(),
+		seq:     uint16(rand.Uint32()),
+		ts:      rand.Uint32(),
+		out:     make([]byte, 1500),
 	}
 	s.eventPT.Store(-1)
 	s.sendOK.Store(true)
 	s.expect.Store(true)
-	go s.readLoop()
-	return s
+	if err := loop.add(s); err != nil {
+		_ = sock.close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // setRemote applies the far end's SDP. A new address (a re-INVITE moving the media)
@@ -183,87 +194,83 @@ func (s *stream) close() {
 		s.watch.Stop()
 	}
 	s.watchMu.Unlock()
-	_ = s.conn.Close()
-	<-s.loopDone
+	s.loop.remove(s)
+	// Under mu: a peer's media loop or Play may be about to send through sock.
+	s.mu.Lock()
+	s.closed = true
+	_ = s.sock.close()
+	s.mu.Unlock()
 }
 
-func (s *stream) readLoop() {
-	defer close(s.loopDone)
-	buf := make([]byte, 1500)
-	scratch := make([]byte, 0, 1500)
-	pcm := make([]int16, 0, 1500)
-	var (
-		p      rtp.Packet
-		events media.EventDecoder
-		tones  media.ToneDetector
-		ssrc   uint32
-		seen   bool
-		cand   netip.AddrPort // another source sending to us since the last packet from remote
-		candN  int            // its packets in a row
-	)
-	for {
-		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return // closed
+// rxScratch is a media loop's buffers for receive.
+type rxScratch struct {
+	buf     [1500]byte
+	p       rtp.Packet
+	scratch [1500]byte
+	pcm     []int16
+}
+
+// receive handles one datagram that came to s from from: it latches, decodes digits and
+// relays to the peer. Only the media loop calls it.
+func (s *stream) receive(b []byte, from netip.AddrPort, rx *rxScratch) {
+	s.rx.Add(1)
+	// Not RTP version 2 (RTCP-muxed or stray packets, garbage): drop before parsing,
+	// which would allocate an error.
+	p := &rx.p
+	if len(b) < 12 || b[0]>>6 != 2 || p.Unmarshal(b) != nil {
+		return
+	}
+	// Symmetric RTP (RFC 4961): send to where the far end really sends from, learnt
+	// from its first packet. Later, the address its SDP names wins at once, and
+	// another source takes over only after relatchAfter packets in a row with none
+	// from the latched one (NAT rebinding), so a stray packet cannot hijack the leg.
+	if !s.latched.Load() {
+		f := from
+		s.remote.Store(&f)
+		s.latched.Store(true)
+	} else if r := s.remote.Load(); from != *r {
+		if from != s.cand {
+			s.cand, s.candN = from, 0
 		}
-		s.rx.Add(1)
-		// Not RTP version 2 (RTCP-muxed or stray packets, garbage): drop before parsing,
-		// which would allocate an error.
-		if n < 12 || buf[0]>>6 != 2 || p.Unmarshal(buf[:n]) != nil {
-			continue
-		}
-		// Symmetric RTP (RFC 4961): send to where the far end really sends from, learnt
-		// from its first packet. Later, the address its SDP names wins at once, and
-		// another source takes over only after relatchAfter packets in a row with none
-		// from the latched one (NAT rebinding), so a stray packet cannot hijack the leg.
-		if !s.latched.Load() {
+		s.candN++
+		if sdp := s.sdpAddr.Load(); (sdp != nil && from == *sdp) || s.candN >= relatchAfter {
 			f := from
 			s.remote.Store(&f)
-			s.latched.Store(true)
-		} else if r := s.remote.Load(); from != *r {
-			if from != cand {
-				cand, candN = from, 0
-			}
-			candN++
-			if sdp := s.sdpAddr.Load(); (sdp != nil && from == *sdp) || candN >= relatchAfter {
-				f := from
-				s.remote.Store(&f)
-				cand, candN = netip.AddrPort{}, 0
-			}
-		} else {
-			candN = 0
+			s.cand, s.candN = netip.AddrPort{}, 0
 		}
-		if !seen || p.SSRC != ssrc {
-			// A new RTP stream (RFC 3550 section 8): its event timestamps start afresh.
-			seen, ssrc = true, p.SSRC
-			events.Reset()
-		}
-		s.obs.RTPPacket("in")
-		pt := int32(p.PayloadType)
-		peer := s.peer.Load()
-		if pt == s.eventPT.Load() && pt >= 0 {
-			if d, ok := events.Feed(p.Payload, p.Timestamp); ok {
-				s.digit(d)
-			}
-			if peer != nil {
-				peer.relay(&p, true, 0, scratch)
-			}
-			continue
-		}
-		// Either G.711 law may arrive whatever we send (RFC 3264 section 5.1: the
-		// answerer may send any format in the answer; the offer listed both).
-		codec, ok := media.CodecForPayloadType(p.PayloadType)
-		if !ok {
-			continue // comfort noise, or a format we did not offer
-		}
-		if peer != nil {
-			peer.relay(&p, false, codec, scratch)
-			continue
-		}
-		pcm = media.Decode(codec, pcm[:0], p.Payload)
-		if d, ok := tones.Feed(pcm); ok {
+	} else {
+		s.candN = 0
+	}
+	if !s.rxSeen || p.SSRC != s.rxSSRC {
+		// A new RTP stream (RFC 3550 section 8): its event timestamps start afresh.
+		s.rxSeen, s.rxSSRC = true, p.SSRC
+		s.events.Reset()
+	}
+	s.obs.RTPPacket("in")
+	pt := int32(p.PayloadType)
+	peer := s.peer.Load()
+	if pt == s.eventPT.Load() && pt >= 0 {
+		if d, ok := s.events.Feed(p.Payload, p.Timestamp); ok {
 			s.digit(d)
 		}
+		if peer != nil {
+			peer.relay(p, true, 0, rx.scratch[:0])
+		}
+		return
+	}
+	// Either G.711 law may arrive whatever we send (RFC 3264 section 5.1: the
+	// answerer may send any format in the answer; the offer listed both).
+	codec, ok := media.CodecForPayloadType(p.PayloadType)
+	if !ok {
+		return // comfort noise, or a format we did not offer
+	}
+	if peer != nil {
+		peer.relay(p, false, codec, rx.scratch[:0])
+		return
+	}
+	rx.pcm = media.Decode(codec, rx.pcm[:0], p.Payload)
+	if d, ok := s.tones.Feed(rx.pcm); ok {
+		s.digit(d)
 	}
 }
 
@@ -277,7 +284,7 @@ func (s *stream) digit(d rune) {
 // relay sends a packet received on another leg out through this one, rewriting SSRC,
 // sequence number and timestamp into this stream's numbering, transcoding G.711 when the
 // legs chose different codecs, and mapping telephone-event payload types (event marks a
-// telephone-event packet). It runs on the other leg's read loop, which owns scratch.
+// telephone-event packet). It runs on the media loop of the other leg, which owns scratch.
 func (s *stream) relay(p *rtp.Packet, event bool, from media.Codec, scratch []byte) {
 	remote := s.remote.Load()
 	if remote == nil || !s.sendOK.Load() {
@@ -343,6 +350,9 @@ func (s *stream) send(payload []byte, marker bool) {
 }
 
 func (s *stream) writeLocked(to netip.AddrPort, pt uint8, marker bool, payload []byte) {
+	if s.closed {
+		return
+	}
 	h := rtp.Header{
 		Version:        2,
 		Marker:         marker,
@@ -356,7 +366,7 @@ func (s *stream) writeLocked(to netip.AddrPort, pt uint8, marker bool, payload [
 		return
 	}
 	n += copy(s.out[n:], payload)
-	if _, err := s.conn.WriteToUDPAddrPort(s.out[:n], to); err == nil {
+	if err := s.sock.sendTo(s.out[:n], to); err == nil {
 		s.obs.RTPPacket("out")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +60,8 @@ type UA struct {
 	addr   netip.AddrPort // where we listen
 	trunk  *sip.Uri
 	ports  *portPool
+	media  []*mediaLoop // read the RTP sockets; a stream goes to the next in turn
+	turn   atomic.Uint32
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	client *sipgo.Client
@@ -147,6 +150,14 @@ func Listen(cfg Config) (*UA, error) {
 	u.host = advertisedHost(cfg.ExternalHost, u.addr.Addr())
 	bindIP := u.addr.Addr().Unmap()
 	u.ports = &portPool{ip: bindIP, min: cfg.RTPPortMin, max: cfg.RTPPortMax}
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newMediaLoop()
+		if err != nil {
+			u.closeSockets()
+			return nil, fmt.Errorf("sip: %w", err)
+		}
+		u.media = append(u.media, l)
+	}
 
 	u.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent("Leadline"),
@@ -286,6 +297,14 @@ func (u *UA) closeSockets() {
 	if u.tcp != nil {
 		u.tcp.Close()
 	}
+	for _, l := range u.media {
+		l.close()
+	}
+}
+
+// mediaLoop is the loop a new stream is read on.
+func (u *UA) mediaLoop() *mediaLoop {
+	return u.media[int(u.turn.Add(1))%len(u.media)]
 }
 
 // ActiveCalls is the number of legs in progress.

@@ -1,0 +1,163 @@
+package sip
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/leadline/leadline/sip/media"
+)
+
+// loopStream is a stream bound to bind and read on loop, whose far end is peer.
+func loopStream(t *testing.T, loop *mediaLoop, bind string, peer *rtpPeer) *stream {
+	t.Helper()
+	sock, err := listenRTP(netip.MustParseAddrPort(bind))
+	if err != nil {
+		t.Skipf("cannot bind %s: %v", bind, err)
+	}
+	s, err := newStream(sock, loop, nopObserver{}, 0, make(chan rune, 8), func(error) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	s.setRemote(remoteMedia{addr: peer.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv})
+	return s
+}
+
+func testLoop(t *testing.T) *mediaLoop {
+	t.Helper()
+	l, err := newMediaLoop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.close)
+	return l
+}
+
+func peerOn(t *testing.T, network, addr string) *rtpPeer {
+	t.Helper()
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rtpPeer{conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+}
+
+// RTP sockets work over IPv6, and a socket bound to the IPv6 wildcard also serves IPv4
+// peers (dual stack): their packets latch as plain IPv4 addresses and relayed packets
+// reach them.
+func TestMediaLoopAddressFamilies(t *testing.T) {
+	for _, tc := range []struct{ name, bind, network, peer string }{
+		{"ipv6", "[::1]:0", "udp6", "[::1]:0"},
+		{"dual stack", "[::]:0", "udp4", "127.0.0.1:0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			loop := testLoop(t)
+			pa, pb := peerOn(t, tc.network, tc.peer), peerOn(t, tc.network, tc.peer)
+			a, b := loopStream(t, loop, tc.bind, pa), loopStream(t, loop, tc.bind, pb)
+			bridge(a, b)
+			to := netip.AddrPortFrom(pa.addr.Addr(), a.sock.local.Port())
+			for i := range 3 {
+				pkt, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 7, SequenceNumber: uint16(i), Timestamp: uint32(160 * i)}, Payload: payload(1)}).Marshal()
+				if _, err := pa.conn.WriteToUDPAddrPort(pkt, to); err != nil {
+					t.Fatal(err)
+				}
+				got := pb.recv(t)
+				if got.SSRC != b.ssrc || len(got.Payload) != 160 {
+					t.Fatalf("relayed packet %d: %+v", i, got.Header)
+				}
+			}
+			if r := a.remote.Load(); *r != pa.addr {
+				t.Errorf("latched to %v, want %v", *r, pa.addr)
+			}
+		})
+	}
+}
+
+// Streams come and go on a loop while packets flow on all of them: a closed stream is
+// never touched again (the race detector watches), the others keep relaying, and the
+// loop closes with streams still on it.
+func TestMediaLoopStreamsComeAndGo(t *testing.T) {
+	loop, err := newMediaLoop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pairs = 20
+	type pair struct {
+		pa, pb *rtpPeer
+		a, b   *stream
+	}
+	ps := make([]pair, pairs)
+	for i := range ps {
+		pa, pb := newRTPPeer(t), newRTPPeer(t)
+		sa, err := listenRTP(netip.MustParseAddrPort("127.0.0.1:0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := listenRTP(netip.MustParseAddrPort("127.0.0.1:0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := newStream(sa, loop, nopObserver{}, 0, make(chan rune, 8), func(error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := newStream(sb, loop, nopObserver{}, 0, make(chan rune, 8), func(error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.setRemote(remoteMedia{addr: pa.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv})
+		b.setRemote(remoteMedia{addr: pb.addr, codec: media.PCMA, eventPT: 101, dir: sendrecv})
+		bridge(a, b)
+		ps[i] = pair{pa, pb, a, b}
+	}
+	// Every peer sends 200 packets as fast as it can while half the pairs are closed.
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			pkt, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 9}, Payload: payload(2)}).Marshal()
+			for range 200 {
+				_, _ = p.pa.conn.WriteToUDPAddrPort(pkt, p.a.localAddr())
+				_, _ = p.pb.conn.WriteToUDPAddrPort(pkt, p.b.localAddr())
+			}
+		})
+	}
+	for i := 0; i < pairs; i += 2 {
+		ps[i].a.close()
+		ps[i].b.close()
+	}
+	wg.Wait()
+	loop.mu.Lock()
+	left := len(loop.streams)
+	loop.mu.Unlock()
+	if left != pairs { // half the 2×pairs streams closed: a leak otherwise, call after call
+		t.Errorf("%d streams on the loop, want %d", left, pairs)
+	}
+	// The open pairs still relay: drain what is queued, then one more packet each way.
+	for i := 1; i < pairs; i += 2 {
+		p := ps[i]
+		for !p.pb.none(50 * time.Millisecond) {
+		}
+		p.pa.send(t, p.a, rtp.Header{Version: 2, SSRC: 10, SequenceNumber: 1}, payload(3))
+		if got := p.pb.recv(t); got.SSRC != p.b.ssrc || got.PayloadType != media.PCMA.PayloadType() {
+			t.Fatalf("pair %d: relayed %+v", i, got.Header)
+		}
+	}
+	loop.close()
+	for i := 1; i < pairs; i += 2 {
+		ps[i].a.close() // after the loop: closes the socket only
+		ps[i].b.close()
+	}
+	sock, err := listenRTP(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newStream(sock, loop, nopObserver{}, 0, nil, func(error) {}); err == nil {
+		t.Fatal("a closed loop took a stream")
+	}
+}
