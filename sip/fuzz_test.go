@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/sip/media"
@@ -216,6 +218,48 @@ func FuzzSIPRequest(f *testing.F) {
 		}
 		if n := u.ActiveCalls(); n > 1 {
 			t.Fatalf("%d calls: a request started one", n)
+		}
+	})
+}
+
+// FuzzRTPReceive feeds any datagram to a bridged leg's receive side, as its media loop
+// does: nothing may panic, and what is relayed is well-formed RTP in the other leg's
+// numbering.
+func FuzzRTPReceive(f *testing.F) {
+	for _, p := range []*rtp.Packet{
+		{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: 1, SequenceNumber: 1, Timestamp: 160}, Payload: payload(0)},
+		{Header: rtp.Header{Version: 2, PayloadType: 8, SSRC: 1, SequenceNumber: 2, Timestamp: 320}, Payload: payload(1)},
+		{Header: rtp.Header{Version: 2, PayloadType: 101, Marker: true, SSRC: 1, SequenceNumber: 3, Timestamp: 480}, Payload: []byte{1, 0x80, 0, 160}},
+		{Header: rtp.Header{Version: 2, PayloadType: 13, SSRC: 2}, Payload: []byte{40}},
+		{Header: rtp.Header{Version: 2, Extension: true, ExtensionProfile: 0xBEDE, CSRC: []uint32{7}}, Payload: payload(2)},
+	} {
+		b, _ := p.Marshal()
+		f.Add(b)
+	}
+	f.Add([]byte{0x80})
+	f.Add([]byte{0x81, 0xc8, 0, 6, 0, 0, 0, 1}) // RTCP sender report, muxed
+	pa, pb := newRTPPeer(f), newRTPPeer(f)
+	a, _, _ := testStream(f, nopObserver{}, pa, media.PCMU, 101)
+	b, _, _ := testStream(f, nopObserver{}, pb, media.PCMA, 96)
+	bridge(a, b)
+	var rx rxScratch
+	buf := make([]byte, 1500)
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		if len(pkt) > len(rx.buf) {
+			return // the loop reads at most a buffer
+		}
+		a.receive(pkt, pa.addr, &rx) // only the test calls it: nothing sends to a's port
+		_ = pb.conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+		n, err := pb.conn.Read(buf)
+		if err != nil {
+			return // dropped
+		}
+		var out rtp.Packet
+		if err := out.Unmarshal(buf[:n]); err != nil {
+			t.Fatalf("relayed a packet that is not RTP: %v", err)
+		}
+		if out.SSRC != b.ssrc || (out.PayloadType != 8 && out.PayloadType != 96) {
+			t.Fatalf("relayed %+v", out.Header)
 		}
 	})
 }
