@@ -19,6 +19,11 @@ import (
 // per socket every packet woke a goroutine and ended in a recvfrom that found nothing;
 // on a relay carrying hundreds of calls on one core that was a fifth of its CPU and the
 // queueing behind it.
+//
+// The loop's system calls never block (MSG_DONTWAIT, epoll_wait without a timeout), so
+// they are raw: the runtime is not told of them, and its monitor does not hand the P to
+// another thread while a sendto delivers a packet, which with one P cost a quarter of
+// the relay's CPU in thread switches (docs/BENCHMARKS.md).
 
 // rtpSock is one RTP port: a bound, non-blocking UDP socket.
 type rtpSock struct {
@@ -67,11 +72,11 @@ func listenRTP(addr netip.AddrPort) (*rtpSock, error) {
 }
 
 // recvFrom reads one datagram into buf without waiting; unix.EAGAIN when none is queued.
-// It allocates nothing.
+// It allocates nothing and never blocks (a raw system call).
 func (s *rtpSock) recvFrom(buf []byte) (int, netip.AddrPort, error) {
 	var rsa unix.RawSockaddrAny
 	l := uint32(unix.SizeofSockaddrAny)
-	n, _, errno := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)),
+	n, _, errno := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(buf))), uintptr(len(buf)),
 		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)))
 	if errno != 0 {
 		return 0, netip.AddrPort{}, errno
@@ -90,7 +95,8 @@ func (s *rtpSock) recvFrom(buf []byte) (int, netip.AddrPort, error) {
 
 var errAddrFamily = errors.New("rtp: address family does not match the socket's")
 
-// sendTo sends p to to without waiting. It allocates nothing.
+// sendTo sends p to to without waiting. It allocates nothing and never blocks (a raw
+// system call).
 func (s *rtpSock) sendTo(p []byte, to netip.AddrPort) error {
 	var errno syscall.Errno
 	switch {
@@ -99,11 +105,11 @@ func (s *rtpSock) sendTo(p []byte, to netip.AddrPort) error {
 			return errAddrFamily
 		}
 		a := unix.RawSockaddrInet4{Family: unix.AF_INET, Port: htons(to.Port()), Addr: to.Addr().Unmap().As4()}
-		_, _, errno = syscall.Syscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
+		_, _, errno = syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
 			unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&a)), unix.SizeofSockaddrInet4)
 	default:
 		a := unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: to.Addr().As16()}
-		_, _, errno = syscall.Syscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
+		_, _, errno = syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
 			unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&a)), unix.SizeofSockaddrInet6)
 	}
 	if errno != 0 {
@@ -211,6 +217,16 @@ func (l *mediaLoop) close() {
 	})
 }
 
+// epollPoll is epoll_wait without waiting (a raw system call): how many of events it
+// filled.
+func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
 // run handles ready sockets until the loop is closed. Sockets are level-triggered and
 // each wait reads one packet per ready socket, so that a busy leg cannot starve the
 // others; when the set has nothing ready the goroutine parks until it has.
@@ -220,7 +236,7 @@ func (l *mediaLoop) run(rc syscall.RawConn) {
 	var rx rxScratch
 	_ = rc.Read(func(epfd uintptr) bool {
 		for {
-			n, err := unix.EpollWait(int(epfd), events, 0)
+			n, err := epollPoll(int(epfd), events)
 			switch {
 			case err == unix.EINTR:
 				continue

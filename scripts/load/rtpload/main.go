@@ -82,6 +82,7 @@ type tool struct {
 	hist    [hbuckets]atomic.Uint64 // relayed: sent to arrival at the socket
 	read    [hbuckets]atomic.Uint64 // relayed: sent to read by the tool
 	base    [hbuckets]atomic.Uint64 // baseline: sent to arrival
+	lag     [hbuckets]atomic.Uint64 // how late each 1 ms slot was sent (bursts it makes)
 }
 
 // Histogram: 1 µs buckets up to 20 ms, then 1 ms buckets up to 1 s.
@@ -188,6 +189,7 @@ func (t *tool) send(ctx context.Context) {
 			t.mu.Lock()
 			todo = append(todo[:0], t.slots[slot]...)
 			t.mu.Unlock()
+			t.lag[bucket(int64(time.Since(due)))].Add(1)
 			t.sendSlot(todo, &batches)
 		}
 		timer.Reset(time.Until(due))
@@ -336,6 +338,7 @@ type Result struct {
 	TransitMaxUs  float64 `json:"transit_max_us"`
 	ReadP50Us     float64 `json:"read_p50_us"` // sent to read by the tool: the transit plus the tool's own delay
 	ReadP99Us     float64 `json:"read_p99_us"`
+	SendLagP99Us  float64 `json:"send_lag_p99_us"` // how late the tool sent a 1 ms slot: a late slot goes out with the next, a burst
 	BaselineP50Us float64 `json:"baseline_p50_us"` // socket to socket, no relay
 	BaselineP99Us float64 `json:"baseline_p99_us"`
 	PostErrors    int     `json:"post_errors"`
@@ -478,6 +481,7 @@ func main() {
 	res.TransitP99Us, _ = percentile(&t.hist, 0.99)
 	res.TransitP999Us, _ = percentile(&t.hist, 0.999)
 	res.TransitMaxUs, _ = percentile(&t.hist, 1)
+	res.SendLagP99Us, _ = percentile(&t.lag, 0.99)
 	res.ReadP50Us, _ = percentile(&t.read, 0.50)
 	res.ReadP99Us, _ = percentile(&t.read, 0.99)
 	res.BaselineP50Us, _ = percentile(&t.base, 0.50)
@@ -498,7 +502,7 @@ func main() {
 	}
 	fmt.Printf("  transit p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %.0f µs (baseline without relay: p50 %.0f µs, p99 %.0f µs)\n",
 		res.TransitP50Us, res.TransitP99Us, res.TransitP999Us, res.TransitMaxUs, res.BaselineP50Us, res.BaselineP99Us)
-	fmt.Printf("  sent to read by the tool: p50 %.0f µs, p99 %.0f µs\n", res.ReadP50Us, res.ReadP99Us)
+	fmt.Printf("  sent to read by the tool: p50 %.0f µs, p99 %.0f µs; slots sent late by p99 %.0f µs\n", res.ReadP50Us, res.ReadP99Us, res.SendLagP99Us)
 	if n := sendErrors.Load(); n > 0 {
 		fmt.Printf("  send errors: %d (last: %v)\n", n, lastSendErr.Load())
 	}
@@ -555,6 +559,9 @@ func (t *tool) firstArrivals() []int64 {
 
 // openWindow starts counting, for the streams already flowing, from their next packet.
 func (t *tool) openWindow() {
+	for i := range t.lag {
+		t.lag[i].Store(0)
+	}
 	for i := uint32(1); i <= t.nextID.Load() && i < maxStreams; i++ {
 		if s := t.streams[i].Load(); s != nil && s.first.Load() != 0 {
 			s.winLo.Store(s.seq.Load())
