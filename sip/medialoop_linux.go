@@ -120,15 +120,15 @@ func (s *rtpSock) sendTo(p []byte, to netip.AddrPort) error {
 
 func (s *rtpSock) close() error { return unix.Close(s.fd) }
 
-// htons and ntohs turn a port into network byte order in memory and back.
+// htons is port p in network byte order, as the kernel's socket addresses hold it.
 func htons(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	b[0], b[1] = byte(p>>8), byte(p)
-	return p
+	b := [2]byte{byte(p >> 8), byte(p)}
+	return *(*uint16)(unsafe.Pointer(&b))
 }
 
+// ntohs is the port a socket address holds in network byte order.
 func ntohs(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
+	b := *(*[2]byte)(unsafe.Pointer(&p))
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 

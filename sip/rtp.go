@@ -195,10 +195,13 @@ func (s *stream) close() {
 	}
 	s.watchMu.Unlock()
 	s.loop.remove(s)
-	// Under mu: a peer's media loop or Play may be about to send through sock.
+	// Under mu: a peer's media loop or Play may be about to send through sock. Once only:
+	// a second close of the descriptor could close another leg's socket.
 	s.mu.Lock()
-	s.closed = true
-	_ = s.sock.close()
+	if !s.closed {
+		s.closed = true
+		_ = s.sock.close()
+	}
 	s.mu.Unlock()
 }
 

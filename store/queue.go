@@ -24,10 +24,10 @@ import (
 // flow at once without waiting for the queue; the job is the safety net that hands the
 // lead to another node when that one dies, and the way scheduled leads come due.
 //
-// While a lead's flow runs on a node, that node snoozes its job for long (the Watcher
-// decides); what notices that the node died is the sweep: a periodic job that River's
-// elected leader enqueues every firstLook, which makes the watch job of every lead whose
-// lease has lapsed due at once. That is one query per cluster instead of a job update per
+// While a lead's flow runs on a node, its job waits long: from the start for a lead
+// created with a lease, and snoozed by the Watcher after a look. What notices that the
+// node died is the sweep: a periodic job that River's elected leader enqueues every
+// firstLook, which makes the watch job of every lead whose lease has lapsed due at once. That is one query per cluster instead of a job update per
 // running flow every takeover time.
 //
 // River runs a job at least once and rescues jobs stuck in "running". Watch jobs are
@@ -190,8 +190,8 @@ func migrateQueue(ctx context.Context, db *sql.DB, dialect Dialect) error {
 // comes due a takeover time after the lead's creation, or at its planned start (next)
 // when that is later. A lead created with a lease (leased) has its flow running on the
 // node that holds it: its job waits dialer.LocalWatch, as after a look while the flow
-// runs, since the end of the flow or the sweep of lapsed leases makes it due. No job
-// runs while a flow does, and none competes with the media for the CPU.
+// runs, since the end of the flow or the sweep of lapsed leases makes it due: no look
+// per lead while its flow runs, which on a busy node took the CPU from the media.
 func (q *queue) enqueue(ctx context.Context, tx *sql.Tx, id string, created, next time.Time, leased bool) (int64, error) {
 	look := q.firstLook
 	if leased {
