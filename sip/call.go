@@ -100,6 +100,7 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 	c.log = u.log.With("lead_id", o.LeadID, "call_id", c.callID, "leg", string(o.Kind))
 	c.media, err = newStream(sock, u.mediaLoop(), u.obs, u.cfg.MediaTimeout, c.digits, func(err error) { c.end(err, true) })
 	if err != nil {
+		c.cancelCtx()
 		return nil, err
 	}
 	c.invite = u.newInvite(c, uri, o)

@@ -15,27 +15,9 @@ import (
 // loopStream is a stream bound to bind and read on loop, whose far end is peer.
 func loopStream(t *testing.T, loop *mediaLoop, bind string, peer *rtpPeer) *stream {
 	t.Helper()
-	sock, err := listenRTP(netip.MustParseAddrPort(bind))
-	if err != nil {
-		t.Skipf("cannot bind %s: %v", bind, err)
-	}
-	s, err := newStream(sock, loop, nopObserver{}, 0, make(chan rune, 8), func(error) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.close)
+	s := streamOn(t, loop, bind, nopObserver{}, 0, make(chan rune, 8), func(error) {})
 	s.setRemote(remoteMedia{addr: peer.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv})
 	return s
-}
-
-func testLoop(t *testing.T) *mediaLoop {
-	t.Helper()
-	l, err := newMediaLoop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.close)
-	return l
 }
 
 func peerOn(t *testing.T, network, addr string) *rtpPeer {
@@ -57,7 +39,7 @@ func TestMediaLoopAddressFamilies(t *testing.T) {
 		{"dual stack", "[::]:0", "udp4", "127.0.0.1:0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			loop := testLoop(t)
+			loop := newTestLoop(t)
 			pa, pb := peerOn(t, tc.network, tc.peer), peerOn(t, tc.network, tc.peer)
 			a, b := loopStream(t, loop, tc.bind, pa), loopStream(t, loop, tc.bind, pb)
 			bridge(a, b)
@@ -83,10 +65,7 @@ func TestMediaLoopAddressFamilies(t *testing.T) {
 // never touched again (the race detector watches), the others keep relaying, and the
 // loop closes with streams still on it.
 func TestMediaLoopStreamsComeAndGo(t *testing.T) {
-	loop, err := newMediaLoop()
-	if err != nil {
-		t.Fatal(err)
-	}
+	loop := newTestLoop(t)
 	const pairs = 20
 	type pair struct {
 		pa, pb *rtpPeer
@@ -95,23 +74,7 @@ func TestMediaLoopStreamsComeAndGo(t *testing.T) {
 	ps := make([]pair, pairs)
 	for i := range ps {
 		pa, pb := newRTPPeer(t), newRTPPeer(t)
-		sa, err := listenRTP(netip.MustParseAddrPort("127.0.0.1:0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sb, err := listenRTP(netip.MustParseAddrPort("127.0.0.1:0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := newStream(sa, loop, nopObserver{}, 0, make(chan rune, 8), func(error) {})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := newStream(sb, loop, nopObserver{}, 0, make(chan rune, 8), func(error) {})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.setRemote(remoteMedia{addr: pa.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv})
+		a, b := loopStream(t, loop, "127.0.0.1:0", pa), loopStream(t, loop, "127.0.0.1:0", pb)
 		b.setRemote(remoteMedia{addr: pb.addr, codec: media.PCMA, eventPT: 101, dir: sendrecv})
 		bridge(a, b)
 		ps[i] = pair{pa, pb, a, b}
@@ -148,11 +111,7 @@ func TestMediaLoopStreamsComeAndGo(t *testing.T) {
 			t.Fatalf("pair %d: relayed %+v", i, got.Header)
 		}
 	}
-	loop.close()
-	for i := 1; i < pairs; i += 2 {
-		ps[i].a.close() // after the loop: closes the socket only
-		ps[i].b.close()
-	}
+	loop.close() // the open streams close after it, when the test ends: their sockets only
 	sock, err := listenRTP(netip.MustParseAddrPort("127.0.0.1:0"))
 	if err != nil {
 		t.Fatal(err)

@@ -79,27 +79,38 @@ func (p *rtpPeer) send(tb testing.TB, to *stream, h rtp.Header, payload []byte) 
 
 func (s *stream) localAddr() netip.AddrPort { return s.sock.local }
 
-// newLoopStream is a stream on a loopback port of its own, read by a media loop of its
-// own; both are closed when the test ends.
-func newLoopStream(tb testing.TB, obs Observer, timeout time.Duration, digits chan rune, ended func(error)) *stream {
+// streamOn is a stream bound to bind and read on loop; it is closed when the test ends
+// (closing it earlier is fine). A bind address the machine lacks skips the test.
+func streamOn(tb testing.TB, loop *mediaLoop, bind string, obs Observer, timeout time.Duration, digits chan rune, ended func(error)) *stream {
 	tb.Helper()
-	sock, err := listenRTP(netip.MustParseAddrPort("127.0.0.1:0"))
+	sock, err := listenRTP(netip.MustParseAddrPort(bind))
 	if err != nil {
-		tb.Fatal(err)
-	}
-	loop, err := newMediaLoop()
-	if err != nil {
-		tb.Fatal(err)
+		tb.Skipf("cannot bind %s: %v", bind, err)
 	}
 	s, err := newStream(sock, loop, obs, timeout, digits, ended)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
-		s.close()
-		loop.close()
-	})
+	tb.Cleanup(s.close)
 	return s
+}
+
+// newTestLoop is a media loop closed when the test ends, after its streams.
+func newTestLoop(tb testing.TB) *mediaLoop {
+	tb.Helper()
+	l, err := newMediaLoop()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(l.close)
+	return l
+}
+
+// newLoopStream is a stream on a loopback port of its own, read by a media loop of its
+// own.
+func newLoopStream(tb testing.TB, obs Observer, timeout time.Duration, digits chan rune, ended func(error)) *stream {
+	tb.Helper()
+	return streamOn(tb, newTestLoop(tb), "127.0.0.1:0", obs, timeout, digits, ended)
 }
 
 // testStream is a leg's stream on loopback whose far end is peer, with its SDP.
