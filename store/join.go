@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 
 	"github.com/leadline/leadline/dialer"
 )
@@ -21,13 +22,14 @@ import (
 //
 // An idempotency key or external id is unique within leads and within lead_joins by
 // index; across the two, by the NOT EXISTS checks of insertLeadSQL and insertJoinSQL.
-// Those can both pass only for two posts with one key but different numbers at the same
-// moment on PostgreSQL (a client reusing a key for another request); a repeat is then
-// answered with the lead that has the key (repeatOf looks there first).
+// Two posts with one key but different numbers (a client reusing a key for another
+// request) take different number locks, so on PostgreSQL the transaction also locks its
+// key and external id: otherwise one could create a lead and the other join another
+// number's lead, both checks passing at the same moment.
 
 var (
-	// lockNumberSQL serialises creates for one dealer's number until the transaction ends.
-	lockNumberSQL = `SELECT pg_advisory_xact_lock($1)`
+	// lockSQL takes a transaction-level advisory lock (createLocks).
+	lockSQL = `SELECT pg_advisory_xact_lock($1)`
 
 	// openLeadSQL finds the newest unfinished lead of dealer $1 for number $2 created at
 	// or after $3. The leads_phone_created index (migration 00002) finds the number's
@@ -86,8 +88,10 @@ func (db *DB) createOrJoin(ctx context.Context, l *dialer.Lead, o dialer.CreateO
 	if db.dialect == Postgres {
 		// Held until commit. Each later statement of this READ COMMITTED transaction
 		// sees what the previous holder committed.
-		if _, err := tx.ExecContext(ctx, lockNumberSQL, numberLock(l.Dealer, l.Phone)); err != nil {
-			return dialer.Lead{}, "", fmt.Errorf("lock number: %w", err)
+		for _, k := range createLocks(l) {
+			if _, err := tx.ExecContext(ctx, lockSQL, k); err != nil {
+				return dialer.Lead{}, "", fmt.Errorf("lock: %w", err)
+			}
 		}
 	}
 	err = tx.StmtContext(ctx, open).QueryRowContext(ctx, l.Dealer, l.Phone, millis(o.JoinSince)).Scan(&joined)
@@ -111,13 +115,29 @@ func (db *DB) createOrJoin(ctx context.Context, l *dialer.Lead, o dialer.CreateO
 	return dialer.Lead{}, joined, tx.Commit()
 }
 
-// numberLock is the advisory lock key of a dealer's customer number: the FNV-1a hash of
-// both. A collision only makes two numbers wait for each other for a moment.
-func numberLock(dealer, phone string) int64 {
+// createLocks are the advisory lock keys a create of l takes on PostgreSQL, in ascending
+// order so that two creates never wait for each other in a cycle: its number's, and its
+// idempotency key's and external id's when it has them.
+func createLocks(l *dialer.Lead) []int64 {
+	keys := []int64{advisoryKey(l.Dealer, l.Phone)}
+	if l.IdempotencyKey != "" {
+		keys = append(keys, advisoryKey(l.Dealer, "idempotency_key:"+l.IdempotencyKey))
+	}
+	if l.ExternalID != "" {
+		keys = append(keys, advisoryKey(l.Dealer, "external_id:"+l.ExternalID))
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// advisoryKey is the advisory lock key of a dealer's name for something (a customer
+// number as it is, a key with its kind before it): the FNV-1a hash of both. A collision
+// only makes two creates wait for each other for a moment.
+func advisoryKey(dealer, name string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(dealer))
 	h.Write([]byte{0})
-	h.Write([]byte(phone))
+	h.Write([]byte(name))
 	return int64(h.Sum64())
 }
 

@@ -209,3 +209,41 @@ func TestCreateLeadJoinConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// Two posts with one idempotency key but different numbers at the same moment, one whose
+// number has an open lead to join and one whose number has none: one of them is stored
+// (a join or a new lead) and the other is a repeat of it, never both.
+func TestCreateLeadKeyAcrossNumbers(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		u := b.newURL(t)
+		nodes := []*store.DB{mustOpen(t, u), mustOpen(t, u)}
+		for r := range 20 {
+			open := newLead("jansen")
+			open.Phone = fmt.Sprintf("+3161200%04d", r)
+			create(t, nodes[0], open, joinOpts(t0), dialer.OutcomeCreated)
+			var (
+				wg    sync.WaitGroup
+				start = make(chan struct{})
+				out   [2]dialer.Outcome
+				ids   [2]string
+			)
+			for i, phone := range []string{open.Phone, fmt.Sprintf("+3161300%04d", r)} {
+				wg.Go(func() {
+					l := newLead("jansen")
+					l.Phone, l.IdempotencyKey = phone, fmt.Sprintf("key-%d", r)
+					<-start
+					got, o, err := nodes[i].CreateLead(t.Context(), l, joinOpts(t0))
+					if err != nil {
+						t.Errorf("round %d, post %d: %v", r, i, err)
+					}
+					out[i], ids[i] = o, got.ID
+				})
+			}
+			close(start)
+			wg.Wait()
+			if (out[0] == dialer.OutcomeRepeat) == (out[1] == dialer.OutcomeRepeat) || ids[0] != ids[1] {
+				t.Fatalf("round %d: outcomes %v and %v, leads %s and %s; want one stored and a repeat of it", r, out[0], out[1], ids[0], ids[1])
+			}
+		}
+	})
+}
