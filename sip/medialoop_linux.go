@@ -98,20 +98,24 @@ var errAddrFamily = errors.New("rtp: address family does not match the socket's"
 // sendTo sends p to to without waiting. It allocates nothing and never blocks (a raw
 // system call).
 func (s *rtpSock) sendTo(p []byte, to netip.AddrPort) error {
-	var errno syscall.Errno
-	switch {
-	case !s.inet6:
-		if !to.Addr().Unmap().Is4() {
+	var (
+		a4    unix.RawSockaddrInet4
+		a6    unix.RawSockaddrInet6
+		sa    unsafe.Pointer
+		salen uintptr
+	)
+	if ip := to.Addr().Unmap(); !s.inet6 {
+		if !ip.Is4() {
 			return errAddrFamily
 		}
-		a := unix.RawSockaddrInet4{Family: unix.AF_INET, Port: htons(to.Port()), Addr: to.Addr().Unmap().As4()}
-		_, _, errno = syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
-			unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&a)), unix.SizeofSockaddrInet4)
-	default:
-		a := unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: to.Addr().As16()}
-		_, _, errno = syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
-			unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&a)), unix.SizeofSockaddrInet6)
+		a4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: htons(to.Port()), Addr: ip.As4()}
+		sa, salen = unsafe.Pointer(&a4), unix.SizeofSockaddrInet4
+	} else {
+		a6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: ip.As16()} // IPv4: v4-mapped
+		sa, salen = unsafe.Pointer(&a6), unix.SizeofSockaddrInet6
 	}
+	_, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)),
+		unix.MSG_DONTWAIT, uintptr(sa), salen)
 	if errno != 0 {
 		return errno
 	}
@@ -134,7 +138,8 @@ func ntohs(p uint16) uint16 {
 
 // mediaLoop reads the RTP sockets of its streams: one goroutine, one epoll set.
 type mediaLoop struct {
-	epfd *os.File // the epoll set, parked on in Go's poller
+	epfd *os.File        // the epoll set, parked on in Go's poller
+	rc   syscall.RawConn // epfd's, for epoll_ctl and the loop's reads
 
 	mu      sync.Mutex // held while packets are handled, so remove waits for them
 	streams map[int32]*stream
@@ -155,12 +160,11 @@ func newMediaLoop() (*mediaLoop, error) {
 		return nil, os.NewSyscallError("setnonblock", err)
 	}
 	l := &mediaLoop{epfd: os.NewFile(uintptr(fd), "rtp-epoll"), streams: map[int32]*stream{}, done: make(chan struct{})}
-	rc, err := l.epfd.SyscallConn()
-	if err != nil {
+	if l.rc, err = l.epfd.SyscallConn(); err != nil {
 		l.epfd.Close()
 		return nil, err
 	}
-	go l.run(rc)
+	go l.run()
 	return l, nil
 }
 
@@ -192,18 +196,10 @@ func (l *mediaLoop) remove(s *stream) {
 
 func (l *mediaLoop) ctl(op, fd int) error {
 	var err error
-	cerr := l.rawControl(func(epfd int) {
-		err = unix.EpollCtl(epfd, op, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)})
+	cerr := l.rc.Control(func(epfd uintptr) {
+		err = unix.EpollCtl(int(epfd), op, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)})
 	})
 	return errors.Join(cerr, err)
-}
-
-func (l *mediaLoop) rawControl(f func(epfd int)) error {
-	rc, err := l.epfd.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return rc.Control(func(fd uintptr) { f(int(fd)) })
 }
 
 // close stops the loop; streams still added are left to their own close.
@@ -230,11 +226,11 @@ func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
 // run handles ready sockets until the loop is closed. Sockets are level-triggered and
 // each wait reads one packet per ready socket, so that a busy leg cannot starve the
 // others; when the set has nothing ready the goroutine parks until it has.
-func (l *mediaLoop) run(rc syscall.RawConn) {
+func (l *mediaLoop) run() {
 	defer close(l.done)
 	events := make([]unix.EpollEvent, 256)
 	var rx rxScratch
-	_ = rc.Read(func(epfd uintptr) bool {
+	_ = l.rc.Read(func(epfd uintptr) bool {
 		for {
 			n, err := epollPoll(int(epfd), events)
 			switch {

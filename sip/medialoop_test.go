@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -18,16 +17,6 @@ func loopStream(t *testing.T, loop *mediaLoop, bind string, peer *rtpPeer) *stre
 	s := streamOn(t, loop, bind, nopObserver{}, 0, make(chan rune, 8), func(error) {})
 	s.setRemote(remoteMedia{addr: peer.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv})
 	return s
-}
-
-func peerOn(t *testing.T, network, addr string) *rtpPeer {
-	t.Helper()
-	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &rtpPeer{conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
 }
 
 // RTP sockets work over IPv6, and a socket bound to the IPv6 wildcard also serves IPv4
