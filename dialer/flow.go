@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,7 +70,7 @@ func (s *Service) runFlow(ctx context.Context, l Lead, claimed bool) {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	s.hold(id, cancel)
-	status, reason := f.run(ctx)
+	status, reason := f.runCaught(ctx)
 	f.legs.Wait()
 	s.unhold(id)
 	cancel(nil)
@@ -107,10 +108,33 @@ func (f *flow) finish(st Status, reason string) {
 // stopped says how a flow whose ctx ended stops: canceled leads are final, anything
 // else (shutdown, lease lost) leaves the lead to be resumed.
 func stopped(ctx context.Context) (Status, string) {
-	if cause := context.Cause(ctx); errors.Is(cause, errLeadCanceled) {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errLeadCanceled):
 		return StatusCanceled, "canceled"
-	} else {
+	case cause != nil:
 		return "", cause.Error()
+	}
+	return "", "the flow stopped"
+}
+
+// runCaught is run, with a panic turned into a failed lead: a fault in one lead's flow
+// must not end every call in the process. The legs it started are hung up as their
+// contexts end.
+func (f *flow) runCaught(ctx context.Context) (st Status, reason string) {
+	defer func() {
+		if r := recover(); r != nil {
+			f.log.Error("flow panicked", "panic", r, "stack", string(debug.Stack()))
+			st, reason = StatusFailed, "internal error"
+		}
+	}()
+	return f.run(ctx)
+}
+
+// caught recovers a panic in one of a flow's goroutines and logs it with its stack, so
+// that the process and every other call go on. Defer it directly.
+func (f *flow) caught(what string) {
+	if r := recover(); r != nil {
+		f.log.Error("panic in "+what, "panic", r, "stack", string(debug.Stack()))
 	}
 }
 
@@ -148,8 +172,13 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 		return f.park(now, l.Round, outsideHours)
 	}
 	if l.Status != StatusDialing {
-		if ok, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusDialing}); err != nil || !ok {
-			return stopped(ctx)
+		ok, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusDialing})
+		switch {
+		case err != nil:
+			// The lead stays as it was; its queue job looks at it again later.
+			return "", "could not mark the lead dialing: " + err.Error()
+		case !ok:
+			return "", "the lead ended before it was dialled" // canceled meanwhile
 		}
 		l.Status = StatusDialing
 	}
@@ -248,6 +277,7 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 		recorded[i] = make(chan error, 1)
 	}
 	go func() {
+		defer f.caught("recording attempts")
 		for i, a := range atts {
 			recorded[i] <- f.s.store.InsertAttempt(f.db, a)
 		}
@@ -255,8 +285,11 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 	for i, p := range people {
 		f.legs.Add(1)
 		go func() {
+			var win *accepted
 			defer f.legs.Done()
-			results <- f.ringAgent(stepCtx, p, atts[i], recorded[i])
+			defer func() { results <- win }()
+			defer f.caught("a salesperson's leg")
+			win = f.ringAgent(stepCtx, p, atts[i], recorded[i])
 		}()
 	}
 	for range people {
@@ -283,7 +316,12 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-c
 	if f.lead.Round > 0 {
 		text = phrasesFor(f.d.Language).again + text
 	}
-	go func() { whisper <- f.speak(speakCtx, Prompt{PromptWhisper, text}) }()
+	go func() {
+		a := make(Audio, 8000)
+		defer func() { whisper <- a }()
+		defer f.caught("speaking the whisper")
+		a = f.speak(speakCtx, Prompt{PromptWhisper, text})
+	}()
 
 	ringCtx, cancelRing := context.WithTimeout(ctx, f.d.RingTimeout)
 	var unrecorded error // an unrecorded leg cannot be accounted for: it is ended at once
@@ -354,6 +392,7 @@ func (f *flow) gate(ctx context.Context, leg Leg, whisper Audio) rune {
 	played, playing := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(playing)
+		defer f.caught("playing the whisper")
 		pause := make(Audio, 8000/2)
 		for i := 0; ; i++ {
 			err := leg.Play(playCtx, whisper)
@@ -410,6 +449,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	playing := make(chan struct{})
 	go func() {
 		defer close(playing)
+		defer f.caught("playing ringback")
 		if agent.Play(playCtx, f.speak(playCtx, Prompt{PromptConnecting, ph.connecting})) != nil {
 			return
 		}
@@ -428,10 +468,12 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	dialCtx, cancelDial := context.WithTimeout(ctx, f.d.CustomerRingTimeout)
 	defer cancelDial()
 	go func() {
-		leg, err := f.s.caller.Dial(dialCtx, l.Phone, DialOpts{
+		r := dialed{err: errors.New("dialling the customer failed")}
+		defer func() { got <- r }()
+		defer f.caught("dialling the customer")
+		r.leg, r.err = f.s.caller.Dial(dialCtx, l.Phone, DialOpts{
 			LeadID: l.ID, Kind: LegCustomer, CallID: callID, CallerID: f.d.CallerID, EarlyMedia: agent,
 		})
-		got <- dialed{leg, err}
 	}()
 	var r dialed
 	select {
@@ -548,8 +590,8 @@ func (f *flow) save(a *Attempt) {
 const storeOutage = 2 * time.Minute
 
 // retry runs write until it succeeds, backing off from 250 ms to 5 s, for at most
-// storeOutage. What happened on the phone is not thrown away because the database
-// restarted.
+// storeOutage, or once only when the service is stopping at once (Drain's time is up).
+// What happened on the phone is not thrown away because the database restarted.
 func (f *flow) retry(write func() error) error {
 	err := write()
 	if err == nil || errors.Is(err, ErrNotFound) {
@@ -557,8 +599,16 @@ func (f *flow) retry(write func() error) error {
 	}
 	f.log.Warn("store write failed; retrying", "error", err)
 	deadline := f.s.now().Add(storeOutage)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	<-t.C
 	for wait := 250 * time.Millisecond; f.s.now().Before(deadline); wait = min(2*wait, 5*time.Second) {
-		time.Sleep(wait)
+		t.Reset(wait)
+		select {
+		case <-t.C:
+		case <-f.s.flowCtx.Done():
+			return err
+		}
 		if err = write(); err == nil {
 			return nil
 		}

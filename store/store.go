@@ -201,7 +201,7 @@ func openSQLite(rest string, o options) (*DB, error) {
 	// reader opens it.
 	if err := w.Ping(); err != nil {
 		w.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", file, err) // SQLite's errors do not say which file
 	}
 
 	rq := url.Values{}

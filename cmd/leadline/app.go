@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,12 +43,14 @@ type app struct {
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
 // Nothing runs until run.
-func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...appOption) (a *app, err error) {
+func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...appOption) (_ *app, err error) {
 	var o appOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	a = &app{log: log}
+	// On an error, what was opened so far is closed; a stays non-nil for that, whatever
+	// is returned.
+	a := &app{log: log}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -62,7 +65,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		storeOpts = append(storeOpts, store.WithNow(o.now)) // leases and the sweep on one clock
 	}
 	if a.db, err = store.OpenAndMigrate(ctx, cfg.Store, storeOpts...); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store (%s): %w", cfg.StoreDriver, err)
 	}
 	a.ua, err = sip.Listen(sip.Config{
 		Listen: cfg.SIP.Listen, ExternalHost: cfg.SIP.ExternalHost,
@@ -176,7 +179,8 @@ func (a *app) ready(ctx context.Context) error {
 }
 
 // run serves until ctx ends, then drains: no new leads, flows in progress get until
-// drain ends to finish, then are hung up and left to resume.
+// drain ends to finish, then are hung up and left to resume. The drain ends at once
+// when stopNow(ctx) ends (a second signal).
 func (a *app) run(ctx context.Context, drain time.Duration) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -206,7 +210,7 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		a.log.Info("shutting down: finishing calls in progress", "drain", drain)
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+		dctx, cancel := context.WithTimeout(stopNow(ctx), drain)
 		defer cancel()
 		a.svc.Drain(dctx)
 		if err := a.db.StopWork(dctx); err != nil {
@@ -287,7 +291,7 @@ func ringback() dialer.Audio {
 	return out
 }
 
-func newLogger(cfg config.Log, w *os.File) *slog.Logger {
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	o := &slog.HandlerOptions{Level: cfg.SlogLevel()}
 	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, o))

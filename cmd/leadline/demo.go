@@ -125,7 +125,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// Customers are only rung 08:00-21:00 in their own time; the demo's clock says it is
 	// midday in Amsterdam, whenever it runs.
-	a, err := startApp(ctx, cfg, newLogger(cfg.Log, os.Stderr), withClock(middayClock()))
+	a, err := startApp(ctx, cfg, newLogger(cfg.Log, stderr), withClock(middayClock()))
 	if err != nil {
 		return err
 	}

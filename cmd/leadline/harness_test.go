@@ -61,7 +61,8 @@ type appSpec struct {
 	accept       time.Duration
 	customerRing time.Duration
 	whisper      string
-	drain        time.Duration // how long run lets calls finish after stop; default 2 s
+	drain        time.Duration   // how long run lets calls finish after stop; default 2 s
+	stopNow      context.Context // ends the drain at once, as a second signal does; nil: never
 	logLevel     slog.Level
 	dealerExtra  string // more of the dealer's YAML, each line indented by four spaces
 }
@@ -123,7 +124,8 @@ func (s appSpec) yaml(t testing.TB) []byte {
 // testApp is a running Leadline.
 type testApp struct {
 	*app
-	base string // http://127.0.0.1:port
+	cfg  *config.Config // as started
+	base string         // http://127.0.0.1:port
 	logs *syncBuffer
 	stop func() error // ends run (draining for spec.drain) and waits for it
 }
@@ -153,8 +155,11 @@ func startTestApp(t testing.TB, spec appSpec) *testApp {
 	if drain == 0 {
 		drain = 2 * time.Second
 	}
+	if spec.stopNow != nil {
+		runCtx = withStopNow(runCtx, spec.stopNow)
+	}
 	go func() { served <- a.run(runCtx, drain) }()
-	ta := &testApp{app: a, base: "http://" + a.ln.Addr().String(), logs: logs}
+	ta := &testApp{app: a, cfg: cfg, base: "http://" + a.ln.Addr().String(), logs: logs}
 	ta.stop = sync.OnceValue(func() error {
 		stopRun()
 		select {

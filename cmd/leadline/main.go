@@ -16,9 +16,42 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	first, second := signalled(os.Interrupt, syscall.SIGTERM)
+	os.Exit(run(withStopNow(first, second), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// signalled returns a context that ends at the first of sigs and one that ends at the
+// second: serve drains at the first and stops at once at the second. A third gets the
+// signal's default action.
+func signalled(sigs ...os.Signal) (first, second context.Context) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, sigs...)
+	first, stop1 := context.WithCancel(context.Background())
+	second, stop2 := context.WithCancel(context.Background())
+	go func() {
+		<-ch
+		stop1()
+		<-ch
+		stop2()
+		signal.Stop(ch)
+	}()
+	return first, second
+}
+
+type stopNowKey struct{}
+
+// withStopNow gives serve, through ctx, a context that ends when it must stop at once
+// rather than let calls finish (a second signal).
+func withStopNow(ctx, now context.Context) context.Context {
+	return context.WithValue(ctx, stopNowKey{}, now)
+}
+
+// stopNow is the context withStopNow put in ctx; without one, a context that never ends.
+func stopNow(ctx context.Context) context.Context {
+	if now, ok := ctx.Value(stopNowKey{}).(context.Context); ok {
+		return now
+	}
+	return context.WithoutCancel(ctx)
 }
 
 const usage = `usage: leadline <command> [flags]

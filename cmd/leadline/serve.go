@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,7 +27,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, os.Stderr)
+	log := newLogger(cfg.Log, stderr)
 	// sipgo logs some transport errors (unparseable packets) through slog's default:
 	// in the configured format too.
 	slog.SetDefault(log)
@@ -41,16 +42,27 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			next, err := config.Load(*path, getenv)
-			if err != nil {
-				log.Error("config reload refused; keeping the running configuration", "error", err)
-				continue
-			}
-			a.apply(next)
-			log.Info("config reloaded", "dealers", len(next.Dealers))
+			a.reload(cfg, *path, getenv)
 		}
 	}()
 	return a.run(ctx, *drain)
+}
+
+// reload applies the configuration file at path to an app started with started, or
+// keeps the running one when the file is invalid. It says which changed settings wait
+// for a restart.
+func (a *app) reload(started *config.Config, path string, getenv func(string) string) {
+	next, err := config.Load(path, getenv)
+	if err != nil {
+		a.log.Error("config reload refused; keeping the running configuration", "error", err)
+		return
+	}
+	a.apply(next)
+	a.log.Info("config reloaded", "dealers", len(next.Dealers))
+	if paths := config.RestartNeeded(started, next); len(paths) > 0 {
+		a.log.Warn("config reload: these settings changed but take effect only after a restart",
+			"settings", strings.Join(paths, ", "))
+	}
 }
 
 func checkCmd(args []string, getenv func(string) string, stdout io.Writer) error {

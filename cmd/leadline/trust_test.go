@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -287,5 +289,28 @@ func TestKeyRotation(t *testing.T) {
 	reload(fmt.Sprintf(`["sha256:%x"]`, sum))
 	if a, b := post(testKey), post(newKey); a != http.StatusUnauthorized || b != http.StatusAccepted {
 		t.Errorf("old key removed: old %d, new %d", a, b)
+	}
+}
+
+// TestReloadSaysWhatNeedsRestart: a reload applies the dealers at once and says which
+// changed settings (here the SIP and HTTP listeners) wait for a restart.
+func TestReloadSaysWhatNeedsRestart(t *testing.T) {
+	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
+	spec := appSpec{rtp: rtpTrust, people: []person{{"piet", "Piet de Vries", piet.URI()}}, flow: "[piet]", ring: time.Second,
+		db: filepath.Join(t.TempDir(), "leadline.db"), nodeID: "reload"}
+	ta := startTestApp(t, spec)
+	yaml := strings.NewReplacer(`listen: "127.0.0.1:0"`, `listen: "127.0.0.1:5999"`, "Autohuis Jansen", "Autohuis Jansen BV").
+		Replace(string(spec.yaml(t)))
+	path := filepath.Join(t.TempDir(), "leadline.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ta.reload(ta.cfg, path, func(string) string { return "" })
+	if d, _ := ta.svc.Dealer(testDealer); d.Name != "Autohuis Jansen BV" {
+		t.Errorf("dealer name %q after reload; want the new one applied", d.Name)
+	}
+	logs := ta.logs.String()
+	if !strings.Contains(logs, "take effect only after a restart") || !strings.Contains(logs, "settings=\"http.listen, sip.listen\"") {
+		t.Errorf("the log does not say that http.listen and sip.listen need a restart:\n%s", logs)
 	}
 }
