@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -62,6 +63,7 @@ commands:
   check    [--config leadline.yaml]  validate a configuration and print what it defines
   migrate  [--config leadline.yaml]  apply the store's database migrations
   phones   [--config phones.yaml]    run simulated SIP phones (and a carrier) until stopped
+  version                            print the version and the source revision it was built from
 `
 
 // run is main without the process: it returns the exit code.
@@ -82,6 +84,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrateCmd(ctx, rest, getenv, stdout)
 	case "phones":
 		err = phonesCmd(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version())
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -97,4 +102,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stderr, "leadline: %v\n", err)
 	return 1
+}
+
+// version is the module's version and the VCS revision the binary was built from, as
+// the Go toolchain recorded them: "leadline v1.2.0", or "leadline (devel) 1a2b3c4d5e6f
+// 2026-12-07T10:00:00Z (modified)" for a build from a work tree.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "leadline (unknown version: built without module information)"
+	}
+	out := "leadline " + bi.Main.Version
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		out += " " + rev[:min(12, len(rev))]
+		if t := settings["vcs.time"]; t != "" {
+			out += " " + t
+		}
+		if settings["vcs.modified"] == "true" {
+			out += " (modified)"
+		}
+	}
+	return out + " " + bi.GoVersion
 }

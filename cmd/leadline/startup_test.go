@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -82,5 +83,19 @@ func TestServeStartupErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVersion: both spellings print one line naming the build's module version and Go.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), []string{arg}, nil, &stdout, &stderr); code != 0 {
+			t.Fatalf("%s: exit %d: %s", arg, code, stderr.String())
+		}
+		out := stdout.String()
+		if !strings.HasPrefix(out, "leadline ") || !strings.HasSuffix(out, runtime.Version()+"\n") || strings.Count(out, "\n") != 1 {
+			t.Errorf("%s printed %q; want one line: leadline <version> … %s", arg, out, runtime.Version())
+		}
 	}
 }
