@@ -67,7 +67,7 @@ func TestDuplicateJoinsOpenLead(t *testing.T) {
 			t.Fatalf("second post: %v, %v, lead %s; want joined to %s", out, err, got.ID, first.ID)
 		}
 		wantDup := []dialer.Duplicate{{ReceivedAt: received, Name: "Eva Jansen", Interest: "Volvo EX30",
-			Message: "Also a trade-in", Source: "facebook", ExternalID: "crm-2", IdempotencyKey: "k2"}}
+			Message: "Also a trade-in", Source: "facebook", ExternalID: "crm-2", IdempotencyKey: "k2", Channel: dialer.ChannelAPI}}
 		if !reflect.DeepEqual(got.Duplicates, wantDup) {
 			t.Errorf("duplicates in the answer:\n got %+v\nwant %+v", got.Duplicates, wantDup)
 		}

@@ -37,6 +37,7 @@ type flow struct {
 	progress  progress        // where the lead stood when this run began (run)
 	attempted map[string]bool // people already rung in this round
 	legs      sync.WaitGroup
+	invited   sync.Once   // the lead's first INVITE was measured (FirstInvite)
 	won       atomic.Bool // a salesperson of the current step pressed 1
 	accepted  string      // the person bridged to the customer, for the summary line
 }
@@ -332,6 +333,11 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-c
 			cancelRing()
 		}
 	}()
+	f.invited.Do(func() {
+		if l := &f.lead; !l.ReceivedAt.IsZero() { // a lead dialled as it arrived
+			f.s.rec.FirstInvite(l.Dealer, l.Channel, f.s.now().Sub(l.ReceivedAt))
+		}
+	})
 	leg, err := f.s.caller.Dial(ringCtx, p.Phone, DialOpts{
 		LeadID: f.lead.ID, Kind: LegAgent, CallID: callID, CallerID: f.d.CallerID, DisplayName: "Lead " + f.lead.Name,
 	})

@@ -27,6 +27,20 @@ type recorder struct {
 	agents    []string // "person:result"
 	customers []string // results
 	owner     int
+	intake    []string // "channel:result"
+	invites   []string // channels of FirstInvite
+}
+
+func (r *recorder) Intake(_ string, ch dialer.Channel, res dialer.IntakeResult) {
+	r.mu.Lock()
+	r.intake = append(r.intake, string(ch)+":"+string(res))
+	r.mu.Unlock()
+}
+
+func (r *recorder) FirstInvite(_ string, ch dialer.Channel, _ time.Duration) {
+	r.mu.Lock()
+	r.invites = append(r.invites, string(ch))
+	r.mu.Unlock()
 }
 
 func (r *recorder) LeadReceived(string) { r.mu.Lock(); r.received++; r.mu.Unlock() }
@@ -82,7 +96,7 @@ func newEnv(t *testing.T, scripts map[string]dialertest.Script) *env {
 		speaker: &dialertest.Speaker{}, rec: &recorder{},
 	}
 	e.svc = dialer.New(dialer.Options{
-		Store: e.store, Caller: e.caller, Speaker: e.speaker, Recorder: e.rec, NodeID: "node-a",
+		Store: e.store, Archive: e.store, Caller: e.caller, Speaker: e.speaker, Recorder: e.rec, NodeID: "node-a",
 		Ringback: make(dialer.Audio, 8000),
 	})
 	e.svc.SetDealers([]dialer.Dealer{testDealer()})

@@ -82,7 +82,16 @@ type Lead struct {
 	// IdempotencyKey is the client's Idempotency-Key header; never shown back.
 	IdempotencyKey string
 
-	CreatedAt   time.Time
+	// Channel is how the lead arrived; Sender and MessageID say who e-mailed it (see
+	// LeadInput).
+	Channel   Channel
+	Sender    string
+	MessageID string
+
+	CreatedAt time.Time
+	// ReceivedAt is when the lead arrived, before Submit stored it; known only to the
+	// node that took it in (zero once read back from the store).
+	ReceivedAt  time.Time
 	ConnectedAt time.Time // zero until the customer is bridged
 	EndedAt     time.Time // zero until the lead reaches a final status
 	// Reason says in words why the lead ended as it did, for people reading the API.
@@ -124,6 +133,10 @@ type Duplicate struct {
 	// IdempotencyKey is the client's Idempotency-Key header; never shown back. A repeat
 	// of it, or of ExternalID, is answered with the lead this submission joined.
 	IdempotencyKey string
+	// Channel, Sender and MessageID say how the submission arrived, as on a Lead.
+	Channel   Channel
+	Sender    string
+	MessageID string
 }
 
 // Attempt is one call leg placed for a lead.

@@ -91,6 +91,26 @@ type CreateOptions struct {
 	// created at or after it join that lead instead of being stored (Dealer.DuplicateWindow).
 	// Zero: every lead that is not a repeat is stored.
 	JoinSince time.Time
+	// Original, when set, is kept with a new lead, in the same transaction.
+	Original *Original
+}
+
+// Archive keeps what intake received besides leads: the original messages of leads
+// and the messages that held no lead (rejections). *store.DB implements it. Every
+// method is safe for concurrent use.
+type Archive interface {
+	// InsertRejection stores r (ID, Dealer and ReceivedAt set). A second rejection of
+	// the dealer with the same non-empty MessageID is not stored again; nil error.
+	InsertRejection(ctx context.Context, r Rejection) error
+	// Rejections returns a page of the dealer's rejections, newest first, without their
+	// originals; next is the cursor of the following page, "" on the last.
+	Rejections(ctx context.Context, dealer string, limit int, cursor string) (rs []Rejection, next string, err error)
+	// Rejection returns one rejection with its original. ErrNotFound when missing or
+	// another dealer's.
+	Rejection(ctx context.Context, dealer, id string) (Rejection, error)
+	// Original returns the original message kept with the dealer's lead. ErrNotFound
+	// when the lead is missing, another dealer's, or has none.
+	Original(ctx context.Context, dealer, leadID string) (*Original, error)
 }
 
 // Outcome says what CreateLead, and so Submit, did with a lead.

@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,9 @@ type Options struct {
 	// Abuse counts the leads to a customer number for the daily cap (see IntakeRules and
 	// SetIntakeRules); nil: no cap.
 	Abuse AbuseStore
+	// Archive keeps original messages and rejections (e-mail intake); nil: neither is
+	// kept, and Reject fails.
+	Archive Archive
 }
 
 // Service takes leads in and runs one flow per lead. It implements the API's lead
@@ -43,6 +47,7 @@ type Options struct {
 // Drain waits for them.
 type Service struct {
 	store    LeadStore
+	archive  Archive
 	caller   Caller
 	speaker  Speaker
 	rec      Recorder
@@ -84,7 +89,7 @@ func New(o Options) *Service {
 		o.NodeID = uuid.NewString()
 	}
 	s := &Service{
-		store: o.Store, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
+		store: o.Store, archive: o.Archive, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
 		node: o.NodeID, ttl: o.LeaseTTL, now: o.Now, ringback: o.Ringback,
 		running: make(map[string]context.CancelCauseFunc),
 	}
@@ -116,6 +121,7 @@ func (s *Service) Dealer(id string) (*Dealer, bool) {
 var fieldLimits = map[string]int{
 	"phone": 32, "name": 200, "email": 254, "source": 100, "interest": 200,
 	"message": 2000, "assigned_to": 64, "external_id": 255, "idempotency_key": 255,
+	"sender": 254, "message_id": 998,
 }
 
 // Validate checks and normalises a lead for dealer d, whose customers' numbers must be
@@ -138,6 +144,7 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 		{"phone", &in.Phone}, {"name", &in.Name}, {"email", &in.Email}, {"source", &in.Source},
 		{"interest", &in.Interest}, {"message", &in.Message}, {"assigned_to", &in.AssignedTo},
 		{"external_id", &in.ExternalID}, {"idempotency_key", &in.IdempotencyKey},
+		{"sender", &in.Sender}, {"message_id", &in.MessageID},
 	}
 	bad := map[string]bool{}
 	for _, f := range fields {
@@ -151,10 +158,16 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 			bad[f.name] = true
 		}
 	}
+	if in.Channel == "" {
+		in.Channel = ChannelAPI
+	}
+	if !in.Channel.Valid() {
+		ve.add("channel", "unknown channel %q", in.Channel)
+	}
 	l := Lead{
 		Dealer: d.ID, Name: in.Name, Email: in.Email, Source: in.Source, Interest: in.Interest,
 		Message: in.Message, AssignedTo: in.AssignedTo, ExternalID: in.ExternalID,
-		IdempotencyKey: in.IdempotencyKey,
+		IdempotencyKey: in.IdempotencyKey, Channel: in.Channel, Sender: in.Sender, MessageID: in.MessageID,
 	}
 	if in.Phone == "" {
 		ve.add("phone", "is required")
@@ -191,12 +204,31 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 // the dealer's countries is a *ValidationError; a number that had its daily cap of leads
 // (IntakeRules) a *NumberLimitError. Nothing is stored for either.
 func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead, Outcome, error) {
-	if s.draining.Load() {
-		return Lead{}, 0, ErrDraining
-	}
 	d, ok := s.Dealer(dealer)
 	if !ok {
 		return Lead{}, 0, fmt.Errorf("submit: unknown dealer %q: %w", dealer, ErrNotFound)
+	}
+	l, out, err := s.submit(ctx, d, in)
+	ch := cmp.Or(in.Channel, ChannelAPI)
+	switch {
+	case err == nil:
+		s.rec.Intake(dealer, ch, map[Outcome]IntakeResult{
+			OutcomeCreated: IntakeCreated, OutcomeRepeat: IntakeRepeat, OutcomeJoined: IntakeJoined,
+		}[out])
+	case errors.As(err, new(*ValidationError)):
+		s.rec.Intake(dealer, ch, IntakeInvalid)
+	case errors.As(err, new(*NumberLimitError)):
+		s.rec.Intake(dealer, ch, IntakeLimited)
+	default: // the store is down, or the node is shutting down: the sender tries again
+		s.rec.Intake(dealer, ch, IntakeUnavailable)
+	}
+	return l, out, err
+}
+
+func (s *Service) submit(ctx context.Context, d *Dealer, in LeadInput) (Lead, Outcome, error) {
+	dealer := d.ID
+	if s.draining.Load() {
+		return Lead{}, 0, ErrDraining
 	}
 	l, err := d.validate(in, s.guard.countries(d))
 	if err != nil {
@@ -217,6 +249,7 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 	l.ID = id.String()
 	l.Status = StatusQueued
 	l.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
+	l.ReceivedAt = cmp.Or(in.ReceivedAt, l.CreatedAt)
 	// A lead that may be dialled now is stored already claimed by this node and dialing:
 	// its first INVITE waits for this one commit and the attempt's, nothing else. Outside
 	// opening or calling hours it is stored scheduled, and its queue job starts it then.
@@ -226,7 +259,7 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 	} else {
 		l.Status = StatusDialing
 	}
-	o := CreateOptions{Lease: lease}
+	o := CreateOptions{Lease: lease, Original: in.Original}
 	if d.DuplicateWindow > 0 {
 		o.JoinSince = l.CreatedAt.Add(-d.DuplicateWindow)
 	}
@@ -245,6 +278,7 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 		return s.wake(ctx, d, stored), out, nil
 	}
 	s.rec.LeadReceived(dealer)
+	stored.ReceivedAt = l.ReceivedAt
 	if stored.Status == StatusDialing {
 		s.start(stored, true)
 	}
@@ -388,3 +422,5 @@ func (nopRecorder) LeadFinished(string, Status, time.Duration)         {}
 func (nopRecorder) AgentAttempt(string, string, Result, time.Duration) {}
 func (nopRecorder) CustomerAttempt(string, Result)                     {}
 func (nopRecorder) ReachedOwner(string)                                {}
+func (nopRecorder) Intake(string, Channel, IntakeResult)               {}
+func (nopRecorder) FirstInvite(string, Channel, time.Duration)         {}

@@ -35,7 +35,9 @@ type Metrics struct {
 	reachedOwner  *prometheus.CounterVec   // dealer
 	callsActive   *prometheus.GaugeVec     // leg
 	bridgesActive prometheus.Gauge
-	sipResponses  *prometheus.CounterVec // method, code
+	sipResponses  *prometheus.CounterVec   // method, code
+	intake        *prometheus.CounterVec   // dealer, channel, result
+	firstInvite   *prometheus.HistogramVec // channel
 
 	// rtpIn and rtpOut are leadline_rtp_packets_total{direction="in"|"out"}, resolved once
 	// so that RTPPacket, called per packet, neither looks up labels nor allocates.
@@ -150,6 +152,21 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "sip_responses_total",
 			Help:      "SIP responses received to our requests, by request method and status code.",
 		}, []string{"method", "code"}),
+		intake: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "intake_total",
+			Help: "Leads and messages that arrived, by dealer, channel (api, form, email, imap, webhook) and result: created, repeat, joined, " +
+				"invalid, limited (the number's daily cap), unavailable (store down: not kept, the sender retries), rejected (a message with no callable lead, kept with its reason), " +
+				"refused (at the door: sender not allowed, too big, too many).",
+		}, []string{"dealer", "channel", "result"}),
+		firstInvite: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "intake_to_invite_seconds",
+			Help:      "Time from a lead's arrival (request received, end of an e-mail's DATA, arrival in a mailbox) to its first salesperson's INVITE, by channel; leads dialled as they arrive.",
+			// 1 ms to 10 s: an API post or an e-mail should ring within tens of
+			// milliseconds; IMAP and a busy store take longer.
+			Buckets: []float64{.001, .002, .005, .01, .015, .02, .03, .05, .1, .2, .5, 1, 2, 5, 10},
+		}, []string{"channel"}),
 	}
 	rtpPackets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
@@ -160,7 +177,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(
 		m.leadsReceived, m.leadsJoined, m.leadsFinished, m.speedToLead,
 		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
-		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets,
+		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, m.intake, m.firstInvite,
 	)
 
 	// Series known at start exist at 0 from the first scrape, so that dashboards show a
@@ -265,6 +282,17 @@ func (m *Metrics) CallStarted(leg string) {
 // CallEnded counts a call leg started with CallStarted as no longer in progress.
 func (m *Metrics) CallEnded(leg string) {
 	m.callsActive.WithLabelValues(leg).Dec()
+}
+
+// Intake counts a lead or message that arrived for dealer by channel, with what became
+// of it.
+func (m *Metrics) Intake(dealer string, ch dialer.Channel, r dialer.IntakeResult) {
+	m.intake.WithLabelValues(dealer, string(ch), string(r)).Inc()
+}
+
+// FirstInvite observes the time from a lead's arrival to its first INVITE.
+func (m *Metrics) FirstInvite(_ string, ch dialer.Channel, d time.Duration) {
+	m.firstInvite.WithLabelValues(string(ch)).Observe(d.Seconds())
 }
 
 // BridgeStarted counts a bridge as carrying media. Match it with one BridgeEnded.

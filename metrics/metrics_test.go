@@ -294,6 +294,8 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_bridges_active":                  {dto.MetricType_GAUGE, nil},
 		"leadline_sip_responses_total":             {dto.MetricType_COUNTER, []string{"code", "method"}},
 		"leadline_rtp_packets_total":               {dto.MetricType_COUNTER, []string{"direction"}},
+		"leadline_intake_total":                    {dto.MetricType_COUNTER, []string{"channel", "dealer", "result"}},
+		"leadline_intake_to_invite_seconds":        {dto.MetricType_HISTOGRAM, []string{"channel"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -465,6 +467,8 @@ var exercises = map[string]func(m *metrics.Metrics){
 	"BridgeEnded":     func(m *metrics.Metrics) { m.BridgeEnded() },
 	"SIPResponse":     func(m *metrics.Metrics) { m.SIPResponse("INVITE", 200) },
 	"RTPPacket":       func(m *metrics.Metrics) { m.RTPPacket("in"); m.RTPPacket("out") },
+	"Intake":          func(m *metrics.Metrics) { m.Intake("jansen", dialer.ChannelEmail, dialer.IntakeCreated) },
+	"FirstInvite":     func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
 }
 
 // exerciseAll calls every method of Metrics once, so that every metric family exposes

@@ -45,8 +45,8 @@ var (
 	// and returns no row, when the dealer already has the idempotency key or the external
 	// id, on a lead or on another join; the caller then answers with that lead.
 	insertJoinSQL = `INSERT INTO lead_joins (lead_id, dealer, received_at, name, email, source,
-		interest, message, assigned_to, external_id, idempotency_key)
-	SELECT $1, $2, CAST($3 AS BIGINT), $4, $5, $6, $7, $8, $9, $10, $11
+		interest, message, assigned_to, external_id, idempotency_key, channel, sender, message_id)
+	SELECT $1, $2, CAST($3 AS BIGINT), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
 	WHERE NOT EXISTS (SELECT 1 FROM leads
 			WHERE dealer = $2 AND idempotency_key = $11 AND idempotency_key <> '')
 		AND NOT EXISTS (SELECT 1 FROM leads
@@ -62,7 +62,7 @@ var (
 		SELECT lead_id FROM lead_joins WHERE dealer = $1 AND external_id = $2 AND external_id <> '')`
 
 	selectDuplicatesSQL = `SELECT received_at, name, email, source, interest, message,
-		assigned_to, external_id, idempotency_key
+		assigned_to, external_id, idempotency_key, channel, sender, message_id
 	FROM lead_joins WHERE lead_id = $1 ORDER BY id`
 )
 
@@ -97,7 +97,7 @@ func (db *DB) createOrJoin(ctx context.Context, l *dialer.Lead, o dialer.CreateO
 	err = tx.StmtContext(ctx, open).QueryRowContext(ctx, l.Dealer, l.Phone, millis(o.JoinSince)).Scan(&joined)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		stored, err = db.insertLeadTx(ctx, tx, insert, l, o.Lease)
+		stored, err = db.insertLeadTx(ctx, tx, insert, l, o)
 		if err != nil {
 			return dialer.Lead{}, "", err
 		}
@@ -108,6 +108,7 @@ func (db *DB) createOrJoin(ctx context.Context, l *dialer.Lead, o dialer.CreateO
 	var id int64
 	err = tx.StmtContext(ctx, join).QueryRowContext(ctx, joined, l.Dealer, millis(l.CreatedAt),
 		l.Name, l.Email, l.Source, l.Interest, l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
+		string(channelOf(l.Channel)), l.Sender, l.MessageID,
 	).Scan(&id)
 	if err != nil {
 		return dialer.Lead{}, "", err // sql.ErrNoRows: a repeat
@@ -172,12 +173,13 @@ func (db *DB) duplicates(ctx context.Context, leadID string) ([]dialer.Duplicate
 		var (
 			d        dialer.Duplicate
 			received int64
+			channel  string
 		)
 		if err := rows.Scan(&received, &d.Name, &d.Email, &d.Source, &d.Interest, &d.Message,
-			&d.AssignedTo, &d.ExternalID, &d.IdempotencyKey); err != nil {
+			&d.AssignedTo, &d.ExternalID, &d.IdempotencyKey, &channel, &d.Sender, &d.MessageID); err != nil {
 			return nil, fmt.Errorf("duplicates: %w", err)
 		}
-		d.ReceivedAt = fromMillis(received)
+		d.ReceivedAt, d.Channel = fromMillis(received), dialer.Channel(channel)
 		ds = append(ds, d)
 	}
 	if err := rows.Err(); err != nil {

@@ -25,6 +25,7 @@ func submission(dealer string) dialer.Lead {
 	l.CreatedAt = t0.Add(10 * time.Minute)
 	l.Name, l.Email, l.Source = "Eva J.", "eva@example.com", "facebook"
 	l.Interest, l.Message, l.AssignedTo = "Volvo EX30", "Also a trade-in\nplease", "kees"
+	l.Channel, l.Sender, l.MessageID = dialer.ChannelEmail, "crm@autohuisjansen.nl", "j@autohuisjansen.nl"
 	return l
 }
 
@@ -41,6 +42,7 @@ func asDuplicate(l dialer.Lead) dialer.Duplicate {
 	return dialer.Duplicate{
 		ReceivedAt: l.CreatedAt, Name: l.Name, Email: l.Email, Source: l.Source, Interest: l.Interest,
 		Message: l.Message, AssignedTo: l.AssignedTo, ExternalID: l.ExternalID, IdempotencyKey: l.IdempotencyKey,
+		Channel: l.Channel, Sender: l.Sender, MessageID: l.MessageID,
 	}
 }
 

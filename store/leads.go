@@ -29,7 +29,8 @@ var finalStatuses = []dialer.Status{
 // SQLite (modernc) accept. Times are unix milliseconds; 0 means unset.
 const (
 	leadCols = `id, dealer, status, name, phone, email, source, interest, message, assigned_to,
-		external_id, idempotency_key, created_at, connected_at, ended_at, reason, next_at, round`
+		external_id, idempotency_key, created_at, connected_at, ended_at, reason, next_at, round,
+		channel, sender, message_id`
 	attemptCols = `id, lead_id, round, step, leg, person, result, sip_code,
 		started_at, answered_at, accepted_at, ended_at`
 
@@ -55,10 +56,10 @@ var (
 	// cast because PostgreSQL types the parameters of INSERT … SELECT as text.
 	insertLeadSQL = `INSERT INTO leads (id, dealer, status, name, phone, email, source, interest,
 		message, assigned_to, external_id, idempotency_key, created_at, connected_at, ended_at,
-		reason, updated_at, lease_node, lease_until, job_id, next_at)
+		reason, updated_at, lease_node, lease_until, job_id, next_at, channel, sender, message_id)
 	SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CAST($13 AS BIGINT), CAST($14 AS BIGINT),
 		CAST($15 AS BIGINT), $16, CAST($17 AS BIGINT), $18, CAST($19 AS BIGINT), CAST($20 AS BIGINT),
-		CAST($21 AS BIGINT)
+		CAST($21 AS BIGINT), $22, $23, $24
 	WHERE NOT EXISTS (SELECT 1 FROM lead_joins
 			WHERE dealer = $2 AND idempotency_key = $12 AND idempotency_key <> '')
 		AND NOT EXISTS (SELECT 1 FROM lead_joins
@@ -131,7 +132,7 @@ func (db *DB) CreateLead(ctx context.Context, l dialer.Lead, o dialer.CreateOpti
 		err    error
 	)
 	if o.JoinSince.IsZero() || l.Phone == "" {
-		stored, err = db.insertLead(ctx, &l, o.Lease)
+		stored, err = db.insertLead(ctx, &l, o)
 	} else {
 		stored, joined, err = db.createOrJoin(ctx, &l, o)
 	}
@@ -160,9 +161,10 @@ func (db *DB) CreateLead(ctx context.Context, l dialer.Lead, o dialer.CreateOpti
 	return existing, dialer.OutcomeRepeat, nil
 }
 
-// insertLead writes l (holding lease) and its queue job in one transaction;
-// sql.ErrNoRows when l conflicts with an existing lead or join (nothing is written then).
-func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease) (dialer.Lead, error) {
+// insertLead writes l (holding o.Lease), its original and its queue job in one
+// transaction; sql.ErrNoRows when l conflicts with an existing lead or join (nothing is
+// written then).
+func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, o dialer.CreateOptions) (dialer.Lead, error) {
 	insert, err := db.prepared(ctx, insertLeadSQL) // before BeginTx: see writeRow
 	if err != nil {
 		return dialer.Lead{}, err
@@ -172,25 +174,43 @@ func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, lease dialer.Lease
 		return dialer.Lead{}, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	stored, err := db.insertLeadTx(ctx, tx, insert, l, lease)
+	stored, err := db.insertLeadTx(ctx, tx, insert, l, o)
 	if err != nil {
 		return dialer.Lead{}, err
 	}
 	return stored, tx.Commit()
 }
 
-// insertLeadTx writes l (holding lease) and its queue job inside tx with insert, the
-// prepared insertLeadSQL; sql.ErrNoRows when l conflicts (the caller rolls back).
-func (db *DB) insertLeadTx(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, l *dialer.Lead, lease dialer.Lease) (dialer.Lead, error) {
+// insertLeadTx writes l (holding o.Lease), its original and its queue job inside tx
+// with insert, the prepared insertLeadSQL; sql.ErrNoRows when l conflicts (the caller
+// rolls back).
+func (db *DB) insertLeadTx(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, l *dialer.Lead, o dialer.CreateOptions) (dialer.Lead, error) {
+	lease := o.Lease
 	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt, l.NextAt, lease.Node != "")
 	if err != nil {
 		return dialer.Lead{}, fmt.Errorf("queue: %w", err)
 	}
-	return scanLead(tx.StmtContext(ctx, insert).QueryRowContext(ctx,
+	stored, err := scanLead(tx.StmtContext(ctx, insert).QueryRowContext(ctx,
 		l.ID, l.Dealer, string(l.Status), l.Name, l.Phone, l.Email, l.Source, l.Interest,
 		l.Message, l.AssignedTo, l.ExternalID, l.IdempotencyKey,
 		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
-		millis(db.now()), lease.Node, millis(lease.Until), job, millis(l.NextAt)))
+		millis(db.now()), lease.Node, millis(lease.Until), job, millis(l.NextAt),
+		string(channelOf(l.Channel)), l.Sender, l.MessageID))
+	if err != nil || o.Original == nil {
+		return stored, err
+	}
+	if _, err := tx.ExecContext(ctx, insertOriginalSQL, l.ID, o.Original.ContentType, o.Original.Size, o.Original.Body); err != nil {
+		return dialer.Lead{}, fmt.Errorf("original: %w", err)
+	}
+	return stored, nil
+}
+
+// channelOf is how a lead or submission is stored: ChannelAPI when unset.
+func channelOf(c dialer.Channel) dialer.Channel {
+	if c == "" {
+		return dialer.ChannelAPI
+	}
+	return c
 }
 
 func checkNewLead(l *dialer.Lead) error {
@@ -580,17 +600,18 @@ type scanner interface {
 func scanLead(s scanner) (dialer.Lead, error) {
 	var (
 		l                       dialer.Lead
-		status                  string
+		status, channel         string
 		created, connected, end int64
 		next                    int64
 	)
 	err := s.Scan(&l.ID, &l.Dealer, &status, &l.Name, &l.Phone, &l.Email, &l.Source,
 		&l.Interest, &l.Message, &l.AssignedTo, &l.ExternalID, &l.IdempotencyKey,
-		&created, &connected, &end, &l.Reason, &next, &l.Round)
+		&created, &connected, &end, &l.Reason, &next, &l.Round,
+		&channel, &l.Sender, &l.MessageID)
 	if err != nil {
 		return dialer.Lead{}, err
 	}
-	l.Status = dialer.Status(status)
+	l.Status, l.Channel = dialer.Status(status), dialer.Channel(channel)
 	l.CreatedAt, l.ConnectedAt, l.EndedAt = fromMillis(created), fromMillis(connected), fromMillis(end)
 	l.NextAt = fromMillis(next)
 	return l, nil

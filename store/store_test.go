@@ -178,6 +178,9 @@ func TestCreateGetRoundTrip(t *testing.T) {
 			AssignedTo:     "piet",
 			ExternalID:     "crm-1",
 			IdempotencyKey: "key-1",
+			Channel:        dialer.ChannelEmail,
+			Sender:         "no-reply@rtm.autoscout24.com",
+			MessageID:      "20261127100000.1@rtm.autoscout24.com",
 			CreatedAt:      time.Date(2026, 11, 27, 11, 0, 0, 123456789, amsterdam),
 			ConnectedAt:    time.Date(2026, 11, 27, 11, 0, 7, 412999999, amsterdam),
 			EndedAt:        time.Date(2026, 11, 27, 11, 3, 12, 100000000, amsterdam),
@@ -208,7 +211,7 @@ func TestCreateGetRoundTrip(t *testing.T) {
 		bare := newLead("jansen")
 		bare.CreatedAt = t0
 		got = mustCreate(t, db, bare)
-		if !got.ConnectedAt.IsZero() || !got.EndedAt.IsZero() || got.CreatedAt != t0 {
+		if !got.ConnectedAt.IsZero() || !got.EndedAt.IsZero() || got.CreatedAt != t0 || got.Channel != dialer.ChannelAPI {
 			t.Errorf("bare lead times: %+v", got)
 		}
 

@@ -14,16 +14,18 @@ type Store struct {
 	mu       sync.Mutex // guards the following fields
 	leads    map[string]*lead
 	attempts []dialer.Attempt
-	joins    []join           // oldest first
-	turns    map[string]int64 // round robin turns by dealer and step
+	joins    []join             // oldest first
+	turns    map[string]int64   // round robin turns by dealer and step
+	rejected []dialer.Rejection // oldest first
 	// Down makes every call fail, as a database that went away.
 	Down bool
 }
 
 type lead struct {
 	dialer.Lead
-	node  string
-	until time.Time
+	node     string
+	until    time.Time
+	original *dialer.Original
 }
 
 // join is a submission kept with the open lead it joined.
@@ -32,7 +34,10 @@ type join struct {
 	leadID, dealer string
 }
 
-var _ dialer.LeadStore = (*Store)(nil)
+var (
+	_ dialer.LeadStore = (*Store)(nil)
+	_ dialer.Archive   = (*Store)(nil)
+)
 
 // NewStore returns an empty store.
 func NewStore() *Store { return &Store{leads: map[string]*lead{}} }
@@ -66,11 +71,16 @@ func (s *Store) CreateLead(_ context.Context, l dialer.Lead, o dialer.CreateOpti
 			s.joins = append(s.joins, join{leadID: open.ID, dealer: l.Dealer, Duplicate: dialer.Duplicate{
 				ReceivedAt: l.CreatedAt, Name: l.Name, Email: l.Email, Source: l.Source, Interest: l.Interest,
 				Message: l.Message, AssignedTo: l.AssignedTo, ExternalID: l.ExternalID, IdempotencyKey: l.IdempotencyKey,
+				Channel: l.Channel, Sender: l.Sender, MessageID: l.MessageID,
 			}})
 			return s.withDuplicatesLocked(s.withAttemptsLocked(open.Lead)), dialer.OutcomeJoined, nil
 		}
 	}
-	s.leads[l.ID] = &lead{Lead: l, node: o.Lease.Node, until: o.Lease.Until}
+	if l.Channel == "" {
+		l.Channel = dialer.ChannelAPI
+	}
+	l.ReceivedAt = time.Time{} // not stored
+	s.leads[l.ID] = &lead{Lead: l, node: o.Lease.Node, until: o.Lease.Until, original: o.Original}
 	return l, dialer.OutcomeCreated, nil
 }
 
@@ -304,4 +314,74 @@ func (s *Store) Ping(context.Context) error {
 		return errDown
 	}
 	return nil
+}
+
+// InsertRejection keeps r, once per dealer and non-empty Message-ID.
+func (s *Store) InsertRejection(_ context.Context, r dialer.Rejection) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return errDown
+	}
+	for _, k := range s.rejected {
+		if r.MessageID != "" && k.Dealer == r.Dealer && k.MessageID == r.MessageID {
+			return nil
+		}
+	}
+	s.rejected = append(s.rejected, r)
+	return nil
+}
+
+// Rejections returns the dealer's rejections newest first, limit at a time (ids are
+// time-ordered, so the cursor is the last id of the page).
+func (s *Store) Rejections(_ context.Context, dealer string, limit int, cursor string) ([]dialer.Rejection, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return nil, "", errDown
+	}
+	if limit < 1 {
+		limit = 50
+	}
+	var out []dialer.Rejection
+	for i := len(s.rejected) - 1; i >= 0; i-- {
+		r := s.rejected[i]
+		if r.Dealer != dealer || cursor != "" && r.ID >= cursor {
+			continue
+		}
+		if len(out) == limit {
+			return out, out[limit-1].ID, nil
+		}
+		r.Original = nil
+		out = append(out, r)
+	}
+	return out, "", nil
+}
+
+// Rejection returns one of the dealer's rejections.
+func (s *Store) Rejection(_ context.Context, dealer, id string) (dialer.Rejection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return dialer.Rejection{}, errDown
+	}
+	for _, r := range s.rejected {
+		if r.ID == id && r.Dealer == dealer {
+			return r, nil
+		}
+	}
+	return dialer.Rejection{}, dialer.ErrNotFound
+}
+
+// Original returns the original kept with the dealer's lead.
+func (s *Store) Original(_ context.Context, dealer, leadID string) (*dialer.Original, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return nil, errDown
+	}
+	if l, ok := s.leads[leadID]; ok && l.Dealer == dealer && l.original != nil {
+		return l.original, nil
+	}
+	return nil, dialer.ErrNotFound
 }
