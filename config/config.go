@@ -22,6 +22,7 @@ type Config struct {
 	SIP           SIP
 	Store         string // sqlite://FILE or postgres://…
 	TTS           TTS
+	Email         Email // the SMTP receiver (email.go)
 	Dealers       []Dealer
 	// Security: rate limits, the cap on leads per number, trusted proxies (security.go).
 	Security
@@ -131,6 +132,10 @@ type Dealer struct {
 	DealerSecurity
 	// Schedule: opening hours, stagger, customer calling hours (hours.go).
 	Schedule
+	// Email: the dealer's intake address, allowed senders, rules, mailbox (email.go).
+	Email DealerEmail
+	// Portals: classifieds portals' lead webhooks (email.go).
+	Portals Portals
 }
 
 // Person is someone a flow can ring.

@@ -331,6 +331,7 @@ sip             0.0.0.0:5060, external host (listen host), rtp ports 10000-20000
 trunk           sip:sip.carrier.example as "acct1"
 store           postgres://leadline:xxxxx@db.internal/leadline
 limits          3 leads per customer number a day; forms 20/1h per IP address, 3/1h per phone number
+email           no SMTP receiver (email.listen is empty)
 tts             espeak-ng
 
 dealer jansen: Autohuis Jansen

@@ -40,4 +40,9 @@ var restartOnly = []struct {
 	}},
 	{"store", func(a, b *Config) bool { return a.Store == b.Store }},
 	{"tts", func(a, b *Config) bool { return a.TTS == b.TTS }},
+	{"email.listen", func(a, b *Config) bool { return a.Email.Listen == b.Email.Listen }},
+	{"email.tls", func(a, b *Config) bool { return a.Email.TLS == b.Email.TLS }},
+	{"email.max_size", func(a, b *Config) bool { return a.Email.MaxBytes == b.Email.MaxBytes }},
+	{"email.rate_limit_per_sender", func(a, b *Config) bool { return a.Email.PerSender == b.Email.PerSender }},
+	{"email.rate_limit_per_dealer", func(a, b *Config) bool { return a.Email.PerDealer == b.Email.PerDealer }},
 }

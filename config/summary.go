@@ -33,6 +33,7 @@ func (c *Config) Summary(w io.Writer) error {
 	}
 	row("store", redactStore(c.Store))
 	c.securitySummary(row)
+	c.emailSummary(row)
 	if c.TTS.Engine == EngineFiles {
 		row("tts", c.TTS.Engine+" from "+c.TTS.Dir)
 	} else {
@@ -52,6 +53,7 @@ func (c *Config) Summary(w io.Writer) error {
 			", customer ring "+FormatDuration(d.CustomerRingTimeout)+", max call "+FormatDuration(d.MaxCallLength))
 		row("  api keys", strconv.Itoa(len(d.APIKeys)))
 		d.securitySummary(row)
+		d.emailSummary(row, c.Email.Listen != "")
 		row("  hours", FormatTimetable(d.OpeningHours))
 		row("  customers", "rung "+d.CustomerHours+" their local time; backlog staggered "+FormatDuration(d.Stagger))
 		row("  retries", FormatRetries(d.Retries))

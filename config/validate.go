@@ -125,6 +125,8 @@ func (c *Config) Validate() error {
 		v.add("dealers", "no dealers defined")
 	}
 	c.validateSecurity(v)
+	c.validateEmail(v)
+	addresses := map[string]string{}
 	dealerIDs := map[string]int{}
 	keyOwners := map[[32]byte]keyOwner{}
 	for i := range c.Dealers {
@@ -140,6 +142,7 @@ func (c *Config) Validate() error {
 		}
 		d.validateSecurity(v, path, keyOwners)
 		d.validateSchedule(v, path)
+		d.validateEmail(v, path, &c.Email, addresses)
 	}
 	return v.err()
 }
