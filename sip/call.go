@@ -288,7 +288,7 @@ func (c *Call) earlyMedia(res *sip.Response, to dialer.Leg) {
 		c.log.Debug("early media sdp", "error", err)
 		return
 	}
-	c.media.setRemote(rm)
+	c.media.setRemote(rm, sourceIP(res.Source()))
 	if peer, ok := to.(*Call); ok && peer != nil {
 		c.media.peer.Store(peer.media)
 	}
@@ -399,7 +399,7 @@ func (c *Call) established(tx sip.ClientTransaction, res *sip.Response) error {
 		c.end(fmt.Errorf("answer: %w", err), true)
 		return c.err
 	}
-	c.media.setRemote(rm)
+	c.media.setRemote(rm, sourceIP(res.Source()))
 	c.media.peer.Store(nil) // early media, if any, is over
 	c.media.arm()
 	c.mu.Lock()

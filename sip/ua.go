@@ -29,6 +29,9 @@ type Observer interface {
 	BridgeEnded()
 	SIPResponse(method string, code int)
 	RTPPacket(direction string)
+	// RTPDropped counts a datagram a leg's RTP port received and ignored: reason is
+	// dropSource, dropMalformed or dropPayloadType (rtp.go). Called per packet.
+	RTPDropped(reason string)
 }
 
 // Config is what the user agent needs; cmd fills it from the configuration file.
@@ -526,3 +529,4 @@ func (nopObserver) BridgeStarted()          {}
 func (nopObserver) BridgeEnded()            {}
 func (nopObserver) SIPResponse(string, int) {}
 func (nopObserver) RTPPacket(string)        {}
+func (nopObserver) RTPDropped(string)       {}
