@@ -52,6 +52,8 @@ type Config struct {
 	MediaTimeout time.Duration
 	Logger       *slog.Logger
 	Observer     Observer
+
+	tcp tcpLimits // inbound TCP limits; zero: the defaults (inbound.go); tests shorten them
 }
 
 // UA is Leadline's SIP user agent. It implements dialer.Caller.
@@ -198,7 +200,7 @@ func Listen(cfg Config) (*UA, error) {
 	}
 	u.routes()
 	go func() { _ = u.srv.ServeUDP(u.udp) }()
-	go func() { _ = u.srv.ServeTCP(limitTCP(u.tcp)) }()
+	go func() { _ = u.srv.ServeTCP(limitTCP(u.tcp, cfg.tcp, u.log)) }()
 	// Requests must leave from the listening socket (NOTES: sipgo pitfall 4), so wait until
 	// the transport has registered it.
 	for i := 0; ; i++ {
