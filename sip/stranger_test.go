@@ -2,6 +2,7 @@ package sip_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -203,5 +204,35 @@ func TestStrangerMediaInBridgedCall(t *testing.T) {
 	case <-agent.Done():
 		t.Errorf("the call ended: %v", agent.Err())
 	default:
+	}
+}
+
+// A stranger's packets do not count as media: a leg whose far end went silent ends at
+// the dead-media limit however much a stranger sends to its port.
+func TestStrangerDoesNotKeepDeadCallUp(t *testing.T) {
+	m, reg := newMetrics(t)
+	u := newUA(t, sip.Config{Observer: m, MediaTimeout: 300 * time.Millisecond})
+	p := newPhone(t, "mute", siptest.Behaviour{Mute: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	leg, err := u.Dial(ctx, p.URI(), opts(dialer.LegAgent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leg.Hangup(ctx)
+	s := newStranger(t, u, p.Calls()[0])
+	sent := 0
+	for ; sent < 250 && leg.Err() == nil; sent++ { // 5 s of 20 ms packets, many times the limit
+		s.send(t, 0, false, make([]byte, 160))
+		s.h.Timestamp += 160
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := leg.Err(); err == nil {
+		t.Fatalf("the leg is still up after %d packets from a stranger", sent)
+	} else if !errors.Is(err, dialer.ErrMediaTimeout) {
+		t.Errorf("leg ended with %v, want dead media", err)
+	}
+	if got := metricValue(t, reg, "leadline_rtp_dropped_total", "reason", "source"); got == 0 {
+		t.Error("the stranger's packets were not counted as dropped")
 	}
 }
