@@ -19,6 +19,14 @@ const (
 	directionOut = "out"
 )
 
+// Reason label values of leadline_rtp_dropped_total, as RTPDropped takes them (the sip
+// package's dropSource, dropMalformed and dropPayloadType).
+const (
+	reasonSource      = "source"
+	reasonMalformed   = "malformed"
+	reasonPayloadType = "payload_type"
+)
+
 // Metrics records Leadline's events as Prometheus series. Its methods are safe for
 // concurrent use and never block.
 type Metrics struct {
@@ -42,6 +50,9 @@ type Metrics struct {
 	// rtpIn and rtpOut are leadline_rtp_packets_total{direction="in"|"out"}, resolved once
 	// so that RTPPacket, called per packet, neither looks up labels nor allocates.
 	rtpIn, rtpOut prometheus.Counter
+	// rtpDropped are leadline_rtp_dropped_total{reason=…}, resolved once for the same
+	// reason: RTPDropped is called per packet, and a flood is when it is called most.
+	rtpDropSource, rtpDropMalformed, rtpDropPayloadType prometheus.Counter
 }
 
 var _ dialer.Recorder = (*Metrics)(nil)
@@ -173,11 +184,16 @@ func New(reg prometheus.Registerer) *Metrics {
 		Name:      "rtp_packets_total",
 		Help:      "RTP packets received (in) and sent (out) on all legs.",
 	}, []string{"direction"})
+	rtpDropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "rtp_dropped_total",
+		Help:      "RTP datagrams received on a leg's port and ignored, by reason: source (not from the far end's address), malformed (not RTP), payload_type (from the far end, in a format not negotiated).",
+	}, []string{"reason"})
 
 	reg.MustRegister(
 		m.leadsReceived, m.leadsJoined, m.leadsFinished, m.speedToLead,
 		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
-		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, m.intake, m.firstInvite,
+		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, rtpDropped, m.intake, m.firstInvite,
 	)
 
 	// Series known at start exist at 0 from the first scrape, so that dashboards show a
@@ -186,6 +202,9 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.callsActive.WithLabelValues(string(dialer.LegCustomer))
 	m.rtpIn = rtpPackets.WithLabelValues(directionIn)
 	m.rtpOut = rtpPackets.WithLabelValues(directionOut)
+	m.rtpDropSource = rtpDropped.WithLabelValues(reasonSource)
+	m.rtpDropMalformed = rtpDropped.WithLabelValues(reasonMalformed)
+	m.rtpDropPayloadType = rtpDropped.WithLabelValues(reasonPayloadType)
 	return m
 }
 
@@ -320,6 +339,23 @@ func (m *Metrics) RTPPacket(direction string) {
 		m.rtpIn.Inc()
 	case directionOut:
 		m.rtpOut.Inc()
+	}
+}
+
+// RTPDropped counts one datagram that came to a leg's RTP port and was ignored: reason is
+// "source" (it did not come from the far end's media address: a stranger, or a packet
+// before the far end's SDP), "malformed" (not RTP version 2) or "payload_type" (from the
+// far end, in a format we did not negotiate, such as comfort noise). It is called per
+// packet and does not allocate; any other reason is a caller bug and is not counted, so
+// that it cannot create series.
+func (m *Metrics) RTPDropped(reason string) {
+	switch reason {
+	case reasonSource:
+		m.rtpDropSource.Inc()
+	case reasonMalformed:
+		m.rtpDropMalformed.Inc()
+	case reasonPayloadType:
+		m.rtpDropPayloadType.Inc()
 	}
 }
 

@@ -193,6 +193,25 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			want: map[string]float64{},
 		},
 		{
+			name: "RTPDropped",
+			call: func(m *metrics.Metrics) {
+				m.RTPDropped("source")
+				m.RTPDropped("source")
+				m.RTPDropped("malformed")
+				m.RTPDropped("payload_type")
+			},
+			want: map[string]float64{
+				`leadline_rtp_dropped_total{reason="source"}`:       2,
+				`leadline_rtp_dropped_total{reason="malformed"}`:    1,
+				`leadline_rtp_dropped_total{reason="payload_type"}`: 1,
+			},
+		},
+		{
+			name: "RTPDropped unknown reason counts nothing",
+			call: func(m *metrics.Metrics) { m.RTPDropped("boredom") },
+			want: map[string]float64{},
+		},
+		{
 			name: "InitDealer creates series at zero",
 			call: func(m *metrics.Metrics) { m.InitDealer("jansen") },
 			want: map[string]float64{
@@ -261,6 +280,11 @@ leadline_bridges_active 0
 # TYPE leadline_calls_active gauge
 leadline_calls_active{leg="agent"} 0
 leadline_calls_active{leg="customer"} 0
+# HELP leadline_rtp_dropped_total RTP datagrams received on a leg's port and ignored, by reason: source (not from the far end's address), malformed (not RTP), payload_type (from the far end, in a format not negotiated).
+# TYPE leadline_rtp_dropped_total counter
+leadline_rtp_dropped_total{reason="malformed"} 0
+leadline_rtp_dropped_total{reason="payload_type"} 0
+leadline_rtp_dropped_total{reason="source"} 0
 # HELP leadline_rtp_packets_total RTP packets received (in) and sent (out) on all legs.
 # TYPE leadline_rtp_packets_total counter
 leadline_rtp_packets_total{direction="in"} 0
@@ -296,6 +320,7 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_rtp_packets_total":               {dto.MetricType_COUNTER, []string{"direction"}},
 		"leadline_intake_total":                    {dto.MetricType_COUNTER, []string{"channel", "dealer", "result"}},
 		"leadline_intake_to_invite_seconds":        {dto.MetricType_HISTOGRAM, []string{"channel"}},
+		"leadline_rtp_dropped_total":               {dto.MetricType_COUNTER, []string{"reason"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -428,6 +453,9 @@ func TestRTPPacketDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { m.RTPPacket("in"); m.RTPPacket("out") }); n != 0 {
 		t.Errorf("RTPPacket allocates %v times per call pair", n)
 	}
+	if n := testing.AllocsPerRun(1000, func() { m.RTPDropped("source"); m.RTPDropped("malformed"); m.RTPDropped("payload_type") }); n != 0 {
+		t.Errorf("RTPDropped allocates %v times per three calls", n)
+	}
 }
 
 func BenchmarkRTPPacket(b *testing.B) {
@@ -469,6 +497,7 @@ var exercises = map[string]func(m *metrics.Metrics){
 	"RTPPacket":       func(m *metrics.Metrics) { m.RTPPacket("in"); m.RTPPacket("out") },
 	"Intake":          func(m *metrics.Metrics) { m.Intake("jansen", dialer.ChannelEmail, dialer.IntakeCreated) },
 	"FirstInvite":     func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
+	"RTPDropped":      func(m *metrics.Metrics) { m.RTPDropped("source") },
 }
 
 // exerciseAll calls every method of Metrics once, so that every metric family exposes

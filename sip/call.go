@@ -59,8 +59,8 @@ type Call struct {
 
 	done    chan struct{}
 	endOnce sync.Once
-	err     error // why the leg ended; set before done is closed
-	bridged atomic.Pointer[Call]
+	err     error                      // why the leg ended; set before done is closed
+	link    atomic.Pointer[bridgeLink] // the bridge the leg is in, or nil
 }
 
 var _ dialer.Leg = (*Call)(nil)
@@ -288,7 +288,7 @@ func (c *Call) earlyMedia(res *sip.Response, to dialer.Leg) {
 		c.log.Debug("early media sdp", "error", err)
 		return
 	}
-	c.media.setRemote(rm)
+	c.media.setRemote(rm, sourceIP(res.Source()))
 	if peer, ok := to.(*Call); ok && peer != nil {
 		c.media.peer.Store(peer.media)
 	}
@@ -399,7 +399,7 @@ func (c *Call) established(tx sip.ClientTransaction, res *sip.Response) error {
 		c.end(fmt.Errorf("answer: %w", err), true)
 		return c.err
 	}
-	c.media.setRemote(rm)
+	c.media.setRemote(rm, sourceIP(res.Source()))
 	c.media.peer.Store(nil) // early media, if any, is over
 	c.media.arm()
 	c.mu.Lock()
@@ -561,9 +561,8 @@ func (c *Call) end(why error, sendBye bool) {
 			}
 			cancel()
 		}
-		if p := c.bridged.Swap(nil); p != nil {
-			p.media.peer.CompareAndSwap(c.media, nil)
-			c.ua.obs.BridgeEnded()
+		if br := c.link.Swap(nil); br != nil {
+			br.end()
 		}
 		c.media.close()
 		c.ua.unregister(c)
@@ -584,7 +583,8 @@ func (c *Call) Play(ctx context.Context, a dialer.Audio) error {
 func (c *Call) Digits() <-chan rune { return c.digits }
 
 // Bridge implements dialer.Leg: from now on each leg's media goes to the other, within
-// the packet it arrived in.
+// the packet it arrived in. A leg is in one bridge at a time: bridging it again ends the
+// bridge it was in.
 func (c *Call) Bridge(other dialer.Leg) error {
 	o, ok := other.(*Call)
 	if !ok {
@@ -597,12 +597,47 @@ func (c *Call) Bridge(other dialer.Leg) error {
 		return o.err
 	default:
 	}
+	br := &bridgeLink{a: c, b: o, obs: c.ua.obs}
+	br.obs.BridgeStarted()
+	// The media first, then the link: a leg ending from here on finds the link and
+	// ends the bridge, which unhooks the media.
 	c.media.peer.Store(o.media)
 	o.media.peer.Store(c.media)
-	c.bridged.Store(o)
-	o.bridged.Store(c)
-	c.ua.obs.BridgeStarted()
+	for _, l := range []*Call{c, o} {
+		if old := l.link.Swap(br); old != nil {
+			old.end()
+		}
+	}
+	// A leg that ended before its link was set did not see it (end swaps the link out
+	// after closing done): end the bridge here. end runs once whoever calls it.
+	select {
+	case <-c.done:
+		br.end()
+		return c.err
+	case <-o.done:
+		br.end()
+		return o.err
+	default:
+	}
 	return nil
+}
+
+// bridgeLink is one bridge between two legs. Both legs point to it; whichever ends
+// first (or a new Bridge of either) ends it, once: leadline_bridges_active goes up once
+// in Bridge and down once here, however the two legs end.
+type bridgeLink struct {
+	a, b *Call
+	obs  Observer
+	once sync.Once
+}
+
+func (br *bridgeLink) end() {
+	br.once.Do(func() {
+		// Only where the bridge's own pointers still stand: a newer bridge's stay.
+		br.a.media.peer.CompareAndSwap(br.b.media, nil)
+		br.b.media.peer.CompareAndSwap(br.a.media, nil)
+		br.obs.BridgeEnded()
+	})
 }
 
 // Hangup implements dialer.Leg.

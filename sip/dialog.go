@@ -106,7 +106,7 @@ func (c *Call) refresh(req *sip.Request, tx sip.ServerTransaction) {
 	var body []byte
 	switch {
 	case offer != nil:
-		c.media.setRemote(*offer)
+		c.media.setRemote(*offer, sourceIP(req.Source()))
 		body = c.localBody(offer)
 	case isInvite:
 		body = c.localBody(nil)
@@ -191,7 +191,7 @@ func (c *Call) awaitAck(tx sip.ServerTransaction, res *sip.Response, w *ackWait,
 	}
 	if offered && len(ack.Body()) > 0 {
 		if rm, err := parseAnswer(ack.Body()); err == nil {
-			c.media.setRemote(rm)
+			c.media.setRemote(rm, sourceIP(ack.Source()))
 		} else {
 			c.log.Info("answer in ACK", "error", err)
 		}
@@ -435,7 +435,7 @@ func (c *Call) refreshOnce(interval time.Duration, useUpdate bool) (int, *sip.Re
 				_ = u.write(ack.Clone())
 				tx.OnRetransmission(func(*sip.Response) { _ = u.write(ack.Clone()) })
 				if rm, err := parseAnswer(res.Body()); err == nil {
-					c.media.setRemote(rm)
+					c.media.setRemote(rm, sourceIP(res.Source()))
 				}
 			}
 			if se, ok := sessionExpiresOf(res); ok {

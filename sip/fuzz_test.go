@@ -130,7 +130,7 @@ func fuzzCall(t testing.TB, u *UA) *Call {
 	res.To().Params.Add("tag", "rtag")
 	res.AppendHeader(&sip.ContactHeader{Address: uri})
 	c.answer = res
-	c.media.setRemote(remoteMedia{addr: sock.local, codec: media.PCMU, eventPT: 101})
+	c.media.setRemote(remoteMedia{addr: sock.local, codec: media.PCMU, eventPT: 101}, sock.local.Addr())
 	u.register(c)
 	return c
 }

@@ -1,11 +1,19 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -84,50 +92,275 @@ func (u *UA) onOtherMethod(req *sip.Request, tx sip.ServerTransaction) {
 	u.respond(req, tx, 501, "Not Implemented", nil, sip.NewHeader("Allow", allowed))
 }
 
-// tcpListener limits the SIP connections peers open to us and closes those idle for too
-// long: sipgo reads each connection in a goroutine with a 32 KiB buffer, forever.
-type tcpListener struct {
-	net.Listener
-	slots chan struct{} // one per open connection
-	idle  time.Duration
-}
+// Inbound TCP. sipgo reads every connection a peer opens to us in a goroutine of its own
+// with a 32 KiB buffer, for as long as the peer keeps it open, and its listener loop
+// stops for good on an accept error. So limitTCP wraps the listener before sipgo sees
+// it: a connection beyond maxTCPPerSource from one source (an IPv4 address, an IPv6
+// /64) or beyond maxInboundTCP in all is closed at once instead of waiting for a slot,
+// so that a flood from one address locks out nobody else; and a connection that has not
+// delivered a complete SIP message for inboundTCPIdle is closed, however many bytes it
+// sends, so that a peer dripping a byte a minute holds no slot for long. Connections
+// that deliver messages are never closed to make room: peers that talk SIP keep being
+// served. Connections we open ourselves (to the trunk, to phones) do not pass through
+// here and are not limited.
 
 const (
-	maxInboundTCP  = 512
-	inboundTCPIdle = 3 * time.Minute
+	maxInboundTCP    = 512 // connections from all peers at once
+	maxTCPPerSource  = 16  // from one IPv4 address or IPv6 /64
+	inboundTCPIdle   = 60 * time.Second
+	tcpRefusedLogGap = time.Second // refusals are logged once a second at most
 )
 
-func limitTCP(l net.Listener) net.Listener {
-	return &tcpListener{Listener: l, slots: make(chan struct{}, maxInboundTCP), idle: inboundTCPIdle}
+// tcpLimits are limitTCP's limits; a zero field takes the default above (tests shorten
+// them).
+type tcpLimits struct {
+	total, perSource int
+	idle             time.Duration // longest time between two complete SIP messages
 }
 
-// Accept waits for a free slot, then for a connection.
-func (l *tcpListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
+func (l tcpLimits) withDefaults() tcpLimits {
+	if l.total <= 0 {
+		l.total = maxInboundTCP
 	}
-	return &idleConn{Conn: c, idle: l.idle, release: func() { <-l.slots }}, nil
+	if l.perSource <= 0 {
+		l.perSource = maxTCPPerSource
+	}
+	if l.idle <= 0 {
+		l.idle = inboundTCPIdle
+	}
+	return l
 }
 
-// idleConn is an inbound connection that fails a read after idle without data.
+// tcpListener is the SIP TCP listener as sipgo sees it (limitTCP).
+type tcpListener struct {
+	net.Listener
+	lim tcpLimits
+	log *slog.Logger
+
+	mu    sync.Mutex           // guards the following fields
+	open  int                  // connections accepted and not closed
+	bySrc map[netip.Prefix]int // of them, by source
+
+	refused    atomic.Int64 // connections refused
+	refusedLog atomic.Int64 // when a refusal was last logged (unix ns)
+}
+
+func limitTCP(l net.Listener, lim tcpLimits, log *slog.Logger) *tcpListener {
+	return &tcpListener{Listener: l, lim: lim.withDefaults(), log: log, bySrc: map[netip.Prefix]int{}}
+}
+
+// Accept returns the next connection within the limits, closing at once those beyond
+// them. A failed accept that a later one may get past (out of descriptors, a connection
+// reset before it was accepted) is retried after a pause, as net/http does: sipgo would
+// stop listening for good.
+func (l *tcpListener) Accept() (net.Conn, error) {
+	var pause time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			if !retryAccept(err) {
+				return nil, err
+			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			l.log.Warn("sip tcp accept", "error", err, "retry_in", pause)
+			time.Sleep(pause)
+			continue
+		}
+		pause = 0
+		src := sourcePrefix(c.RemoteAddr())
+		if !l.take(src) {
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // a reset: no TIME_WAIT kept for a flood
+			}
+			_ = c.Close()
+			if n := l.refused.Add(1); n == 1 || time.Since(time.Unix(0, l.refusedLog.Load())) > tcpRefusedLogGap {
+				l.refusedLog.Store(time.Now().UnixNano())
+				l.log.Info("refused sip tcp connection: too many open", "from", c.RemoteAddr().String(), "refused_total", n)
+			}
+			continue
+		}
+		return newIdleConn(c, l.lim.idle, l.log, func() { l.release(src) }), nil
+	}
+}
+
+// take counts a new connection from src, unless it would exceed a limit.
+func (l *tcpListener) take(src netip.Prefix) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open >= l.lim.total || l.bySrc[src] >= l.lim.perSource {
+		return false
+	}
+	l.open++
+	l.bySrc[src]++
+	return true
+}
+
+func (l *tcpListener) release(src netip.Prefix) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if l.bySrc[src]--; l.bySrc[src] <= 0 {
+		delete(l.bySrc, src)
+	}
+}
+
+// retryAccept reports whether an accept error is one a later accept may get past.
+func retryAccept(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EPROTO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// sourcePrefix is what the per-source limit counts connections by: the peer's IPv4
+// address, or the /64 of its IPv6 address (one host can hold a whole /64).
+func sourcePrefix(a net.Addr) netip.Prefix {
+	var ip netip.Addr
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip = ta.AddrPort().Addr()
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	}
+	ip = ip.Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits) // the zero Prefix for an address that is none: one shared source
+	return p
+}
+
+// idleConn is an inbound connection that must deliver a complete SIP message every idle:
+// its read deadline runs from the last complete message (from the accept before the
+// first), not from the last byte. When it passes, Read reports errIdle, which sipgo
+// takes as the end of the connection and closes it.
+//
+// Read is called by sipgo's one reading goroutine only; deadline and frame are its.
 type idleConn struct {
 	net.Conn
-	idle    time.Duration
-	once    sync.Once
-	release func()
+	idle     time.Duration
+	log      *slog.Logger
+	deadline time.Time
+	frame    sipFramer
+	once     sync.Once
+	release  func()
 }
 
+func newIdleConn(c net.Conn, idle time.Duration, log *slog.Logger, release func()) *idleConn {
+	ic := &idleConn{Conn: c, idle: idle, log: log, deadline: time.Now().Add(idle), release: release}
+	_ = c.SetReadDeadline(ic.deadline)
+	return ic
+}
+
+// errIdle ends a connection that delivered no complete message for too long. It is an
+// io.EOF, which sipgo logs at debug level only: a flood of idle connections would
+// otherwise be a flood of error lines.
+var errIdle = fmt.Errorf("sip: tcp connection sent no complete message in time: %w", io.EOF)
+
 func (c *idleConn) Read(b []byte) (int, error) {
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-	return c.Conn.Read(b)
+	n, err := c.Conn.Read(b)
+	if n > 0 && c.frame.feed(b[:n]) > 0 {
+		c.deadline = time.Now().Add(c.idle)
+		_ = c.Conn.SetReadDeadline(c.deadline)
+	}
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.log.Debug("closing idle sip tcp connection", "from", c.RemoteAddr().String(), "idle", c.idle)
+		return n, errIdle
+	}
+	return n, err
 }
 
 func (c *idleConn) Close() error {
 	c.once.Do(c.release)
 	return c.Conn.Close()
+}
+
+// sipFramer finds where SIP messages end in a byte stream, as RFC 3261 section 18.3
+// frames them: the headers end at the first empty line and the body is Content-Length
+// bytes long (compact form l, section 7.3.3; a message without one has none, and sipgo
+// then refuses it and closes the connection anyway). CRLFs between messages are
+// keep-alives (RFC 5626 section 3.5.1) and complete nothing. It keeps no message, only
+// enough of each header line to read Content-Length: sipgo parses the messages; this
+// only tells a peer that talks SIP from one that drips bytes.
+type sipFramer struct {
+	state   uint8    // framerBetween, framerHeaders or framerBody
+	line    [64]byte // the start of the current header line
+	lineLen int      // the current line's length so far (it may be longer than line)
+	clen    int      // the message's Content-Length; 0 when it has none
+	left    int      // body bytes still to come
+}
+
+const (
+	framerBetween = iota // before a start line: CR and LF are keep-alives
+	framerHeaders        // in the start line or the headers
+	framerBody           // in the body
+)
+
+// feed takes the next bytes of the stream and returns how many messages they completed.
+func (f *sipFramer) feed(b []byte) int {
+	done := 0
+	for len(b) > 0 {
+		switch f.state {
+		case framerBetween:
+			if b[0] == '\r' || b[0] == '\n' {
+				b = b[1:]
+				continue
+			}
+			f.state, f.lineLen, f.clen = framerHeaders, 0, 0
+		case framerHeaders:
+			c := b[0]
+			b = b[1:]
+			if c != '\n' {
+				if f.lineLen < len(f.line) {
+					f.line[f.lineLen] = c
+				}
+				f.lineLen++
+				continue
+			}
+			line := f.line[:min(f.lineLen, len(f.line))]
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			f.lineLen = 0
+			if len(line) > 0 {
+				if n, ok := contentLength(line); ok {
+					f.clen = n
+				}
+				continue
+			}
+			if f.clen > 0 { // the empty line: the body follows
+				f.state, f.left = framerBody, f.clen
+				continue
+			}
+			f.state = framerBetween
+			done++
+		case framerBody:
+			n := min(f.left, len(b))
+			b, f.left = b[n:], f.left-n
+			if f.left == 0 {
+				f.state = framerBetween
+				done++
+			}
+		}
+	}
+	return done
+}
+
+// contentLength reads a Content-Length (or l) header line.
+func contentLength(line []byte) (int, bool) {
+	name, value, ok := bytes.Cut(line, []byte(":"))
+	if !ok {
+		return 0, false
+	}
+	name = bytes.TrimSpace(name)
+	if !bytes.EqualFold(name, []byte("content-length")) && !bytes.EqualFold(name, []byte("l")) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(bytes.TrimSpace(value)))
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 // Outbound TCP connections are opened only for requests we send. sipgo would otherwise

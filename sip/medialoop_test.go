@@ -15,13 +15,13 @@ import (
 func loopStream(t *testing.T, loop *mediaLoop, bind string, peer *rtpPeer) *stream {
 	t.Helper()
 	s := streamOn(t, loop, bind, nopObserver{}, 0, make(chan rune, 8), func(error) {})
-	s.setRemote(remoteMedia{addr: peer.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv})
+	s.setRemote(remoteMedia{addr: peer.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv}, peer.addr.Addr())
 	return s
 }
 
 // RTP sockets work over IPv6, and a socket bound to the IPv6 wildcard also serves IPv4
-// peers (dual stack): their packets latch as plain IPv4 addresses and relayed packets
-// reach them.
+// peers (dual stack): their packets come from plain IPv4 addresses, which match the
+// SDP's, and relayed packets reach them.
 func TestMediaLoopAddressFamilies(t *testing.T) {
 	for _, tc := range []struct{ name, bind, network, peer string }{
 		{"ipv6", "[::1]:0", "udp6", "[::1]:0"},
@@ -43,8 +43,8 @@ func TestMediaLoopAddressFamilies(t *testing.T) {
 					t.Fatalf("relayed packet %d: %+v", i, got.Header)
 				}
 			}
-			if r := a.remote.Load(); *r != pa.addr {
-				t.Errorf("latched to %v, want %v", *r, pa.addr)
+			if far := a.far.Load(); far.latched.IsValid() || far.sendTo() != pa.addr {
+				t.Errorf("sending to %v (latched %v), want the SDP's %v", far.sendTo(), far.latched, pa.addr)
 			}
 		})
 	}
@@ -64,7 +64,7 @@ func TestMediaLoopStreamsComeAndGo(t *testing.T) {
 	for i := range ps {
 		pa, pb := newRTPPeer(t), newRTPPeer(t)
 		a, b := loopStream(t, loop, "127.0.0.1:0", pa), loopStream(t, loop, "127.0.0.1:0", pb)
-		b.setRemote(remoteMedia{addr: pb.addr, codec: media.PCMA, eventPT: 101, dir: sendrecv})
+		b.setRemote(remoteMedia{addr: pb.addr, codec: media.PCMA, eventPT: 101, dir: sendrecv}, pb.addr.Addr())
 		bridge(a, b)
 		ps[i] = pair{pa, pb, a, b}
 	}

@@ -16,10 +16,6 @@ import (
 	"github.com/leadline/leadline/sip/media"
 )
 
-// relatchAfter is how many packets in a row from a new source move a latched stream to
-// it (half a second of 20 ms packets).
-const relatchAfter = 25
-
 // relayHold is how long relayed media keeps generated audio (prompts, ringback) off a
 // stream after the last relayed packet.
 const relayHold = 100 * time.Millisecond
@@ -70,16 +66,14 @@ type stream struct {
 	obs     Observer
 	timeout time.Duration // dead-media limit once armed; 0 disables
 
-	remote  atomic.Pointer[netip.AddrPort] // where we send: the SDP address, or where the far end sends from once latched
-	sdpAddr atomic.Pointer[netip.AddrPort] // the address in the far end's last SDP
-	latched atomic.Bool
-	codec   atomic.Uint32 // media.Codec we send
-	eventPT atomic.Int32  // -1: none
-	armed   atomic.Bool   // dead-media watch enabled (after answer)
-	sendOK  atomic.Bool   // the far end receives (not sendonly or inactive)
-	expect  atomic.Bool   // the far end sends: silence from it is dead media
-	rx      atomic.Uint64 // RTP packets received, for the dead-media watch
-	relayed atomic.Uint64 // packets relayed out through this stream, for send
+	far     atomic.Pointer[farEnd] // where media may come from and goes to; nil before the far end's SDP
+	codec   atomic.Uint32          // media.Codec we send
+	eventPT atomic.Int32           // -1: none
+	armed   atomic.Bool            // dead-media watch enabled (after answer)
+	sendOK  atomic.Bool            // the far end receives (not sendonly or inactive)
+	expect  atomic.Bool            // the far end sends: silence from it is dead media
+	rx      atomic.Uint64          // RTP packets received, for the dead-media watch
+	relayed atomic.Uint64          // packets relayed out through this stream, for send
 
 	watchMu   sync.Mutex  // guards the following fields (the dead-media watch)
 	watch     *time.Timer // checks rx every timeout/4 once armed; nil before
@@ -92,10 +86,8 @@ type stream struct {
 	ended  func(error) // called once when media dies
 
 	// The receive side's state, owned by the media loop.
-	rxSSRC uint32         // the far end's SSRC
-	rxSeen bool           // a packet came
-	cand   netip.AddrPort // another source sending to us since the last packet from remote
-	candN  int            // its packets in a row
+	rxSSRC uint32 // the far end's SSRC
+	rxSeen bool   // a packet came
 	events media.EventDecoder
 	tones  media.ToneDetector
 
@@ -137,20 +129,27 @@ func newStream(sock *rtpSock, loop *mediaLoop, obs Observer, timeout time.Durati
 	return s, nil
 }
 
-// setRemote applies the far end's SDP. A new address (a re-INVITE moving the media)
-// replaces the latched one until the far end's packets latch again; the direction says
-// whether we may send and whether silence from the far end means dead media.
-func (s *stream) setRemote(rm remoteMedia) {
-	a := rm.addr
-	if prev := s.sdpAddr.Load(); prev == nil || *prev != a {
-		s.sdpAddr.Store(&a)
-		s.remote.Store(&a)
-		s.latched.Store(false)
+// setRemote applies the far end's SDP, which came in a SIP message from signal (the IP
+// of its Source). A new address (early media, the answer, a re-INVITE or UPDATE moving
+// the media) is the one media is taken from and sent to from now on, with one latch
+// allowed again (rtpsource.go); the same address keeps what was latched. The direction
+// says whether we may send and whether silence from the far end means dead media.
+func (s *stream) setRemote(rm remoteMedia, signal netip.Addr) {
+	if cur := s.far.Load(); cur == nil || cur.sdp != rm.addr {
+		s.far.Store(&farEnd{sdp: rm.addr, signal: signal.Unmap()})
 	}
 	s.codec.Store(uint32(rm.codec))
 	s.eventPT.Store(int32(rm.eventPT))
 	s.sendOK.Store(rm.dir.receives())
 	s.expect.Store(rm.dir.sends())
+}
+
+// latch makes from the far end's one latched source, unless setRemote replaced far
+// meanwhile. It allocates, once per SDP address at most.
+func (s *stream) latch(far *farEnd, from netip.AddrPort) bool {
+	next := &farEnd{sdp: far.sdp, signal: far.signal, latched: from}
+	next.settled.Store(true)
+	return s.far.CompareAndSwap(far, next)
 }
 
 // arm starts the dead-media watch: every timeout/4 a timer looks whether packets came;
@@ -213,36 +212,42 @@ type rxScratch struct {
 	pcm     []int16
 }
 
-// receive handles one datagram that came to s from from: it latches, decodes digits and
-// relays to the peer. Only the media loop calls it.
+// receive handles one datagram that came to s from from: it drops what is not the far
+// end's (rtpsource.go), then counts the packet as live media, decodes digits and relays
+// to the peer. Only the media loop calls it.
 func (s *stream) receive(b []byte, from netip.AddrPort, rx *rxScratch) {
-	s.rx.Add(1)
+	far := s.far.Load()
+	adm := far.admit(from)
+	if adm == refuse {
+		s.obs.RTPDropped(dropSource)
+		return
+	}
 	// Not RTP version 2 (RTCP-muxed or stray packets, garbage): drop before parsing,
 	// which would allocate an error.
 	p := &rx.p
 	if len(b) < 12 || b[0]>>6 != 2 || p.Unmarshal(b) != nil {
+		s.obs.RTPDropped(dropMalformed)
 		return
 	}
-	// Symmetric RTP (RFC 4961): send to where the far end really sends from, learnt
-	// from its first packet. Later, the address its SDP names wins at once, and
-	// another source takes over only after relatchAfter packets in a row with none
-	// from the latched one (NAT rebinding), so a stray packet cannot hijack the leg.
-	if !s.latched.Load() {
-		f := from
-		s.remote.Store(&f)
-		s.latched.Store(true)
-	} else if r := s.remote.Load(); from != *r {
-		if from != s.cand {
-			s.cand, s.candN = from, 0
+	pt := int32(p.PayloadType)
+	event := pt == s.eventPT.Load() && pt >= 0
+	// Either G.711 law may arrive whatever we send (RFC 3264 section 5.1: the
+	// answerer may send any format in the answer; the offer listed both).
+	codec, audio := media.CodecForPayloadType(p.PayloadType)
+	if adm == latchSource {
+		if (!event && !audio) || !s.latch(far, from) {
+			s.obs.RTPDropped(dropSource)
+			return
 		}
-		s.candN++
-		if sdp := s.sdpAddr.Load(); (sdp != nil && from == *sdp) || s.candN >= relatchAfter {
-			f := from
-			s.remote.Store(&f)
-			s.cand, s.candN = netip.AddrPort{}, 0
-		}
-	} else {
-		s.candN = 0
+	} else if !far.settled.Load() {
+		far.settled.Store(true) // the SDP's address is in use: no latch from now on
+	}
+	s.rx.Add(1)
+	if !event && !audio {
+		// Comfort noise, or a format we did not offer: the far end is there (it keeps
+		// the call alive) but there is nothing to decode or relay.
+		s.obs.RTPDropped(dropPayloadType)
+		return
 	}
 	if !s.rxSeen || p.SSRC != s.rxSSRC {
 		// A new RTP stream (RFC 3550 section 8): its event timestamps start afresh.
@@ -250,9 +255,8 @@ func (s *stream) receive(b []byte, from netip.AddrPort, rx *rxScratch) {
 		s.events.Reset()
 	}
 	s.obs.RTPPacket("in")
-	pt := int32(p.PayloadType)
 	peer := s.peer.Load()
-	if pt == s.eventPT.Load() && pt >= 0 {
+	if event {
 		if d, ok := s.events.Feed(p.Payload, p.Timestamp); ok {
 			s.digit(d)
 		}
@@ -260,12 +264,6 @@ func (s *stream) receive(b []byte, from netip.AddrPort, rx *rxScratch) {
 			peer.relay(p, true, 0, rx.scratch[:0])
 		}
 		return
-	}
-	// Either G.711 law may arrive whatever we send (RFC 3264 section 5.1: the
-	// answerer may send any format in the answer; the offer listed both).
-	codec, ok := media.CodecForPayloadType(p.PayloadType)
-	if !ok {
-		return // comfort noise, or a format we did not offer
 	}
 	if peer != nil {
 		peer.relay(p, false, codec, rx.scratch[:0])
@@ -289,8 +287,8 @@ func (s *stream) digit(d rune) {
 // legs chose different codecs, and mapping telephone-event payload types (event marks a
 // telephone-event packet). It runs on the media loop of the other leg, which owns scratch.
 func (s *stream) relay(p *rtp.Packet, event bool, from media.Codec, scratch []byte) {
-	remote := s.remote.Load()
-	if remote == nil || !s.sendOK.Load() {
+	far := s.far.Load()
+	if far == nil || !s.sendOK.Load() {
 		return
 	}
 	var pt uint8
@@ -321,13 +319,13 @@ func (s *stream) relay(p *rtp.Packet, event bool, from media.Codec, scratch []by
 	s.seq++
 	s.ts = p.Timestamp + s.tsOffset
 	s.relayed.Add(1)
-	s.writeLocked(*remote, pt, marker, payload)
+	s.writeLocked(far.sendTo(), pt, marker, payload)
 }
 
 // send sends one frame of generated audio unless relayed media holds the stream.
 func (s *stream) send(payload []byte, marker bool) {
-	remote := s.remote.Load()
-	if remote == nil || !s.sendOK.Load() {
+	far := s.far.Load()
+	if far == nil || !s.sendOK.Load() {
 		return
 	}
 	s.mu.Lock()
@@ -349,7 +347,7 @@ func (s *stream) send(payload []byte, marker bool) {
 	}
 	s.seq++
 	s.ts += samplesPerPkt
-	s.writeLocked(*remote, media.Codec(s.codec.Load()).PayloadType(), marker, payload)
+	s.writeLocked(far.sendTo(), media.Codec(s.codec.Load()).PayloadType(), marker, payload)
 }
 
 func (s *stream) writeLocked(to netip.AddrPort, pt uint8, marker bool, payload []byte) {

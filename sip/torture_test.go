@@ -323,7 +323,9 @@ func TestTortureMessages(t *testing.T) {
 		}
 		one.Close()
 	}
-	// The same thousand times over UDP, and a hundred TCP connections, as fast as they go.
+	// The same thousand times over UDP, and a hundred TCP connections, as fast as they go
+	// (from a hundred loopback addresses: one address may hold only maxTCPPerSource
+	// connections at once).
 	for range 20 {
 		for _, m := range msgs {
 			_, _ = client.WriteTo(m.data, to)
@@ -332,7 +334,8 @@ func TestTortureMessages(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for i := range 100 {
-		wg.Go(func() { sendTCP(t, u.Addr(), msgs[i%len(msgs)].data, 50*time.Millisecond) })
+		from := netip.AddrFrom4([4]byte{127, 0, 1, byte(10 + i)})
+		wg.Go(func() { sendTCPFrom(t, from, u.Addr(), msgs[i%len(msgs)].data, 50*time.Millisecond) })
 	}
 	wg.Wait()
 	if n := u.ActiveCalls(); n != 0 {
@@ -386,7 +389,16 @@ func heapInUse() int64 {
 // sendTCP writes msg on a new connection and returns the status codes read back within
 // wait.
 func sendTCP(t *testing.T, to netip.AddrPort, msg []byte, wait time.Duration) []int {
-	c, err := net.Dial("tcp4", to.String())
+	return sendTCPFrom(t, netip.Addr{}, to, msg, wait)
+}
+
+// sendTCPFrom is sendTCP from the local address from (any when invalid).
+func sendTCPFrom(t *testing.T, from netip.Addr, to netip.AddrPort, msg []byte, wait time.Duration) []int {
+	d := net.Dialer{}
+	if from.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0))
+	}
+	c, err := d.Dial("tcp4", to.String())
 	if err != nil {
 		t.Error(err)
 		return nil

@@ -29,6 +29,9 @@ type Observer interface {
 	BridgeEnded()
 	SIPResponse(method string, code int)
 	RTPPacket(direction string)
+	// RTPDropped counts a datagram a leg's RTP port received and ignored: reason is
+	// dropSource, dropMalformed or dropPayloadType (rtp.go). Called per packet.
+	RTPDropped(reason string)
 }
 
 // Config is what the user agent needs; cmd fills it from the configuration file.
@@ -49,6 +52,8 @@ type Config struct {
 	MediaTimeout time.Duration
 	Logger       *slog.Logger
 	Observer     Observer
+
+	tcp tcpLimits // inbound TCP limits; zero: the defaults (inbound.go); tests shorten them
 }
 
 // UA is Leadline's SIP user agent. It implements dialer.Caller.
@@ -195,7 +200,7 @@ func Listen(cfg Config) (*UA, error) {
 	}
 	u.routes()
 	go func() { _ = u.srv.ServeUDP(u.udp) }()
-	go func() { _ = u.srv.ServeTCP(limitTCP(u.tcp)) }()
+	go func() { _ = u.srv.ServeTCP(limitTCP(u.tcp, cfg.tcp, u.log)) }()
 	// Requests must leave from the listening socket (NOTES: sipgo pitfall 4), so wait until
 	// the transport has registered it.
 	for i := 0; ; i++ {
@@ -526,3 +531,4 @@ func (nopObserver) BridgeStarted()          {}
 func (nopObserver) BridgeEnded()            {}
 func (nopObserver) SIPResponse(string, int) {}
 func (nopObserver) RTPPacket(string)        {}
+func (nopObserver) RTPDropped(string)       {}

@@ -6,8 +6,9 @@
 // With -mode leadline it posts leads to a running `leadline serve` whose salespeople and
 // trunk are sipp UASs answering with SDP that names this tool's two sockets. It learns
 // each leg from the first packet Leadline sends it (a whisper or ringback) and sends
-// 20 ms packets back to that leg at once; Leadline latches to them (symmetric RTP), and
-// once the legs are bridged the packets come out of the other leg.
+// 20 ms packets back to that leg at once, from the socket the SDP named (Leadline takes
+// media only from there), and once the legs are bridged the packets come out of the
+// other leg.
 //
 // With -mode rtpengine it sets up the same calls on rtpengine over its ng control
 // protocol (offer/answer) and sends the same traffic through it.
