@@ -24,8 +24,8 @@ type Leads interface {
 	// dialer.ErrUnavailable, dialer.ErrDraining.
 	Submit(ctx context.Context, dealer string, in dialer.LeadInput) (lead dialer.Lead, out dialer.Outcome, err error)
 	// Check validates a lead as Submit would and returns it normalised, but stores and
-	// starts nothing (the answer to a post caught by the honeypot). Errors: as Submit's
-	// validation.
+	// starts nothing (a post caught by the honeypot is refused as a real one would be).
+	// Errors: as Submit's validation.
 	Check(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, error)
 	// Get returns the dealer's lead with its attempts; dialer.ErrNotFound when it does not
 	// exist or belongs to another dealer.

@@ -66,8 +66,8 @@ type Recorder interface {
 
 // Check validates a lead for dealer exactly as Submit does, with the dealer's
 // countries, and returns it normalised; it stores nothing, starts nothing and does
-// not count towards any limit. The API answers posts caught by its honeypot with it,
-// so that they get the answer a real post would.
+// not count towards any limit. The API checks posts caught by its honeypot with it,
+// so that a bad one is refused as a real post would be.
 func (s *Service) Check(_ context.Context, dealer string, in LeadInput) (Lead, error) {
 	d, ok := s.Dealer(dealer)
 	if !ok {

@@ -141,7 +141,7 @@ func TestTrustEndToEnd(t *testing.T) {
 		res, body := ta.send(t, "/v1/leads", form(url.Values{"form_key": {trustFormKey}, "phone": {"06-12340003"}, "website": {"https://spam.example"}}),
 			"Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin)
 		var l leadView
-		if err := json.Unmarshal(body, &l); res.StatusCode != http.StatusAccepted || err != nil || l.ID == "" || l.Phone != "+31612340003" {
+		if err := json.Unmarshal(body, &l); res.StatusCode != http.StatusAccepted || err != nil || l.ID == "" || l.Status != "received" {
 			t.Fatalf("status %d: %s", res.StatusCode, body)
 		}
 		req, _ := http.NewRequest(http.MethodGet, ta.base+"/v1/leads/"+l.ID, nil)
@@ -150,6 +150,54 @@ func TestTrustEndToEnd(t *testing.T) {
 			t.Errorf("the honeypot's lead exists: %v %v", res.StatusCode, err)
 		} else {
 			res.Body.Close()
+		}
+	})
+	t.Run("form repeats show nothing of the first lead", func(t *testing.T) {
+		// A CRM's lead, then form posts that repeat it by external_id and by
+		// Idempotency-Key: answered as a new form lead is, with none of its data.
+		status, _, body := ta.post(t, testKey, "application/json",
+			`{"phone":"06-12340006","name":"Geheime Klant","email":"geheim@klant.example","external_id":"crm-4711"}`)
+		var theirs leadView
+		if err := json.Unmarshal(body, &theirs); status != http.StatusAccepted || err != nil {
+			t.Fatalf("CRM lead: %d %s", status, body)
+		}
+		stored++
+		post := func(v url.Values, headers ...string) (*http.Response, map[string]any, string) {
+			t.Helper()
+			v.Set("form_key", trustFormKey)
+			res, body := ta.send(t, "/v1/leads", form(v), append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin}, headers...)...)
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Fatalf("%d %s", res.StatusCode, body)
+			}
+			return res, m, string(body)
+		}
+		fresh, want, _ := post(url.Values{"phone": {"06-12340007"}, "name": {"Eva"}}, "Idempotency-Key", "idem-form-1")
+		stored++
+		for name, q := range map[string]struct {
+			v       url.Values
+			headers []string
+		}{
+			"external_id":     {url.Values{"phone": {"06-12340008"}, "name": {"Eva"}, "external_id": {"crm-4711"}}, nil},
+			"Idempotency-Key": {url.Values{"phone": {"06-12340008"}, "name": {"Eva"}}, []string{"Idempotency-Key", "idem-form-1"}},
+		} {
+			res, got, raw := post(q.v, q.headers...)
+			if res.StatusCode != fresh.StatusCode || res.StatusCode != http.StatusAccepted {
+				t.Errorf("%s: status %d, a new lead's %d", name, res.StatusCode, fresh.StatusCode)
+			}
+			for _, h := range []string{"Location", "Idempotent-Replayed", api.HeaderJoined} {
+				if res.Header.Get(h) != "" || fresh.Header.Get(h) != "" {
+					t.Errorf("%s: %s %q (new lead's %q)", name, h, res.Header.Get(h), fresh.Header.Get(h))
+				}
+			}
+			if got["id"] == theirs.ID || got["id"] == want["id"] || got["status"] != want["status"] || len(got) != len(want) {
+				t.Errorf("%s: answer %s; a new lead's %v", name, raw, want)
+			}
+			for _, s := range []string{theirs.ID, "Geheime", "geheim@", "12340006", "12340007"} {
+				if strings.Contains(raw, s) {
+					t.Errorf("%s: the answer shows %q: %s", name, s, raw)
+				}
+			}
 		}
 	})
 	t.Run("form key from elsewhere", func(t *testing.T) {
