@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -149,6 +150,15 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 		case utf8.RuneCountInString(*f.val) > fieldLimits[f.name]:
 			ve.add(f.name, "is longer than %d characters", fieldLimits[f.name])
 			bad[f.name] = true
+		default:
+			if c, at, ok := controlChar(f.name, *f.val); ok {
+				hint := "remove it"
+				if f.name == "message" {
+					hint = "of those, only line breaks and tabs are allowed"
+				}
+				ve.add(f.name, "contains a control character (U+%04X, character %d); %s", c, at, hint)
+				bad[f.name] = true
+			}
 		}
 	}
 	l := Lead{
@@ -181,6 +191,23 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 		return Lead{}, ve
 	}
 	return l, nil
+}
+
+// controlChar finds the first control character (C0, DEL or C1) in the lead field
+// named field, and its place (1 for the first character); ok is false when there is
+// none. Only a message may hold line breaks (CR, LF) and tabs. Lead fields are spoken
+// in whispers and shown in SIP headers: espeak-ng reads U+0001 as the start of a
+// command, and a header must hold no CR or LF.
+func controlChar(field, v string) (c rune, at int, ok bool) {
+	i := 0
+	for _, r := range v {
+		i++
+		if !unicode.IsControl(r) || field == "message" && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		return r, i, true
+	}
+	return 0, 0, false
 }
 
 // Submit validates a lead, stores it and starts its flow at once (OutcomeCreated). When

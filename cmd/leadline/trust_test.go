@@ -278,6 +278,9 @@ func TestTrustEndToEnd(t *testing.T) {
 			{"name too long", "application/json", `{"phone":"06-12345678","name":"` + strings.Repeat("n", 201) + `"}`, 422, "invalid-request"},
 			{"message too long", "application/x-www-form-urlencoded", "phone=06-12345678&message=" + strings.Repeat("m", 2001), 422, "invalid-request"},
 			{"not JSON", "application/json", `{"phone":`, 400, "malformed-request"},
+			{"espeak-ng command in a name", "application/json", `{"phone":"06-12345678","name":"Eva\u000150A"}`, 422, "invalid-request"},
+			{"not UTF-8", "application/json", "{\"phone\":\"06-1234\xff5678\"}", 422, "invalid-request"},
+			{"control character in a form", "application/x-www-form-urlencoded", "phone=06-12345678&interest=Volvo%C2%85XC60", 422, "invalid-request"},
 		} {
 			h := slices.Concat(key, []string{"Content-Type", tt.ct})
 			if tt.ct == "" {
