@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,10 +81,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &verr):
 		p.Status = http.StatusUnprocessableEntity
 		p.Type, p.Title = problemTypes+"invalid-request", "Invalid request"
-		p.Errors = verr.Fields
-		if p.Errors == nil {
-			p.Errors = []dialer.FieldError{}
-		}
+		p.Errors = listedFields(verr.Fields)
 		p.Detail = validationDetail(verr.Fields)
 	case errors.As(err, &rerr):
 		p.Status, p.Type, p.Title, p.Detail = rerr.status, problemTypes+rerr.kind, rerr.title, rerr.detail
@@ -130,20 +128,59 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, p.Status, "application/problem+json", p)
 }
 
-// validationDetail sums up the bad fields in one sentence.
+// A 422 lists at most maxListedFields bad fields in errors, and names at most
+// maxDetailFields in its detail, so that a body of thousands of unknown fields is not
+// answered with many times its size.
+const (
+	maxListedFields = 20
+	maxDetailFields = 5
+)
+
+// listedFields is the errors member of a 422: the first maxListedFields bad fields and,
+// when there are more, one entry (field "…") that says how many were left out.
+func listedFields(fields []dialer.FieldError) []dialer.FieldError {
+	if len(fields) <= maxListedFields {
+		if fields == nil {
+			return []dialer.FieldError{}
+		}
+		return fields
+	}
+	more := len(fields) - maxListedFields
+	return append(slices.Clip(fields[:maxListedFields]), dialer.FieldError{Field: "…",
+		Detail: fmt.Sprintf("%d more %s wrong and not listed here; fix the ones above and send the request again",
+			more, plural(more, "field is", "fields are"))})
+}
+
+// validationDetail sums up the bad fields in one sentence: what is wrong with each, or
+// with more than maxDetailFields, the names of the first ones.
 func validationDetail(fields []dialer.FieldError) string {
 	if len(fields) == 0 {
 		return "The request is invalid."
+	}
+	head := fmt.Sprintf("Fix %d %s and send the request again: ", len(fields), plural(len(fields), "field", "fields"))
+	if len(fields) > maxDetailFields {
+		names := make([]string, maxDetailFields)
+		for i, f := range fields[:maxDetailFields] {
+			names[i] = f.Field
+		}
+		which := "each"
+		if len(fields) > maxListedFields {
+			which = fmt.Sprintf("the first %d", maxListedFields)
+		}
+		return head + fmt.Sprintf("%s and %d more; errors says what is wrong with %s.", strings.Join(names, ", "), len(fields)-maxDetailFields, which)
 	}
 	parts := make([]string, len(fields))
 	for i, f := range fields {
 		parts[i] = f.Field + " " + f.Detail
 	}
-	noun := "field"
-	if len(fields) > 1 {
-		noun = "fields"
+	return head + strings.Join(parts, "; ") + "."
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
 	}
-	return fmt.Sprintf("Fix %d %s and send the request again: %s.", len(fields), noun, strings.Join(parts, "; "))
+	return many
 }
 
 func (s *server) handleNotFound(w http.ResponseWriter, r *http.Request) {
