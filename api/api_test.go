@@ -494,7 +494,7 @@ func TestListLeadsRefused(t *testing.T) {
 		{"limit=ten", 422, []string{"limit"}},
 		{"limit=1&limit=2", 422, []string{"limit"}},
 		{"stauts=queued&limit=-1", 422, []string{"limit", "stauts"}},
-		{"cursor=" + strings.Repeat("c", 1025), 422, []string{"cursor"}},
+		{"cursor=" + strings.Repeat("c", 1025) + "&limit=0", 422, []string{"limit"}},
 		{"status=%zz", 400, nil},
 	}
 	for _, tt := range tests {
@@ -509,6 +509,28 @@ func TestListLeadsRefused(t *testing.T) {
 	}
 	ts := newServer(t, &fakeLeads{})
 	wantProblem(t, ts.do(t, "GET", "/v1/leads", ""), 401, "/v1/leads")
+}
+
+// TestListLeadsBadCursor: a cursor the store did not give out is a 400 that names the
+// cursor, not an empty page.
+func TestListLeadsBadCursor(t *testing.T) {
+	leads := &fakeLeads{ListFn: func(_ context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
+		return nil, "", fmt.Errorf("list leads: %w", dialer.ErrBadCursor)
+	}}
+	ts := newServer(t, leads)
+	for _, cursor := range []string{"garbage", strings.Repeat("c", 1025)} {
+		rec := ts.do(t, "GET", "/v1/leads?status=queued&cursor="+cursor, "", "Authorization", "Bearer "+keyJansen)
+		p := wantProblem(t, rec, 400, "/v1/leads")
+		if !strings.HasSuffix(p.Type, "#malformed-request") || !strings.Contains(p.Detail, "cursor") || !strings.Contains(p.Detail, "next_cursor") {
+			t.Errorf("problem %+v", p)
+		}
+		if strings.Contains(rec.Body.String(), "ccccc") {
+			t.Error("the cursor is echoed")
+		}
+	}
+	if c := leads.Calls(); len(c) != 1 || c[0].Query.Cursor != "garbage" {
+		t.Errorf("calls %+v; want one List, the too-long cursor refused before", c)
+	}
 }
 
 func TestListLeadsError(t *testing.T) {

@@ -421,9 +421,12 @@ const (
 	maxCursor    = 1024
 )
 
-// listQuery validates GET /v1/leads's query parameters, naming each bad one.
+// listQuery validates GET /v1/leads's query parameters, naming each bad one (422). A
+// cursor too long to be one of ours is refused as the store refuses a cursor it did not
+// give out (400), when nothing else is wrong.
 func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 	q := dialer.ListQuery{Dealer: dealer, Limit: defaultLimit}
+	cursorTooLong := false
 	verr := &dialer.ValidationError{}
 	bad := func(field, format string, args ...any) {
 		verr.Fields = append(verr.Fields, dialer.FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
@@ -467,14 +470,17 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 			q.Limit = n
 		case "cursor":
 			if len(v) > maxCursor {
-				bad(key, "is not a cursor from this server; pass next_cursor of the previous page as it is")
+				cursorTooLong = true
 				continue
 			}
 			q.Cursor = v
 		}
 	}
-	if len(verr.Fields) > 0 {
+	switch {
+	case len(verr.Fields) > 0:
 		return q, verr
+	case cursorTooLong:
+		return q, badCursor()
 	}
 	return q, nil
 }

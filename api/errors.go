@@ -55,6 +55,12 @@ func badRequest(format string, args ...any) *requestError {
 	}
 }
 
+// badCursor refuses a cursor query parameter that is not a next_cursor of this server.
+func badCursor() *requestError {
+	return badRequest("The cursor query parameter is not a next_cursor of this server. " +
+		"Pass next_cursor of the previous page as it is, or leave cursor out for the first page.")
+}
+
 func unauthorized(detail string) *requestError {
 	return &requestError{
 		status: http.StatusUnauthorized,
@@ -67,7 +73,8 @@ func unauthorized(detail string) *requestError {
 
 // writeError answers err as a problem. It is the only place where errors become HTTP
 // statuses: *dialer.ValidationError → 422 listing each field; *requestError → its own
-// status; *dialer.NumberLimitError → 429 with Retry-After; dialer.ErrNotFound → 404;
+// status; *dialer.NumberLimitError → 429 with Retry-After; dialer.ErrBadCursor → 400;
+// dialer.ErrNotFound → 404;
 // dialer.ErrDraining and dialer.ErrUnavailable → 503 with Retry-After; anything else →
 // 500, its text logged and never sent.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -96,6 +103,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"number a day (max_leads_per_number_per_day); nothing was stored. It can be called again in %s.",
 			nerr.Max, (time.Duration(secs) * time.Second).String())
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	case errors.Is(err, dialer.ErrBadCursor):
+		b := badCursor()
+		p.Status, p.Type, p.Title, p.Detail = b.status, problemTypes+b.kind, b.title, b.detail
 	case errors.Is(err, dialer.ErrNotFound):
 		p.Status = http.StatusNotFound
 		p.Type, p.Title = problemTypes+"lead-not-found", "Lead not found"

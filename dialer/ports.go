@@ -28,6 +28,7 @@ type LeadStore interface {
 	// matches any dealer).
 	GetLead(ctx context.Context, dealer, id string) (Lead, error)
 	// ListLeads returns the dealer's leads newest first, without attempts.
+	// ErrBadCursor when q.Cursor is not a next cursor the store gave out.
 	ListLeads(ctx context.Context, q ListQuery) (leads []Lead, next string, err error)
 
 	// Claim takes the lease on an unfinished lead for node until the given time, when no

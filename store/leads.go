@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/leadline/leadline/dialer"
 )
 
@@ -265,10 +267,18 @@ func (db *DB) GetLead(ctx context.Context, dealer, id string) (dialer.Lead, erro
 
 // ListLeads returns a page of leads newest first (by id: uuid v7 ids are time-ordered),
 // without attempts. q.Dealer "" lists every dealer's. q.Limit below 1 means 50; above 100
-// means 100. next is the Cursor for the following page, "" on the last one.
+// means 100. next is the Cursor for the following page, "" on the last one: the id of
+// the page's last lead. dialer.ErrBadCursor for a Cursor that is not a lead id as
+// Leadline makes them (a UUID, in its canonical lower-case form, so that it sorts as
+// ids do).
 func (db *DB) ListLeads(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
 	if q.Status != "" && !q.Status.Valid() {
 		return nil, "", fmt.Errorf("list leads: unknown status %q", q.Status)
+	}
+	if q.Cursor != "" {
+		if u, err := uuid.Parse(q.Cursor); err != nil || u.String() != q.Cursor {
+			return nil, "", fmt.Errorf("list leads: %w", dialer.ErrBadCursor)
+		}
 	}
 	limit := q.Limit
 	if limit < 1 {
