@@ -375,6 +375,9 @@ func TestCreateLeadSubmitErrors(t *testing.T) {
 			if rec.Header().Get("Location") != "" {
 				t.Error("Location on an error")
 			}
+			if tt.name == "unavailable" && !strings.Contains(ts.logs.String(), `"level":"ERROR","msg":"lead store unavailable"`) {
+				t.Errorf("the cause of the 503 is not logged at error level: %s", ts.logs)
+			}
 			if tt.status == 500 {
 				if strings.Contains(rec.Body.String(), "10.0.0.5") {
 					t.Errorf("internal error text sent to the client: %s", rec.Body)

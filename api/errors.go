@@ -75,8 +75,8 @@ func unauthorized(detail string) *requestError {
 // statuses: *dialer.ValidationError → 422 listing each field; *requestError → its own
 // status; *dialer.NumberLimitError → 429 with Retry-After; dialer.ErrBadCursor → 400;
 // dialer.ErrNotFound → 404;
-// dialer.ErrDraining and dialer.ErrUnavailable → 503 with Retry-After; anything else →
-// 500, its text logged and never sent.
+// dialer.ErrDraining and dialer.ErrUnavailable → 503 with Retry-After (the latter's text
+// logged); anything else → 500, its text logged and never sent.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem{Instance: r.URL.Path}
 	var (
@@ -118,9 +118,12 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"Send the lead again in %d seconds.", retryAfter)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	case errors.Is(err, dialer.ErrUnavailable):
+		// The store's error says why (a full disk, a database down); the answer does not.
+		// It holds no lead data.
+		s.log.Log(r.Context(), causeLevel(r, err), "lead store unavailable", "method", r.Method, "route", routePattern(r), "error", err)
 		p.Status = http.StatusServiceUnavailable
 		p.Type, p.Title = problemTypes+"unavailable", "Service unavailable"
-		p.Detail = fmt.Sprintf("The lead store cannot be reached; nothing was stored. "+
+		p.Detail = fmt.Sprintf("The lead store cannot be reached or cannot write; nothing was stored. "+
 			"Send the request again in %d seconds.", retryAfter)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	default:
@@ -128,11 +131,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Type, p.Title = problemTypes+"internal-error", "Internal server error"
 		p.Detail = "Something went wrong on our side and the request may not have completed. " +
 			"Retry later; when retrying POST /v1/leads, send the same Idempotency-Key so that the lead is not created twice."
-		level := slog.LevelError
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			level = slog.LevelInfo // the client went away; nobody reads this answer
-		}
-		s.log.Log(r.Context(), level, "internal error",
+		s.log.Log(r.Context(), causeLevel(r, err), "internal error",
 			"method", r.Method, "route", routePattern(r), "error", err)
 	}
 	writeJSON(w, p.Status, "application/problem+json", p)
@@ -159,6 +158,15 @@ func listedFields(fields []dialer.FieldError) []dialer.FieldError {
 	return append(slices.Clip(fields[:maxListedFields]), dialer.FieldError{Field: "…",
 		Detail: fmt.Sprintf("%d more %s wrong and not listed here; fix the ones above and send the request again",
 			more, plural(more, "field is", "fields are"))})
+}
+
+// causeLevel is the level to log the cause of a 5xx at: error, or info when the client
+// went away (nobody reads the answer).
+func causeLevel(r *http.Request, err error) slog.Level {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return slog.LevelInfo
+	}
+	return slog.LevelError
 }
 
 // validationDetail sums up the bad fields in one sentence: what is wrong with each, or

@@ -127,6 +127,12 @@ func (db *DB) CreateLead(ctx context.Context, l dialer.Lead, o dialer.CreateOpti
 	if err := checkNewLead(&l); err != nil {
 		return dialer.Lead{}, 0, fmt.Errorf("create lead: %w", err)
 	}
+	stored, out, err := db.createLead(ctx, l, o)
+	db.noteWrite(err)
+	return stored, out, err
+}
+
+func (db *DB) createLead(ctx context.Context, l dialer.Lead, o dialer.CreateOptions) (dialer.Lead, dialer.Outcome, error) {
 	var (
 		stored dialer.Lead
 		joined string // the open lead l joined
