@@ -81,6 +81,7 @@ func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
 	idem, keyErr := idempotencyKey(r.Header)
 	in.IdempotencyKey = idem
 	if c.scope == ScopeForm {
+		in.Public = true // its answer may not tell a repeat from a first post
 		s.createFromForm(w, r, c.dealer, in, ctl, joinValidation(bodyErr, ctlErr, keyErr))
 		return
 	}

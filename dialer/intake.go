@@ -19,6 +19,10 @@ type LeadInput struct {
 	ExternalID string `json:"external_id"`
 	// IdempotencyKey comes from the Idempotency-Key header, not the body.
 	IdempotencyKey string `json:"-"`
+	// Public says the lead was posted with a public key (a web form's), whose poster
+	// may not learn whether other leads exist: a repeat of an earlier lead is not let
+	// past the daily cap of its number, so that it is refused as a first post would be.
+	Public bool `json:"-"`
 }
 
 // FieldError is one rejected input field.
@@ -64,14 +68,25 @@ type Recorder interface {
 	CustomerAttempt(dealer string, r Result)
 }
 
-// Check validates a lead for dealer exactly as Submit does, with the dealer's
-// countries, and returns it normalised; it stores nothing, starts nothing and does
-// not count towards any limit. The API checks posts caught by its honeypot with it,
-// so that a bad one is refused as a real post would be.
-func (s *Service) Check(_ context.Context, dealer string, in LeadInput) (Lead, error) {
+// Check refuses a lead for dealer exactly as Submit would before storing it: while
+// draining, when it is invalid (with the dealer's countries), when its number had its
+// day's leads. It returns the lead normalised; it stores nothing, starts nothing and
+// does not count towards any limit. The API checks posts caught by its honeypot with it,
+// so that they are refused as a real post would be.
+func (s *Service) Check(ctx context.Context, dealer string, in LeadInput) (Lead, error) {
+	if s.draining.Load() {
+		return Lead{}, ErrDraining
+	}
 	d, ok := s.Dealer(dealer)
 	if !ok {
 		return Lead{}, fmt.Errorf("check: unknown dealer %q: %w", dealer, ErrNotFound)
 	}
-	return d.validate(in, s.guard.countries(d))
+	l, err := d.validate(in, s.guard.countries(d))
+	if err != nil {
+		return Lead{}, err
+	}
+	if _, _, err := s.guard.checkNumber(ctx, l, s.now(), !in.Public); err != nil {
+		return Lead{}, err
+	}
+	return l, nil
 }

@@ -214,7 +214,8 @@ func controlChar(field, v string) (c rune, at int, ok bool) {
 // it repeats an earlier lead (same Idempotency-Key or external_id) that lead is returned
 // and nothing new starts (OutcomeRepeat). When the dealer has a DuplicateWindow and the
 // number an open lead of the dealer created within it, the submission is kept with that
-// lead, which is returned, and nobody is rung again (OutcomeJoined). A number outside
+// lead, which is returned, and nobody is rung again (OutcomeJoined). A Public lead's
+// repeat is refused at the daily cap as a new lead would be. A number outside
 // the dealer's countries is a *ValidationError; a number that had its daily cap of leads
 // (IntakeRules) a *NumberLimitError. Nothing is stored for either.
 func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead, Outcome, error) {
@@ -232,7 +233,7 @@ func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead
 	// The cap counts stored leads only, so joined submissions never use it up. It is
 	// checked before joining all the same: a number at its cap is refused, whatever its
 	// post would have become.
-	if first, repeat, err := s.guard.checkNumber(ctx, l, s.now()); err != nil {
+	if first, repeat, err := s.guard.checkNumber(ctx, l, s.now(), !in.Public); err != nil {
 		return Lead{}, 0, err
 	} else if repeat {
 		return first, OutcomeRepeat, nil

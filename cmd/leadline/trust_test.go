@@ -243,6 +243,18 @@ func TestTrustEndToEnd(t *testing.T) {
 		if status != http.StatusOK {
 			t.Errorf("repeat at the cap: %d %s", status, body)
 		}
+		// A form post is refused at the cap alike whether it repeats a lead (which it may
+		// not learn exists) or not, and whether it filled in the honeypot or not.
+		for _, v := range []url.Values{
+			{"phone": {"06-12340001"}},
+			{"phone": {"06-12340001"}, "external_id": {"crm-9"}},
+			{"phone": {"06-12340001"}, "external_id": {"crm-9"}, "website": {"x"}},
+			{"phone": {"06-12340001"}, "website": {"x"}},
+		} {
+			v.Set("form_key", trustFormKey)
+			res, body := ta.send(t, "/v1/leads", form(v), "Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin)
+			problemOf(t, res, body, http.StatusTooManyRequests, "number-limit")
+		}
 	})
 	t.Run("signed webhook", func(t *testing.T) {
 		body := `{"phone":"06-12340005","source":"crm"}`
