@@ -19,13 +19,14 @@ type Leads interface {
 	// repeat of an earlier lead (same Idempotency-Key or external_id) it returns that lead
 	// (dialer.OutcomeRepeat); for a lead whose number has an open lead of the dealer, it
 	// keeps the submission with that lead and returns it (dialer.OutcomeJoined). Neither
-	// starts anything new. Errors: *dialer.ValidationError (nothing stored),
+	// starts anything new. A web form's (dialer.ChannelForm) repeat is refused at the daily
+	// cap as a new lead would be. Errors: *dialer.ValidationError (nothing stored),
 	// *dialer.NumberLimitError (the number had its day's leads; nothing stored),
 	// dialer.ErrUnavailable, dialer.ErrDraining.
 	Submit(ctx context.Context, dealer string, in dialer.LeadInput) (lead dialer.Lead, out dialer.Outcome, err error)
-	// Check validates a lead as Submit would and returns it normalised, but stores and
-	// starts nothing (the answer to a post caught by the honeypot). Errors: as Submit's
-	// validation.
+	// Check refuses a lead as Submit would (invalid, its number at the daily cap,
+	// draining) and returns it normalised, but stores and starts nothing: a post caught
+	// by the honeypot is refused as a real one would be. Errors: as Submit's.
 	Check(ctx context.Context, dealer string, in dialer.LeadInput) (dialer.Lead, error)
 	// Get returns the dealer's lead with its attempts; dialer.ErrNotFound when it does not
 	// exist or belongs to another dealer.

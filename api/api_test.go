@@ -212,6 +212,7 @@ func TestCreateLeadJSON(t *testing.T) {
 	want := []call{{Method: "Submit", Dealer: "jansen", Input: dialer.LeadInput{
 		Phone: "06 12345678", Name: "Eva Jansen", Source: "website", Interest: "Volvo XC60",
 		Message: "Call after 5", AssignedTo: "piet", ExternalID: "crm-1", IdempotencyKey: "7f1c0a2e",
+		Channel: dialer.ChannelAPI,
 	}}}
 	if got := ts.leads.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls\n got %+v\nwant %+v", got, want)
@@ -232,7 +233,7 @@ func TestCreateLeadForm(t *testing.T) {
 		t.Fatalf("status %d, want 202: %s", rec.Code, rec.Body)
 	}
 	want := []call{{Method: "Submit", Dealer: "jansen", Input: dialer.LeadInput{
-		Phone: phone, Name: "Eva Jansen", Interest: "Volvo XC60",
+		Phone: phone, Name: "Eva Jansen", Interest: "Volvo XC60", Channel: dialer.ChannelAPI,
 	}}}
 	if got := ts.leads.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls\n got %+v\nwant %+v", got, want)
@@ -375,6 +376,9 @@ func TestCreateLeadSubmitErrors(t *testing.T) {
 			if rec.Header().Get("Location") != "" {
 				t.Error("Location on an error")
 			}
+			if tt.name == "unavailable" && !strings.Contains(ts.logs.String(), `"level":"ERROR","msg":"lead store unavailable"`) {
+				t.Errorf("the cause of the 503 is not logged at error level: %s", ts.logs)
+			}
 			if tt.status == 500 {
 				if strings.Contains(rec.Body.String(), "10.0.0.5") {
 					t.Errorf("internal error text sent to the client: %s", rec.Body)
@@ -494,7 +498,7 @@ func TestListLeadsRefused(t *testing.T) {
 		{"limit=ten", 422, []string{"limit"}},
 		{"limit=1&limit=2", 422, []string{"limit"}},
 		{"stauts=queued&limit=-1", 422, []string{"limit", "stauts"}},
-		{"cursor=" + strings.Repeat("c", 1025), 422, []string{"cursor"}},
+		{"cursor=" + strings.Repeat("c", 1025) + "&limit=0", 422, []string{"limit"}},
 		{"status=%zz", 400, nil},
 	}
 	for _, tt := range tests {
@@ -509,6 +513,28 @@ func TestListLeadsRefused(t *testing.T) {
 	}
 	ts := newServer(t, &fakeLeads{})
 	wantProblem(t, ts.do(t, "GET", "/v1/leads", ""), 401, "/v1/leads")
+}
+
+// TestListLeadsBadCursor: a cursor the store did not give out is a 400 that names the
+// cursor, not an empty page.
+func TestListLeadsBadCursor(t *testing.T) {
+	leads := &fakeLeads{ListFn: func(_ context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
+		return nil, "", fmt.Errorf("list leads: %w", dialer.ErrBadCursor)
+	}}
+	ts := newServer(t, leads)
+	for _, cursor := range []string{"garbage", strings.Repeat("c", 1025)} {
+		rec := ts.do(t, "GET", "/v1/leads?status=queued&cursor="+cursor, "", "Authorization", "Bearer "+keyJansen)
+		p := wantProblem(t, rec, 400, "/v1/leads")
+		if !strings.HasSuffix(p.Type, "#malformed-request") || !strings.Contains(p.Detail, "cursor") || !strings.Contains(p.Detail, "next_cursor") {
+			t.Errorf("problem %+v", p)
+		}
+		if strings.Contains(rec.Body.String(), "ccccc") {
+			t.Error("the cursor is echoed")
+		}
+	}
+	if c := leads.Calls(); len(c) != 1 || c[0].Query.Cursor != "garbage" {
+		t.Errorf("calls %+v; want one List, the too-long cursor refused before", c)
+	}
 }
 
 func TestListLeadsError(t *testing.T) {

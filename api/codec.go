@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/leadline/leadline/dialer"
@@ -200,6 +201,10 @@ func decodeLeadJSON(body []byte) (dialer.LeadInput, formControl, error) {
 			if err := json.Unmarshal(raw, dst); err != nil {
 				verr.Fields = append(verr.Fields, dialer.FieldError{Field: key,
 					Detail: fmt.Sprintf("must be a JSON string, in double quotes; it is %s", jsonKind(firstToken(raw)))})
+			} else if !unicodeText(raw) {
+				// encoding/json would have made U+FFFD of it without a word.
+				verr.Fields = append(verr.Fields, dialer.FieldError{Field: key,
+					Detail: "is not valid UTF-8 (or holds a \\u escape of half a surrogate pair); send the text as UTF-8"})
 			}
 		}
 	}
@@ -246,6 +251,47 @@ func decodeLeadForm(body []byte) (dialer.LeadInput, formControl, error) {
 	}
 	return in, ctl, nil
 }
+
+// unicodeText reports whether the JSON string raw (well-formed, quotes included) is
+// Unicode text: valid UTF-8, and no \u escape of a lone UTF-16 surrogate.
+func unicodeText(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if i >= len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r := hex4(raw[i+1:])
+		i += 4
+		switch {
+		case !utf16.IsSurrogate(r):
+		case r < 0xdc00 && i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' && isLowSurrogate(hex4(raw[i+3:])):
+			i += 6 // a high surrogate and its low one
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hex4 reads four hex digits; -1 when b does not start with them.
+func hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return rune(n)
+}
+
+func isLowSurrogate(r rune) bool { return r >= 0xdc00 && r <= 0xdfff }
 
 // jsonSyntaxError says where the JSON in body went wrong.
 func jsonSyntaxError(body []byte, dec *json.Decoder, err error) error {
@@ -375,9 +421,12 @@ const (
 	maxCursor    = 1024
 )
 
-// listQuery validates GET /v1/leads's query parameters, naming each bad one.
+// listQuery validates GET /v1/leads's query parameters, naming each bad one (422). A
+// cursor too long to be one of ours is refused as the store refuses a cursor it did not
+// give out (400), when nothing else is wrong.
 func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 	q := dialer.ListQuery{Dealer: dealer, Limit: defaultLimit}
+	cursorTooLong := false
 	verr := &dialer.ValidationError{}
 	bad := func(field, format string, args ...any) {
 		verr.Fields = append(verr.Fields, dialer.FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
@@ -421,14 +470,17 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 			q.Limit = n
 		case "cursor":
 			if len(v) > maxCursor {
-				bad(key, "is not a cursor from this server; pass next_cursor of the previous page as it is")
+				cursorTooLong = true
 				continue
 			}
 			q.Cursor = v
 		}
 	}
-	if len(verr.Fields) > 0 {
+	switch {
+	case len(verr.Fields) > 0:
 		return q, verr
+	case cursorTooLong:
+		return q, badCursor()
 	}
 	return q, nil
 }

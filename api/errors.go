@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,12 @@ func badRequest(format string, args ...any) *requestError {
 	}
 }
 
+// badCursor refuses a cursor query parameter that is not a next_cursor of this server.
+func badCursor() *requestError {
+	return badRequest("The cursor query parameter is not a next_cursor of this server. " +
+		"Pass next_cursor of the previous page as it is, or leave cursor out for the first page.")
+}
+
 func unauthorized(detail string) *requestError {
 	return &requestError{
 		status: http.StatusUnauthorized,
@@ -66,9 +73,10 @@ func unauthorized(detail string) *requestError {
 
 // writeError answers err as a problem. It is the only place where errors become HTTP
 // statuses: *dialer.ValidationError → 422 listing each field; *requestError → its own
-// status; *dialer.NumberLimitError → 429 with Retry-After; dialer.ErrNotFound → 404;
-// dialer.ErrDraining and dialer.ErrUnavailable → 503 with Retry-After; anything else →
-// 500, its text logged and never sent.
+// status; *dialer.NumberLimitError → 429 with Retry-After; dialer.ErrBadCursor → 400;
+// dialer.ErrNotFound → 404;
+// dialer.ErrDraining and dialer.ErrUnavailable → 503 with Retry-After (the latter's text
+// logged); anything else → 500, its text logged and never sent.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem{Instance: r.URL.Path}
 	var (
@@ -80,10 +88,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &verr):
 		p.Status = http.StatusUnprocessableEntity
 		p.Type, p.Title = problemTypes+"invalid-request", "Invalid request"
-		p.Errors = verr.Fields
-		if p.Errors == nil {
-			p.Errors = []dialer.FieldError{}
-		}
+		p.Errors = listedFields(verr.Fields)
 		p.Detail = validationDetail(verr.Fields)
 	case errors.As(err, &rerr):
 		p.Status, p.Type, p.Title, p.Detail = rerr.status, problemTypes+rerr.kind, rerr.title, rerr.detail
@@ -98,6 +103,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"number a day (max_leads_per_number_per_day); nothing was stored. It can be called again in %s.",
 			nerr.Max, (time.Duration(secs) * time.Second).String())
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	case errors.Is(err, dialer.ErrBadCursor):
+		b := badCursor()
+		p.Status, p.Type, p.Title, p.Detail = b.status, problemTypes+b.kind, b.title, b.detail
 	case errors.Is(err, dialer.ErrNotFound):
 		p.Status = http.StatusNotFound
 		p.Type, p.Title = problemTypes+"lead-not-found", "Lead not found"
@@ -110,9 +118,12 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"Send the lead again in %d seconds.", retryAfter)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	case errors.Is(err, dialer.ErrUnavailable):
+		// The store's error says why (a full disk, a database down); the answer does not.
+		// It holds no lead data.
+		s.log.Log(r.Context(), causeLevel(r, err), "lead store unavailable", "method", r.Method, "route", routePattern(r), "error", err)
 		p.Status = http.StatusServiceUnavailable
 		p.Type, p.Title = problemTypes+"unavailable", "Service unavailable"
-		p.Detail = fmt.Sprintf("The lead store cannot be reached; nothing was stored. "+
+		p.Detail = fmt.Sprintf("The lead store cannot be reached or cannot write; nothing was stored. "+
 			"Send the request again in %d seconds.", retryAfter)
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	default:
@@ -120,30 +131,74 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Type, p.Title = problemTypes+"internal-error", "Internal server error"
 		p.Detail = "Something went wrong on our side and the request may not have completed. " +
 			"Retry later; when retrying POST /v1/leads, send the same Idempotency-Key so that the lead is not created twice."
-		level := slog.LevelError
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			level = slog.LevelInfo // the client went away; nobody reads this answer
-		}
-		s.log.Log(r.Context(), level, "internal error",
+		s.log.Log(r.Context(), causeLevel(r, err), "internal error",
 			"method", r.Method, "route", routePattern(r), "error", err)
 	}
 	writeJSON(w, p.Status, "application/problem+json", p)
 }
 
-// validationDetail sums up the bad fields in one sentence.
+// A 422 lists at most maxListedFields bad fields in errors, and names at most
+// maxDetailFields in its detail, so that a body of thousands of unknown fields is not
+// answered with many times its size.
+const (
+	maxListedFields = 20
+	maxDetailFields = 5
+)
+
+// listedFields is the errors member of a 422: the first maxListedFields bad fields and,
+// when there are more, one entry (field "…") that says how many were left out.
+func listedFields(fields []dialer.FieldError) []dialer.FieldError {
+	if len(fields) <= maxListedFields {
+		if fields == nil {
+			return []dialer.FieldError{}
+		}
+		return fields
+	}
+	more := len(fields) - maxListedFields
+	return append(slices.Clip(fields[:maxListedFields]), dialer.FieldError{Field: "…",
+		Detail: fmt.Sprintf("%d more %s wrong and not listed here; fix the ones above and send the request again",
+			more, plural(more, "field is", "fields are"))})
+}
+
+// causeLevel is the level to log the cause of a 5xx at: error, or info when the client
+// went away (nobody reads the answer).
+func causeLevel(r *http.Request, err error) slog.Level {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return slog.LevelInfo
+	}
+	return slog.LevelError
+}
+
+// validationDetail sums up the bad fields in one sentence: what is wrong with each, or
+// with more than maxDetailFields, the names of the first ones.
 func validationDetail(fields []dialer.FieldError) string {
 	if len(fields) == 0 {
 		return "The request is invalid."
+	}
+	head := fmt.Sprintf("Fix %d %s and send the request again: ", len(fields), plural(len(fields), "field", "fields"))
+	if len(fields) > maxDetailFields {
+		names := make([]string, maxDetailFields)
+		for i, f := range fields[:maxDetailFields] {
+			names[i] = f.Field
+		}
+		which := "each"
+		if len(fields) > maxListedFields {
+			which = fmt.Sprintf("the first %d", maxListedFields)
+		}
+		return head + fmt.Sprintf("%s and %d more; errors says what is wrong with %s.", strings.Join(names, ", "), len(fields)-maxDetailFields, which)
 	}
 	parts := make([]string, len(fields))
 	for i, f := range fields {
 		parts[i] = f.Field + " " + f.Detail
 	}
-	noun := "field"
-	if len(fields) > 1 {
-		noun = "fields"
+	return head + strings.Join(parts, "; ") + "."
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
 	}
-	return fmt.Sprintf("Fix %d %s and send the request again: %s.", len(fields), noun, strings.Join(parts, "; "))
+	return many
 }
 
 func (s *server) handleNotFound(w http.ResponseWriter, r *http.Request) {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
-	"github.com/google/uuid"
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/phone"
@@ -253,7 +252,8 @@ func quoteOrigin(o string) string {
 
 // corsHeaders lets a page on an allowed origin read the answer to its fetch(). Only
 // POST /v1/leads and its preflight carry them; reading leads is never allowed from a
-// browser.
+// browser. Of the answer's headers only Retry-After matters to a page: a form post's
+// answer has no other (see writeReceipt).
 func corsHeaders(w http.ResponseWriter, r *http.Request, a *Access) {
 	w.Header().Add("Vary", "Origin")
 	origin := r.Header.Get("Origin")
@@ -262,7 +262,7 @@ func corsHeaders(w http.ResponseWriter, r *http.Request, a *Access) {
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Expose-Headers", "Location, Retry-After, Idempotent-Replayed, "+HeaderJoined)
+	h.Set("Access-Control-Expose-Headers", "Retry-After")
 }
 
 // handlePreflight answers a CORS preflight for POST /v1/leads from an allowed origin:
@@ -310,15 +310,4 @@ func checkRedirect(raw string, d *DealerAccess) error {
 		return bad("must be a page on one of the dealer's allowed_origins")
 	}
 	return nil
-}
-
-// fakeLead is the answer to a post whose honeypot was filled in: the validated lead l
-// as if it were new, but nothing was stored and nobody is called.
-func fakeLead(l dialer.Lead, now time.Time) dialer.Lead {
-	id, err := uuid.NewV7()
-	if err != nil {
-		id = uuid.New()
-	}
-	l.ID, l.Status, l.CreatedAt = id.String(), dialer.StatusQueued, now.UTC()
-	return l
 }

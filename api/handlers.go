@@ -2,12 +2,14 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 
 	"github.com/leadline/leadline/dialer"
 )
@@ -15,12 +17,12 @@ import (
 // readyTimeout bounds a readiness check.
 const readyTimeout = 5 * time.Second
 
-// handleCreateLead is POST /v1/leads: 202 with the new lead; 202 with the open lead it
-// joined and Leadline-Joined: <its id> for a lead whose number has one; 200 with the
-// first lead and Idempotent-Replayed: true for a repeat; 303 to the redirect field's URL
-// for a form post that asks for one. The caller is an API key (Authorization or X-API-Key)
-// or a form key (form_key in the query or the body). Submit is not called for a
-// refused request.
+// handleCreateLead is POST /v1/leads. The caller is an API key (Authorization or
+// X-API-Key) or a form key (form_key in the query or the body). An API key gets 202 with
+// the new lead; 202 with the open lead it joined and Leadline-Joined: <its id> for a lead
+// whose number has one; 200 with the first lead and Idempotent-Replayed: true for a
+// repeat. A form key gets the same formReceipt whatever became of its post (202, or 303
+// to the redirect field's URL). Submit is not called for a refused request.
 func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
 	access := s.access()
 	corsHeaders(w, r, access)
@@ -78,7 +80,9 @@ func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
 	}
 	idem, keyErr := idempotencyKey(r.Header)
 	in.IdempotencyKey = idem
+	in.Channel = dialer.ChannelAPI
 	if c.scope == ScopeForm {
+		in.Channel = dialer.ChannelForm // its answer may not tell a repeat from a first post
 		s.createFromForm(w, r, c.dealer, in, ctl, joinValidation(bodyErr, ctlErr, keyErr))
 		return
 	}
@@ -108,12 +112,12 @@ func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeCreated(w, lead, out, "")
+	writeCreated(w, lead, out)
 }
 
 // createFromForm finishes a post with a form key: origin, per-IP limit, redirect,
-// validation, per-phone limit, then the honeypot, then Submit. verr holds the body's
-// and headers' validation errors.
+// validation, per-phone limit, then the honeypot, then Submit, answered with a
+// formReceipt. verr holds the body's and headers' validation errors.
 func (s *server) createFromForm(w http.ResponseWriter, r *http.Request, d *DealerAccess, in dialer.LeadInput, ctl formControl, verr error) {
 	if err := checkFormOrigin(r, d); err != nil {
 		s.writeError(w, r, err)
@@ -138,13 +142,12 @@ func (s *server) createFromForm(w http.ResponseWriter, r *http.Request, d *Deale
 	if ctl.Honeypot != "" {
 		// A bot filled in the hidden field. It gets the answer a person would get, but
 		// nothing is stored and nobody is called.
-		checked, err := s.leads.Check(r.Context(), d.Dealer, in)
-		if err != nil {
+		if _, err := s.leads.Check(r.Context(), d.Dealer, in); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		s.log.InfoContext(r.Context(), "honeypot filled in: lead discarded", "dealer", d.Dealer)
-		writeCreated(w, fakeLead(checked, s.now()), dialer.OutcomeCreated, ctl.Redirect)
+		s.writeReceipt(w, r, "", ctl.Redirect)
 		return
 	}
 	lead, out, err := s.leads.Submit(r.Context(), d.Dealer, in)
@@ -152,17 +155,20 @@ func (s *server) createFromForm(w http.ResponseWriter, r *http.Request, d *Deale
 		s.writeError(w, r, err)
 		return
 	}
-	writeCreated(w, lead, out, ctl.Redirect)
+	id := ""
+	if out == dialer.OutcomeCreated {
+		id = lead.ID
+	}
+	s.writeReceipt(w, r, id, ctl.Redirect)
 }
 
-// HeaderJoined names, on the answer to a post that joined an open lead for the same
-// number, the id of that lead (which is also the answer's body).
+// HeaderJoined names, on the answer to an API-key post that joined an open lead for the
+// same number, the id of that lead (which is also the answer's body).
 const HeaderJoined = "Leadline-Joined"
 
-// writeCreated answers a stored, joined or repeated lead: 202; 202 with Leadline-Joined
-// for a join; 200 with Idempotent-Replayed for a repeat; 303 See Other to redirect when it
-// is set.
-func writeCreated(w http.ResponseWriter, lead dialer.Lead, out dialer.Outcome, redirect string) {
+// writeCreated answers an API-key post with the stored, joined or repeated lead: 202;
+// 202 with Leadline-Joined for a join; 200 with Idempotent-Replayed for a repeat.
+func writeCreated(w http.ResponseWriter, lead dialer.Lead, out dialer.Outcome) {
 	status := http.StatusAccepted
 	switch out {
 	case dialer.OutcomeRepeat:
@@ -174,11 +180,42 @@ func writeCreated(w http.ResponseWriter, lead dialer.Lead, out dialer.Outcome, r
 		w.Header().Set(HeaderJoined, lead.ID)
 	}
 	w.Header().Set("Location", "/v1/leads/"+url.PathEscape(lead.ID))
+	encode(w, status, toLeadJSON(lead))
+}
+
+// receiptReceived is the status of every formReceipt.
+const receiptReceived = "received"
+
+// formReceipt is the whole answer to a form-key post that was taken in. A form key is
+// public and reads no leads, so the answer says nothing its poster did not send: not
+// whether the post made a lead, repeated one (same Idempotency-Key or external_id),
+// joined an open lead for the same number, or was caught by the honeypot.
+type formReceipt struct {
+	// ID is the new lead's id; for a repeat, a join or the honeypot, a fresh UUIDv7 that
+	// names no lead, made as a new lead's id is, so that it does not tell which.
+	ID     string `json:"id"`
+	Status string `json:"status"` // always "received"
+}
+
+// writeReceipt answers a form-key post that was taken in: 202 with a formReceipt, or 303
+// See Other to redirect when it is set. id is the new lead's; "" for anything else,
+// which gets a fresh id. Neither Location (but the redirect), Idempotent-Replayed nor
+// Leadline-Joined is sent: every such post is answered alike.
+func (s *server) writeReceipt(w http.ResponseWriter, r *http.Request, id, redirect string) {
+	if id == "" {
+		u, err := uuid.NewV7()
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("form receipt id: %w", err))
+			return
+		}
+		id = u.String()
+	}
+	status := http.StatusAccepted
 	if redirect != "" {
 		w.Header().Set("Location", redirect)
 		status = http.StatusSeeOther
 	}
-	encode(w, status, toLeadJSON(lead))
+	encode(w, status, formReceipt{ID: id, Status: receiptReceived})
 }
 
 // handleGetLead is GET /v1/leads/{id}.

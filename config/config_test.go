@@ -362,6 +362,48 @@ dealer jansen: Autohuis Jansen
 	}
 }
 
+// TestSummaryHidesStoreSecrets: leadline check prints the store URL without its
+// password, wherever the URL carries one.
+func TestSummaryHidesStoreSecrets(t *testing.T) {
+	c, err := config.Load("testdata/leadline.yaml", env("JANSEN_API_KEY", "jansen-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for store, want := range map[string]string{
+		"postgres://u@h/db?password=s3cr3t":                                    "postgres://u@h/db?password=xxxxx",
+		"postgres://u@h/db?sslmode=require&sslpassword=s3cr3t":                 "postgres://u@h/db?sslmode=require&sslpassword=xxxxx",
+		"postgres://u@h/db?PassWord=s3cr3t&application_name=leadline":          "postgres://u@h/db?PassWord=xxxxx&application_name=leadline",
+		"postgres://u@h/db?pass%77ord=s3cr3t":                                  "postgres://u@h/db?pass%77ord=xxxxx",
+		"postgres://u:s3cr3t@h/db?pwd=s3cr3t&pass=s3cr3t":                      "postgres://u:xxxxx@h/db?pwd=xxxxx&pass=xxxxx",
+		"postgresql://u@h/db?secret=s3cr3t&token=s3cr3t&auth_token=s3":         "postgresql://u@h/db?secret=xxxxx&token=xxxxx&auth_token=xxxxx",
+		"postgres://u@h/db?key=s3cr3t&API-Key=s3cr3t&apikey=s3cr3t":            "postgres://u@h/db?key=xxxxx&API-Key=xxxxx&apikey=xxxxx",
+		"postgres://u@h/db?client_secret=s3cr3t&db_password=s3cr3t":            "postgres://u@h/db?client_secret=xxxxx&db_password=xxxxx",
+		"postgres://u:s3/cr@3t@h1:5432,h2:5432/db":                             "postgres://u:xxxxx@h1:5432,h2:5432/db",
+		"postgres://u@h/db?sslmode=verify-full&connect_timeout=5":              "postgres://u@h/db?sslmode=verify-full&connect_timeout=5",
+		"sqlite://leadline.db?_pragma=key('s3cr3t')&_pragma=journal_mode(WAL)": "sqlite://leadline.db?_pragma=xxxxx&_pragma=journal_mode(WAL)",
+		"sqlite://leadline.db?_pragma=key%3D%27s3cr3t%27":                      "sqlite://leadline.db?_pragma=xxxxx",
+		"sqlite:///var/lib/leadline/leadline.db?_synchronous=NORMAL":           "sqlite:///var/lib/leadline/leadline.db?_synchronous=NORMAL",
+	} {
+		c.Store = store
+		var b strings.Builder
+		if err := c.Summary(&b); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for line := range strings.Lines(b.String()) {
+			if rest, ok := strings.CutPrefix(line, "store "); ok {
+				got = strings.TrimSpace(rest)
+			}
+		}
+		if got != want {
+			t.Errorf("store %s\n shown %s\n  want %s", store, got, want)
+		}
+		if strings.Contains(b.String(), "s3") {
+			t.Errorf("leadline check shows a secret of %s:\n%s", store, b.String())
+		}
+	}
+}
+
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		20 * time.Second: "20s", 2 * time.Hour: "2h", 90 * time.Second: "1m30s", time.Minute: "1m",

@@ -118,9 +118,85 @@ func FormatDuration(d time.Duration) string {
 	return s
 }
 
+// redacted is what a secret is shown as.
+const redacted = "xxxxx"
+
+// redactStore is a store URL without its secrets: the password of its user
+// (postgres://u:xxxxx@h/db) and the value of every query parameter whose name looks
+// like a secret (?password=xxxxx, sslpassword, token, apikey…; see secretParam). The
+// rest is shown as written.
 func redactStore(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
+	base, query, hasQuery := strings.Cut(s, "?")
+	base = redactUserinfo(base)
+	if !hasQuery {
+		return base
 	}
-	return s
+	params := strings.Split(query, "&")
+	for i, p := range params {
+		k, v, ok := strings.Cut(p, "=")
+		if ok && v != "" && secretParam(k, v) {
+			params[i] = k + "=" + redacted
+		}
+	}
+	return base + "?" + strings.Join(params, "&")
+}
+
+// redactUserinfo masks the password of scheme://user:password@host/…: everything from
+// the first ':' to the last '@', whether or not the URL parses (several hosts, a bad
+// port, a '/' or '@' left unescaped in the password). It may mask too much of an odd
+// URL, never too little.
+func redactUserinfo(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return s
+	}
+	user, _, hasPassword := strings.Cut(rest[:at], ":")
+	if !hasPassword {
+		return s
+	}
+	return scheme + "://" + user + ":" + redacted + rest[at:]
+}
+
+// secretWords are the query parameter names, lower case without - and _, that hold
+// secrets; a name that contains one of secretParts is one too.
+var (
+	secretWords = map[string]bool{"pass": true, "pwd": true, "key": true, "auth": true, "apikey": true, "sslkey": true,
+		"credential": true, "credentials": true, "sig": true, "signature": true}
+	secretParts = []string{"password", "passwd", "secret", "token", "apikey", "accesskey", "privatekey"}
+	// keyPragmas are SQLite pragmas that take an encryption key (SQLCipher and kin),
+	// as in sqlite://leadline.db?_pragma=key('…').
+	keyPragmas = []string{"key", "rekey", "hexkey", "hexrekey", "textkey", "textrekey"}
+)
+
+// secretParam reports whether the query parameter k=v (both as written, percent-encoded)
+// holds a secret, judged by its name, case-insensitively.
+func secretParam(k, v string) bool {
+	if dk, err := url.QueryUnescape(k); err == nil {
+		k = dk
+	}
+	name := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(k))
+	if secretWords[name] {
+		return true
+	}
+	for _, part := range secretParts {
+		if strings.Contains(name, part) {
+			return true
+		}
+	}
+	if name == "pragma" {
+		if dv, err := url.QueryUnescape(v); err == nil {
+			v = dv
+		}
+		pragma := strings.ToLower(strings.TrimSpace(v))
+		for _, kp := range keyPragmas {
+			if rest, ok := strings.CutPrefix(pragma, kp); ok && (rest == "" || strings.ContainsAny(rest[:1], "(= ")) {
+				return true
+			}
+		}
+	}
+	return false
 }

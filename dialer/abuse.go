@@ -123,10 +123,11 @@ func countryProblem(p string, countries []string) string {
 }
 
 // checkNumber applies the per-number cap to a validated lead l. When the number is
-// at its cap and l repeats an earlier lead of the dealer (same idempotency key or
-// external id), that lead is returned with repeat=true, as CreateLead would have.
-// Errors: *NumberLimitError, or ErrUnavailable when the store cannot answer.
-func (g *guard) checkNumber(ctx context.Context, l Lead, now time.Time) (first Lead, repeat bool, err error) {
+// at its cap, repeats are allowed and l repeats an earlier lead of the dealer (same
+// idempotency key or external id), that lead is returned with repeat=true, as
+// CreateLead would have. Errors: *NumberLimitError, or ErrUnavailable when the store
+// cannot answer.
+func (g *guard) checkNumber(ctx context.Context, l Lead, now time.Time, repeats bool) (first Lead, repeat bool, err error) {
 	if g.store == nil {
 		return Lead{}, false, nil
 	}
@@ -143,7 +144,7 @@ func (g *guard) checkNumber(ctx context.Context, l Lead, now time.Time) (first L
 	if n < limit {
 		return Lead{}, false, nil
 	}
-	if l.IdempotencyKey != "" || l.ExternalID != "" {
+	if repeats && (l.IdempotencyKey != "" || l.ExternalID != "") {
 		first, found, err := g.store.FindRepeat(ctx, l.Dealer, l.IdempotencyKey, l.ExternalID)
 		if err != nil {
 			return Lead{}, false, fmt.Errorf("submit: find repeat: %w: %w", ErrUnavailable, err)

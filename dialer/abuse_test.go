@@ -194,6 +194,48 @@ func TestNumberCap(t *testing.T) {
 	}
 }
 
+// TestNumberCapPublic: at a number's cap, a post with a public (form) key that repeats
+// an earlier lead is refused as a first post would be, so that its answer does not
+// tell that the lead exists; Check, for the honeypot, refuses as Submit does.
+func TestNumberCapPublic(t *testing.T) {
+	a := newAbuseService(t, true)
+	a.svc.SetIntakeRules(dialer.IntakeRules{MaxLeadsPerNumberPerDay: 1})
+	ctx := context.Background()
+	first, _, err := a.svc.Submit(ctx, "jansen", dialer.LeadInput{Phone: "06-12345678", ExternalID: "crm-1", IdempotencyKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []dialer.LeadInput{
+		{Phone: "06-12345678", ExternalID: "crm-1", Channel: dialer.ChannelForm},
+		{Phone: "06-12345678", IdempotencyKey: "k1", Channel: dialer.ChannelForm},
+		{Phone: "06-12345678", Channel: dialer.ChannelForm},
+	} {
+		if _, out, err := a.svc.Submit(ctx, "jansen", in); !errors.Is(err, dialer.ErrTooManyLeads) {
+			t.Errorf("public %+v at the cap: %v, %v; want ErrTooManyLeads", in, out, err)
+		}
+		if _, err := a.svc.Check(ctx, "jansen", in); !errors.Is(err, dialer.ErrTooManyLeads) {
+			t.Errorf("Check(%+v) at the cap: %v; want ErrTooManyLeads", in, err)
+		}
+	}
+	// With an API key a repeat is still answered with the first lead.
+	in := dialer.LeadInput{Phone: "06-12345678", ExternalID: "crm-1"}
+	if l, out, err := a.svc.Submit(ctx, "jansen", in); err != nil || out != dialer.OutcomeRepeat || l.ID != first.ID {
+		t.Errorf("API repeat at the cap: %v, %v", out, err)
+	}
+	if _, err := a.svc.Check(ctx, "jansen", in); err != nil {
+		t.Errorf("Check of an API repeat at the cap: %v", err)
+	}
+	// Below the cap Check takes the lead; it counts nothing.
+	for range 3 {
+		if _, err := a.svc.Check(ctx, "jansen", dialer.LeadInput{Phone: "06-87654321", Channel: dialer.ChannelForm}); err != nil {
+			t.Errorf("Check below the cap: %v", err)
+		}
+	}
+	if n := len(a.store.leads); n != 1 {
+		t.Errorf("%d leads stored, want 1", n)
+	}
+}
+
 func TestNumberCapDefault(t *testing.T) {
 	a := newAbuseService(t, true)
 	for i := range dialer.DefaultMaxLeadsPerNumberPerDay {

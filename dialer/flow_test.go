@@ -289,14 +289,14 @@ func TestAcceptedCallIsWhisperedAndBridged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t, map[string]dialertest.Script{"sip:piet@192.0.2.10": accepts, customer: answers})
 		start := time.Now()
-		l := e.submit(t, dialer.LeadInput{Phone: "+31 6 1234 5678", Name: "Eva \"Evil\"\r\nJansen", Interest: "Volvo XC60", Source: "website"})
+		l := e.submit(t, dialer.LeadInput{Phone: "+31 6 1234 5678", Name: "Eva \"Evil\" <sip:x@y>; Jansen", Interest: "Volvo XC60", Source: "website"})
 		got := e.wait(t, l.ID)
 		calls := e.caller.Calls()
 		if len(calls) != 2 {
 			t.Fatalf("calls = %+v", calls)
 		}
 		agent, cust := calls[0], calls[1]
-		if agent.Opts.Kind != dialer.LegAgent || agent.Opts.CallerID != "+31201234567" || agent.Opts.DisplayName != "Lead Eva \"Evil\"\r\nJansen" || agent.Opts.LeadID != l.ID {
+		if agent.Opts.Kind != dialer.LegAgent || agent.Opts.CallerID != "+31201234567" || agent.Opts.DisplayName != "Lead Eva \"Evil\" <sip:x@y>; Jansen" || agent.Opts.LeadID != l.ID {
 			t.Errorf("agent dial opts %+v", agent.Opts)
 		}
 		if cust.Target != customer || cust.Opts.Kind != dialer.LegCustomer || cust.Opts.CallerID != "+31201234567" || cust.Opts.EarlyMedia != agent.Leg {
@@ -306,7 +306,7 @@ func TestAcceptedCallIsWhisperedAndBridged(t *testing.T) {
 			t.Error("legs not bridged")
 		}
 		said := e.speaker.Said()
-		if !slices.Contains(said, "en: New lead from website: Eva \"Evil\"\r\nJansen, Volvo XC60. Press 1.") || !slices.Contains(said, "en: Connecting you now.") {
+		if !slices.Contains(said, "en: New lead from website: Eva \"Evil\" <sip:x@y>; Jansen, Volvo XC60. Press 1.") || !slices.Contains(said, "en: Connecting you now.") {
 			t.Errorf("speaker said %q", said)
 		}
 		// ring 3 s + key after 4 s + customer ring 4 s.

@@ -160,16 +160,27 @@ const (
 	IntakeRefused     IntakeResult = "refused"     // refused at the door: sender not allowed, too big, too many
 )
 
-// Check validates a lead for dealer exactly as Submit does, with the dealer's
-// countries, and returns it normalised; it stores nothing, starts nothing and does
-// not count towards any limit. The API answers posts caught by its honeypot with it,
-// so that they get the answer a real post would.
-func (s *Service) Check(_ context.Context, dealer string, in LeadInput) (Lead, error) {
+// Check refuses a lead for dealer exactly as Submit would before storing it: while
+// draining, when it is invalid (with the dealer's countries), when its number had its
+// day's leads. It returns the lead normalised; it stores nothing, starts nothing and
+// does not count towards any limit. The API checks posts caught by its honeypot with it,
+// so that they are refused as a real post would be.
+func (s *Service) Check(ctx context.Context, dealer string, in LeadInput) (Lead, error) {
+	if s.draining.Load() {
+		return Lead{}, ErrDraining
+	}
 	d, ok := s.Dealer(dealer)
 	if !ok {
 		return Lead{}, fmt.Errorf("check: unknown dealer %q: %w", dealer, ErrNotFound)
 	}
-	return d.validate(in, s.guard.countries(d))
+	l, err := d.validate(in, s.guard.countries(d))
+	if err != nil {
+		return Lead{}, err
+	}
+	if _, _, err := s.guard.checkNumber(ctx, l, s.now(), in.Channel != ChannelForm); err != nil {
+		return Lead{}, err
+	}
+	return l, nil
 }
 
 // ErrNoArchive is returned by Reject and the archive's readers when the service keeps no

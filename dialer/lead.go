@@ -199,6 +199,9 @@ const RetryStep = -1
 // Errors the store returns.
 var (
 	ErrNotFound = errors.New("not found")
+	// ErrBadCursor means a ListQuery's Cursor is not one the store gave out: the client
+	// sent something other than a page's next cursor.
+	ErrBadCursor = errors.New("not a cursor of this store")
 	// ErrLeaseHeld means another node is working on the lead.
 	ErrLeaseHeld = errors.New("lead is being worked on by another node")
 )

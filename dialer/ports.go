@@ -28,6 +28,7 @@ type LeadStore interface {
 	// matches any dealer).
 	GetLead(ctx context.Context, dealer, id string) (Lead, error)
 	// ListLeads returns the dealer's leads newest first, without attempts.
+	// ErrBadCursor when q.Cursor is not a next cursor the store gave out.
 	ListLeads(ctx context.Context, q ListQuery) (leads []Lead, next string, err error)
 
 	// Claim takes the lease on an unfinished lead for node until the given time, when no
@@ -104,6 +105,7 @@ type Archive interface {
 	InsertRejection(ctx context.Context, r Rejection) error
 	// Rejections returns a page of the dealer's rejections, newest first, without their
 	// originals; next is the cursor of the following page, "" on the last.
+	// ErrBadCursor when cursor is not one the store gave out.
 	Rejections(ctx context.Context, dealer string, limit int, cursor string) (rs []Rejection, next string, err error)
 	// Rejection returns one rejection with its original. ErrNotFound when missing or
 	// another dealer's.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -156,6 +157,15 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 		case utf8.RuneCountInString(*f.val) > fieldLimits[f.name]:
 			ve.add(f.name, "is longer than %d characters", fieldLimits[f.name])
 			bad[f.name] = true
+		default:
+			if c, at, ok := controlChar(f.name, *f.val); ok {
+				hint := "remove it"
+				if f.name == "message" {
+					hint = "of those, only line breaks and tabs are allowed"
+				}
+				ve.add(f.name, "contains a control character (U+%04X, character %d); %s", c, at, hint)
+				bad[f.name] = true
+			}
 		}
 	}
 	if in.Channel == "" {
@@ -196,11 +206,30 @@ func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
 	return l, nil
 }
 
+// controlChar finds the first control character (C0, DEL or C1) in the lead field
+// named field, and its place (1 for the first character); ok is false when there is
+// none. Only a message may hold line breaks (CR, LF) and tabs. Lead fields are spoken
+// in whispers and shown in SIP headers: espeak-ng reads U+0001 as the start of a
+// command, and a header must hold no CR or LF.
+func controlChar(field, v string) (c rune, at int, ok bool) {
+	i := 0
+	for _, r := range v {
+		i++
+		if !unicode.IsControl(r) || field == "message" && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		return r, i, true
+	}
+	return 0, 0, false
+}
+
 // Submit validates a lead, stores it and starts its flow at once (OutcomeCreated). When
 // it repeats an earlier lead (same Idempotency-Key or external_id) that lead is returned
 // and nothing new starts (OutcomeRepeat). When the dealer has a DuplicateWindow and the
 // number an open lead of the dealer created within it, the submission is kept with that
-// lead, which is returned, and nobody is rung again (OutcomeJoined). A number outside
+// lead, which is returned, and nobody is rung again (OutcomeJoined). A web form's
+// (ChannelForm) repeat is refused at the daily cap as a new lead would be: its poster
+// may not learn whether other leads exist. A number outside
 // the dealer's countries is a *ValidationError; a number that had its daily cap of leads
 // (IntakeRules) a *NumberLimitError. Nothing is stored for either.
 func (s *Service) Submit(ctx context.Context, dealer string, in LeadInput) (Lead, Outcome, error) {
@@ -237,7 +266,7 @@ func (s *Service) submit(ctx context.Context, d *Dealer, in LeadInput) (Lead, Ou
 	// The cap counts stored leads only, so joined submissions never use it up. It is
 	// checked before joining all the same: a number at its cap is refused, whatever its
 	// post would have become.
-	if first, repeat, err := s.guard.checkNumber(ctx, l, s.now()); err != nil {
+	if first, repeat, err := s.guard.checkNumber(ctx, l, s.now(), in.Channel != ChannelForm); err != nil {
 		return Lead{}, 0, err
 	} else if repeat {
 		return first, OutcomeRepeat, nil

@@ -53,8 +53,12 @@ func (db *DB) InsertRejection(ctx context.Context, r dialer.Rejection) error {
 }
 
 // Rejections returns a page of the dealer's rejections, newest first, without their
-// originals. limit below 1 means 50, above 100 means 100.
+// originals. limit below 1 means 50, above 100 means 100. dialer.ErrBadCursor for a
+// cursor that is not a rejection id.
 func (db *DB) Rejections(ctx context.Context, dealer string, limit int, cursor string) ([]dialer.Rejection, string, error) {
+	if err := checkCursor(cursor); err != nil {
+		return nil, "", fmt.Errorf("list rejections: %w", err)
+	}
 	if limit < 1 {
 		limit = defaultListLimit
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/leadline/leadline/dialer"
 )
 
@@ -126,6 +128,12 @@ func (db *DB) CreateLead(ctx context.Context, l dialer.Lead, o dialer.CreateOpti
 	if err := checkNewLead(&l); err != nil {
 		return dialer.Lead{}, 0, fmt.Errorf("create lead: %w", err)
 	}
+	stored, out, err := db.createLead(ctx, l, o)
+	db.noteWrite(err)
+	return stored, out, err
+}
+
+func (db *DB) createLead(ctx context.Context, l dialer.Lead, o dialer.CreateOptions) (dialer.Lead, dialer.Outcome, error) {
 	var (
 		stored dialer.Lead
 		joined string // the open lead l joined
@@ -285,10 +293,16 @@ func (db *DB) GetLead(ctx context.Context, dealer, id string) (dialer.Lead, erro
 
 // ListLeads returns a page of leads newest first (by id: uuid v7 ids are time-ordered),
 // without attempts. q.Dealer "" lists every dealer's. q.Limit below 1 means 50; above 100
-// means 100. next is the Cursor for the following page, "" on the last one.
+// means 100. next is the Cursor for the following page, "" on the last one: the id of
+// the page's last lead. dialer.ErrBadCursor for a Cursor that is not a lead id as
+// Leadline makes them (a UUID, in its canonical lower-case form, so that it sorts as
+// ids do).
 func (db *DB) ListLeads(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
 	if q.Status != "" && !q.Status.Valid() {
 		return nil, "", fmt.Errorf("list leads: unknown status %q", q.Status)
+	}
+	if err := checkCursor(q.Cursor); err != nil {
+		return nil, "", fmt.Errorf("list leads: %w", err)
 	}
 	limit := q.Limit
 	if limit < 1 {
@@ -631,4 +645,16 @@ func fromMillis(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms).UTC()
+}
+
+// checkCursor accepts "" and ids as Leadline makes them (UUIDs in their canonical
+// lower-case form, which sort as the ids do); anything else is dialer.ErrBadCursor.
+func checkCursor(c string) error {
+	if c == "" {
+		return nil
+	}
+	if u, err := uuid.Parse(c); err != nil || u.String() != c {
+		return dialer.ErrBadCursor
+	}
+	return nil
 }

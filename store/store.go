@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"net/url"
 	"path"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,6 +60,12 @@ type DB struct {
 	now     func() time.Time
 	log     *slog.Logger
 	q       *queue
+	// file is a SQLite database's file name, "" for PostgreSQL and ":memory:". Ready
+	// checks the free space of its disk.
+	file string
+	// writeFail is the last lead that could not be written because the database takes
+	// no writes, nil once one was written since (see Ready).
+	writeFail atomic.Pointer[writeFailure]
 	// stmts holds the hot writes prepared once on w (modernc's SQLite keeps no statement
 	// cache: parsing was a quarter of the CPU of taking a lead in). string → *sql.Stmt.
 	stmts sync.Map
@@ -196,6 +204,10 @@ func openSQLite(rest string, o options) (*DB, error) {
 	db := &DB{w: w, r: w, dialect: SQLite, now: o.now, log: o.log}
 	if memory {
 		return db, nil
+	}
+	db.file = file
+	if abs, err := filepath.Abs(file); err == nil {
+		db.file = abs
 	}
 	// The writer's first connection creates the file and switches it to WAL before any
 	// reader opens it.

@@ -421,6 +421,47 @@ func TestListLeads(t *testing.T) {
 	})
 }
 
+// A cursor that is not a lead id as the store gives them out is dialer.ErrBadCursor,
+// not a page: not an empty one, nor one read from some other place in the list.
+func TestListLeadsBadCursor(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db := newDB(t, b)
+		ctx := t.Context()
+		var ids []string
+		for range 3 {
+			ids = append(ids, mustCreate(t, db, newLead("jansen")).ID)
+		}
+		_, next, err := db.ListLeads(ctx, dialer.ListQuery{Dealer: "jansen", Limit: 1})
+		if err != nil || next != ids[2] {
+			t.Fatalf("first page: next %q, %v", next, err)
+		}
+		for _, c := range []string{
+			"garbage", "' OR 1=1 --", "zzzz", "0", strings.ToUpper(next), "{" + next + "}", "urn:uuid:" + next,
+			strings.ReplaceAll(next, "-", ""), next + " ", " " + next, next[:35], next + "0", "\x00" + next,
+		} {
+			leads, nc, err := db.ListLeads(ctx, dialer.ListQuery{Dealer: "jansen", Cursor: c})
+			if !errors.Is(err, dialer.ErrBadCursor) {
+				t.Errorf("cursor %q: %d leads, next %q, %v; want ErrBadCursor", c, len(leads), nc, err)
+			}
+		}
+		// A cursor is a place in the list, whether or not a lead has that id.
+		for c, want := range map[string][]string{
+			next:                                   {ids[1], ids[0]},
+			"ffffffff-ffff-7fff-bfff-ffffffffffff": {ids[2], ids[1], ids[0]},
+			"00000000-0000-0000-0000-000000000000": nil,
+		} {
+			leads, _, err := db.ListLeads(ctx, dialer.ListQuery{Dealer: "jansen", Cursor: c})
+			var got []string
+			for _, l := range leads {
+				got = append(got, l.ID)
+			}
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("cursor %s: %v, %v; want %v", c, got, err, want)
+			}
+		}
+	})
+}
+
 // A lead created with a lease is held from the start; releasing it makes its queue job
 // due at once, so a restarted node resumes it without waiting for the takeover time.
 func TestCreateWithLeaseAndRelease(t *testing.T) {

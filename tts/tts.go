@@ -9,8 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/sip/media"
@@ -101,12 +104,13 @@ func (s *Speaker) render(ctx context.Context, lang string, p dialer.Prompt) (dia
 }
 
 // synthesise runs espeak-ng with the text on standard input (never as an argument, so
-// nothing in a lead can become an option) and resamples its WAV to 8 kHz.
+// nothing in a lead can become an option) and resamples its WAV to 8 kHz. The text is
+// made speakable first.
 func (s *Speaker) synthesise(ctx context.Context, lang, text string) (dialer.Audio, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.espeak, "-v", lang, "-s", "150", "--stdout")
-	cmd.Stdin = bytes.NewBufferString(text)
+	cmd.Stdin = strings.NewReader(speakable(text))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -117,6 +121,21 @@ func (s *Speaker) synthesise(ctx context.Context, lang, text string) (dialer.Aud
 		return nil, fmt.Errorf("tts: espeak-ng output: %w", err)
 	}
 	return media.Resample(pcm, rate), nil
+}
+
+// speakable is text with every control character (C0, DEL, C1: line breaks and tabs
+// too) and every byte that is not UTF-8 turned into a space. espeak-ng reads U+0001
+// as the start of an embedded command (U+0001 then a number and a letter: volume,
+// speed, pauses), which would let a lead's name silence a whisper or stretch it
+// out. The dialer refuses such leads already; this is the second line of defence,
+// for every text spoken.
+func speakable(text string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(text, " "))
 }
 
 func (s *Speaker) file(lang, name string) (dialer.Audio, error) {

@@ -107,3 +107,45 @@ func rms(a dialer.Audio) float64 {
 	}
 	return math.Sqrt(sum / float64(max(len(a), 1)))
 }
+
+// TestEspeakSeesNoControlCharacters runs a stand-in for espeak-ng that keeps what it
+// reads: no control character (U+0001 starts an espeak-ng command) and no broken UTF-8
+// reaches it, whatever the text holds.
+func TestEspeakSeesNoControlCharacters(t *testing.T) {
+	dir := t.TempDir()
+	wav, got := filepath.Join(dir, "out.wav"), filepath.Join(dir, "stdin")
+	writeWAV(t, wav, 8000, 800)
+	fake := filepath.Join(dir, "espeak-ng")
+	script := "#!/bin/sh\ncat > '" + got + "'\ncat '" + wav + "'\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := &Speaker{engine: EngineEspeak, espeak: fake, cache: map[key]dialer.Audio{}}
+	text := "Eva\x0150A Jansen\x01" + "2S, Volvo\u0085XC60\x7f\x1b[0m\r\n\tline\xff\xfetwo\x00. Druk op 1."
+	if _, err := s.Speak(context.Background(), "nl", dialer.Prompt{Name: dialer.PromptWhisper, Text: text}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "Eva 50A Jansen 2S, Volvo XC60  [0m   line two . Druk op 1."
+	if string(b) != want {
+		t.Errorf("espeak-ng read %q, want %q", b, want)
+	}
+}
+
+func TestSpeakable(t *testing.T) {
+	for in, want := range map[string]string{
+		"Eva Jansen, Volvo XC60": "Eva Jansen, Volvo XC60",
+		"Zoë Ümit – Škoda":       "Zoë Ümit – Škoda",
+		"a\x01b\x1fc\x7fd":       "a b c d",
+		"a\u0080b\u009fc":        "a b c",
+		"a\r\nb\tc":              "a  b c",
+		"a\xffb\xc3":             "a b ",
+	} {
+		if got := speakable(in); got != want {
+			t.Errorf("speakable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -168,14 +168,13 @@ func (a *app) gaugeOpen() {
 	}
 }
 
+// ready is /readyz: not while draining, nor while the store cannot take leads (see
+// store.DB.Ready, whose error says why).
 func (a *app) ready(ctx context.Context) error {
 	if a.svc.Draining() {
 		return errors.New("shutting down")
 	}
-	if err := a.db.Ping(ctx); err != nil {
-		return errors.New("store unreachable")
-	}
-	return nil
+	return a.db.Ready(ctx)
 }
 
 // run serves until ctx ends, then drains: no new leads, flows in progress get until

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -35,9 +36,15 @@ func TestBridgeAudio(t *testing.T) {
 		accept: 5 * time.Second,
 	})
 
-	// A quote, a backslash, CR/LF and angle brackets: each could end the display name,
-	// the header or start a new header if it reached the INVITE unescaped.
-	name := "Eva \"The Boss\" \\Jansen\r\nX-Evil: 1 <sip:evil@example.com>"
+	// CR and LF could start a new header if they reached the INVITE: the API refuses
+	// them (and sip would turn them into spaces; sip/signalling_test.go).
+	if status, _, body := ta.post(t, testKey, "application/json",
+		`{"name":"Eva\r\nX-Evil: 1","phone":"06-12345678"}`); status != http.StatusUnprocessableEntity {
+		t.Fatalf("a name with CR LF: %d %s; want 422", status, body)
+	}
+	// A quote, a backslash and angle brackets: each could end the display name or the
+	// header if it reached the INVITE unescaped.
+	name := "Eva \"The Boss\" \\Jansen X-Evil: 1 <sip:evil@example.com>"
 	id := ta.postLead(t, map[string]string{"name": name, "phone": "06-12345678", "interest": "Volvo XC60"})
 	l := ta.waitFinal(t, id, 30*time.Second)
 	if l.Status != "completed" {
@@ -121,13 +128,13 @@ func TestBridgeAudio(t *testing.T) {
 		t.Errorf("customer's From display name %q, want none (the dealer's caller id alone)", dn)
 	}
 	// The salesperson's From display name is "Lead <name>" as one quoted-string:
-	// quotes and backslashes escaped, CR and LF turned into spaces.
+	// quotes and backslashes escaped.
 	raw := agent.Invite.GetHeader("From").Value()
-	wantRaw := `"Lead Eva \"The Boss\" \\Jansen  X-Evil: 1 <sip:evil@example.com>" <sip:` + testCallerID + "@127.0.0.1>"
+	wantRaw := `"Lead Eva \"The Boss\" \\Jansen X-Evil: 1 <sip:evil@example.com>" <sip:` + testCallerID + "@127.0.0.1>"
 	if !strings.HasPrefix(raw, wantRaw+";tag=") {
 		t.Errorf("salesperson's From:\n got %s\nwant %s;tag=…", raw, wantRaw)
 	}
-	if got, want := unquote(agent.Invite.From().DisplayName), `Lead Eva "The Boss" \Jansen  X-Evil: 1 <sip:evil@example.com>`; got != want {
+	if got, want := unquote(agent.Invite.From().DisplayName), `Lead Eva "The Boss" \Jansen X-Evil: 1 <sip:evil@example.com>`; got != want {
 		t.Errorf("salesperson's display name reads %q, want %q", got, want)
 	}
 }

@@ -143,7 +143,7 @@ func TestTrustEndToEnd(t *testing.T) {
 		res, body := ta.send(t, "/v1/leads", form(url.Values{"form_key": {trustFormKey}, "phone": {"06-12340003"}, "website": {"https://spam.example"}}),
 			"Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin)
 		var l leadView
-		if err := json.Unmarshal(body, &l); res.StatusCode != http.StatusAccepted || err != nil || l.ID == "" || l.Phone != "+31612340003" {
+		if err := json.Unmarshal(body, &l); res.StatusCode != http.StatusAccepted || err != nil || l.ID == "" || l.Status != "received" {
 			t.Fatalf("status %d: %s", res.StatusCode, body)
 		}
 		req, _ := http.NewRequest(http.MethodGet, ta.base+"/v1/leads/"+l.ID, nil)
@@ -152,6 +152,54 @@ func TestTrustEndToEnd(t *testing.T) {
 			t.Errorf("the honeypot's lead exists: %v %v", res.StatusCode, err)
 		} else {
 			res.Body.Close()
+		}
+	})
+	t.Run("form repeats show nothing of the first lead", func(t *testing.T) {
+		// A CRM's lead, then form posts that repeat it by external_id and by
+		// Idempotency-Key: answered as a new form lead is, with none of its data.
+		status, _, body := ta.post(t, testKey, "application/json",
+			`{"phone":"06-12340006","name":"Geheime Klant","email":"geheim@klant.example","external_id":"crm-4711"}`)
+		var theirs leadView
+		if err := json.Unmarshal(body, &theirs); status != http.StatusAccepted || err != nil {
+			t.Fatalf("CRM lead: %d %s", status, body)
+		}
+		stored++
+		post := func(v url.Values, headers ...string) (*http.Response, map[string]any, string) {
+			t.Helper()
+			v.Set("form_key", trustFormKey)
+			res, body := ta.send(t, "/v1/leads", form(v), append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin}, headers...)...)
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				t.Fatalf("%d %s", res.StatusCode, body)
+			}
+			return res, m, string(body)
+		}
+		fresh, want, _ := post(url.Values{"phone": {"06-12340007"}, "name": {"Eva"}}, "Idempotency-Key", "idem-form-1")
+		stored++
+		for name, q := range map[string]struct {
+			v       url.Values
+			headers []string
+		}{
+			"external_id":     {url.Values{"phone": {"06-12340008"}, "name": {"Eva"}, "external_id": {"crm-4711"}}, nil},
+			"Idempotency-Key": {url.Values{"phone": {"06-12340008"}, "name": {"Eva"}}, []string{"Idempotency-Key", "idem-form-1"}},
+		} {
+			res, got, raw := post(q.v, q.headers...)
+			if res.StatusCode != fresh.StatusCode || res.StatusCode != http.StatusAccepted {
+				t.Errorf("%s: status %d, a new lead's %d", name, res.StatusCode, fresh.StatusCode)
+			}
+			for _, h := range []string{"Location", "Idempotent-Replayed", api.HeaderJoined} {
+				if res.Header.Get(h) != "" || fresh.Header.Get(h) != "" {
+					t.Errorf("%s: %s %q (new lead's %q)", name, h, res.Header.Get(h), fresh.Header.Get(h))
+				}
+			}
+			if got["id"] == theirs.ID || got["id"] == want["id"] || got["status"] != want["status"] || len(got) != len(want) {
+				t.Errorf("%s: answer %s; a new lead's %v", name, raw, want)
+			}
+			for _, s := range []string{theirs.ID, "Geheime", "geheim@", "12340006", "12340007"} {
+				if strings.Contains(raw, s) {
+					t.Errorf("%s: the answer shows %q: %s", name, s, raw)
+				}
+			}
 		}
 	})
 	t.Run("form key from elsewhere", func(t *testing.T) {
@@ -197,6 +245,18 @@ func TestTrustEndToEnd(t *testing.T) {
 		if status != http.StatusOK {
 			t.Errorf("repeat at the cap: %d %s", status, body)
 		}
+		// A form post is refused at the cap alike whether it repeats a lead (which it may
+		// not learn exists) or not, and whether it filled in the honeypot or not.
+		for _, v := range []url.Values{
+			{"phone": {"06-12340001"}},
+			{"phone": {"06-12340001"}, "external_id": {"crm-9"}},
+			{"phone": {"06-12340001"}, "external_id": {"crm-9"}, "website": {"x"}},
+			{"phone": {"06-12340001"}, "website": {"x"}},
+		} {
+			v.Set("form_key", trustFormKey)
+			res, body := ta.send(t, "/v1/leads", form(v), "Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin)
+			problemOf(t, res, body, http.StatusTooManyRequests, "number-limit")
+		}
 	})
 	t.Run("signed webhook", func(t *testing.T) {
 		body := `{"phone":"06-12340005","source":"crm"}`
@@ -232,6 +292,9 @@ func TestTrustEndToEnd(t *testing.T) {
 			{"name too long", "application/json", `{"phone":"06-12345678","name":"` + strings.Repeat("n", 201) + `"}`, 422, "invalid-request"},
 			{"message too long", "application/x-www-form-urlencoded", "phone=06-12345678&message=" + strings.Repeat("m", 2001), 422, "invalid-request"},
 			{"not JSON", "application/json", `{"phone":`, 400, "malformed-request"},
+			{"espeak-ng command in a name", "application/json", `{"phone":"06-12345678","name":"Eva\u000150A"}`, 422, "invalid-request"},
+			{"not UTF-8", "application/json", "{\"phone\":\"06-1234\xff5678\"}", 422, "invalid-request"},
+			{"control character in a form", "application/x-www-form-urlencoded", "phone=06-12345678&interest=Volvo%C2%85XC60", 422, "invalid-request"},
 		} {
 			h := slices.Concat(key, []string{"Content-Type", tt.ct})
 			if tt.ct == "" {
