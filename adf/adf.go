@@ -39,8 +39,10 @@ type Vehicle struct {
 const MaxSize = 4 << 20
 
 const (
-	maxDepth  = 64      // elements open at once
-	maxTokens = 100_000 // tags, texts and comments of one document
+	maxDepth  = 64        // elements open at once
+	maxTokens = 100_000   // tags, texts and comments of one document
+	maxToken  = 256 << 10 // bytes of one tag, text or comment; bounds the tokenizer's memory
+	maxField  = 64 << 10  // bytes of text kept of one field
 )
 
 // Errors of Parse, wrapped with detail; branch with errors.Is.

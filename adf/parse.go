@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -94,7 +95,8 @@ func (n *names) String() string {
 //   - a <prospect> closes an open prospect, a <vehicle>, <customer>, <vendor> or
 //     <provider> closes an open one of those, a <contact> an open contact;
 //   - the end of the input closes everything, but the text of a field still open there
-//     may be cut off and is dropped.
+//     may be cut off and is dropped; a tag, text or comment longer than 256 KiB ends the
+//     input; a field keeps the first 64 KiB of its text.
 type walker struct {
 	stack []frame
 	field int    // index in stack of the open field, or -1
@@ -119,9 +121,13 @@ func walk(doc []byte) ([]Prospect, error) {
 	w := &walker{field: -1, prospect: -1}
 	z := html.NewTokenizer(bytes.NewReader(doc))
 	z.AllowCDATA(true)
+	// A tag with 100,000 attributes costs the tokenizer 30 times its size in memory. A
+	// token larger than this ends the input (html.ErrBufferExceeded), as if cut off
+	// there: a plain-text mail may end in one long text after the ADF block.
+	z.SetMaxBuf(maxToken)
 	for tokens := 1; ; tokens++ {
 		tt := z.Next()
-		if tt == html.ErrorToken { // io.EOF: the tokenizer reads from memory and has no MaxBuf
+		if tt == html.ErrorToken { // io.EOF or html.ErrBufferExceeded
 			w.popTo(0, true)
 			return w.out, nil
 		}
@@ -131,7 +137,7 @@ func walk(doc []byte) ([]Prospect, error) {
 		switch tt {
 		case html.TextToken:
 			if w.field >= 0 {
-				w.text = append(w.text, z.Text()...)
+				w.appendText(z.Text())
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			// No element of ADF holds raw text: read <title> or <script> like any other.
@@ -147,6 +153,18 @@ func walk(doc []byte) ([]Prospect, error) {
 	}
 }
 
+// appendText adds t to the open field's text, keeping at most maxField bytes and
+// cutting on a character boundary.
+func (w *walker) appendText(t []byte) {
+	if room := maxField - len(w.text); len(t) > room {
+		for room > 0 && !utf8.RuneStart(t[room]) {
+			room--
+		}
+		t = t[:room]
+	}
+	w.text = append(w.text, t...)
+}
+
 // localName returns name without a namespace prefix.
 func localName(name []byte) []byte {
 	if i := bytes.LastIndexByte(name, ':'); i >= 0 {
@@ -160,7 +178,7 @@ func (w *walker) start(z *html.Tokenizer, name []byte, hasAttr, selfClosing bool
 	if w.field >= 0 {
 		if w.stack[w.field].role == fComments && !adfElements[string(name)] {
 			if breaks[string(name)] {
-				w.text = append(w.text, '\n')
+				w.appendText([]byte{'\n'})
 			}
 			return nil
 		}
