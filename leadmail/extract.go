@@ -329,7 +329,12 @@ func readMessage(env *enmime.Envelope) Message {
 			id = id[:j]
 		}
 	}
-	m.MessageID = strings.ReplaceAll(cleanLine(id, limitMessageID), " ", "")
+	m.MessageID = strings.Map(func(r rune) rune {
+		if r == '<' || r == '>' || r == ' ' {
+			return -1
+		}
+		return r
+	}, cleanLine(id, limitMessageID))
 	if list, err := env.AddressList("From"); err == nil && len(list) > 0 {
 		a := strings.ToLower(list[0].Address)
 		if a == cleanLine(a, limitEmail) && !strings.Contains(a, " ") {
