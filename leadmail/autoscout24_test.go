@@ -1,6 +1,9 @@
 package leadmail
 
 import (
+	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -108,4 +111,28 @@ func TestXMLValuesSafe(t *testing.T) {
 	if v := xmlValues(long); len(v["phone"]) > maxXMLValue+4 {
 		t.Errorf("kept %d bytes of one value", len(v["phone"]))
 	}
+}
+
+// TestAutoScout24Terminal: a recognised call notification ends the search, so a rule
+// for AutoScout24's sender cannot turn an answered call into a lead; a notification
+// of a kind not said is a lead.
+func TestAutoScout24Terminal(t *testing.T) {
+	raw, err := os.ReadFile("testdata/08-autoscout24-nl-answered.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	greedy := []Rule{{Sender: "*@autoscout24.com", Fields: []*regexp.Regexp{regexp.MustCompile(`(?P<phone>\+\d{8,})`)}}}
+	var nl *NoLeadError
+	if _, err := Extract(raw, greedy); !errors.As(err, &nl) || !strings.Contains(nl.Reason, "answered-call") {
+		t.Errorf("answered call with a greedy rule: %v", err)
+	}
+
+	unsaid := "From: AutoScout24 <no-reply@rtm.autoscout24.com>\r\nSubject: Klantnr: 123456. Oproep\r\n" +
+		"Content-Type: text/html; charset=utf-8\r\n\r\n<html><!-- <lead><caller><phone>+31612345678</phone></caller></lead> --></html>\r\n"
+	res, err := Extract([]byte(unsaid), nil)
+	if err != nil || res.Kind != KindAutoScout24 || res.Leads[0].Phone != "+31612345678" ||
+		!strings.Contains(res.Leads[0].Message, "not said") {
+		t.Errorf("kind not said: %+v, %v", res, err)
+	}
+	checkInvariants(t, res, err)
 }
