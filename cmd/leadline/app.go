@@ -20,6 +20,7 @@ import (
 	"github.com/leadline/leadline/api"
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/mailin"
 	"github.com/leadline/leadline/metrics"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
@@ -37,6 +38,7 @@ type app struct {
 	svc  *dialer.Service
 	srv  *http.Server
 	ln   net.Listener
+	mail *mailin.Server             // the SMTP receiver; nil when email.listen is empty
 	keys atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids  atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 }
@@ -94,6 +96,12 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	if a.ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
+	if cfg.Email.Listen != "" {
+		if a.mail, err = mailin.Listen(mailConfig(cfg, log), a.svc); err != nil {
+			return nil, err
+		}
+		a.mail.SetMailboxes(mailboxes(cfg))
+	}
 	a.srv = &http.Server{
 		Handler: api.NewHandler(api.Options{
 			Logger: log, Leads: a.svc, Access: a.keys.Load, Ready: a.ready,
@@ -104,8 +112,12 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	log.Info("leadline started", "http", a.ln.Addr().String(), "sip", a.ua.Addr().String(),
-		"store", cfg.StoreDriver, "node", node, "dealers", len(cfg.Dealers))
+	args := []any{"http", a.ln.Addr().String(), "sip", a.ua.Addr().String(),
+		"store", cfg.StoreDriver, "node", node, "dealers", len(cfg.Dealers)}
+	if a.mail != nil {
+		args = append(args, "smtp", a.mail.Addr().String())
+	}
+	log.Info("leadline started", args...)
 	return a, nil
 }
 
@@ -148,6 +160,9 @@ func (a *app) apply(cfg *config.Config) {
 		}
 	}
 	a.keys.Store(access(cfg)) // api.Access compares keys in constant time
+	if a.mail != nil {
+		a.mail.SetMailboxes(mailboxes(cfg))
+	}
 	a.svc.SetIntakeRules(intakeRules(cfg))
 	a.svc.SetDealers(dealers(cfg))
 	ids := make([]string, len(cfg.Dealers))
@@ -188,6 +203,9 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 		}
 		return nil
 	})
+	if a.mail != nil {
+		g.Go(a.mail.Serve)
+	}
 	if err := a.db.Work(gctx, a.svc.Watch); err != nil {
 		a.srv.Close()
 		_ = g.Wait()
@@ -209,6 +227,15 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		a.log.Info("shutting down: finishing calls in progress", "drain", drain)
+		if a.mail != nil {
+			// Mail being received is finished (its leads stored) or refused 421; the
+			// sender delivers the rest later, to this node or another.
+			mctx, cancel := context.WithTimeout(stopNow(ctx), 30*time.Second)
+			if err := a.mail.Shutdown(mctx); err != nil {
+				a.log.Warn("stopping the SMTP receiver", "error", err)
+			}
+			cancel()
+		}
 		dctx, cancel := context.WithTimeout(stopNow(ctx), drain)
 		defer cancel()
 		a.svc.Drain(dctx)
@@ -225,6 +252,9 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 }
 
 func (a *app) close() {
+	if a.mail != nil {
+		_ = a.mail.Close()
+	}
 	if a.ua != nil {
 		a.ua.Close()
 	}

@@ -65,9 +65,10 @@ type appSpec struct {
 	stopNow      context.Context // ends the drain at once, as a second signal does; nil: never
 	logLevel     slog.Level
 	dealerExtra  string // more of the dealer's YAML, each line indented by four spaces
+	extra        string // more top-level YAML
 }
 
-const testConfig = `
+const testConfig = `%s
 node_id: %q
 http: {listen: "127.0.0.1:0"}
 sip:
@@ -116,7 +117,7 @@ func (s appSpec) yaml(t testing.TB) []byte {
 	if s.whisper == "" {
 		s.whisper = "New lead: {{.Name}}. Press 1."
 	}
-	return fmt.Appendf(nil, testConfig, s.nodeID, s.rtp, trunk, s.storeURL, testKey, testCallerID,
+	return fmt.Appendf(nil, testConfig, s.extra, s.nodeID, s.rtp, trunk, s.storeURL, testKey, testCallerID,
 		def(s.ring, 5*time.Second), def(s.accept, 2*time.Second), def(s.customerRing, 5*time.Second),
 		s.whisper, people.String(), s.flow, s.dealerExtra)
 }
