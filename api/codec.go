@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -492,10 +493,14 @@ func encode(w http.ResponseWriter, status int, v any) {
 	writeJSON(w, status, mediaJSON, v)
 }
 
-// writeJSON answers v, which must marshal without error, as contentType.
+// writeJSON answers v, which must marshal without error, as contentType. <, > and & are
+// written as they are, not as \u escapes: a Message-ID reads <id@host>, and the answer
+// is never taken for HTML (nosniff).
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // Encode ends with a newline
 		// Only a programming error (an unmarshalable type) gets here.
 		panic(fmt.Sprintf("api: encoding %T: %v", v, err))
 	}
@@ -504,29 +509,34 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	h.Set("Cache-Control", "no-store") // leads are personal data
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b.Bytes())
 }
 
 // leadJSON is a lead as the API shows it (SPEC.md, "HTTP API"). Empty strings are left
 // out except id, dealer, status and phone; zero times are left out. The idempotency key
 // is never shown.
 type leadJSON struct {
-	ID                 string        `json:"id"`
-	Dealer             string        `json:"dealer"`
-	Status             dialer.Status `json:"status"`
-	Name               string        `json:"name,omitempty"`
-	Phone              string        `json:"phone"`
-	Email              string        `json:"email,omitempty"`
-	Source             string        `json:"source,omitempty"`
-	Interest           string        `json:"interest,omitempty"`
-	Message            string        `json:"message,omitempty"`
-	AssignedTo         string        `json:"assigned_to,omitempty"`
-	ExternalID         string        `json:"external_id,omitempty"`
-	CreatedAt          jsonTime      `json:"created_at,omitzero"`
-	ConnectedAt        jsonTime      `json:"connected_at,omitzero"`
-	EndedAt            jsonTime      `json:"ended_at,omitzero"`
-	SpeedToLeadSeconds *float64      `json:"speed_to_lead_seconds,omitempty"`
-	Reason             string        `json:"reason,omitempty"`
+	ID         string        `json:"id"`
+	Dealer     string        `json:"dealer"`
+	Status     dialer.Status `json:"status"`
+	Name       string        `json:"name,omitempty"`
+	Phone      string        `json:"phone"`
+	Email      string        `json:"email,omitempty"`
+	Source     string        `json:"source,omitempty"`
+	Interest   string        `json:"interest,omitempty"`
+	Message    string        `json:"message,omitempty"`
+	AssignedTo string        `json:"assigned_to,omitempty"`
+	ExternalID string        `json:"external_id,omitempty"`
+	// Channel is how the lead arrived; Sender and MessageID who e-mailed it (its From
+	// address and Message-ID) or which portal sent it (and its event id).
+	Channel            dialer.Channel `json:"channel"`
+	Sender             string         `json:"sender,omitempty"`
+	MessageID          string         `json:"message_id,omitempty"`
+	CreatedAt          jsonTime       `json:"created_at,omitzero"`
+	ConnectedAt        jsonTime       `json:"connected_at,omitzero"`
+	EndedAt            jsonTime       `json:"ended_at,omitzero"`
+	SpeedToLeadSeconds *float64       `json:"speed_to_lead_seconds,omitempty"`
+	Reason             string         `json:"reason,omitempty"`
 	// NextAction and NextActionAt say what Leadline will do next with a scheduled lead
 	// and when (dialer.Action): "dial" (opening hours, the customer's calling hours),
 	// "retry_customer" (NextActionPerson, who accepted before, is rung first), or
@@ -539,16 +549,19 @@ type leadJSON struct {
 }
 
 // duplicateJSON is a later post for the lead's number that joined the lead while it was
-// open. Empty strings are left out; the idempotency key is never shown.
+// open. Empty strings are left out but channel; the idempotency key is never shown.
 type duplicateJSON struct {
-	ReceivedAt jsonTime `json:"received_at"`
-	Name       string   `json:"name,omitempty"`
-	Email      string   `json:"email,omitempty"`
-	Source     string   `json:"source,omitempty"`
-	Interest   string   `json:"interest,omitempty"`
-	Message    string   `json:"message,omitempty"`
-	AssignedTo string   `json:"assigned_to,omitempty"`
-	ExternalID string   `json:"external_id,omitempty"`
+	ReceivedAt jsonTime       `json:"received_at"`
+	Name       string         `json:"name,omitempty"`
+	Email      string         `json:"email,omitempty"`
+	Source     string         `json:"source,omitempty"`
+	Interest   string         `json:"interest,omitempty"`
+	Message    string         `json:"message,omitempty"`
+	AssignedTo string         `json:"assigned_to,omitempty"`
+	ExternalID string         `json:"external_id,omitempty"`
+	Channel    dialer.Channel `json:"channel"`
+	Sender     string         `json:"sender,omitempty"`
+	MessageID  string         `json:"message_id,omitempty"`
 }
 
 // attemptJSON is one call leg. An attempt in progress has no result.
@@ -583,6 +596,9 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 		Message:     l.Message,
 		AssignedTo:  l.AssignedTo,
 		ExternalID:  l.ExternalID,
+		Channel:     channel(l.Channel),
+		Sender:      l.Sender,
+		MessageID:   l.MessageID,
 		CreatedAt:   jsonTime(l.CreatedAt),
 		ConnectedAt: jsonTime(l.ConnectedAt),
 		EndedAt:     jsonTime(l.EndedAt),
@@ -621,9 +637,18 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 			Message:    d.Message,
 			AssignedTo: d.AssignedTo,
 			ExternalID: d.ExternalID,
+			Channel:    channel(d.Channel),
+			Sender:     d.Sender,
+			MessageID:  d.MessageID,
 		})
 	}
 	return j
+}
+
+// channel is how a lead or submission arrived as shown: dialer.ChannelAPI when unset
+// (leads stored before channels were recorded).
+func channel(c dialer.Channel) dialer.Channel {
+	return cmp.Or(c, dialer.ChannelAPI)
 }
 
 // jsonTime is shown as RFC 3339 in UTC with exactly three fractional digits,
