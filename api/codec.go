@@ -426,7 +426,35 @@ const (
 // cursor too long to be one of ours is refused as the store refuses a cursor it did not
 // give out (400), when nothing else is wrong.
 func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
-	q := dialer.ListQuery{Dealer: dealer, Limit: defaultLimit}
+	q := dialer.ListQuery{Dealer: dealer}
+	var err error
+	q.Limit, q.Cursor, err = pageQuery(vals, map[string]func(string) string{
+		"status": func(v string) string {
+			if v == "" {
+				return ""
+			}
+			if s := dialer.Status(v); s.Valid() {
+				q.Status = s
+				return ""
+			}
+			names := make([]string, len(statuses))
+			for i, s := range statuses {
+				names[i] = string(s)
+			}
+			return "must be one of " + strings.Join(names, ", ")
+		},
+	})
+	return q, err
+}
+
+// pageQuery validates the query of a paginated list: limit and cursor, and the
+// parameters of extra, each of which takes its value and says what is wrong with it
+// ("" for nothing). Each bad parameter is named (422); a cursor too long to be one of
+// ours is refused as the store refuses a cursor it did not give out (400), when nothing
+// else is wrong.
+func pageQuery(vals url.Values, extra map[string]func(string) string) (limit int, cursor string, err error) {
+	limit = defaultLimit
+	names := append(slices.Sorted(maps.Keys(extra)), "limit", "cursor")
 	cursorTooLong := false
 	verr := &dialer.ValidationError{}
 	bad := func(field, format string, args ...any) {
@@ -434,10 +462,8 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 	}
 	for _, key := range slices.Sorted(maps.Keys(vals)) {
 		vs := vals[key]
-		switch key {
-		case "status", "limit", "cursor":
-		default:
-			bad(fieldName(key), "is not a query parameter; use status, limit and cursor")
+		if !slices.Contains(names, key) {
+			bad(fieldName(key), "is not a query parameter; use %s and %s", strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 			continue
 		}
 		if len(vs) > 1 {
@@ -446,19 +472,6 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 		}
 		v := vs[0]
 		switch key {
-		case "status":
-			if v == "" {
-				continue
-			}
-			if s := dialer.Status(v); s.Valid() {
-				q.Status = s
-				continue
-			}
-			names := make([]string, len(statuses))
-			for i, s := range statuses {
-				names[i] = string(s)
-			}
-			bad(key, "must be one of %s", strings.Join(names, ", "))
 		case "limit":
 			if v == "" {
 				continue
@@ -468,22 +481,26 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 				bad(key, "must be a whole number from 1 to %d (default %d)", maxLimit, defaultLimit)
 				continue
 			}
-			q.Limit = n
+			limit = n
 		case "cursor":
 			if len(v) > maxCursor {
 				cursorTooLong = true
 				continue
 			}
-			q.Cursor = v
+			cursor = v
+		default:
+			if detail := extra[key](v); detail != "" {
+				bad(key, "%s", detail)
+			}
 		}
 	}
 	switch {
 	case len(verr.Fields) > 0:
-		return q, verr
+		return limit, cursor, verr
 	case cursorTooLong:
-		return q, badCursor()
+		return limit, cursor, badCursor()
 	}
-	return q, nil
+	return limit, cursor, nil
 }
 
 // ---- encode ----

@@ -6,7 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// routes lists every endpoint of SPEC.md's "HTTP API" table.
+// routes lists every endpoint of SPEC.md's "HTTP API" table and its additions.
 func (s *server) routes() *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(s.logRequests, s.recoverPanics)
@@ -26,6 +26,10 @@ func (s *server) routes() *chi.Mux {
 		r.Get("/v1/leads", s.handleListLeads)
 		r.Get("/v1/leads/{id}", s.handleGetLead)
 		r.Post("/v1/leads/{id}/cancel", s.handleCancelLead)
+		r.Get("/v1/leads/{id}/source", s.handleLeadSource)
+		r.Get("/v1/rejections", s.handleListRejections)
+		r.Get("/v1/rejections/{id}", s.handleGetRejection)
+		r.Get("/v1/rejections/{id}/source", s.handleRejectionSource)
 	})
 	return r
 }
