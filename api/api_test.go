@@ -295,7 +295,7 @@ func TestCreateLeadRefused(t *testing.T) {
 		{name: "key of a dealer without id", headers: []string{"X-API-Key", "k-no-dealer-0000000"}, body: `{}`, status: 401},
 		{name: "two x-api-keys", headers: []string{"X-API-Key", keyJansen, "X-API-Key", keyJansen}, body: `{}`, status: 401},
 		{name: "no content type", headers: auth, body: `{"phone":"1"}`, status: 415,
-			header: [2]string{"Accept-Post", "application/json, application/x-www-form-urlencoded"}},
+			header: [2]string{"Accept-Post", "application/json, application/x-www-form-urlencoded, application/xml, text/xml, application/x-adf+xml"}},
 		{name: "text/plain", headers: append(slices.Clone(auth), "Content-Type", "text/plain"), body: "phone=1", status: 415, detailHas: "text/plain"},
 		{name: "multipart", headers: append(slices.Clone(auth), "Content-Type", "multipart/form-data; boundary=x"), body: "--x--", status: 415, detailHas: "enctype"},
 		{name: "latin-1", headers: append(slices.Clone(auth), "Content-Type", "application/json; charset=iso-8859-1"), body: `{}`, status: 415},

@@ -31,6 +31,7 @@ type bodyKind int
 const (
 	bodyJSON bodyKind = iota + 1
 	bodyForm
+	bodyADF // application/xml, text/xml or application/x-adf+xml (adf.go)
 )
 
 const (
@@ -90,7 +91,12 @@ var statuses = []dialer.Status{
 
 // ---- decode ----
 
-// leadBodyKind tells from a Content-Type header how to decode a lead.
+// acceptPost lists the media types of POST /v1/leads, for Accept-Post.
+const acceptPost = mediaJSON + ", " + mediaForm + ", " + mediaXML + ", " + mediaTextXML + ", " + mediaADF
+
+// leadBodyKind tells from a Content-Type header how to decode a lead. JSON and forms
+// must be UTF-8; an ADF document's encoding is read from the document (its byte order
+// mark or <?xml encoding?>), as the adf package does, whatever charset says.
 func leadBodyKind(contentType string) (bodyKind, error) {
 	unsupported := func(detail string) error {
 		return &requestError{
@@ -98,15 +104,20 @@ func leadBodyKind(contentType string) (bodyKind, error) {
 			kind:   "unsupported-media-type",
 			title:  "Unsupported media type",
 			detail: detail,
-			header: map[string]string{"Accept-Post": mediaJSON + ", " + mediaForm},
+			header: map[string]string{"Accept-Post": acceptPost},
 		}
 	}
+	const send = "Send the lead as " + mediaJSON + " or " + mediaForm + ", or an ADF document as " + mediaXML + "."
 	if strings.TrimSpace(contentType) == "" {
-		return 0, unsupported("The request has no Content-Type. Send the lead as " + mediaJSON + " or " + mediaForm + ".")
+		return 0, unsupported("The request has no Content-Type. " + send)
 	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return 0, unsupported("The Content-Type header cannot be parsed. Send " + mediaJSON + " or " + mediaForm + ".")
+		return 0, unsupported("The Content-Type header cannot be parsed. " + send)
+	}
+	switch mt {
+	case mediaXML, mediaTextXML, mediaADF:
+		return bodyADF, nil
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
 		return 0, unsupported("Only UTF-8 bodies are accepted; send charset=utf-8 or no charset.")
@@ -120,7 +131,7 @@ func leadBodyKind(contentType string) (bodyKind, error) {
 		return 0, unsupported(`Multipart forms are not accepted. Post the form as ` + mediaForm +
 			` (the default of an HTML form without enctype) or send JSON.`)
 	}
-	return 0, unsupported(fmt.Sprintf("Content-Type %s is not accepted. Send %s or %s.", mt, mediaJSON, mediaForm))
+	return 0, unsupported(fmt.Sprintf("Content-Type %s is not accepted. %s", mt, send))
 }
 
 // readBody reads r's body up to max bytes.
