@@ -37,6 +37,11 @@ type Leads interface {
 	// Cancel stops dialling the dealer's lead and returns it; dialer.ErrNotFound as Get.
 	Cancel(ctx context.Context, dealer, id string) (dialer.Lead, error)
 
+	// Reject keeps a message that reached Leadline for a dealer but held no lead that
+	// can be called, with its reason, and returns it as kept. Errors:
+	// dialer.ErrUnavailable (nothing kept; the sender should try again),
+	// dialer.ErrNotFound for an unknown dealer.
+	Reject(ctx context.Context, r dialer.Rejection) (dialer.Rejection, error)
 	// Original returns the message as it arrived, kept with the dealer's e-mailed or
 	// webhook lead; dialer.ErrNotFound when the lead does not exist, is another dealer's
 	// or has none (API and form leads).

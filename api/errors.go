@@ -208,7 +208,7 @@ func (s *server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		title:  "Not found",
 		detail: "No endpoint has this path. The API's paths are /v1/leads, /v1/leads/{id}, /v1/leads/{id}/cancel, " +
 			"/v1/leads/{id}/source, /v1/rejections, /v1/rejections/{id}, /v1/rejections/{id}/source, " +
-			"/healthz, /readyz and /metrics.",
+			"/v1/hooks/marktplaats/{dealer}, /healthz, /readyz and /metrics.",
 	})
 }
 

@@ -18,6 +18,7 @@ type fakeLeads struct {
 	ListFn   func(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error)
 	CancelFn func(ctx context.Context, dealer, id string) (dialer.Lead, error)
 
+	RejectFn     func(ctx context.Context, r dialer.Rejection) (dialer.Rejection, error)
 	OriginalFn   func(ctx context.Context, dealer, leadID string) (*dialer.Original, error)
 	RejectionsFn func(ctx context.Context, dealer string, limit int, cursor string) ([]dialer.Rejection, string, error)
 	RejectionFn  func(ctx context.Context, dealer, id string) (dialer.Rejection, error)
@@ -35,6 +36,8 @@ type call struct {
 	Query  dialer.ListQuery
 	Limit  int    // Rejections
 	Cursor string // Rejections
+	// Rejection is what Reject was given.
+	Rejection dialer.Rejection
 }
 
 var (
@@ -119,4 +122,12 @@ func (f *fakeLeads) Rejection(ctx context.Context, dealer, id string) (dialer.Re
 		return dialer.Rejection{}, errUnexpectedCall
 	}
 	return f.RejectionFn(ctx, dealer, id)
+}
+
+func (f *fakeLeads) Reject(ctx context.Context, r dialer.Rejection) (dialer.Rejection, error) {
+	f.record(call{Method: "Reject", Dealer: r.Dealer, Rejection: r})
+	if f.RejectFn == nil {
+		return dialer.Rejection{}, errUnexpectedCall
+	}
+	return f.RejectFn(ctx, r)
 }

@@ -20,6 +20,8 @@ func (s *server) routes() *chi.Mux {
 	// Creating a lead authenticates itself: a form key may come in the body.
 	r.With(s.withClientIP).Post("/v1/leads", s.handleCreateLead)
 	r.Options("/v1/leads", s.handlePreflight)
+	// A portal's webhook authenticates itself with the dealer's portal secret.
+	r.Post("/v1/hooks/marktplaats/{dealer}", s.handleMarktplaats)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireDealer)
