@@ -454,3 +454,19 @@ func TestLeadZero(t *testing.T) {
 		t.Errorf("Lead of nothing = %+v", l)
 	}
 }
+
+func TestDeclaredEncoding(t *testing.T) {
+	for in, want := range map[string]string{
+		`<?xml version="1.0" encoding="windows-1252"?>`: "windows-1252",
+		`<?XML ENCODING = 'ISO-8859-1' ?>`:              "ISO-8859-1",
+		`junk <?xml version="1.0" encoding=latin1?>`:    "latin1",
+		`<?xml version="1.0"?><a encoding="x">`:         "",
+		`<?xml encoding`:                                "",
+		"<?Xml \xb8enCoding":                            "", // found by FuzzParse: ToLower grew the text
+		"<?xml \xb8\xb8 encoding=\"koi8-r\"?>":          "koi8-r",
+	} {
+		if got := declaredEncoding([]byte(in)); got != want {
+			t.Errorf("declaredEncoding(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

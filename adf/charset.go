@@ -74,8 +74,14 @@ func declaredEncoding(data []byte) string {
 	if end := bytes.Index(decl, []byte("?>")); end >= 0 {
 		decl = decl[:end]
 	}
-	lower := bytes.ToLower(decl)
-	j := bytes.Index(lower, []byte("encoding"))
+	// Not bytes.ToLower: it changes the length of invalid UTF-8, and so the index.
+	j := -1
+	for k := 0; k+len("encoding") <= len(decl); k++ {
+		if equalFoldASCII(decl[k:k+len("encoding")], "encoding") {
+			j = k
+			break
+		}
+	}
 	if j < 0 {
 		return ""
 	}
