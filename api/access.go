@@ -18,6 +18,10 @@ const (
 	// ScopeForm is a dealer's public form key: POST /v1/leads only, from the dealer's
 	// allowed origins, behind the honeypot and the form rate limits.
 	ScopeForm
+
+	// scopePortal is a portal's signature on its webhook, for the request log; it is
+	// no key and opens nothing else.
+	scopePortal Scope = 100
 )
 
 func (s Scope) String() string {
@@ -26,6 +30,8 @@ func (s Scope) String() string {
 		return "api_key"
 	case ScopeForm:
 		return "form_key"
+	case scopePortal:
+		return "portal_signature"
 	}
 	return "none"
 }
@@ -47,6 +53,10 @@ type DealerAccess struct {
 	RequireSignature bool
 	// Country reads national numbers for the per-phone rate limit ("NL").
 	Country string
+	// MarktplaatsSecret is the secret the Marktplaats group's portals sign the
+	// dealer's lead webhook with (X-Ecg-Signature); empty: the dealer has no such
+	// webhook, POST /v1/hooks/marktplaats/{dealer} answers 404.
+	MarktplaatsSecret []byte
 }
 
 // Access is who may do what: every dealer's keys and rules. It is immutable; build a
@@ -113,6 +123,14 @@ func (a *Access) lookup(key string) (credential, bool) {
 		match |= eq
 	}
 	return found, match == 1
+}
+
+// dealer returns the dealer with id; nil when there is none.
+func (a *Access) dealer(id string) *DealerAccess {
+	if a == nil || id == "" {
+		return nil
+	}
+	return a.dealers[id]
 }
 
 // Authenticate returns the dealer and scope of a key; ok is false for an unknown key.

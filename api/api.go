@@ -36,6 +36,24 @@ type Leads interface {
 	List(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error)
 	// Cancel stops dialling the dealer's lead and returns it; dialer.ErrNotFound as Get.
 	Cancel(ctx context.Context, dealer, id string) (dialer.Lead, error)
+
+	// Reject keeps a message that reached Leadline for a dealer but held no lead that
+	// can be called, with its reason, and returns it as kept. Errors:
+	// dialer.ErrUnavailable (nothing kept; the sender should try again),
+	// dialer.ErrNotFound for an unknown dealer.
+	Reject(ctx context.Context, r dialer.Rejection) (dialer.Rejection, error)
+	// Original returns the message as it arrived, kept with the dealer's e-mailed or
+	// webhook lead; dialer.ErrNotFound when the lead does not exist, is another dealer's
+	// or has none (API and form leads).
+	Original(ctx context.Context, dealer, leadID string) (*dialer.Original, error)
+	// Rejections returns a page of the dealer's rejections (messages that held no lead
+	// that can be called), newest first, with their Size but not their Original, and
+	// the cursor of the next page, "" on the last. dialer.ErrBadCursor for a cursor it
+	// did not give out.
+	Rejections(ctx context.Context, dealer string, limit int, cursor string) ([]dialer.Rejection, string, error)
+	// Rejection returns one of the dealer's rejections with its Original (nil when none
+	// was kept); dialer.ErrNotFound when it does not exist or is another dealer's.
+	Rejection(ctx context.Context, dealer, id string) (dialer.Rejection, error)
 }
 
 // DefaultMaxBodyBytes is the largest request body accepted when Options.MaxBodyBytes is 0.

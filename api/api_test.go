@@ -172,8 +172,8 @@ func queuedLead(in dialer.LeadInput) dialer.Lead {
 		ID: "ld_new", Dealer: "jansen", Status: dialer.StatusQueued,
 		Name: in.Name, Phone: phone, Email: in.Email, Source: in.Source, Interest: in.Interest,
 		Message: in.Message, AssignedTo: in.AssignedTo, ExternalID: in.ExternalID,
-		IdempotencyKey: in.IdempotencyKey,
-		CreatedAt:      ms("2026-11-27T10:00:00Z"),
+		IdempotencyKey: in.IdempotencyKey, Channel: in.Channel, Sender: in.Sender, MessageID: in.MessageID,
+		CreatedAt: ms("2026-11-27T10:00:00Z"),
 	}
 }
 
@@ -219,7 +219,7 @@ func TestCreateLeadJSON(t *testing.T) {
 	}
 	const body = `{"id":"ld_new","dealer":"jansen","status":"queued","name":"Eva Jansen","phone":"+31612345678",` +
 		`"source":"website","interest":"Volvo XC60","message":"Call after 5","assigned_to":"piet","external_id":"crm-1",` +
-		`"created_at":"2026-11-27T10:00:00.000Z"}` + "\n"
+		`"channel":"api","created_at":"2026-11-27T10:00:00.000Z"}` + "\n"
 	if rec.Body.String() != body {
 		t.Errorf("body\n got %s\nwant %s", rec.Body, body)
 	}
@@ -295,7 +295,7 @@ func TestCreateLeadRefused(t *testing.T) {
 		{name: "key of a dealer without id", headers: []string{"X-API-Key", "k-no-dealer-0000000"}, body: `{}`, status: 401},
 		{name: "two x-api-keys", headers: []string{"X-API-Key", keyJansen, "X-API-Key", keyJansen}, body: `{}`, status: 401},
 		{name: "no content type", headers: auth, body: `{"phone":"1"}`, status: 415,
-			header: [2]string{"Accept-Post", "application/json, application/x-www-form-urlencoded"}},
+			header: [2]string{"Accept-Post", "application/json, application/x-www-form-urlencoded, application/xml, text/xml, application/x-adf+xml"}},
 		{name: "text/plain", headers: append(slices.Clone(auth), "Content-Type", "text/plain"), body: "phone=1", status: 415, detailHas: "text/plain"},
 		{name: "multipart", headers: append(slices.Clone(auth), "Content-Type", "multipart/form-data; boundary=x"), body: "--x--", status: 415, detailHas: "enctype"},
 		{name: "latin-1", headers: append(slices.Clone(auth), "Content-Type", "application/json; charset=iso-8859-1"), body: `{}`, status: 415},
@@ -560,7 +560,7 @@ func TestCancelLead(t *testing.T) {
 	ts := newServer(t, leads)
 
 	rec := ts.do(t, "POST", "/v1/leads/ld_new/cancel", "", "Authorization", "Bearer "+keyJansen)
-	const want = `{"id":"ld_new","dealer":"jansen","status":"canceled","phone":"+31612345678",` +
+	const want = `{"id":"ld_new","dealer":"jansen","status":"canceled","phone":"+31612345678","channel":"api",` +
 		`"created_at":"2026-11-27T10:00:00.000Z","ended_at":"2026-11-27T10:00:02.000Z","reason":"canceled through the API"}` + "\n"
 	if rec.Code != 200 || rec.Body.String() != want {
 		t.Errorf("status %d body\n got %s\nwant %s", rec.Code, rec.Body, want)
@@ -682,7 +682,7 @@ func TestLeadJSONInProgress(t *testing.T) {
 	}
 	ts := newServer(t, &fakeLeads{GetFn: func(context.Context, string, string) (dialer.Lead, error) { return l, nil }})
 	rec := ts.do(t, "GET", "/v1/leads/ld_2", "", "Authorization", "Bearer "+keyJansen)
-	const want = `{"id":"ld_2","dealer":"jansen","status":"dialing","phone":"+31612345678",` +
+	const want = `{"id":"ld_2","dealer":"jansen","status":"dialing","phone":"+31612345678","channel":"api",` +
 		`"created_at":"2026-11-27T10:00:00.999Z",` +
 		`"attempts":[{"round":1,"leg":"agent","person":"piet","started_at":"2026-11-27T10:00:01.005Z"}]}` + "\n"
 	if rec.Body.String() != want {
@@ -708,7 +708,7 @@ func TestLeadJSONNextAction(t *testing.T) {
 		{1, tried, `"next_action":"retry_customer","next_action_at":"2026-11-27T10:35:00.000Z","next_action_person":"piet"`},
 		{1, idle, `"next_action":"next_round","next_action_at":"2026-11-27T10:35:00.000Z"`},
 		// As a list shows it: no attempts read, so no action for a later round, only its time.
-		{1, nil, `"phone":"+31612345678","next_action_at":"2026-11-27T10:35:00.000Z"}`},
+		{1, nil, `"phone":"+31612345678","channel":"api","next_action_at":"2026-11-27T10:35:00.000Z"}`},
 	} {
 		l := dialer.Lead{ID: "ld_3", Dealer: "jansen", Status: dialer.StatusScheduled, Phone: phone,
 			NextAt: at, Round: tc.round, Attempts: tc.attempts}

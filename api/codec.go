@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type bodyKind int
 const (
 	bodyJSON bodyKind = iota + 1
 	bodyForm
+	bodyADF // application/xml, text/xml or application/x-adf+xml (adf.go)
 )
 
 const (
@@ -89,7 +91,12 @@ var statuses = []dialer.Status{
 
 // ---- decode ----
 
-// leadBodyKind tells from a Content-Type header how to decode a lead.
+// acceptPost lists the media types of POST /v1/leads, for Accept-Post.
+const acceptPost = mediaJSON + ", " + mediaForm + ", " + mediaXML + ", " + mediaTextXML + ", " + mediaADF
+
+// leadBodyKind tells from a Content-Type header how to decode a lead. JSON and forms
+// must be UTF-8; an ADF document's encoding is read from the document (its byte order
+// mark or <?xml encoding?>), as the adf package does, whatever charset says.
 func leadBodyKind(contentType string) (bodyKind, error) {
 	unsupported := func(detail string) error {
 		return &requestError{
@@ -97,15 +104,20 @@ func leadBodyKind(contentType string) (bodyKind, error) {
 			kind:   "unsupported-media-type",
 			title:  "Unsupported media type",
 			detail: detail,
-			header: map[string]string{"Accept-Post": mediaJSON + ", " + mediaForm},
+			header: map[string]string{"Accept-Post": acceptPost},
 		}
 	}
+	const send = "Send the lead as " + mediaJSON + " or " + mediaForm + ", or an ADF document as " + mediaXML + "."
 	if strings.TrimSpace(contentType) == "" {
-		return 0, unsupported("The request has no Content-Type. Send the lead as " + mediaJSON + " or " + mediaForm + ".")
+		return 0, unsupported("The request has no Content-Type. " + send)
 	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return 0, unsupported("The Content-Type header cannot be parsed. Send " + mediaJSON + " or " + mediaForm + ".")
+		return 0, unsupported("The Content-Type header cannot be parsed. " + send)
+	}
+	switch mt {
+	case mediaXML, mediaTextXML, mediaADF:
+		return bodyADF, nil
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
 		return 0, unsupported("Only UTF-8 bodies are accepted; send charset=utf-8 or no charset.")
@@ -119,7 +131,7 @@ func leadBodyKind(contentType string) (bodyKind, error) {
 		return 0, unsupported(`Multipart forms are not accepted. Post the form as ` + mediaForm +
 			` (the default of an HTML form without enctype) or send JSON.`)
 	}
-	return 0, unsupported(fmt.Sprintf("Content-Type %s is not accepted. Send %s or %s.", mt, mediaJSON, mediaForm))
+	return 0, unsupported(fmt.Sprintf("Content-Type %s is not accepted. %s", mt, send))
 }
 
 // readBody reads r's body up to max bytes.
@@ -425,7 +437,35 @@ const (
 // cursor too long to be one of ours is refused as the store refuses a cursor it did not
 // give out (400), when nothing else is wrong.
 func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
-	q := dialer.ListQuery{Dealer: dealer, Limit: defaultLimit}
+	q := dialer.ListQuery{Dealer: dealer}
+	var err error
+	q.Limit, q.Cursor, err = pageQuery(vals, map[string]func(string) string{
+		"status": func(v string) string {
+			if v == "" {
+				return ""
+			}
+			if s := dialer.Status(v); s.Valid() {
+				q.Status = s
+				return ""
+			}
+			names := make([]string, len(statuses))
+			for i, s := range statuses {
+				names[i] = string(s)
+			}
+			return "must be one of " + strings.Join(names, ", ")
+		},
+	})
+	return q, err
+}
+
+// pageQuery validates the query of a paginated list: limit and cursor, and the
+// parameters of extra, each of which takes its value and says what is wrong with it
+// ("" for nothing). Each bad parameter is named (422); a cursor too long to be one of
+// ours is refused as the store refuses a cursor it did not give out (400), when nothing
+// else is wrong.
+func pageQuery(vals url.Values, extra map[string]func(string) string) (limit int, cursor string, err error) {
+	limit = defaultLimit
+	names := append(slices.Sorted(maps.Keys(extra)), "limit", "cursor")
 	cursorTooLong := false
 	verr := &dialer.ValidationError{}
 	bad := func(field, format string, args ...any) {
@@ -433,10 +473,8 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 	}
 	for _, key := range slices.Sorted(maps.Keys(vals)) {
 		vs := vals[key]
-		switch key {
-		case "status", "limit", "cursor":
-		default:
-			bad(fieldName(key), "is not a query parameter; use status, limit and cursor")
+		if !slices.Contains(names, key) {
+			bad(fieldName(key), "is not a query parameter; use %s and %s", strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 			continue
 		}
 		if len(vs) > 1 {
@@ -445,19 +483,6 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 		}
 		v := vs[0]
 		switch key {
-		case "status":
-			if v == "" {
-				continue
-			}
-			if s := dialer.Status(v); s.Valid() {
-				q.Status = s
-				continue
-			}
-			names := make([]string, len(statuses))
-			for i, s := range statuses {
-				names[i] = string(s)
-			}
-			bad(key, "must be one of %s", strings.Join(names, ", "))
 		case "limit":
 			if v == "" {
 				continue
@@ -467,22 +492,26 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 				bad(key, "must be a whole number from 1 to %d (default %d)", maxLimit, defaultLimit)
 				continue
 			}
-			q.Limit = n
+			limit = n
 		case "cursor":
 			if len(v) > maxCursor {
 				cursorTooLong = true
 				continue
 			}
-			q.Cursor = v
+			cursor = v
+		default:
+			if detail := extra[key](v); detail != "" {
+				bad(key, "%s", detail)
+			}
 		}
 	}
 	switch {
 	case len(verr.Fields) > 0:
-		return q, verr
+		return limit, cursor, verr
 	case cursorTooLong:
-		return q, badCursor()
+		return limit, cursor, badCursor()
 	}
-	return q, nil
+	return limit, cursor, nil
 }
 
 // ---- encode ----
@@ -492,10 +521,14 @@ func encode(w http.ResponseWriter, status int, v any) {
 	writeJSON(w, status, mediaJSON, v)
 }
 
-// writeJSON answers v, which must marshal without error, as contentType.
+// writeJSON answers v, which must marshal without error, as contentType. <, > and & are
+// written as they are, not as \u escapes: a Message-ID reads <id@host>, and the answer
+// is never taken for HTML (nosniff).
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil { // Encode ends with a newline
 		// Only a programming error (an unmarshalable type) gets here.
 		panic(fmt.Sprintf("api: encoding %T: %v", v, err))
 	}
@@ -504,29 +537,34 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	h.Set("Cache-Control", "no-store") // leads are personal data
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b.Bytes())
 }
 
 // leadJSON is a lead as the API shows it (SPEC.md, "HTTP API"). Empty strings are left
 // out except id, dealer, status and phone; zero times are left out. The idempotency key
 // is never shown.
 type leadJSON struct {
-	ID                 string        `json:"id"`
-	Dealer             string        `json:"dealer"`
-	Status             dialer.Status `json:"status"`
-	Name               string        `json:"name,omitempty"`
-	Phone              string        `json:"phone"`
-	Email              string        `json:"email,omitempty"`
-	Source             string        `json:"source,omitempty"`
-	Interest           string        `json:"interest,omitempty"`
-	Message            string        `json:"message,omitempty"`
-	AssignedTo         string        `json:"assigned_to,omitempty"`
-	ExternalID         string        `json:"external_id,omitempty"`
-	CreatedAt          jsonTime      `json:"created_at,omitzero"`
-	ConnectedAt        jsonTime      `json:"connected_at,omitzero"`
-	EndedAt            jsonTime      `json:"ended_at,omitzero"`
-	SpeedToLeadSeconds *float64      `json:"speed_to_lead_seconds,omitempty"`
-	Reason             string        `json:"reason,omitempty"`
+	ID         string        `json:"id"`
+	Dealer     string        `json:"dealer"`
+	Status     dialer.Status `json:"status"`
+	Name       string        `json:"name,omitempty"`
+	Phone      string        `json:"phone"`
+	Email      string        `json:"email,omitempty"`
+	Source     string        `json:"source,omitempty"`
+	Interest   string        `json:"interest,omitempty"`
+	Message    string        `json:"message,omitempty"`
+	AssignedTo string        `json:"assigned_to,omitempty"`
+	ExternalID string        `json:"external_id,omitempty"`
+	// Channel is how the lead arrived; Sender and MessageID who e-mailed it (its From
+	// address and Message-ID) or which portal sent it (and its event id).
+	Channel            dialer.Channel `json:"channel"`
+	Sender             string         `json:"sender,omitempty"`
+	MessageID          string         `json:"message_id,omitempty"`
+	CreatedAt          jsonTime       `json:"created_at,omitzero"`
+	ConnectedAt        jsonTime       `json:"connected_at,omitzero"`
+	EndedAt            jsonTime       `json:"ended_at,omitzero"`
+	SpeedToLeadSeconds *float64       `json:"speed_to_lead_seconds,omitempty"`
+	Reason             string         `json:"reason,omitempty"`
 	// NextAction and NextActionAt say what Leadline will do next with a scheduled lead
 	// and when (dialer.Action): "dial" (opening hours, the customer's calling hours),
 	// "retry_customer" (NextActionPerson, who accepted before, is rung first), or
@@ -539,16 +577,19 @@ type leadJSON struct {
 }
 
 // duplicateJSON is a later post for the lead's number that joined the lead while it was
-// open. Empty strings are left out; the idempotency key is never shown.
+// open. Empty strings are left out but channel; the idempotency key is never shown.
 type duplicateJSON struct {
-	ReceivedAt jsonTime `json:"received_at"`
-	Name       string   `json:"name,omitempty"`
-	Email      string   `json:"email,omitempty"`
-	Source     string   `json:"source,omitempty"`
-	Interest   string   `json:"interest,omitempty"`
-	Message    string   `json:"message,omitempty"`
-	AssignedTo string   `json:"assigned_to,omitempty"`
-	ExternalID string   `json:"external_id,omitempty"`
+	ReceivedAt jsonTime       `json:"received_at"`
+	Name       string         `json:"name,omitempty"`
+	Email      string         `json:"email,omitempty"`
+	Source     string         `json:"source,omitempty"`
+	Interest   string         `json:"interest,omitempty"`
+	Message    string         `json:"message,omitempty"`
+	AssignedTo string         `json:"assigned_to,omitempty"`
+	ExternalID string         `json:"external_id,omitempty"`
+	Channel    dialer.Channel `json:"channel"`
+	Sender     string         `json:"sender,omitempty"`
+	MessageID  string         `json:"message_id,omitempty"`
 }
 
 // attemptJSON is one call leg. An attempt in progress has no result.
@@ -583,6 +624,9 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 		Message:     l.Message,
 		AssignedTo:  l.AssignedTo,
 		ExternalID:  l.ExternalID,
+		Channel:     channel(l.Channel),
+		Sender:      l.Sender,
+		MessageID:   l.MessageID,
 		CreatedAt:   jsonTime(l.CreatedAt),
 		ConnectedAt: jsonTime(l.ConnectedAt),
 		EndedAt:     jsonTime(l.EndedAt),
@@ -621,9 +665,18 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 			Message:    d.Message,
 			AssignedTo: d.AssignedTo,
 			ExternalID: d.ExternalID,
+			Channel:    channel(d.Channel),
+			Sender:     d.Sender,
+			MessageID:  d.MessageID,
 		})
 	}
 	return j
+}
+
+// channel is how a lead or submission arrived as shown: dialer.ChannelAPI when unset
+// (leads stored before channels were recorded).
+func channel(c dialer.Channel) dialer.Channel {
+	return cmp.Or(c, dialer.ChannelAPI)
 }
 
 // jsonTime is shown as RFC 3339 in UTC with exactly three fractional digits,

@@ -1,14 +1,20 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/leadline/leadline/dialer"
 )
 
 // TestDocsMatchRoutes checks that api/openapi.yaml and docs/api.md describe exactly the
@@ -63,7 +69,14 @@ func TestDocsMatchRoutes(t *testing.T) {
 
 	var kinds []string
 	kindRe := regexp.MustCompile(`(?:kind:\s+|problemTypes\+)"([a-z-]+)"`)
-	for _, f := range []string{"errors.go", "codec.go", "handlers.go", "middleware.go", "forms.go", "signature.go"} {
+	sources, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range sources {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -113,6 +126,61 @@ func TestFormExample(t *testing.T) {
 	for _, want := range []string{fieldFormKey, fieldHoneypot, fieldRedirect, "phone"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("the example form has no %q field", want)
+		}
+	}
+}
+
+// TestSchemasMatchJSON checks that each JSON answer's Go type and its schema in
+// api/openapi.yaml name the same members, and that the schema requires exactly those
+// that are always present (no omitempty or omitzero).
+func TestSchemasMatchJSON(t *testing.T) {
+	b, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string       `yaml:"required"`
+				Properties map[string]any `yaml:"properties"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]any{
+		"Lead": leadJSON{}, "Duplicate": duplicateJSON{}, "Attempt": attemptJSON{}, "LeadList": leadList{},
+		"FormReceipt": formReceipt{}, "Rejection": rejectionJSON{}, "RejectionList": rejectionList{},
+		"HookAnswer": hookAnswer{}, "Problem": problem{}, "FieldError": dialer.FieldError{},
+	} {
+		schema, ok := spec.Components.Schemas[name]
+		if !ok {
+			t.Errorf("openapi.yaml has no schema %s", name)
+			continue
+		}
+		var members, always []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			tag := rt.Field(i).Tag.Get("json")
+			member, opts, _ := strings.Cut(tag, ",")
+			if member == "" || member == "-" {
+				continue
+			}
+			members = append(members, member)
+			if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+				always = append(always, member)
+			}
+		}
+		props := slices.Sorted(maps.Keys(schema.Properties))
+		slices.Sort(members)
+		if !slices.Equal(props, members) {
+			t.Errorf("%s: schema properties %q, %T has %q", name, props, v, members)
+		}
+		required := slices.Sorted(slices.Values(schema.Required))
+		slices.Sort(always)
+		if !slices.Equal(required, always) {
+			t.Errorf("%s: schema requires %q, %T always has %q", name, required, v, always)
 		}
 	}
 }

@@ -20,6 +20,7 @@ func joinedLead() dialer.Lead {
 			ReceivedAt: ms("2026-11-27T10:00:04.5Z"), Name: "Eva Jansen", Email: "eva@example.com",
 			Source: "facebook", Interest: "Volvo EX30", Message: "Also a trade-in", AssignedTo: "kees",
 			ExternalID: "crm-2", IdempotencyKey: "idem-second-must-not-show",
+			Channel: dialer.ChannelEmail, Sender: "leads@autoscout24.com", MessageID: "<a1@autoscout24.com>",
 		}, {
 			ReceivedAt: ms("2026-11-27T10:01:00Z"), Interest: "Volvo XC60",
 		}},
@@ -27,10 +28,11 @@ func joinedLead() dialer.Lead {
 }
 
 const joinedJSON = `{"id":"ld_open","dealer":"jansen","status":"dialing","name":"Eva","phone":"+31612345678",` +
-	`"created_at":"2026-11-27T10:00:00.000Z","duplicates":[` +
+	`"channel":"api","created_at":"2026-11-27T10:00:00.000Z","duplicates":[` +
 	`{"received_at":"2026-11-27T10:00:04.500Z","name":"Eva Jansen","email":"eva@example.com","source":"facebook",` +
-	`"interest":"Volvo EX30","message":"Also a trade-in","assigned_to":"kees","external_id":"crm-2"},` +
-	`{"received_at":"2026-11-27T10:01:00.000Z","interest":"Volvo XC60"}]}` + "\n"
+	`"interest":"Volvo EX30","message":"Also a trade-in","assigned_to":"kees","external_id":"crm-2",` +
+	`"channel":"email","sender":"leads@autoscout24.com","message_id":"<a1@autoscout24.com>"},` +
+	`{"received_at":"2026-11-27T10:01:00.000Z","interest":"Volvo XC60","channel":"api"}]}` + "\n"
 
 // A post that joined an open lead is accepted, answered with that lead and its
 // duplicates, and says so in Leadline-Joined.

@@ -206,7 +206,9 @@ func (s *server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		status: http.StatusNotFound,
 		kind:   "not-found",
 		title:  "Not found",
-		detail: "No endpoint has this path. The API's paths are /v1/leads, /v1/leads/{id}, /v1/leads/{id}/cancel, /healthz, /readyz and /metrics.",
+		detail: "No endpoint has this path. The API's paths are /v1/leads, /v1/leads/{id}, /v1/leads/{id}/cancel, " +
+			"/v1/leads/{id}/source, /v1/rejections, /v1/rejections/{id}, /v1/rejections/{id}/source, " +
+			"/v1/hooks/marktplaats/{dealer}, /healthz, /readyz and /metrics.",
 	})
 }
 

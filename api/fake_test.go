@@ -18,6 +18,11 @@ type fakeLeads struct {
 	ListFn   func(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error)
 	CancelFn func(ctx context.Context, dealer, id string) (dialer.Lead, error)
 
+	RejectFn     func(ctx context.Context, r dialer.Rejection) (dialer.Rejection, error)
+	OriginalFn   func(ctx context.Context, dealer, leadID string) (*dialer.Original, error)
+	RejectionsFn func(ctx context.Context, dealer string, limit int, cursor string) ([]dialer.Rejection, string, error)
+	RejectionFn  func(ctx context.Context, dealer, id string) (dialer.Rejection, error)
+
 	mu    sync.Mutex
 	calls []call // guarded by mu
 }
@@ -29,9 +34,16 @@ type call struct {
 	ID     string
 	Input  dialer.LeadInput
 	Query  dialer.ListQuery
+	Limit  int    // Rejections
+	Cursor string // Rejections
+	// Rejection is what Reject was given.
+	Rejection dialer.Rejection
 }
 
-var _ api.Leads = (*fakeLeads)(nil)
+var (
+	_ api.Leads = (*fakeLeads)(nil)
+	_ api.Leads = (*dialer.Service)(nil)
+)
 
 var errUnexpectedCall = errors.New("fake: unexpected call")
 
@@ -86,4 +98,36 @@ func (f *fakeLeads) Cancel(ctx context.Context, dealer, id string) (dialer.Lead,
 		return dialer.Lead{}, errUnexpectedCall
 	}
 	return f.CancelFn(ctx, dealer, id)
+}
+
+func (f *fakeLeads) Original(ctx context.Context, dealer, leadID string) (*dialer.Original, error) {
+	f.record(call{Method: "Original", Dealer: dealer, ID: leadID})
+	if f.OriginalFn == nil {
+		return nil, errUnexpectedCall
+	}
+	return f.OriginalFn(ctx, dealer, leadID)
+}
+
+func (f *fakeLeads) Rejections(ctx context.Context, dealer string, limit int, cursor string) ([]dialer.Rejection, string, error) {
+	f.record(call{Method: "Rejections", Dealer: dealer, Limit: limit, Cursor: cursor})
+	if f.RejectionsFn == nil {
+		return nil, "", errUnexpectedCall
+	}
+	return f.RejectionsFn(ctx, dealer, limit, cursor)
+}
+
+func (f *fakeLeads) Rejection(ctx context.Context, dealer, id string) (dialer.Rejection, error) {
+	f.record(call{Method: "Rejection", Dealer: dealer, ID: id})
+	if f.RejectionFn == nil {
+		return dialer.Rejection{}, errUnexpectedCall
+	}
+	return f.RejectionFn(ctx, dealer, id)
+}
+
+func (f *fakeLeads) Reject(ctx context.Context, r dialer.Rejection) (dialer.Rejection, error) {
+	f.record(call{Method: "Reject", Dealer: r.Dealer, Rejection: r})
+	if f.RejectFn == nil {
+		return dialer.Rejection{}, errUnexpectedCall
+	}
+	return f.RejectFn(ctx, r)
 }

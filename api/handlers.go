@@ -18,7 +18,8 @@ import (
 const readyTimeout = 5 * time.Second
 
 // handleCreateLead is POST /v1/leads. The caller is an API key (Authorization or
-// X-API-Key) or a form key (form_key in the query or the body). An API key gets 202 with
+// X-API-Key) or a form key (form_key in the query or the body); an ADF body needs an
+// API key (createFromADF). An API key gets 202 with
 // the new lead; 202 with the open lead it joined and Leadline-Joined: <its id> for a lead
 // whose number has one; 200 with the first lead and Idempotent-Replayed: true for a
 // repeat. A form key gets the same formReceipt whatever became of its post (202, or 303
@@ -51,6 +52,10 @@ func (s *server) handleCreateLead(w http.ResponseWriter, r *http.Request) {
 	kind, err := leadBodyKind(r.Header.Get("Content-Type"))
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if kind == bodyADF {
+		s.createFromADF(w, r, c, authed, qctl, queryErr)
 		return
 	}
 	body, err := readBody(w, r, s.maxBody)

@@ -22,6 +22,7 @@ func theirLead() dialer.Lead {
 		Name: "Geheime Klant", Phone: "+31687654321", Email: "geheim@klant.example",
 		Source: "crm", Interest: "Porsche Taycan", Message: "Bel na vijven", AssignedTo: "kees",
 		ExternalID: "crm-1001", IdempotencyKey: "idem-theirs",
+		Channel: dialer.ChannelEmail, Sender: "leads@autoscout24.example", MessageID: "<m1001@autoscout24.example>",
 		CreatedAt: ms("2026-11-27T09:59:00Z"),
 		Attempts: []dialer.Attempt{{Leg: dialer.LegAgent, Person: "kees", Result: dialer.ResultNoAnswer,
 			StartedAt: ms("2026-11-27T09:59:01Z"), EndedAt: ms("2026-11-27T09:59:21Z")}},
@@ -31,7 +32,8 @@ func theirLead() dialer.Lead {
 
 // theirs are the strings of theirLead a form poster below does not send.
 var theirs = []string{"0190f5c2-7a31-7c4e-9b1d-5e8f3a2b1c0d", "Geheime", "Klant", "+31687654321", "87654321",
-	"geheim@klant.example", "crm", "Porsche", "Bel na vijven", "kees", "2026-11-27", "dialing", "attempts", "duplicates"}
+	"geheim@klant.example", "crm", "Porsche", "Bel na vijven", "kees", "2026-11-27", "dialing", "attempts", "duplicates",
+	"autoscout24", "m1001", "channel", "sender", "message_id"}
 
 // submitAsDialer answers Submit as the dialer would: a repeat of theirLead for its
 // external id or idempotency key, a join of it for its number, else a new lead made of

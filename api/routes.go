@@ -6,7 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// routes lists every endpoint of SPEC.md's "HTTP API" table.
+// routes lists every endpoint of SPEC.md's "HTTP API" table and its additions.
 func (s *server) routes() *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(s.logRequests, s.recoverPanics)
@@ -20,12 +20,18 @@ func (s *server) routes() *chi.Mux {
 	// Creating a lead authenticates itself: a form key may come in the body.
 	r.With(s.withClientIP).Post("/v1/leads", s.handleCreateLead)
 	r.Options("/v1/leads", s.handlePreflight)
+	// A portal's webhook authenticates itself with the dealer's portal secret.
+	r.Post("/v1/hooks/marktplaats/{dealer}", s.handleMarktplaats)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireDealer)
 		r.Get("/v1/leads", s.handleListLeads)
 		r.Get("/v1/leads/{id}", s.handleGetLead)
 		r.Post("/v1/leads/{id}/cancel", s.handleCancelLead)
+		r.Get("/v1/leads/{id}/source", s.handleLeadSource)
+		r.Get("/v1/rejections", s.handleListRejections)
+		r.Get("/v1/rejections/{id}", s.handleGetRejection)
+		r.Get("/v1/rejections/{id}/source", s.handleRejectionSource)
 	})
 	return r
 }

@@ -29,7 +29,9 @@ const (
 	secretJansen  = "whsec-jansen-0123456789abcdef0123456789"
 	secretJansen2 = "whsec-jansen-rotated-0123456789abcdef012"
 	secretSigned  = "whsec-signed-0123456789abcdef0123456789"
-	originJansen  = "https://www.jansen.example"
+	// secretMarktplaats signs jansen's Marktplaats webhook.
+	secretMarktplaats = "mp-jansen-0123456789abcdef0123456789"
+	originJansen      = "https://www.jansen.example"
 )
 
 func digest(k string) [32]byte { return sha256.Sum256([]byte(k)) }
@@ -41,9 +43,10 @@ func testAccess() *api.Access {
 	return api.NewAccess([]api.DealerAccess{
 		{
 			Dealer: "jansen", APIKeys: [][32]byte{digest(keyJansen)}, FormKeys: [][32]byte{digest(formJansen)},
-			AllowedOrigins: []string{originJansen, "http://localhost:8000"},
-			WebhookSecrets: [][]byte{[]byte(secretJansen), []byte(secretJansen2)},
-			Country:        "NL",
+			AllowedOrigins:    []string{originJansen, "http://localhost:8000"},
+			WebhookSecrets:    [][]byte{[]byte(secretJansen), []byte(secretJansen2)},
+			Country:           "NL",
+			MarktplaatsSecret: []byte(secretMarktplaats),
 		},
 		{Dealer: "other", APIKeys: [][32]byte{digest(keyOther)}, AllowedOrigins: []string{"https://other.example"}, Country: "BE"},
 		{Dealer: "signed", APIKeys: [][32]byte{digest(keySigned)}, WebhookSecrets: [][]byte{[]byte(secretSigned)}, RequireSignature: true},

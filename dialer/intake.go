@@ -93,6 +93,10 @@ type Rejection struct {
 	Subject    string
 	Reason     string // what was looked for and not found, or what was wrong
 	Original   *Original
+	// Size is the whole original message's size in bytes (Original.Size), 0 when none
+	// was kept; set by Reject and by the archive's readers, lists included, which
+	// carry no Original.
+	Size int64
 }
 
 // FieldError is one rejected input field.
@@ -208,6 +212,10 @@ func (s *Service) Reject(ctx context.Context, r Rejection) (Rejection, error) {
 		r.ReceivedAt = s.now()
 	}
 	r.ReceivedAt = r.ReceivedAt.UTC().Truncate(time.Millisecond)
+	r.Size = 0
+	if r.Original != nil {
+		r.Size = r.Original.Size
+	}
 	if err := s.archive.InsertRejection(ctx, r); err != nil {
 		s.rec.Intake(r.Dealer, r.Channel, IntakeUnavailable)
 		return Rejection{}, fmt.Errorf("reject: %w: %w", ErrUnavailable, err)

@@ -60,8 +60,9 @@ func TestReject(t *testing.T) {
 	svc := dialer.New(dialer.Options{Store: e.store, Archive: e.store, Caller: e.caller, Speaker: e.speaker, Recorder: e.rec})
 	svc.SetDealers([]dialer.Dealer{testDealer()})
 	r, err := svc.Reject(ctx, dialer.Rejection{Dealer: "jansen", Channel: dialer.ChannelEmail, MessageID: "x@y",
-		Reason: "no lead found: no ADF, no AutoScout24 notification, no rule for this sender"})
-	if err != nil || r.ID == "" || r.ReceivedAt.IsZero() {
+		Reason:   "no lead found: no ADF, no AutoScout24 notification, no rule for this sender",
+		Original: dialer.NewOriginal("message/rfc822", []byte("Subject: x\r\n\r\nhi"))})
+	if err != nil || r.ID == "" || r.ReceivedAt.IsZero() || r.Size != 16 {
 		t.Fatalf("Reject = %+v, %v", r, err)
 	}
 	if got, err := svc.Rejection(ctx, "jansen", r.ID); err != nil || got.Reason != r.Reason {

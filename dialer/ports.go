@@ -104,7 +104,8 @@ type Archive interface {
 	// the dealer with the same non-empty MessageID is not stored again; nil error.
 	InsertRejection(ctx context.Context, r Rejection) error
 	// Rejections returns a page of the dealer's rejections, newest first, without their
-	// originals; next is the cursor of the following page, "" on the last.
+	// originals but with their Size; next is the cursor of the following page, "" on the
+	// last.
 	// ErrBadCursor when cursor is not one the store gave out.
 	Rejections(ctx context.Context, dealer string, limit int, cursor string) (rs []Rejection, next string, err error)
 	// Rejection returns one rejection with its original. ErrNotFound when missing or

@@ -27,9 +27,9 @@ const (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 	ON CONFLICT DO NOTHING`
 
-	rejectionCols = `id, dealer, channel, received_at, sender, message_id, subject, reason`
+	rejectionCols = `id, dealer, channel, received_at, sender, message_id, subject, reason, size`
 
-	selectRejectionSQL = `SELECT ` + rejectionCols + `, content_type, size, body
+	selectRejectionSQL = `SELECT ` + rejectionCols + `, content_type, body
 	FROM rejections WHERE id = $1 AND dealer = $2`
 )
 
@@ -103,7 +103,7 @@ func (db *DB) Rejection(ctx context.Context, dealer, id string) (dialer.Rejectio
 		body []byte
 	)
 	row := db.r.QueryRowContext(ctx, selectRejectionSQL, id, dealer)
-	r, err := scanRejection(row, &o.ContentType, &o.Size, &body)
+	r, err := scanRejection(row, &o.ContentType, &body)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return dialer.Rejection{}, fmt.Errorf("get rejection %s: %w", id, dialer.ErrNotFound)
@@ -111,7 +111,7 @@ func (db *DB) Rejection(ctx context.Context, dealer, id string) (dialer.Rejectio
 		return dialer.Rejection{}, fmt.Errorf("get rejection %s: %w", id, err)
 	}
 	if o.ContentType != "" {
-		o.Body = body
+		o.Body, o.Size = body, r.Size
 		r.Original = &o
 	}
 	return r, nil
@@ -137,7 +137,7 @@ func scanRejection(s scanner, more ...any) (dialer.Rejection, error) {
 		channel  string
 		received int64
 	)
-	dst := append([]any{&r.ID, &r.Dealer, &channel, &received, &r.Sender, &r.MessageID, &r.Subject, &r.Reason}, more...)
+	dst := append([]any{&r.ID, &r.Dealer, &channel, &received, &r.Sender, &r.MessageID, &r.Subject, &r.Reason, &r.Size}, more...)
 	if err := s.Scan(dst...); err != nil {
 		return dialer.Rejection{}, err
 	}

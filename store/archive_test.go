@@ -80,11 +80,11 @@ func TestRejections(t *testing.T) {
 		if err != nil || len(page) != 1 || next != "" || page[0].ID != ids[0] {
 			t.Fatalf("second page %+v, next %q, %v; want the first (the fourth repeated its Message-ID)", page, next, err)
 		}
-		if page[0].Original != nil || page[0].Reason == "" || page[0].Channel != dialer.ChannelEmail || !page[0].ReceivedAt.Equal(t0) {
+		if page[0].Original != nil || page[0].Size != 19 || page[0].Reason == "" || page[0].Channel != dialer.ChannelEmail || !page[0].ReceivedAt.Equal(t0) {
 			t.Errorf("listed rejection %+v", page[0])
 		}
 		r, err := db.Rejection(ctx, "jansen", ids[0])
-		if err != nil || r.Original == nil || string(r.Original.Body) != "Subject: Lead\r\n\r\nhi" || r.MessageID != "a@x" {
+		if err != nil || r.Original == nil || string(r.Original.Body) != "Subject: Lead\r\n\r\nhi" || r.Original.Size != 19 || r.Size != 19 || r.MessageID != "a@x" {
 			t.Errorf("Rejection = %+v, %v", r, err)
 		}
 		for _, c := range []struct{ dealer, id string }{{"other", ids[0]}, {"jansen", ids[3]}} {

@@ -6,7 +6,8 @@ import (
 	"github.com/leadline/leadline/dialer"
 )
 
-// access copies the dealers' keys, origins and webhook secrets into the API's terms.
+// access copies the dealers' keys, origins, webhook secrets and portal secrets into the
+// API's terms.
 func access(cfg *config.Config) *api.Access {
 	ds := make([]api.DealerAccess, 0, len(cfg.Dealers))
 	for _, d := range cfg.Dealers {
@@ -16,6 +17,9 @@ func access(cfg *config.Config) *api.Access {
 		}
 		for _, s := range d.WebhookSecrets {
 			da.WebhookSecrets = append(da.WebhookSecrets, []byte(s))
+		}
+		if s := d.Portals.Marktplaats.Secret; s != "" {
+			da.MarktplaatsSecret = []byte(s)
 		}
 		ds = append(ds, da)
 	}
