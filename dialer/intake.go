@@ -216,9 +216,14 @@ func (s *Service) Reject(ctx context.Context, r Rejection) (Rejection, error) {
 	if r.Original != nil {
 		r.Size = r.Original.Size
 	}
-	if err := s.archive.InsertRejection(ctx, r); err != nil {
+	kept, err := s.archive.InsertRejection(ctx, r)
+	if err != nil {
 		s.rec.Intake(r.Dealer, r.Channel, IntakeUnavailable)
 		return Rejection{}, fmt.Errorf("reject: %w: %w", ErrUnavailable, err)
+	}
+	if !kept { // the same message again: its first rejection stands
+		s.rec.Intake(r.Dealer, r.Channel, IntakeRepeat)
+		return r, nil
 	}
 	s.rec.Intake(r.Dealer, r.Channel, IntakeRejected)
 	s.log.InfoContext(ctx, "message held no lead; kept", "dealer", r.Dealer, "channel", r.Channel,

@@ -68,6 +68,9 @@ func TestReject(t *testing.T) {
 	if got, err := svc.Rejection(ctx, "jansen", r.ID); err != nil || got.Reason != r.Reason {
 		t.Errorf("Rejection = %+v, %v", got, err)
 	}
+	if _, err := svc.Reject(ctx, dialer.Rejection{Dealer: "jansen", Channel: dialer.ChannelEmail, MessageID: "x@y", Reason: "again"}); err != nil {
+		t.Errorf("the same message rejected again: %v", err)
+	}
 	if _, err := svc.Reject(ctx, dialer.Rejection{Dealer: "nobody", Reason: "x"}); !errors.Is(err, dialer.ErrNotFound) {
 		t.Errorf("a rejection for an unknown dealer: %v", err)
 	}
@@ -75,7 +78,7 @@ func TestReject(t *testing.T) {
 	if _, err := svc.Reject(ctx, dialer.Rejection{Dealer: "jansen", Channel: dialer.ChannelEmail, Reason: "x"}); !errors.Is(err, dialer.ErrUnavailable) {
 		t.Errorf("Reject with the store down: %v, want ErrUnavailable", err)
 	}
-	if want := []string{"email:rejected", "email:unavailable"}; !slices.Equal(e.rec.intake, want) {
+	if want := []string{"email:rejected", "email:repeat", "email:unavailable"}; !slices.Equal(e.rec.intake, want) {
 		t.Errorf("intake %q, want %q", e.rec.intake, want)
 	}
 }

@@ -101,8 +101,9 @@ type CreateOptions struct {
 // method is safe for concurrent use.
 type Archive interface {
 	// InsertRejection stores r (ID, Dealer and ReceivedAt set). A second rejection of
-	// the dealer with the same non-empty MessageID is not stored again; nil error.
-	InsertRejection(ctx context.Context, r Rejection) error
+	// the dealer with the same non-empty MessageID is not stored again: kept is false,
+	// with a nil error.
+	InsertRejection(ctx context.Context, r Rejection) (kept bool, err error)
 	// Rejections returns a page of the dealer's rejections, newest first, without their
 	// originals but with their Size; next is the cursor of the following page, "" on the
 	// last.

@@ -34,8 +34,8 @@ const (
 )
 
 // InsertRejection keeps r; a second one of the dealer with the same Message-ID is not
-// kept again.
-func (db *DB) InsertRejection(ctx context.Context, r dialer.Rejection) error {
+// kept again (kept is false).
+func (db *DB) InsertRejection(ctx context.Context, r dialer.Rejection) (kept bool, err error) {
 	var (
 		ct   string
 		size int64
@@ -44,12 +44,16 @@ func (db *DB) InsertRejection(ctx context.Context, r dialer.Rejection) error {
 	if r.Original != nil {
 		ct, size, body = r.Original.ContentType, r.Original.Size, r.Original.Body
 	}
-	_, err := db.w.ExecContext(ctx, insertRejectionSQL, r.ID, r.Dealer, string(channelOf(r.Channel)),
+	res, err := db.w.ExecContext(ctx, insertRejectionSQL, r.ID, r.Dealer, string(channelOf(r.Channel)),
 		millis(r.ReceivedAt), r.Sender, r.MessageID, r.Subject, r.Reason, ct, size, body)
 	if err != nil {
-		return fmt.Errorf("insert rejection: %w", err)
+		return false, fmt.Errorf("insert rejection: %w", err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert rejection: %w", err)
+	}
+	return n == 1, nil
 }
 
 // Rejections returns a page of the dealer's rejections, newest first, without their

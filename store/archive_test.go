@@ -67,8 +67,12 @@ func TestRejections(t *testing.T) {
 				Subject: "Lead", Reason: "no phone number in the message",
 				Original: &dialer.Original{ContentType: "message/rfc822", Body: []byte("Subject: Lead\r\n\r\nhi"), Size: 19},
 			}
-			if err := db.InsertRejection(ctx, r); err != nil {
+			kept, err := db.InsertRejection(ctx, r)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if want := i != 3; kept != want { // the fourth repeats the first's Message-ID
+				t.Errorf("rejection %d kept = %v, want %v", i, kept, want)
 			}
 			ids = append(ids, r.ID)
 		}

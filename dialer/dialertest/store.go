@@ -317,19 +317,19 @@ func (s *Store) Ping(context.Context) error {
 }
 
 // InsertRejection keeps r, once per dealer and non-empty Message-ID.
-func (s *Store) InsertRejection(_ context.Context, r dialer.Rejection) error {
+func (s *Store) InsertRejection(_ context.Context, r dialer.Rejection) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Down {
-		return errDown
+		return false, errDown
 	}
 	for _, k := range s.rejected {
 		if r.MessageID != "" && k.Dealer == r.Dealer && k.MessageID == r.MessageID {
-			return nil
+			return false, nil
 		}
 	}
 	s.rejected = append(s.rejected, r)
-	return nil
+	return true, nil
 }
 
 // Rejections returns the dealer's rejections newest first, limit at a time (ids are
