@@ -62,11 +62,7 @@ func newMNCluster(t *testing.T) *mnCluster {
 	if testing.Short() {
 		t.Skip("multi-node tests run the real binary; skipped with -short")
 	}
-	c := &mnCluster{bin: filepath.Join(t.TempDir(), "leadline")}
-	build := exec.Command("go", "build", "-o", c.bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	c := &mnCluster{bin: buildLeadline(t)}
 	pg := exec.Command("../../scripts/pg.sh", "start")
 	pg.Env = append(os.Environ(), "PG_TEST_DIR=")
 	out, err := pg.Output()
@@ -99,12 +95,16 @@ type mnNode struct {
 	name string
 	cmd  *exec.Cmd
 	base string // http://host:port
+	smtp string // host:port of its SMTP receiver, if it runs one
 	mu   sync.Mutex
 	log  bytes.Buffer
 	done chan struct{}
 }
 
-var startedRE = regexp.MustCompile(`msg="leadline started" http=(\S+)`)
+var (
+	startedRE = regexp.MustCompile(`msg="leadline started" http=(\S+)`)
+	smtpRE    = regexp.MustCompile(` smtp=(\S+)`)
+)
 
 // start runs a node with the given people and flow; takeover is short so the test is.
 func (c *mnCluster) start(t *testing.T, name, rtp, trunk, people, flow string) *mnNode {
@@ -128,12 +128,30 @@ dealers:
     people: [%s]
     flow: %s
 `, name, rtp, trunk, c.url, mnKey, people, flow)
+	return runServe(t, c.bin, name, cfg)
+}
+
+// buildLeadline builds the leadline binary into a temporary folder.
+func buildLeadline(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "leadline")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runServe runs `leadline serve` with the configuration cfg until the test ends and
+// returns once it logged that it started.
+func runServe(t *testing.T, bin, name, cfg string) *mnNode {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n := &mnNode{name: name, done: make(chan struct{})}
-	n.cmd = exec.Command(c.bin, "serve", "--config", path, "--drain", "1s")
+	n.cmd = exec.Command(bin, "serve", "--config", path, "--drain", "1s")
 	stderr, _ := n.cmd.StderrPipe()
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -147,6 +165,9 @@ dealers:
 			n.log.WriteString(sc.Text() + "\n")
 			n.mu.Unlock()
 			if m := startedRE.FindStringSubmatch(sc.Text()); m != nil {
+				if sm := smtpRE.FindStringSubmatch(sc.Text()); sm != nil {
+					n.smtp = sm[1]
+				}
 				started <- m[1]
 			}
 		}
