@@ -56,6 +56,11 @@ var (
 	// ErrTooComplex: the document nests elements deeper than 64 or has more than
 	// 100,000 tokens. No honest lead does; nothing of such a document is returned.
 	ErrTooComplex = errors.New("document too complex")
+	// ErrEntities: the document declares entities (<!ENTITY … > in a DOCTYPE). Parse
+	// would expand none of them and read no DTD, but no honest lead declares one: a
+	// billion laughs or an external entity is refused rather than read with its
+	// references left as they are.
+	ErrEntities = errors.New("the document declares entities")
 )
 
 // Parse reads an ADF document (or a text that contains one, such as a mail body with an
@@ -71,6 +76,9 @@ func Parse(data []byte) ([]Prospect, error) {
 		return nil, fmt.Errorf("parse adf: %w: %d bytes, the limit is %d", ErrTooLarge, len(data), MaxSize)
 	}
 	data = toUTF8(data)
+	if declaresEntities(data) {
+		return nil, fmt.Errorf("parse adf: %w (<!ENTITY …>); ADF needs none", ErrEntities)
+	}
 	found := false
 	if i := markerStart(data); i >= 0 {
 		found = true
@@ -175,4 +183,21 @@ func equalFoldASCII(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// declaresEntities reports whether a document (in UTF-8 or an 8-bit encoding) declares
+// an entity: "<!ENTITY", in any case.
+func declaresEntities(data []byte) bool {
+	const decl = "<!entity"
+	for i := bytes.Index(data, []byte("<!")); i >= 0; {
+		if len(data)-i >= len(decl) && bytes.EqualFold(data[i:i+len(decl)], []byte(decl)) {
+			return true
+		}
+		j := bytes.Index(data[i+2:], []byte("<!"))
+		if j < 0 {
+			break
+		}
+		i += 2 + j
+	}
+	return false
 }

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/leadline/leadline/dialer"
@@ -402,8 +401,9 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// TestNoEntityExpansion checks that nothing the document defines is expanded, wherever
-// the DTD stands (before <adf>, where reading skips it, or after the prolog, where the
+// TestNoEntityExpansion checks that Parse refuses a document that declares entities,
+// and that the reader under it expands nothing the document defines, wherever the DTD
+// stands (before <adf>, where reading skips it, or after the prolog, where the
 // tokenizer meets it), and that a redefined HTML entity keeps its HTML meaning.
 func TestNoEntityExpansion(t *testing.T) {
 	lol := `<!DOCTYPE adf [
@@ -412,7 +412,7 @@ func TestNoEntityExpansion(t *testing.T) {
  <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
  <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
  <!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
- <!ENTITY amp "&e;"> <!ENTITY eacute "&e;">
+ <!ENTITY amp "&e;"> <!eNtItY eacute "&e;">
  <!ENTITY xxe SYSTEM "file:///etc/passwd"> <!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;
 ]>`
 	body := `<prospect><customer><contact><name>&e;&xxe;&amp;&eacute;</name><phone>1</phone></contact>` +
@@ -422,12 +422,14 @@ func TestNoEntityExpansion(t *testing.T) {
 		"dtd in the prolog": `<?adf version="1.0"?>` + lol + body,
 	} {
 		t.Run(name, func(t *testing.T) {
+			if _, err := Parse([]byte(doc)); !errors.Is(err, ErrEntities) {
+				t.Errorf("Parse = %v, want ErrEntities", err)
+			}
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			start := time.Now()
-			ps, err := Parse([]byte(doc))
-			took := time.Since(start)
+			data := []byte(doc)
+			ps, err := walk(data[markerStart(data):])
 			runtime.ReadMemStats(&after)
 			if err != nil {
 				t.Fatal(err)
@@ -439,10 +441,7 @@ func TestNoEntityExpansion(t *testing.T) {
 				t.Errorf("comments = %q, want %q", got, want)
 			}
 			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
-				t.Errorf("Parse allocated %d bytes for a %d-byte document", alloc, len(doc))
-			}
-			if took > time.Second {
-				t.Errorf("Parse took %v", took)
+				t.Errorf("reading allocated %d bytes for a %d-byte document", alloc, len(doc))
 			}
 		})
 	}

@@ -6,7 +6,6 @@ package api
 // how its problems are answered.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -113,17 +112,16 @@ func (s *server) createFromADF(w http.ResponseWriter, r *http.Request, c credent
 // a *dialer.ValidationError (422, field "prospect") for a document with no prospect or
 // with several.
 func readADF(body []byte) (adf.Prospect, error) {
-	if declaresEntities(body) {
-		// adf never reads a DTD nor expands an entity the document defines, so a billion
-		// laughs or an external entity costs nothing; but no honest lead declares one.
-		return adf.Prospect{}, badRequest("The document declares entities (<!ENTITY …> in its DOCTYPE). " +
-			"ADF needs none and Leadline reads no DTD: send the document without an internal DTD subset.")
-	}
 	ps, err := adf.Parse(body)
 	prospect := func(detail string) error {
 		return &dialer.ValidationError{Fields: []dialer.FieldError{{Field: "prospect", Detail: detail}}}
 	}
 	switch {
+	case errors.Is(err, adf.ErrEntities):
+		// adf never reads a DTD nor expands an entity the document defines, so a billion
+		// laughs or an external entity costs nothing; but no honest lead declares one.
+		return adf.Prospect{}, badRequest("The document declares entities (<!ENTITY …> in its DOCTYPE). " +
+			"ADF needs none and Leadline reads no DTD: send the document without an internal DTD subset.")
 	case errors.Is(err, adf.ErrNotADF):
 		return adf.Prospect{}, badRequest("The body holds no ADF document: no <adf> element or <?adf?> prolog was found. " +
 			`Send an ADF 1.0 document, <?xml version="1.0"?><?adf version="1.0"?><adf><prospect>…</prospect></adf>, or send JSON.`)
@@ -142,26 +140,6 @@ func readADF(body []byte) (adf.Prospect, error) {
 			"answered with its own id, status and Idempotent-Replayed", len(ps)))
 	}
 	return ps[0], nil
-}
-
-// declaresEntities reports whether an XML document declares an entity, in UTF-8, an
-// 8-bit encoding or UTF-16 (whose zero bytes are skipped for the search).
-func declaresEntities(body []byte) bool {
-	const decl = "<!entity"
-	if bytes.IndexByte(body, 0) >= 0 {
-		body = bytes.ReplaceAll(body, []byte{0}, nil)
-	}
-	for i := bytes.Index(body, []byte("<!")); i >= 0; {
-		if len(body)-i >= len(decl) && bytes.EqualFold(body[i:i+len(decl)], []byte(decl)) {
-			return true
-		}
-		j := bytes.Index(body[i+2:], []byte("<!"))
-		if j < 0 {
-			break
-		}
-		i += 2 + j
-	}
-	return false
 }
 
 // adfFields renames the fields of a validation error to where they are in an ADF
