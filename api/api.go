@@ -54,6 +54,10 @@ type Leads interface {
 	// Rejection returns one of the dealer's rejections with its Original (nil when none
 	// was kept); dialer.ErrNotFound when it does not exist or is another dealer's.
 	Rejection(ctx context.Context, dealer, id string) (dialer.Rejection, error)
+	// ReportDays returns the owner's report of the dealer over whole days in its time
+	// zone (from and to are dates, to included; "" for the last seven days);
+	// *dialer.ValidationError naming from or to for a bad date.
+	ReportDays(ctx context.Context, dealer, from, to string) (dialer.Report, error)
 }
 
 // DefaultMaxBodyBytes is the largest request body accepted when Options.MaxBodyBytes is 0.

@@ -153,6 +153,8 @@ func TestSchemasMatchJSON(t *testing.T) {
 		"Lead": leadJSON{}, "Duplicate": duplicateJSON{}, "Attempt": attemptJSON{}, "LeadList": leadList{},
 		"FormReceipt": formReceipt{}, "Rejection": rejectionJSON{}, "RejectionList": rejectionList{},
 		"HookAnswer": hookAnswer{}, "Problem": problem{}, "FieldError": dialer.FieldError{},
+		"PeopleReport": peopleReport{}, "SourcesReport": sourcesReport{}, "PersonReport": personJSON{},
+		"SourceReport": sourceJSON{},
 	} {
 		schema, ok := spec.Components.Schemas[name]
 		if !ok {

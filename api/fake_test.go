@@ -22,6 +22,7 @@ type fakeLeads struct {
 	OriginalFn   func(ctx context.Context, dealer, leadID string) (*dialer.Original, error)
 	RejectionsFn func(ctx context.Context, dealer string, limit int, cursor string) ([]dialer.Rejection, string, error)
 	RejectionFn  func(ctx context.Context, dealer, id string) (dialer.Rejection, error)
+	ReportDaysFn func(ctx context.Context, dealer, from, to string) (dialer.Report, error)
 
 	mu    sync.Mutex
 	calls []call // guarded by mu
@@ -36,6 +37,8 @@ type call struct {
 	Query  dialer.ListQuery
 	Limit  int    // Rejections
 	Cursor string // Rejections
+	From   string // ReportDays
+	To     string // ReportDays
 	// Rejection is what Reject was given.
 	Rejection dialer.Rejection
 }
@@ -130,4 +133,12 @@ func (f *fakeLeads) Reject(ctx context.Context, r dialer.Rejection) (dialer.Reje
 		return dialer.Rejection{}, errUnexpectedCall
 	}
 	return f.RejectFn(ctx, r)
+}
+
+func (f *fakeLeads) ReportDays(ctx context.Context, dealer, from, to string) (dialer.Report, error) {
+	f.record(call{Method: "ReportDays", Dealer: dealer, From: from, To: to})
+	if f.ReportDaysFn == nil {
+		return dialer.Report{}, errUnexpectedCall
+	}
+	return f.ReportDaysFn(ctx, dealer, from, to)
 }

@@ -32,6 +32,8 @@ func (s *server) routes() *chi.Mux {
 		r.Get("/v1/rejections", s.handleListRejections)
 		r.Get("/v1/rejections/{id}", s.handleGetRejection)
 		r.Get("/v1/rejections/{id}/source", s.handleRejectionSource)
+		r.Get("/v1/reports/people", s.handleReportPeople)
+		r.Get("/v1/reports/sources", s.handleReportSources)
 	})
 	return r
 }

@@ -19,6 +19,8 @@ type Dealer struct {
 	Language string // nl, en, de, fr
 	Country  string // ISO region for national numbers, e.g. "NL"
 	CallerID string // E.164, shown to salespeople and customers
+	// Location is the dealer's time zone, for the days of its reports; nil: UTC.
+	Location *time.Location
 
 	RingTimeout         time.Duration // per salesperson
 	AcceptTimeout       time.Duration // after the whisper's first play

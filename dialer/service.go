@@ -41,6 +41,8 @@ type Options struct {
 	// Archive keeps original messages and rejections (e-mail intake); nil: neither is
 	// kept, and Reject fails.
 	Archive Archive
+	// Reports reads the leads of the owner's report; nil: Report fails.
+	Reports ReportStore
 }
 
 // Service takes leads in and runs one flow per lead. It implements the API's lead
@@ -49,6 +51,7 @@ type Options struct {
 type Service struct {
 	store    LeadStore
 	archive  Archive
+	reports  ReportStore
 	caller   Caller
 	speaker  Speaker
 	rec      Recorder
@@ -90,7 +93,7 @@ func New(o Options) *Service {
 		o.NodeID = uuid.NewString()
 	}
 	s := &Service{
-		store: o.Store, archive: o.Archive, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
+		store: o.Store, archive: o.Archive, reports: o.Reports, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
 		node: o.NodeID, ttl: o.LeaseTTL, now: o.Now, ringback: o.Ringback,
 		running: make(map[string]context.CancelCauseFunc),
 	}

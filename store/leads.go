@@ -586,18 +586,10 @@ func (db *DB) attempts(ctx context.Context, leadID string) ([]dialer.Attempt, er
 	defer rows.Close()
 	as := []dialer.Attempt{}
 	for rows.Next() {
-		var (
-			a                                  dialer.Attempt
-			leg, result                        string
-			started, answered, accepted, ended int64
-		)
-		if err := rows.Scan(&a.ID, &a.LeadID, &a.Round, &a.Step, &leg, &a.Person, &result, &a.SIPCode,
-			&started, &answered, &accepted, &ended); err != nil {
+		a, err := scanAttempt(rows)
+		if err != nil {
 			return nil, fmt.Errorf("attempts: %w", err)
 		}
-		a.Leg, a.Result = dialer.LegKind(leg), dialer.Result(result)
-		a.StartedAt, a.AnsweredAt = fromMillis(started), fromMillis(answered)
-		a.AcceptedAt, a.EndedAt = fromMillis(accepted), fromMillis(ended)
 		as = append(as, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -608,6 +600,23 @@ func (db *DB) attempts(ctx context.Context, leadID string) ([]dialer.Attempt, er
 
 type scanner interface {
 	Scan(dest ...any) error
+}
+
+// scanAttempt reads attemptCols.
+func scanAttempt(s scanner) (dialer.Attempt, error) {
+	var (
+		a                                  dialer.Attempt
+		leg, result                        string
+		started, answered, accepted, ended int64
+	)
+	if err := s.Scan(&a.ID, &a.LeadID, &a.Round, &a.Step, &leg, &a.Person, &result, &a.SIPCode,
+		&started, &answered, &accepted, &ended); err != nil {
+		return dialer.Attempt{}, err
+	}
+	a.Leg, a.Result = dialer.LegKind(leg), dialer.Result(result)
+	a.StartedAt, a.AnsweredAt = fromMillis(started), fromMillis(answered)
+	a.AcceptedAt, a.EndedAt = fromMillis(accepted), fromMillis(ended)
+	return a, nil
 }
 
 // scanLead reads the leadCols of one row.

@@ -89,7 +89,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	}
 	a.svc = dialer.New(dialer.Options{
 		Store: a.db, Caller: a.ua, Speaker: speaker, Recorder: a.met, Logger: log, NodeID: node,
-		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(), Now: o.now, Abuse: a.db, Archive: a.db,
+		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(), Now: o.now, Abuse: a.db, Archive: a.db, Reports: a.db,
 	})
 	a.apply(cfg)
 
@@ -271,7 +271,7 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 	out := make([]dialer.Dealer, 0, len(cfg.Dealers))
 	for _, d := range cfg.Dealers {
 		dd := dialer.Dealer{
-			ID: d.ID, Name: d.Name, Language: d.Language, Country: d.Country, CallerID: d.CallerID,
+			ID: d.ID, Name: d.Name, Language: d.Language, Country: d.Country, CallerID: d.CallerID, Location: d.Location,
 			RingTimeout: d.RingTimeout, AcceptTimeout: d.AcceptTimeout,
 			CustomerRingTimeout: d.CustomerRingTimeout, MaxCallLength: d.MaxCallLength,
 			Whisper: d.WhisperTemplate, People: map[string]dialer.Person{},

@@ -62,6 +62,8 @@ commands:
   demo                               run the whole flow on this machine with simulated phones
   check    [--config leadline.yaml]  validate a configuration and print what it defines
   migrate  [--config leadline.yaml]  apply the store's database migrations
+  report   --dealer ID [--from DATE] [--to DATE] [--config leadline.yaml]
+                                     print the owner's report: who followed the process, how each source fared
   phones   [--config phones.yaml]    run simulated SIP phones (and a carrier) until stopped
   version                            print the version and the source revision it was built from
 `
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = checkCmd(rest, getenv, stdout)
 	case "migrate":
 		err = migrateCmd(ctx, rest, getenv, stdout)
+	case "report":
+		err = reportCmd(ctx, rest, getenv, stdout)
 	case "phones":
 		err = phonesCmd(ctx, rest, stdout, stderr)
 	case "version", "--version":

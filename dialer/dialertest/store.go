@@ -385,3 +385,23 @@ func (s *Store) Original(_ context.Context, dealer, leadID string) (*dialer.Orig
 	}
 	return nil, dialer.ErrNotFound
 }
+
+var _ dialer.ReportStore = (*Store)(nil)
+
+// LeadsBetween returns the dealer's leads created in [from, to), oldest first, with
+// their attempts.
+func (s *Store) LeadsBetween(_ context.Context, dealer string, from, to time.Time) ([]dialer.Lead, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return nil, errDown
+	}
+	var out []dialer.Lead
+	for _, l := range s.leads {
+		if l.Dealer == dealer && !l.CreatedAt.Before(from) && l.CreatedAt.Before(to) {
+			out = append(out, s.withAttemptsLocked(l.Lead))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
