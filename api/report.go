@@ -43,10 +43,10 @@ type personJSON struct {
 }
 
 type sourceJSON struct {
-	Source                  string  `json:"source"`
-	Leads                   int     `json:"leads"`
-	Connected               int     `json:"connected"`
-	ConnectedShare          float64 `json:"connected_share"`
+	Source                   string  `json:"source"`
+	Leads                    int     `json:"leads"`
+	Connected                int     `json:"connected"`
+	ConnectedShare           float64 `json:"connected_share"`
 	MedianSpeedToLeadSeconds float64 `json:"median_speed_to_lead_seconds"`
 }
 
