@@ -61,6 +61,16 @@ func TestLoadExample(t *testing.T) {
 	if d.WhisperTemplate == nil || !strings.HasPrefix(d.Whisper, "Nieuwe lead van {{.Source}}") {
 		t.Errorf("whisper %q", d.Whisper)
 	}
+	// The e-mail intake of SPEC's additions: an SMTP receiver and the dealer's address
+	// defaulted from its domain (docs/intake.md).
+	if e := c.Email; e.Listen != ":2525" || e.Domain != "leads.example.com" || e.MaxBytes != 10_000_000 || e.TLS.Set() ||
+		e.PerSender != (config.Rate{Count: 120, Per: time.Hour}) || e.PerDealer != (config.Rate{Count: 1200, Per: time.Hour}) {
+		t.Errorf("email %+v", e)
+	}
+	if e := d.Email; e.Address != "jansen@leads.example.com" || !slices.Equal(e.Senders, []string{"*@autoscout24.com", "crm@autohuisjansen.nl"}) ||
+		e.RequireDKIM || e.RequireSPF || len(e.Rules) != 0 || e.IMAP.Enabled() {
+		t.Errorf("dealer email %+v", e)
+	}
 	want := []config.Person{
 		{ID: "piet", Name: "Piet de Vries", Phone: "sip:piet@192.0.2.10:5060", Target: phone.Target{
 			Kind: phone.KindSIP, URI: "sip:piet@192.0.2.10:5060", Scheme: "sip", User: "piet", Host: "192.0.2.10", Port: 5060}},
@@ -104,7 +114,7 @@ func TestLoadUnsetVariable(t *testing.T) {
 	if !errors.As(err, &ve) {
 		t.Fatalf("err = %v, want *ValidationError", err)
 	}
-	want := []config.Problem{{Path: "dealers[0].api_keys[0]", Message: "empty api key (JANSEN_API_KEY not set)", Line: 17}}
+	want := []config.Problem{{Path: "dealers[0].api_keys[0]", Message: "empty api key (JANSEN_API_KEY not set)", Line: 22}}
 	if !slices.Equal(ve.Problems, want) {
 		t.Fatalf("problems %+v, want %+v", ve.Problems, want)
 	}
@@ -331,7 +341,7 @@ sip             0.0.0.0:5060, external host (listen host), rtp ports 10000-20000
 trunk           sip:sip.carrier.example as "acct1"
 store           postgres://leadline:xxxxx@db.internal/leadline
 limits          3 leads per customer number a day; forms 20/1h per IP address, 3/1h per phone number
-email           no SMTP receiver (email.listen is empty)
+email           SMTP :2525, domain leads.example.com, no STARTTLS, max 10MB, at most 120/1h per sender and 1200/1h per dealer
 tts             espeak-ng
 
 dealer jansen: Autohuis Jansen
@@ -341,6 +351,8 @@ dealer jansen: Autohuis Jansen
   caller id   +31201234567
   timeouts    ring 20s per person, accept 10s, customer ring 30s, max call 2h
   api keys    1
+  e-mail      jansen@leads.example.com
+  senders     *@autoscout24.com, crm@autohuisjansen.nl
   hours       always
   customers   rung 08:00-21:00 their local time; backlog staggered 30s
   retries     none: a customer not reached ends the lead

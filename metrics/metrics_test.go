@@ -495,9 +495,15 @@ var exercises = map[string]func(m *metrics.Metrics){
 	"BridgeEnded":     func(m *metrics.Metrics) { m.BridgeEnded() },
 	"SIPResponse":     func(m *metrics.Metrics) { m.SIPResponse("INVITE", 200) },
 	"RTPPacket":       func(m *metrics.Metrics) { m.RTPPacket("in"); m.RTPPacket("out") },
-	"Intake":          func(m *metrics.Metrics) { m.Intake("jansen", dialer.ChannelEmail, dialer.IntakeCreated) },
-	"FirstInvite":     func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
-	"RTPDropped":      func(m *metrics.Metrics) { m.RTPDropped("source") },
+	"Intake": func(m *metrics.Metrics) {
+		// Every result, so that the dashboard and the alert rules may name any of them.
+		for _, r := range []dialer.IntakeResult{dialer.IntakeCreated, dialer.IntakeRepeat, dialer.IntakeJoined, dialer.IntakeInvalid,
+			dialer.IntakeLimited, dialer.IntakeUnavailable, dialer.IntakeRejected, dialer.IntakeRefused} {
+			m.Intake("jansen", dialer.ChannelEmail, r)
+		}
+	},
+	"FirstInvite": func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
+	"RTPDropped":  func(m *metrics.Metrics) { m.RTPDropped("source") },
 }
 
 // exerciseAll calls every method of Metrics once, so that every metric family exposes

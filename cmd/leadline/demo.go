@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/sip/siptest"
@@ -39,18 +42,25 @@ type demoLead struct {
 	dealer, key string
 	form        url.Values
 	customer    siptest.Behaviour
+	// mailFrom, when set, sends the lead as an ADF e-mail from this address to the
+	// dealer's address over SMTP, as a CRM or portal does, instead of posting it.
+	mailFrom string
 }
 
 var demoLeads = []demoLead{
 	{"jansen", "demo-key-jansen-000001", url.Values{"name": {"Eva Jansen"}, "phone": {"06-12345678"}, "interest": {"Volvo XC60"}, "source": {"the website"}, "assigned_to": {"piet"}},
-		siptest.Behaviour{Ring: 1500 * time.Millisecond, Tone: 500, HangUp: 4 * time.Second}},
+		siptest.Behaviour{Ring: 1500 * time.Millisecond, Tone: 500, HangUp: 4 * time.Second}, ""},
 	{"bakker", "demo-key-bakker-000001", url.Values{"name": {"Lars de Boer"}, "phone": {"06-23456789"}, "interest": {"Kia Niro"}, "source": {"AutoScout24"}, "assigned_to": {"kees"}},
-		siptest.Behaviour{Ring: time.Second, Tone: 500, HangUp: 3 * time.Second}},
+		siptest.Behaviour{Ring: time.Second, Tone: 500, HangUp: 3 * time.Second}, ""},
 	{"jansen", "demo-key-jansen-000001", url.Values{"name": {"Sophie Visser"}, "phone": {"06-34567890"}, "interest": {"Volvo EX30"}, "source": {"the website"}, "assigned_to": {"anna"}},
-		siptest.Behaviour{Ring: time.Second, Tone: 500, HangUp: 3 * time.Second}},
+		siptest.Behaviour{Ring: time.Second, Tone: 500, HangUp: 3 * time.Second}, ""},
 	{"jansen", "demo-key-jansen-000001", url.Values{"name": {"Noah Bakker"}, "phone": {"06-45678901"}, "interest": {"Polestar 2"}, "source": {"Facebook"}},
-		siptest.Behaviour{Never: true}},
+		siptest.Behaviour{Never: true}, demoCRM},
 }
+
+// demoCRM is the jansen dealer's CRM, which mails its leads to Leadline as ADF; the
+// dealer lists it in email.senders.
+const demoCRM = "crm@autohuisjansen.nl"
 
 const demoConfig = `
 http: {listen: "127.0.0.1:0"}
@@ -60,6 +70,7 @@ sip:
   trunk: {uri: "sip:%s"}
 store: "sqlite://%s"
 log: {level: warn}
+email: {listen: "127.0.0.1:0", domain: leads.example.com}
 dealers:
   - id: jansen
     name: Autohuis Jansen
@@ -69,6 +80,7 @@ dealers:
     ring_timeout: 6s
     accept_timeout: 3s
     customer_ring_timeout: 8s
+    email: {senders: ["crm@autohuisjansen.nl"]}
     people: [%s]
     flow: [assigned, [sanne, tom], jan]
   - id: bakker
@@ -138,7 +150,14 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := exec.LookPath("espeak-ng"); err != nil {
 		speech = "tones (install espeak-ng for spoken whispers)"
 	}
-	fmt.Fprintf(stdout, "Leadline demo: %d leads, %d simulated phones on 127.0.0.1, whispers: %s\n", len(demoLeads), len(demoPeople)+1, speech)
+	mailed := 0
+	for _, l := range demoLeads {
+		if l.mailFrom != "" {
+			mailed++
+		}
+	}
+	fmt.Fprintf(stdout, "Leadline demo: %d leads (%d posted, %d e-mailed), %d simulated phones and an SMTP receiver on 127.0.0.1, whispers: %s\n",
+		len(demoLeads), len(demoLeads)-mailed, mailed, len(demoPeople)+1, speech)
 	fmt.Fprintf(stdout, "(customers are only called 08:00-21:00 their time: the demo's clock says it is midday in Amsterdam)\n\n")
 	for _, p := range demoPeople {
 		fmt.Fprintf(stdout, "  %-20s %s\n", p.name, p.role)
@@ -150,6 +169,18 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for i, l := range demoLeads {
 		e164 := "+31" + strings.TrimPrefix(strings.ReplaceAll(l.form.Get("phone"), "-", ""), "0")
 		carrier.Behave(e164, l.customer)
+		if l.mailFrom != "" {
+			to := l.dealer + "@" + cfg.Email.Domain
+			msgID := fmt.Sprintf("demo-lead-%d@%s", i+1, domainOf(l.mailFrom))
+			if err := mailLead(a.mail.Addr().String(), l.mailFrom, to, demoADFMail(l.mailFrom, to, msgID, l.form)); err != nil {
+				return fmt.Errorf("mail lead %d: %w", i+1, err)
+			}
+			if ids[i], err = findLead(ctx, base, l.key, msgID); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "mailed lead %d: %s, %s (ADF e-mail from %s to %s over SMTP; 250 once stored)\n", i+1, l.form.Get("name"), l.form.Get("interest"), l.mailFrom, to)
+			continue
+		}
 		id, err := postForm(ctx, base, l.key, l.form)
 		if err != nil {
 			return err
@@ -180,6 +211,109 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		printTimeline(stdout, i+1, l, names)
 	}
 	return nil
+}
+
+// demoADFMail is the e-mail a dealer's CRM sends for a lead: an ADF 1.0 document in the
+// text body. Leadline reads name, phone, vehicle, comments and provider out of it; the
+// <id> and its source become the lead's external id.
+func demoADFMail(from, to, messageID string, f url.Values) []byte {
+	esc := func(s string) string {
+		var b strings.Builder
+		_ = xml.EscapeText(&b, []byte(s))
+		return b.String()
+	}
+	make_, model, _ := strings.Cut(f.Get("interest"), " ")
+	now := time.Now()
+	return fmt.Appendf(nil, `From: CRM Autohuis Jansen <%s>
+To: %s
+Subject: Nieuwe lead: %s
+Date: %s
+Message-ID: <%s>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+<?xml version="1.0" encoding="UTF-8"?>
+<?adf version="1.0"?>
+<adf>
+ <prospect>
+  <id sequence="1" source="%s">CRM-2045</id>
+  <requestdate>%s</requestdate>
+  <vehicle interest="buy" status="new"><make>%s</make><model>%s</model></vehicle>
+  <customer>
+   <contact>
+    <name part="full">%s</name>
+    <phone type="voice">%s</phone>
+   </contact>
+   <comments>Wil graag een proefrit maken.</comments>
+  </customer>
+  <vendor><vendorname>Autohuis Jansen</vendorname></vendor>
+  <provider><name>%s</name></provider>
+ </prospect>
+</adf>
+`, from, to, f.Get("interest"), now.Format(time.RFC1123Z), messageID,
+		domainOf(from), now.Format(time.RFC3339), esc(make_), esc(model),
+		esc(f.Get("name")), esc(f.Get("phone")), esc(f.Get("source")))
+}
+
+// mailLead delivers msg over SMTP as a sending mail server does. It returns once the
+// server has answered the end of DATA: Leadline says 250 only once the lead is stored.
+func mailLead(addr, from, to string, msg []byte) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello(domainOf(from)); err != nil {
+		return err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil { // the client sends "\n" as CRLF
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+func domainOf(addr string) string {
+	_, d, _ := strings.Cut(addr, "@")
+	return d
+}
+
+// findLead returns the id of the dealer's lead that arrived in the mail with this
+// Message-ID, as a CRM would look it up: through the API's list of leads.
+func findLead(ctx context.Context, base, key, messageID string) (string, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/leads?limit=100", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("list leads: %s: %s", res.Status, body)
+	}
+	var page struct{ Leads []leadView }
+	if err := json.Unmarshal(body, &page); err != nil {
+		return "", err
+	}
+	for _, l := range page.Leads {
+		if l.MessageID == messageID {
+			return l.ID, nil
+		}
+	}
+	return "", fmt.Errorf("no lead with Message-ID %s after the server said 250", messageID)
 }
 
 var final = map[string]bool{"completed": true, "exhausted": true, "customer_unreachable": true, "canceled": true, "failed": true}
@@ -214,6 +348,9 @@ type leadView struct {
 	Source      string     `json:"source"`
 	Interest    string     `json:"interest"`
 	Reason      string     `json:"reason"`
+	Channel     string     `json:"channel"`
+	Sender      string     `json:"sender"`
+	MessageID   string     `json:"message_id"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ConnectedAt *time.Time `json:"connected_at"`
 	EndedAt     *time.Time `json:"ended_at"`
@@ -258,7 +395,11 @@ func printTimeline(w io.Writer, n int, l leadView, names map[string]string) {
 		}
 		return id
 	}
-	ev := []event{{l.CreatedAt, fmt.Sprintf("lead arrived from %s", l.Source)}}
+	arrived := "lead arrived from " + l.Source
+	if l.Channel == "email" {
+		arrived = fmt.Sprintf("lead arrived by e-mail (ADF) from %s, source %s", l.Sender, l.Source)
+	}
+	ev := []event{{l.CreatedAt, arrived}}
 	for _, a := range l.Attempts {
 		p := who(a.Person)
 		if a.Leg == "customer" {
