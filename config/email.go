@@ -207,8 +207,8 @@ func (c *Config) validateEmail(v *validator) {
 		}
 	}
 	e.MaxSize = or(e.MaxSize, DefaultEmailMaxSize)
-	if n, err := humanize.ParseBytes(e.MaxSize); err != nil || n < 1024 || n > maxEmailBytes {
-		v.add("email.max_size", "%q is not a size between 1KB and 50MB (e.g. \"10MB\")", e.MaxSize)
+	if n, err := humanize.ParseBytes(e.MaxSize); err != nil || n < 1000 || n > maxEmailBytes {
+		v.add("email.max_size", "%q is not a size between 1KB and 50MiB (e.g. \"10MB\")", e.MaxSize)
 	} else {
 		e.MaxBytes = int64(n)
 	}
@@ -272,7 +272,7 @@ func (d *Dealer) validateEmail(v *validator, path string, top *Email, addresses 
 		}
 	}
 	for i := range e.Rules {
-		validateRule(v, index(p+".rules", i), &e.Rules[i])
+		validateRule(v, index(p+".rules", i), &e.Rules[i], e.Senders)
 	}
 	if e.IMAP.Enabled() {
 		validateIMAP(v, p+".imap", &e.IMAP)
@@ -294,10 +294,14 @@ func senderProblem(s string) string {
 	return ""
 }
 
-// validateRule compiles a rule's expressions and checks their groups.
-func validateRule(v *validator, path string, r *EmailRule) {
+// validateRule compiles a rule's expressions and checks their groups, and that its
+// sender is one of the dealer's senders (otherwise its mail is refused before any rule
+// runs).
+func validateRule(v *validator, path string, r *EmailRule, senders []string) {
 	if msg := senderProblem(r.Sender); msg != "" {
 		v.add(path+".sender", "%s", msg)
+	} else if !coveredBy(r.Sender, senders) {
+		v.add(path+".sender", "%s is not among the dealer's senders, so its mail is refused before this rule could read it; add it to senders", r.Sender)
 	}
 	r.SubjectRe, r.FieldRes = nil, nil
 	if r.Subject != "" {
@@ -419,4 +423,31 @@ func (d *Dealer) emailSummary(row func(...string), smtp bool) {
 	if d.Portals.Marktplaats.Secret != "" {
 		row("  portals", "marktplaats webhook at /v1/hooks/marktplaats/"+d.ID)
 	}
+}
+
+// coveredBy reports whether every address the sender pattern p matches is matched by
+// one of senders: the same pattern, an exact address under a *@domain pattern, or a
+// domain under a *@domain pattern (which covers subdomains).
+func coveredBy(p string, senders []string) bool {
+	p = strings.ToLower(p)
+	pl, pd, _ := strings.Cut(p, "@")
+	sub := strings.HasPrefix(pd, "*.")
+	pd = strings.TrimPrefix(pd, "*.")
+	for _, s := range senders {
+		s = strings.ToLower(s)
+		sl, sd, _ := strings.Cut(s, "@")
+		switch {
+		case s == p:
+			return true
+		case sl == "*" && !strings.HasPrefix(sd, "*.") && (pd == sd || strings.HasSuffix(pd, "."+sd)):
+			return true // *@domain covers the domain and its subdomains
+		case sl == "*" && strings.HasPrefix(sd, "*.") && strings.HasSuffix(pd, "."+strings.TrimPrefix(sd, "*.")):
+			return true
+		case sl == "*" && strings.HasPrefix(sd, "*.") && sub && pd == strings.TrimPrefix(sd, "*."):
+			return true
+		case pl != "*" && !sub && sl == pl && sd == pd:
+			return true
+		}
+	}
+	return false
 }

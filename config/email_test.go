@@ -17,7 +17,7 @@ var emailBase = strings.Replace(strings.Replace(base, "sip:\n", `email:
 sip:
 `, 1), `    ring_timeout: "20s"`, `    ring_timeout: "20s"
     email:
-      senders: ["*@autoscout24.com", "*@*.autoscout24.com", "crm@autohuisjansen.nl"]
+      senders: ["*@autoscout24.com", "*@*.autoscout24.com", "crm@autohuisjansen.nl", "leads@autotrader.nl"]
       rules:
         - sender: "leads@autotrader.nl"
           subject: "^Nieuwe lead"
@@ -51,7 +51,7 @@ func TestEmailConfig(t *testing.T) {
 	for _, want := range []string{
 		"email           SMTP :2525, domain leads.example.com, no STARTTLS, max 10MB, at most 120/1h per sender and 1200/1h per dealer",
 		"  e-mail      jansen@leads.example.com",
-		"  senders     *@autoscout24.com, *@*.autoscout24.com, crm@autohuisjansen.nl",
+		"  senders     *@autoscout24.com, *@*.autoscout24.com, crm@autohuisjansen.nl, leads@autotrader.nl",
 		"  rule        mail from leads@autotrader.nl without ADF: 2 expressions",
 		`  imap        imaps://imap.example.com folder INBOX as "leads"; read mail is flagged`,
 		"  portals     marktplaats webhook at /v1/hooks/marktplaats/jansen",
@@ -72,18 +72,21 @@ func TestEmailConfigErrors(t *testing.T) {
 		want  []string
 	}{
 		{"bad size", []string{`domain: "leads.example.com"`, "domain: leads.example.com\n  max_size: lots"},
-			[]string{`email.max_size: "lots" is not a size between 1KB and 50MB (e.g. "10MB")`}},
+			[]string{`email.max_size: "lots" is not a size between 1KB and 50MiB (e.g. "10MB")`}},
 		{"size too big", []string{`domain: "leads.example.com"`, "domain: leads.example.com\n  max_size: 1GB"},
-			[]string{`email.max_size: "1GB" is not a size between 1KB and 50MB (e.g. "10MB")`}},
+			[]string{`email.max_size: "1GB" is not a size between 1KB and 50MiB (e.g. "10MB")`}},
 		{"half a certificate", []string{`domain: "leads.example.com"`, "domain: leads.example.com\n  tls: {cert: a.pem}"},
 			[]string{`email.tls: set both cert and key, or neither`}},
 		{"missing certificate files", []string{`domain: "leads.example.com"`, "domain: leads.example.com\n  tls: {cert: /nonexistent/a.pem, key: /nonexistent/a.key}"},
 			[]string{`email.tls: cannot load the certificate and key: open /nonexistent/a.pem: no such file or directory`}},
-		{"no senders", []string{`      senders: ["*@autoscout24.com", "*@*.autoscout24.com", "crm@autohuisjansen.nl"]`, `      senders: []`},
-			[]string{`dealers[0].email.senders: list who may send leads, e.g. ["*@autoscout24.com", "crm@leads.example.com"]: mail from anyone else is refused`}},
-		{"bad sender pattern", []string{`"crm@autohuisjansen.nl"]`, `"crm*@autohuisjansen.nl", "everyone"]`},
-			[]string{`dealers[0].email.senders[2]: "crm*@autohuisjansen.nl": * may only stand for the whole local part (*@domain) or a subdomain (*@*.domain)`,
-				`dealers[0].email.senders[3]: "everyone" is not an address or pattern: write crm@dealer.nl, *@autoscout24.com or *@*.autoscout24.com`}},
+		{"no senders", []string{`      senders: ["*@autoscout24.com", "*@*.autoscout24.com", "crm@autohuisjansen.nl", "leads@autotrader.nl"]`, `      senders: []`},
+			[]string{`dealers[0].email.senders: list who may send leads, e.g. ["*@autoscout24.com", "crm@leads.example.com"]: mail from anyone else is refused`,
+				`dealers[0].email.rules[0].sender: leads@autotrader.nl is not among the dealer's senders, so its mail is refused before this rule could read it; add it to senders`}},
+		{"rule sender not allowed", []string{`, "leads@autotrader.nl"]`, `]`},
+			[]string{`dealers[0].email.rules[0].sender: leads@autotrader.nl is not among the dealer's senders, so its mail is refused before this rule could read it; add it to senders`}},
+		{"bad sender pattern", []string{`"leads@autotrader.nl"]`, `"leads@autotrader.nl", "crm*@autohuisjansen.nl", "everyone"]`},
+			[]string{`dealers[0].email.senders[4]: "crm*@autohuisjansen.nl": * may only stand for the whole local part (*@domain) or a subdomain (*@*.domain)`,
+				`dealers[0].email.senders[5]: "everyone" is not an address or pattern: write crm@dealer.nl, *@autoscout24.com or *@*.autoscout24.com`}},
 		{"address taken twice", []string{"    flow: [boss]", "    flow: [boss]\n    email: {address: jansen@leads.example.com, senders: [a@b.nl]}"},
 			[]string{`dealers[1].email.address: jansen@leads.example.com is also dealers[0]'s address`}},
 		{"rule without phone", []string{`, 'Telefoon:\s*(?P<phone>[-+0-9 ()]{6,})'`, ``},
@@ -119,5 +122,27 @@ func TestEmailConfigErrors(t *testing.T) {
 				t.Fatalf("problems:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
 		})
+	}
+}
+
+func TestCoveredBy(t *testing.T) {
+	senders := []string{"crm@dealer.nl", "*@autoscout24.com", "*@*.portal.example"}
+	for p, want := range map[string]bool{
+		"crm@dealer.nl":                true,
+		"CRM@Dealer.nl":                true,
+		"other@dealer.nl":              false,
+		"*@dealer.nl":                  false,
+		"no-reply@autoscout24.com":     true,
+		"no-reply@rtm.autoscout24.com": true,
+		"*@*.autoscout24.com":          true,
+		"*@autoscout24.com":            true,
+		"leads@portal.example":         false,
+		"leads@eu.portal.example":      true,
+		"*@*.portal.example":           true,
+		"*@portal.example":             false,
+	} {
+		if got := config.CoveredBy(p, senders); got != want {
+			t.Errorf("CoveredBy(%q) = %v, want %v", p, got, want)
+		}
 	}
 }

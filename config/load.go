@@ -114,6 +114,7 @@ var envOverrides = []struct {
 	{"LEADLINE_SIP_LISTEN", "sip.listen", func(c *Config) *string { return &c.SIP.Listen }},
 	{"LEADLINE_SIP_EXTERNAL_HOST", "sip.external_host", func(c *Config) *string { return &c.SIP.ExternalHost }},
 	{"LEADLINE_STORE", "store", func(c *Config) *string { return &c.Store }},
+	{"LEADLINE_EMAIL_LISTEN", "email.listen", func(c *Config) *string { return &c.Email.Listen }},
 }
 
 func applyEnv(c *Config, getenv func(string) string, m *meta) {

@@ -222,6 +222,12 @@ func (m *Metrics) InitDealer(dealer string) {
 	for _, r := range customerResults {
 		m.customerTries.WithLabelValues(dealer, string(r))
 	}
+	// The intake outcomes the alerts watch, for the channels every dealer has.
+	for _, ch := range []dialer.Channel{dialer.ChannelAPI, dialer.ChannelForm, dialer.ChannelEmail, dialer.ChannelIMAP, dialer.ChannelWebhook} {
+		for _, r := range []dialer.IntakeResult{dialer.IntakeCreated, dialer.IntakeRejected, dialer.IntakeRefused, dialer.IntakeUnavailable} {
+			m.intake.WithLabelValues(dealer, string(ch), string(r))
+		}
+	}
 }
 
 // InitPerson creates a configured salesperson's series at 0 (calls by each result,

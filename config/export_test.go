@@ -1,0 +1,4 @@
+package config
+
+// CoveredBy is coveredBy, for tests.
+var CoveredBy = coveredBy
