@@ -12,7 +12,7 @@ var _ dialer.ReportStore = (*DB)(nil)
 
 const (
 	// The period's leads by creation time; the leads_dealer_created index (migration
-	// 00007) finds them.
+	// 00008) finds them.
 	selectLeadsBetweenSQL = `SELECT ` + leadCols + ` FROM leads
 	WHERE dealer = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at, id`
 	selectAttemptsBetweenSQL = `SELECT a.id, a.lead_id, a.round, a.step, a.leg, a.person, a.result, a.sip_code,

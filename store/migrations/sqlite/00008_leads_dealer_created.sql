@@ -1,5 +1,5 @@
 -- The owner's report reads a dealer's leads by creation time (store/report.go). Keep in
--- step with ../sqlite/00007_leads_dealer_created.sql.
+-- step with ../postgres/00008_leads_dealer_created.sql.
 
 -- +goose Up
 CREATE INDEX leads_dealer_created ON leads (dealer, created_at);
