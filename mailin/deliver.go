@@ -30,7 +30,7 @@ type Intake interface {
 var _ Intake = (*dialer.Service)(nil)
 
 // Mailbox is one dealer's e-mail intake: its address, who may send to it, how to read
-// mails without ADF, and what a sender must prove.
+// mails without ADF, what a sender must prove, and the mailbox read over IMAP.
 type Mailbox struct {
 	Dealer  string
 	Address string   // lower case; "" when the dealer only reads a mailbox (IMAP)
@@ -39,6 +39,8 @@ type Mailbox struct {
 	// RequireDKIM takes a mail only with a valid DKIM signature by its From domain (or
 	// a parent of it); RequireSPF only from a host the envelope sender's domain allows.
 	RequireDKIM, RequireSPF bool
+	// IMAP, when enabled, is a mailbox of the dealer's that the IMAP readers read.
+	IMAP IMAP
 }
 
 // envelope is what the transport knows of a message besides its bytes.
