@@ -384,10 +384,16 @@ func (s *Server) Messages(t testing.TB, folder string) []Message {
 	set.AddRange(1, 0)
 	ch := make(chan *imap.Message, 16)
 	done := make(chan error, 1)
-	go func() { done <- c.Fetch(set, []imap.FetchItem{imap.FetchUid, imap.FetchFlags, imap.FetchEnvelope}, ch) }()
+	go func() {
+		done <- c.UidFetch(set, []imap.FetchItem{imap.FetchUid, imap.FetchFlags, imap.FetchEnvelope}, ch)
+	}()
 	var out []Message
 	for m := range ch {
-		out = append(out, Message{UID: m.Uid, MessageID: strings.Trim(m.Envelope.MessageId, "<>"), Flags: m.Flags})
+		// Another session's flag change can come in as a FETCH of its own, without
+		// the envelope.
+		if m.Envelope != nil {
+			out = append(out, Message{UID: m.Uid, MessageID: strings.Trim(m.Envelope.MessageId, "<>"), Flags: m.Flags})
+		}
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("imap fetch %s: %v", folder, err)
