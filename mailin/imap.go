@@ -382,14 +382,16 @@ func (r *reader) run(ctx, killCtx context.Context) {
 		}
 		r.failures++
 		wait = r.backoff(err)
-		if r.up {
-			// Read until now: a server restart, a network blip. Say so once; the
-			// warning waits for a reconnection that fails.
-			r.up, r.lost = false, true
+		wasUp := r.up
+		r.up = false
+		if wasUp && errors.Is(err, errClosed) {
+			// Read until the connection broke: a server restart, a network blip. Say
+			// so once; the warning waits for a reconnection that fails.
+			r.lost = true
 			r.log.Info("IMAP connection lost; reconnecting", "error", err, "retry_in", wait.Round(time.Millisecond))
 			continue
 		}
-		r.failed(err, wait)
+		r.failed(err, wait) // a command the server refused: it will likely refuse it again
 	}
 }
 
@@ -497,7 +499,7 @@ func (r *reader) session(ctx, killCtx context.Context) (err error) {
 	for {
 		more, temp, err := r.look(ctx, killCtx, st, seen)
 		if err != nil {
-			return step("read", err)
+			return step("read", closedOr(c, err))
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -512,12 +514,25 @@ func (r *reader) session(ctx, killCtx context.Context) (err error) {
 			retry = 0
 		}
 		if seen, err = r.wait(ctx, st, cmp.Or(retry, r.cfg.Poll)); err != nil {
-			return step("read", err)
+			return step("read", closedOr(c, err))
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
+}
+
+// closedOr marks err as the connection's end (errClosed) when the connection is gone,
+// rather than a command the server refused.
+func closedOr(c *client.Client, err error) error {
+	select {
+	case <-c.LoggedOut():
+		if !errors.Is(err, errClosed) {
+			return fmt.Errorf("%w: %w", errClosed, err)
+		}
+	default:
+	}
+	return err
 }
 
 // dial connects with TLS (imaps), or in the clear to upgrade with STARTTLS (imap), and
