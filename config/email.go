@@ -242,8 +242,8 @@ func validHost(s string) bool {
 }
 
 // validateEmail checks a dealer's email section: its address (defaulting it), who may
-// send, the rules and the mailbox. addresses maps each address seen so far to its
-// dealer's path.
+// send, the rules and the mailbox. addresses maps each address, and each mailbox (see
+// mailboxKey), seen so far to its dealer's path.
 func (d *Dealer) validateEmail(v *validator, path string, top *Email, addresses map[string]string) {
 	e := &d.Email
 	p := path + ".email"
@@ -276,7 +276,33 @@ func (d *Dealer) validateEmail(v *validator, path string, top *Email, addresses 
 	}
 	if e.IMAP.Enabled() {
 		validateIMAP(v, p+".imap", &e.IMAP)
+		// Two readers of one folder would each take every message for their dealer, and
+		// each mark it done for the other.
+		if key := mailboxKey(e.IMAP); key != "" {
+			if other, dup := addresses[key]; dup {
+				v.add(p+".imap", "the same mailbox and folder as %s's: a folder's mail goes to one dealer", other)
+			}
+			addresses[key] = path
+		}
 	}
+}
+
+// mailboxKey names the folder an IMAP setting reads ("" when the URL is bad), in the
+// same map as the dealers' addresses, which hold no spaces.
+func mailboxKey(m IMAP) string {
+	u, err := url.Parse(m.URL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"imap": "143", "imaps": "993"}[u.Scheme]
+	}
+	folder := m.Folder
+	if strings.EqualFold(folder, "INBOX") {
+		folder = "INBOX"
+	}
+	return "imap " + strings.ToLower(u.Hostname()) + ":" + port + " " + m.Username + " " + folder
 }
 
 // senderProblem says what is wrong with a sender pattern, or "".
@@ -362,6 +388,9 @@ func validateIMAP(v *validator, path string, m *IMAP) {
 		v.add(path+".password", "is required (use ${VAR} to keep it out of the file)")
 	}
 	m.Folder = or(m.Folder, "INBOX")
+	if m.MoveTo != "" && (m.MoveTo == m.Folder || strings.EqualFold(m.MoveTo, "INBOX") && strings.EqualFold(m.Folder, "INBOX")) {
+		v.add(path+".move_to", "is the folder read (%s): name another folder for the mail read, or leave it out to flag mail in place", m.Folder)
+	}
 }
 
 // redactURL drops a URL's user information for messages.
@@ -419,6 +448,9 @@ func (d *Dealer) emailSummary(row func(...string), smtp bool) {
 			after = "moved to " + e.IMAP.MoveTo
 		}
 		row("  imap", redactURL(e.IMAP.URL)+" folder "+e.IMAP.Folder+" as "+strconv.Quote(e.IMAP.Username)+"; read mail is "+after)
+		if e.RequireSPF {
+			row("  imap", "require_spf is not checked for mailbox mail (no SMTP client address); senders and require_dkim are")
+		}
 	}
 	if d.Portals.Marktplaats.Secret != "" {
 		row("  portals", "marktplaats webhook at /v1/hooks/marktplaats/"+d.ID)

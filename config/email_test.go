@@ -99,6 +99,10 @@ func TestEmailConfigErrors(t *testing.T) {
 			[]string{`dealers[0].email.imap.url: put the user name and password in username and password, not in the URL`}},
 		{"imap not imap", []string{`url: "imaps://imap.example.com"`, `url: "https://imap.example.com"`},
 			[]string{`dealers[0].email.imap.url: "https://imap.example.com" is not an IMAP URL: write imaps://imap.example.com or imap://host:143`}},
+		{"imap move_to the folder read", []string{`password: "pw"`, `password: "pw", move_to: inbox`},
+			[]string{`dealers[0].email.imap.move_to: is the folder read (INBOX): name another folder for the mail read, or leave it out to flag mail in place`}},
+		{"imap mailbox of two dealers", []string{"    flow: [boss]", "    flow: [boss]\n    email: {senders: [a@b.nl], imap: {url: \"imaps://IMAP.example.com:993\", username: leads, password: x, folder: inbox}}"},
+			[]string{`dealers[1].email.imap: the same mailbox and folder as dealers[0]'s: a folder's mail goes to one dealer`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ type Intake interface {
 var _ Intake = (*dialer.Service)(nil)
 
 // Mailbox is one dealer's e-mail intake: its address, who may send to it, how to read
-// mails without ADF, and what a sender must prove.
+// mails without ADF, what a sender must prove, and the mailbox read over IMAP.
 type Mailbox struct {
 	Dealer  string
 	Address string   // lower case; "" when the dealer only reads a mailbox (IMAP)
@@ -39,6 +39,8 @@ type Mailbox struct {
 	// RequireDKIM takes a mail only with a valid DKIM signature by its From domain (or
 	// a parent of it); RequireSPF only from a host the envelope sender's domain allows.
 	RequireDKIM, RequireSPF bool
+	// IMAP, when enabled, is a mailbox of the dealer's that the IMAP readers read.
+	IMAP IMAP
 }
 
 // envelope is what the transport knows of a message besides its bytes.
@@ -83,44 +85,18 @@ func refusal(code int, enhanced [3]int, msg string) *deliveryError {
 // did is committed (the message may be acknowledged), or a *deliveryError.
 func deliver(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw []byte, env envelope) error {
 	log = log.With("dealer", mb.Dealer, "channel", string(env.channel))
-	hdr, from, err := headerFrom(raw)
+	hdr, from, err := admit(ctx, in, log, mb, raw, env)
 	if err != nil {
-		in.Refused(mb.Dealer, env.channel)
-		return refusal(554, [3]int{5, 6, 0}, "the message cannot be read: "+err.Error())
-	}
-	if !allowed(mb.Senders, from, env.from) {
-		in.Refused(mb.Dealer, env.channel)
-		log.Warn("mail from a sender the dealer does not allow; refused", "from", from, "envelope_from", env.from)
-		return refusal(550, [3]int{5, 7, 1}, "this sender may not send leads to this address")
-	}
-	if env.proof != nil {
-		if mb.RequireDKIM {
-			if err := env.proof.dkim(raw, domainOf(from)); err != nil {
-				in.Refused(mb.Dealer, env.channel)
-				log.Warn("mail without a valid DKIM signature of its From domain; refused", "from", from, "error", err)
-				return refusal(550, [3]int{5, 7, 20}, "no valid DKIM signature of the From domain")
-			}
-		}
-		if mb.RequireSPF {
-			if err := env.proof.spf(ctx, env.from); err != nil {
-				var de *deliveryError
-				if errors.As(err, &de) {
-					return de // DNS trouble: try again later
-				}
-				in.Refused(mb.Dealer, env.channel)
-				log.Warn("mail from a host its envelope sender's domain does not allow (SPF); refused", "envelope_from", env.from, "error", err)
-				return refusal(550, [3]int{5, 7, 23}, "SPF: "+err.Error())
-			}
-		}
+		return err
 	}
 
 	res, err := leadmail.Extract(raw, mb.Rules)
 	var nl *leadmail.NoLeadError
 	switch {
 	case errors.As(err, &nl):
-		return reject(ctx, in, log, mb, raw, env, nl.Message, from, hdr.Get("Subject"), nl.Reason)
+		return reject(ctx, in, log, mb, raw, env, nl.Message, from, hdr.Get("Subject"), nl.Reason, nil)
 	case err != nil:
-		return reject(ctx, in, log, mb, raw, env, leadmail.Message{}, from, hdr.Get("Subject"), err.Error())
+		return reject(ctx, in, log, mb, raw, env, leadmail.Message{}, from, hdr.Get("Subject"), err.Error(), nil)
 	}
 	msg := res.Message
 	var problems []string
@@ -145,18 +121,59 @@ func deliver(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw 
 		}
 	}
 	if len(problems) > 0 {
-		return reject(ctx, in, log, mb, raw, env, msg, from, msg.Subject, strings.Join(problems, "; "))
+		return reject(ctx, in, log, mb, raw, env, msg, from, msg.Subject, strings.Join(problems, "; "), nil)
 	}
 	return nil
 }
 
-// reject keeps a message that held no callable lead; a store error asks the sender to
-// try again.
-func reject(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw []byte, env envelope, msg leadmail.Message, from, subject, reason string) error {
+// admit checks that a message may be taken for mb: its header can be read, its sender
+// is one the dealer allows, and it proves what the dealer requires (env.proof). It
+// returns the header and the From address (lower case), or a *deliveryError; a refusal
+// is counted.
+func admit(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw []byte, env envelope) (mail.Header, string, error) {
+	hdr, from, err := headerFrom(raw)
+	if err != nil {
+		in.Refused(mb.Dealer, env.channel)
+		return nil, "", refusal(554, [3]int{5, 6, 0}, "the message cannot be read: "+err.Error())
+	}
+	if !allowed(mb.Senders, from, env.from) {
+		in.Refused(mb.Dealer, env.channel)
+		log.Warn("mail from a sender the dealer does not allow; refused", "from", from, "envelope_from", env.from)
+		return nil, "", refusal(550, [3]int{5, 7, 1}, "this sender may not send leads to this address")
+	}
+	if env.proof != nil {
+		if mb.RequireDKIM {
+			if err := env.proof.dkim(raw, domainOf(from)); err != nil {
+				in.Refused(mb.Dealer, env.channel)
+				log.Warn("mail without a valid DKIM signature of its From domain; refused", "from", from, "error", err)
+				return nil, "", refusal(550, [3]int{5, 7, 20}, "no valid DKIM signature of the From domain")
+			}
+		}
+		if mb.RequireSPF {
+			if err := env.proof.spf(ctx, env.from); err != nil {
+				var de *deliveryError
+				if errors.As(err, &de) {
+					return nil, "", de // DNS trouble: try again later
+				}
+				in.Refused(mb.Dealer, env.channel)
+				log.Warn("mail from a host its envelope sender's domain does not allow (SPF); refused", "envelope_from", env.from, "error", err)
+				return nil, "", refusal(550, [3]int{5, 7, 23}, "SPF: "+err.Error())
+			}
+		}
+	}
+	return hdr, from, nil
+}
+
+// reject keeps a message that held no callable lead with orig (nil: raw as it is); a
+// store error asks the sender to try again.
+func reject(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw []byte, env envelope, msg leadmail.Message, from, subject, reason string, orig *dialer.Original) error {
+	if orig == nil {
+		orig = dialer.NewOriginal("message/rfc822", raw)
+	}
 	r, err := in.Reject(ctx, dialer.Rejection{
 		Dealer: mb.Dealer, Channel: env.channel, ReceivedAt: env.received,
 		Sender: firstOf(msg.From, from), MessageID: messageIDOr(msg.MessageID, raw), Subject: firstOf(msg.Subject, subject),
-		Reason: reason, Original: dialer.NewOriginal("message/rfc822", raw),
+		Reason: reason, Original: orig,
 	})
 	if err != nil {
 		log.ErrorContext(ctx, "mail without a lead not kept; the sender is asked to try again", "error", err)

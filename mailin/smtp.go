@@ -297,10 +297,15 @@ type dnsProof struct {
 	helo string
 }
 
-// dkim passes when a valid signature's domain is fromDomain or a parent of it
-// (relaxed alignment, RFC 7489 section 3.1.1).
+// dkim passes when a valid signature's domain is fromDomain or a parent of it.
 func (p dnsProof) dkim(raw []byte, fromDomain string) error {
-	vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: p.s.cfg.LookupTXT, MaxVerifications: 5})
+	return verifyDKIM(raw, fromDomain, p.s.cfg.LookupTXT)
+}
+
+// verifyDKIM passes when a valid signature's domain is fromDomain or a parent of it
+// (relaxed alignment, RFC 7489 section 3.1.1); lookupTXT nil is DNS.
+func verifyDKIM(raw []byte, fromDomain string, lookupTXT func(string) ([]string, error)) error {
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: lookupTXT, MaxVerifications: 5})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) {
 		return err
 	}

@@ -4,7 +4,8 @@
 // One *Metrics, built by New against a prometheus.Registerer, receives every measurable
 // event. It implements dialer.Recorder for intake's and the flow's events and offers CallStarted, CallEnded, BridgeStarted, BridgeEnded,
 // SIPResponse, RTPPacket and RTPDropped for the SIP layer, which declares its own small
-// interface for them (sip.Observer). InitDealer and InitPerson create a configured dealer's and salesperson's series at
+// interface for them (sip.Observer), and IMAPConnected and IMAPRemoved for the IMAP
+// readers (mailin.Observer). InitDealer and InitPerson create a configured dealer's and salesperson's series at
 // 0. Handler serves a Gatherer over HTTP.
 //
 // The Grafana dashboard and the Prometheus alert rules in ../deploy query these metrics;

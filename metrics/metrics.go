@@ -46,6 +46,7 @@ type Metrics struct {
 	sipResponses  *prometheus.CounterVec   // method, code
 	intake        *prometheus.CounterVec   // dealer, channel, result
 	firstInvite   *prometheus.HistogramVec // channel
+	imapConnected *prometheus.GaugeVec     // dealer
 
 	// rtpIn and rtpOut are leadline_rtp_packets_total{direction="in"|"out"}, resolved once
 	// so that RTPPacket, called per packet, neither looks up labels nor allocates.
@@ -178,6 +179,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			// milliseconds; IMAP and a busy store take longer.
 			Buckets: []float64{.001, .002, .005, .01, .015, .02, .03, .05, .1, .2, .5, 1, 2, 5, 10},
 		}, []string{"channel"}),
+		imapConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "imap_connected",
+			Help:      "1 while Leadline is logged in to the dealer's IMAP mailbox (email.imap) with its folder selected, 0 while it cannot read it and retries. Only dealers with a mailbox.",
+		}, []string{"dealer"}),
 	}
 	rtpPackets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
@@ -194,6 +200,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.leadsReceived, m.leadsJoined, m.leadsFinished, m.speedToLead,
 		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
 		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, rtpDropped, m.intake, m.firstInvite,
+		m.imapConnected,
 	)
 
 	// Series known at start exist at 0 from the first scrape, so that dashboards show a
@@ -318,6 +325,21 @@ func (m *Metrics) Intake(dealer string, ch dialer.Channel, r dialer.IntakeResult
 // FirstInvite observes the time from a lead's arrival to its first INVITE.
 func (m *Metrics) FirstInvite(_ string, ch dialer.Channel, d time.Duration) {
 	m.firstInvite.WithLabelValues(string(ch)).Observe(d.Seconds())
+}
+
+// IMAPConnected sets whether the dealer's IMAP mailbox is being read.
+func (m *Metrics) IMAPConnected(dealer string, connected bool) {
+	v := 0.0
+	if connected {
+		v = 1
+	}
+	m.imapConnected.WithLabelValues(dealer).Set(v)
+}
+
+// IMAPRemoved drops the dealer's leadline_imap_connected series: its mailbox is no
+// longer read (config reload), which is not a mailbox that cannot be reached.
+func (m *Metrics) IMAPRemoved(dealer string) {
+	m.imapConnected.DeleteLabelValues(dealer)
 }
 
 // BridgeStarted counts a bridge as carrying media. Match it with one BridgeEnded.

@@ -212,6 +212,24 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			want: map[string]float64{},
 		},
 		{
+			name: "IMAPConnected",
+			call: func(m *metrics.Metrics) {
+				m.IMAPConnected("jansen", false)
+				m.IMAPConnected("jansen", true)
+				m.IMAPConnected("bakker", false)
+			},
+			want: map[string]float64{`leadline_imap_connected{dealer="jansen"}`: 1, `leadline_imap_connected{dealer="bakker"}`: 0},
+		},
+		{
+			name: "IMAPRemoved",
+			call: func(m *metrics.Metrics) {
+				m.IMAPConnected("jansen", true)
+				m.IMAPConnected("bakker", false)
+				m.IMAPRemoved("bakker")
+			},
+			want: map[string]float64{`leadline_imap_connected{dealer="jansen"}`: 1},
+		},
+		{
 			name: "InitDealer creates series at zero",
 			call: func(m *metrics.Metrics) { m.InitDealer("jansen") },
 			want: map[string]float64{
@@ -341,6 +359,7 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_intake_total":                    {dto.MetricType_COUNTER, []string{"channel", "dealer", "result"}},
 		"leadline_intake_to_invite_seconds":        {dto.MetricType_HISTOGRAM, []string{"channel"}},
 		"leadline_rtp_dropped_total":               {dto.MetricType_COUNTER, []string{"reason"}},
+		"leadline_imap_connected":                  {dto.MetricType_GAUGE, []string{"dealer"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -522,8 +541,10 @@ var exercises = map[string]func(m *metrics.Metrics){
 			m.Intake("jansen", dialer.ChannelEmail, r)
 		}
 	},
-	"FirstInvite": func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
-	"RTPDropped":  func(m *metrics.Metrics) { m.RTPDropped("source") },
+	"FirstInvite":   func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
+	"RTPDropped":    func(m *metrics.Metrics) { m.RTPDropped("source") },
+	"IMAPConnected": func(m *metrics.Metrics) { m.IMAPConnected("jansen", true) },
+	"IMAPRemoved":   func(m *metrics.Metrics) { m.IMAPConnected("bakker", false); m.IMAPRemoved("bakker") },
 }
 
 // exerciseAll calls every method of Metrics once, so that every metric family exposes

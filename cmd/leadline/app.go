@@ -39,6 +39,7 @@ type app struct {
 	srv  *http.Server
 	ln   net.Listener
 	mail *mailin.Server             // the SMTP receiver; nil when email.listen is empty
+	imap *mailin.Readers            // the dealers' IMAP mailboxes; started by run
 	keys atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids  atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 }
@@ -91,6 +92,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		Store: a.db, Caller: a.ua, Speaker: speaker, Recorder: a.met, Logger: log, NodeID: node,
 		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(), Now: o.now, Abuse: a.db, Archive: a.db, Reports: a.db,
 	})
+	a.imap = mailin.NewReaders(readerConfig(cfg, log, a.met, o.now), a.svc)
 	a.apply(cfg)
 
 	if a.ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
@@ -163,6 +165,7 @@ func (a *app) apply(cfg *config.Config) {
 	if a.mail != nil {
 		a.mail.SetMailboxes(mailboxes(cfg))
 	}
+	a.imap.SetMailboxes(mailboxes(cfg)) // restarts only the readers whose IMAP settings changed
 	a.svc.SetIntakeRules(intakeRules(cfg))
 	a.svc.SetDealers(dealers(cfg))
 	ids := make([]string, len(cfg.Dealers))
@@ -212,6 +215,7 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 		a.close()
 		return err
 	}
+	a.imap.Start()
 	g.Go(func() error {
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()
@@ -236,6 +240,13 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 			}
 			cancel()
 		}
+		// A message being read is delivered and marked, or left unmarked to be read
+		// again at the next start (a repeat then, not a second lead).
+		ictx, cancel := context.WithTimeout(stopNow(ctx), 30*time.Second)
+		if err := a.imap.Shutdown(ictx); err != nil {
+			a.log.Warn("stopping the IMAP readers", "error", err)
+		}
+		cancel()
 		dctx, cancel := context.WithTimeout(stopNow(ctx), drain)
 		defer cancel()
 		a.svc.Drain(dctx)
@@ -252,6 +263,11 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 }
 
 func (a *app) close() {
+	if a.imap != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // at once: run has stopped them already, unless it never ran
+		_ = a.imap.Shutdown(ctx)
+	}
 	if a.mail != nil {
 		_ = a.mail.Close()
 	}

@@ -3,11 +3,15 @@ package main
 import (
 	"crypto/tls"
 	"log/slog"
+	"time"
 
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/leadmail"
 	"github.com/leadline/leadline/mailin"
+	"github.com/leadline/leadline/metrics"
 )
+
+var _ mailin.Observer = (*metrics.Metrics)(nil)
 
 // mailConfig copies the email section into the SMTP receiver's terms. The certificate
 // was loaded once by config validation; it is loaded again here for the server.
@@ -40,10 +44,19 @@ func mailboxes(cfg *config.Config) []mailin.Mailbox {
 			Dealer: d.ID, Address: e.Address, Senders: e.Senders,
 			RequireDKIM: e.RequireDKIM, RequireSPF: e.RequireSPF,
 		}
+		if m := e.IMAP; m.Enabled() {
+			mb.IMAP = mailin.IMAP{URL: m.URL, Username: m.Username, Password: m.Password, Folder: m.Folder, MoveTo: m.MoveTo}
+		}
 		for _, r := range e.Rules {
 			mb.Rules = append(mb.Rules, leadmail.Rule{Sender: r.Sender, Subject: r.SubjectRe, Fields: r.FieldRes, Source: r.Source})
 		}
 		out = append(out, mb)
 	}
 	return out
+}
+
+// readerConfig is what the IMAP readers share: the message size limit of the email
+// section, and the dialer's clock, from which the time to the first INVITE is measured.
+func readerConfig(cfg *config.Config, log *slog.Logger, met *metrics.Metrics, now func() time.Time) mailin.ReaderConfig {
+	return mailin.ReaderConfig{MaxBytes: cfg.Email.MaxBytes, Logger: log, Observer: met, Now: now}
 }
