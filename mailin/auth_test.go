@@ -170,3 +170,75 @@ func TestSenderRateLimit(t *testing.T) {
 		t.Errorf("answers %v, want 250, 250, 451", codes)
 	}
 }
+
+// A requirement binds the sender check to the address it proves: with require_dkim a
+// forger cannot pass by naming an allowed envelope sender and signing a From of their
+// own domain; with require_spf not by naming an allowed From and sending from a host
+// their own envelope domain allows.
+func TestRequirementsBindTheAllowedAddress(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := dns{
+		"sel._domainkey.evil.example": {"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)},
+		"evil.example":                {"v=spf1 ip4:127.0.0.0/8 -all"},
+	}
+	in := &fakeIntake{}
+	s := startServer(t, in, func(c *Config) {
+		c.LookupTXT = func(name string) ([]string, error) { return records.LookupTXT(context.Background(), name) }
+		c.SPFResolver = records
+	})
+	raw, err := os.ReadFile("testdata/adf-lead.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bytes.ReplaceAll(raw, []byte("\n"), []byte("\r\n"))
+
+	dkimOnly := testMailbox
+	dkimOnly.RequireDKIM = true
+	s.SetMailboxes([]Mailbox{dkimOnly})
+	forged := bytes.Replace(raw, []byte("From: CRM Autohuis Jansen <crm@autohuisjansen.nl>"), []byte("From: leads@evil.example"), 1)
+	var signed bytes.Buffer
+	if err := dkim.Sign(&signed, bytes.NewReader(forged), &dkim.SignOptions{Domain: "evil.example", Selector: "sel", Signer: priv}); err != nil {
+		t.Fatal(err)
+	}
+	if got := smtpCode(send(t, s.Addr().String(), "crm@autohuisjansen.nl", signed.Bytes())); got != 550 {
+		t.Errorf("require_dkim, allowed envelope, From of the forger's signed domain: answered %d, want 550", got)
+	}
+
+	spfOnly := testMailbox
+	spfOnly.RequireSPF = true
+	s.SetMailboxes([]Mailbox{spfOnly})
+	if got := smtpCode(send(t, s.Addr().String(), "bounce@evil.example", raw)); got != 550 {
+		t.Errorf("require_spf, allowed From, envelope of the forger's SPF-passing domain: answered %d, want 550", got)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.submitted) != 0 {
+		t.Errorf("%d forged leads taken", len(in.submitted))
+	}
+}
+
+// Mail from senders the dealer does not allow does not use up the dealer's share: a
+// flood of forgeries cannot get its real leads answered 451.
+func TestDealerLimitCountsAdmittedMailOnly(t *testing.T) {
+	in := &fakeIntake{}
+	s := startServer(t, in, func(c *Config) { c.PerDealer = Rate{Count: 1, Per: 3600e9} })
+	raw, err := os.ReadFile("testdata/adf-lead.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Replace(raw, []byte("crm@autohuisjansen.nl"), []byte("spam@evil.example"), 1)
+	for range 3 {
+		if got := smtpCode(send(t, s.Addr().String(), "spam@evil.example", forged)); got != 550 {
+			t.Fatalf("forgery answered %d, want 550", got)
+		}
+	}
+	if got := smtpCode(send(t, s.Addr().String(), "crm@autohuisjansen.nl", raw)); got != 250 {
+		t.Errorf("the real lead after forgeries: answered %d, want 250", got)
+	}
+	if got := smtpCode(send(t, s.Addr().String(), "crm@autohuisjansen.nl", raw)); got != 451 {
+		t.Errorf("past the dealer's share: answered %d, want 451", got)
+	}
+}

@@ -48,7 +48,10 @@ type envelope struct {
 	channel  dialer.Channel
 	from     string    // SMTP MAIL FROM, lower case; "" for IMAP and bounces
 	received time.Time // end of DATA, or arrival in the mailbox
-	proof    proof     // SMTP only: what the sender proved (DKIM, SPF)
+	proof    proof     // what the sender can prove (DKIM; SPF over SMTP only)
+	// limit takes one message of the dealer's rate, once its sender is admitted; false:
+	// over the limit. nil: no limit.
+	limit func(dealer string) bool
 }
 
 // proof checks a message's sender, as a dealer may require; nil methods pass.
@@ -88,6 +91,11 @@ func deliver(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw 
 	hdr, from, err := admit(ctx, in, log, mb, raw, env)
 	if err != nil {
 		return err
+	}
+	if env.limit != nil && !env.limit(mb.Dealer) {
+		in.Refused(mb.Dealer, env.channel)
+		log.Warn("too many mails for the dealer; the sender is asked to try later", "from", from)
+		return &deliveryError{code: 451, enhanced: [3]int{4, 7, 1}, msg: "too many messages for this dealer; try again later", refused: true}
 	}
 
 	res, err := leadmail.Extract(raw, mb.Rules)
@@ -130,16 +138,33 @@ func deliver(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw 
 // is one the dealer allows, and it proves what the dealer requires (env.proof). It
 // returns the header and the From address (lower case), or a *deliveryError; a refusal
 // is counted.
+//
+// Without requirements either the header From or the envelope sender may be the
+// allowed one. A requirement binds the check to the address it proves: with
+// require_dkim the From address must be allowed and signed by its domain, with
+// require_spf the envelope sender must be allowed and its domain must allow the
+// sending host; otherwise a forger would pass by naming an allowed address in the
+// identity that is not checked.
 func admit(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw []byte, env envelope) (mail.Header, string, error) {
 	hdr, from, err := headerFrom(raw)
 	if err != nil {
 		in.Refused(mb.Dealer, env.channel)
 		return nil, "", refusal(554, [3]int{5, 6, 0}, "the message cannot be read: "+err.Error())
 	}
-	if !allowed(mb.Senders, from, env.from) {
+	fromOK, envOK := allowed(mb.Senders, from), allowed(mb.Senders, env.from)
+	refuse := func(why string) (mail.Header, string, error) {
 		in.Refused(mb.Dealer, env.channel)
-		log.Warn("mail from a sender the dealer does not allow; refused", "from", from, "envelope_from", env.from)
+		log.Warn("mail from a sender the dealer does not allow; refused", "from", from, "envelope_from", env.from, "why", why)
 		return nil, "", refusal(550, [3]int{5, 7, 1}, "this sender may not send leads to this address")
+	}
+	spf := mb.RequireSPF && env.channel == dialer.ChannelEmail // a mailbox keeps no SMTP client to check
+	switch {
+	case !fromOK && !envOK:
+		return refuse("neither the From address nor the envelope sender is among the dealer's senders")
+	case env.proof != nil && mb.RequireDKIM && !fromOK:
+		return refuse("require_dkim: the From address must be among the dealer's senders")
+	case env.proof != nil && spf && !envOK:
+		return refuse("require_spf: the envelope sender must be among the dealer's senders")
 	}
 	if env.proof != nil {
 		if mb.RequireDKIM {
@@ -149,7 +174,7 @@ func admit(ctx context.Context, in Intake, log *slog.Logger, mb *Mailbox, raw []
 				return nil, "", refusal(550, [3]int{5, 7, 20}, "no valid DKIM signature of the From domain")
 			}
 		}
-		if mb.RequireSPF {
+		if spf {
 			if err := env.proof.spf(ctx, env.from); err != nil {
 				var de *deliveryError
 				if errors.As(err, &de) {
@@ -196,10 +221,13 @@ func headerFrom(raw []byte) (mail.Header, string, error) {
 	return m.Header, strings.ToLower(list[0].Address), nil
 }
 
-// allowed reports whether the header From or the envelope sender matches a pattern.
-func allowed(patterns []string, from, envelopeFrom string) bool {
+// allowed reports whether address matches one of the sender patterns.
+func allowed(patterns []string, address string) bool {
+	if address == "" {
+		return false
+	}
 	for _, p := range patterns {
-		if (from != "" && leadmail.SenderMatches(p, from)) || (envelopeFrom != "" && leadmail.SenderMatches(p, envelopeFrom)) {
+		if leadmail.SenderMatches(p, address) {
 			return true
 		}
 	}

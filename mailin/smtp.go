@@ -194,12 +194,14 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // message delivered twice is one lead.
 func (ss *session) Data(r io.Reader) error {
 	s := ss.s
+	remote := ss.conn.Conn().RemoteAddr().String()
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		if errors.Is(err, smtp.ErrDataTooLarge) {
 			for _, mb := range ss.rcpts {
 				s.in.Refused(mb.Dealer, dialer.ChannelEmail)
 			}
+			s.log.Warn("mail over email.max_size refused", "envelope_from", ss.from, "remote", remote, "max_bytes", s.cfg.MaxBytes)
 		}
 		return err
 	}
@@ -208,27 +210,28 @@ func (ss *session) Data(r io.Reader) error {
 		for _, mb := range ss.rcpts {
 			s.in.Refused(mb.Dealer, dialer.ChannelEmail)
 		}
-		s.log.Warn("mail with a bare line ending before a dot refused (SMTP smuggling?)", "remote", ss.conn.Conn().RemoteAddr().String())
+		s.log.Warn("mail with a bare line ending before a dot refused (SMTP smuggling?)", "envelope_from", ss.from, "remote", remote)
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
 			Message: "a line with a lone dot ends in a bare CR or LF; send CRLF line endings"}
 	}
-	if !s.perSender.allow(ss.from, received) {
+	// Per sender and client network: a forger elsewhere cannot use up a real sender's
+	// share.
+	if !s.perSender.allow(ss.from+"|"+clientNet(ss.conn.Conn().RemoteAddr()), received) {
 		for _, mb := range ss.rcpts {
 			s.in.Refused(mb.Dealer, dialer.ChannelEmail)
 		}
+		s.log.Warn("too many mails from one sender; asked to try later", "envelope_from", ss.from, "remote", remote)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "too many messages from this sender; try again later"}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	env := envelope{channel: dialer.ChannelEmail, from: ss.from, received: received, proof: ss.proof()}
+	// The dealer's share is used only by mail its senders' check admitted, so that mail
+	// from strangers cannot crowd out its real leads.
+	env := envelope{channel: dialer.ChannelEmail, from: ss.from, received: received, proof: ss.proof(),
+		limit: func(dealer string) bool { return s.perDealer.allow(dealer, received) }}
 	var first *deliveryError
 	refused := 0
 	for _, mb := range ss.rcpts {
-		if !s.perDealer.allow(mb.Dealer, received) {
-			s.in.Refused(mb.Dealer, dialer.ChannelEmail)
-			first = cmpErr(first, &deliveryError{code: 451, enhanced: [3]int{4, 7, 1}, msg: "too many messages for this dealer; try again later"})
-			continue
-		}
 		err := deliver(ctx, s.in, s.log, mb, raw, env)
 		var de *deliveryError
 		switch {
@@ -394,3 +397,22 @@ type slogLogger struct{ log *slog.Logger }
 
 func (l slogLogger) Printf(format string, v ...any) { l.log.Warn("smtp: " + fmt.Sprintf(format, v...)) }
 func (l slogLogger) Println(v ...any)               { l.log.Warn("smtp: " + strings.TrimSpace(fmt.Sprintln(v...))) }
+
+// clientNet is the network a client connects from, for rate limits: its IPv4 address's
+// /24, its IPv6 address's /64.
+func clientNet(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := ta.AddrPort().Addr().Unmap()
+	bits := 64
+	if ip.Is4() {
+		bits = 24
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return ip.String()
+	}
+	return p.String()
+}
