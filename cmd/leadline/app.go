@@ -99,7 +99,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	if cfg.Email.Listen != "" {
-		if a.mail, err = mailin.Listen(mailConfig(cfg, log), a.svc); err != nil {
+		if a.mail, err = mailin.Listen(mailConfig(cfg, log, o.now), a.svc); err != nil {
 			return nil, err
 		}
 		a.mail.SetMailboxes(mailboxes(cfg))

@@ -13,12 +13,14 @@ import (
 
 var _ mailin.Observer = (*metrics.Metrics)(nil)
 
-// mailConfig copies the email section into the SMTP receiver's terms. The certificate
-// was loaded once by config validation; it is loaded again here for the server.
-func mailConfig(cfg *config.Config, log *slog.Logger) mailin.Config {
+// mailConfig copies the email section into the SMTP receiver's terms, on the dialer's
+// clock now (nil: the wall clock), so that a lead's arrival and its first INVITE are
+// measured on one clock. The certificate was loaded once by config validation; it is
+// loaded again here for the server.
+func mailConfig(cfg *config.Config, log *slog.Logger, now func() time.Time) mailin.Config {
 	e := cfg.Email
 	mc := mailin.Config{
-		Listen: e.Listen, Domain: e.Domain, MaxBytes: e.MaxBytes, Logger: log,
+		Listen: e.Listen, Domain: e.Domain, MaxBytes: e.MaxBytes, Logger: log, Now: now,
 		PerSender: mailin.Rate{Count: e.PerSender.Count, Per: e.PerSender.Per},
 		PerDealer: mailin.Rate{Count: e.PerDealer.Count, Per: e.PerDealer.Per},
 	}
