@@ -118,7 +118,7 @@ func TestLoadUnsetVariable(t *testing.T) {
 	if !slices.Equal(ve.Problems, want) {
 		t.Fatalf("problems %+v, want %+v", ve.Problems, want)
 	}
-	if err.Error() != "dealers[0].api_keys[0]: empty api key (JANSEN_API_KEY not set)" {
+	if err.Error() != "testdata/leadline.yaml:22: dealers[0].api_keys[0]: empty api key (JANSEN_API_KEY not set)" {
 		t.Fatalf("Error() = %q", err.Error())
 	}
 }

@@ -27,7 +27,11 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if len(data) > maxFile {
 		return nil, fmt.Errorf("read config %s: larger than %d MiB", path, maxFile>>20)
 	}
-	return Parse(data, getenv)
+	c, err := Parse(data, getenv)
+	if ve, ok := errors.AsType[*ValidationError](err); ok {
+		ve.File = path // its lines now say file:line: path: message
+	}
+	return c, err
 }
 
 // Parse reads a YAML configuration, applies defaults and the environment, and calls
@@ -38,7 +42,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // read; an unset variable gives "", and $${ gives a literal ${. Then the non-empty
 // LEADLINE_* overrides replace top-level scalars: LEADLINE_NODE_ID, LEADLINE_LOG_FORMAT,
 // LEADLINE_LOG_LEVEL, LEADLINE_HTTP_LISTEN, LEADLINE_SIP_LISTEN,
-// LEADLINE_SIP_EXTERNAL_HOST and LEADLINE_STORE.
+// LEADLINE_SIP_EXTERNAL_HOST, LEADLINE_STORE and LEADLINE_EMAIL_LISTEN (EnvOverrides).
 //
 // Every problem (unknown keys and wrong types as well as Validate's rules) is returned
 // in one *ValidationError; the Config is returned only when there are none.
@@ -100,6 +104,16 @@ func decode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 		}
 	}()
 	return dec.Decode(n)
+}
+
+// EnvOverrides lists the LEADLINE_* variables and the settings they replace, as
+// "LEADLINE_X  path" lines, for help texts.
+func EnvOverrides() []string {
+	out := make([]string, len(envOverrides))
+	for i, o := range envOverrides {
+		out[i] = fmt.Sprintf("%-27s %s", o.name, o.path)
+	}
+	return out
 }
 
 // envOverrides are the LEADLINE_* variables and the paths they replace.

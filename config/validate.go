@@ -35,13 +35,23 @@ func (p Problem) String() string {
 // ValidationError lists every problem found in a configuration.
 type ValidationError struct {
 	Problems []Problem
+	// File is the configuration file's name when it was read from one (Load).
+	File string
 }
 
-// Error lists the problems one per line, as "path: message".
+// Error lists the problems one per line, as "path: message", or with the file they
+// were read from "file:line: path: message" (editors jump to file:line).
 func (e *ValidationError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
-		lines[i] = p.String()
+		switch {
+		case e.File != "" && p.Line > 0:
+			lines[i] = fmt.Sprintf("%s:%d: %s", e.File, p.Line, p)
+		case e.File != "":
+			lines[i] = e.File + ": " + p.String()
+		default:
+			lines[i] = p.String()
+		}
 	}
 	return strings.Join(lines, "\n")
 }

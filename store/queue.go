@@ -146,7 +146,7 @@ func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
 	river.AddWorker(workers, &watchWorker{watch: &q.watch})
 	river.AddWorker(workers, &sweepWorker{q: q})
 	cfg := &river.Config{
-		Logger:               o.log,
+		Logger:               quieter(o.log),
 		Workers:              workers,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		MaxAttempts:          1000, // a watch job retries (with backoff) while the database is away

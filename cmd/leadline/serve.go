@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -20,6 +21,15 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.SetOutput(stderr)
 	path := fs.String("config", "leadline.yaml", "configuration file")
 	drain := fs.Duration("drain", 2*time.Minute, "on SIGTERM, how long calls in progress may finish")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: leadline serve [--config leadline.yaml] [--drain 2m]\n\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nenvironment (each replaces its setting in the file; ${VAR} in the file is expanded too):\n")
+		for _, line := range config.EnvOverrides() {
+			fmt.Fprintf(stderr, "  %s\n", line)
+		}
+		fmt.Fprintf(stderr, "\nsignals: SIGHUP reloads the configuration; SIGTERM or SIGINT drains, a second one stops at once.\n")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

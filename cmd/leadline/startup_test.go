@@ -99,3 +99,14 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestServeHelp: serve --help lists every LEADLINE_* variable with what it replaces.
+func TestServeHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	run(context.Background(), []string{"serve", "--help"}, func(string) string { return "" }, &stdout, &stderr)
+	for _, want := range []string{"LEADLINE_STORE", "store", "LEADLINE_EMAIL_LISTEN", "email.listen", "SIGHUP"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("serve --help lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
