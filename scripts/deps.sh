@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh installs the Debian packages the tests talk to: SIPp (sip-tester) as a real SIP
-# peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool and
-# docker-compose to check the deploy files, sipvicious to scan the SIP port, swaks and
+# peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool (alone,
+# without the Prometheus daemon) and docker-compose to check the deploy files, sipvicious to scan the SIP port, swaks and
 # dovecot for the mail intake. Quiet and quick when they are already there.
 set -euo pipefail
 
@@ -9,16 +9,29 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need+=(postgresql-15)
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)            # alert rule and config checks
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # compose file validation
 command -v svwar >/dev/null 2>&1 || need+=(sipvicious)               # SIP scan of a running server
 command -v swaks >/dev/null 2>&1 || need+=(swaks)                    # real SMTP clients for the mail intake tests
 perl -MNet::SSLeay -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --tls
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)                    # a real IMAP server for the mailbox tests
-[ ${#need[@]} -eq 0 ] && exit 0
+promtool=0
+command -v promtool >/dev/null 2>&1 || promtool=1                    # alert rule and config checks
+[ ${#need[@]} -eq 0 ] && [ $promtool -eq 0 ] && exit 0
 
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
-echo "deps.sh: installing ${need[*]}" >&2
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ ${#need[@]} -gt 0 ]; then
+	echo "deps.sh: installing ${need[*]}" >&2
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ $promtool -eq 1 ]; then
+	# Only promtool, out of Debian's prometheus package: no Prometheus daemon (nor its
+	# web assets) is installed, started or needed.
+	echo "deps.sh: installing promtool (from Debian's prometheus package)" >&2
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1)
+	dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -xO ./usr/bin/promtool >"$tmp/promtool"
+	"${sudo[@]}" install -m 0755 "$tmp/promtool" /usr/local/bin/promtool
+	rm -rf "$tmp"
+fi
