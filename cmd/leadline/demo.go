@@ -210,7 +210,30 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for i, l := range leads {
 		printTimeline(stdout, i+1, l, names)
 	}
+	fmt.Fprintln(stdout, demoSummary(leads))
 	return nil
+}
+
+// demoSummary is the demo's last line: how many leads reached a salesperson and how
+// fast.
+func demoSummary(leads []leadView) string {
+	connected, fastest, slowest := 0, 0.0, 0.0
+	for _, l := range leads {
+		if l.Speed == nil {
+			continue
+		}
+		s := *l.Speed
+		if connected == 0 || s < fastest {
+			fastest = s
+		}
+		slowest = max(slowest, s)
+		connected++
+	}
+	if connected == 0 {
+		return fmt.Sprintf("demo done: %d leads, none bridged to a salesperson.", len(leads))
+	}
+	return fmt.Sprintf("demo done: %d leads, %d bridged to a salesperson, speed to lead %.1f-%.1f s.",
+		len(leads), connected, fastest, slowest)
 }
 
 // demoADFMail is the e-mail a dealer's CRM sends for a lead: an ADF 1.0 document in the
