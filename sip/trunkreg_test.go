@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/metrics"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -23,7 +24,10 @@ type regObserver struct {
 	codes  map[int]int
 }
 
-var _ sip.TrunkObserver = (*regObserver)(nil)
+var (
+	_ sip.TrunkObserver = (*regObserver)(nil)
+	_ sip.TrunkObserver = (*metrics.Metrics)(nil) // the wiring's Observer
+)
 
 func (o *regObserver) TrunkRegistered(trunk string, up bool) {
 	o.mu.Lock()
