@@ -134,13 +134,17 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 
 func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, uri)
+	transport := ""
 	if uri.UriParams != nil {
-		if t, _ := uri.UriParams.Get("transport"); t != "" {
-			req.SetTransport(strings.ToUpper(t))
-		}
+		transport, _ = uri.UriParams.Get("transport")
+	}
+	if t := c.trunk; t != nil && transport == "" {
+		transport = t.transport // a sips: URI names none
+	}
+	if transport != "" {
+		req.SetTransport(strings.ToUpper(transport))
 	}
 	if t := c.trunk; t != nil {
-		req.SetTransport(t.transport)
 		if t.route != nil {
 			req.AppendHeader(&sip.RouteHeader{Address: *t.route.Clone()})
 		}
