@@ -599,6 +599,7 @@ type attemptJSON struct {
 	Person     string         `json:"person"`
 	Result     dialer.Result  `json:"result,omitempty"`
 	SIPCode    int            `json:"sip_code,omitempty"`
+	Trunk      string         `json:"trunk,omitempty"` // the trunk that carried the leg
 	StartedAt  jsonTime       `json:"started_at,omitzero"`
 	AnsweredAt jsonTime       `json:"answered_at,omitzero"`
 	AcceptedAt jsonTime       `json:"accepted_at,omitzero"`
@@ -649,6 +650,7 @@ func toLeadJSON(l dialer.Lead) leadJSON {
 			Person:     a.Person,
 			Result:     a.Result,
 			SIPCode:    a.SIPCode,
+			Trunk:      a.Trunk,
 			StartedAt:  jsonTime(a.StartedAt),
 			AnsweredAt: jsonTime(a.AnsweredAt),
 			AcceptedAt: jsonTime(a.AcceptedAt),

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -272,13 +273,19 @@ func (s *server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	writeText(w, "ok")
 }
 
-// handleReadyz is GET /readyz: 200 when Options.Ready reports no error, else 503 with its
-// text.
+// handleReadyz is GET /readyz: 200 when Options.Ready reports no error (with what is
+// down when it reports a *Degraded), else 503 with its text.
 func (s *server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if s.ready != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
-		if err := s.ready(ctx); err != nil {
+		err := s.ready(ctx)
+		var d *Degraded
+		if errors.As(err, &d) {
+			writeText(w, "ok: "+d.Detail)
+			return
+		}
+		if err != nil {
 			s.writeError(w, r, &requestError{
 				status: http.StatusServiceUnavailable,
 				kind:   "not-ready",

@@ -70,25 +70,15 @@ type SIP struct {
 	RTPPorts     string // "10000-20000", as written
 	// MediaTimeout ends a call that received no RTP for this long.
 	MediaTimeout time.Duration
-	Trunk        Trunk
+	// Trunk is sip.trunk: one trunk. Trunks is sip.trunks: several, tried in order.
+	// Set one of them; TrunkList returns the trunks in use (trunks.go).
+	Trunk  Trunk
+	Trunks []Trunk
 
 	// RTPPortMin and RTPPortMax bound the RTP ports, both included (derived from
 	// RTPPorts). RTPPortMin is even.
 	RTPPortMin, RTPPortMax int
 }
-
-// Trunk is where numbers (not SIP URIs) are sent. It is optional.
-type Trunk struct {
-	URI      string
-	Username string
-	Password string
-
-	// Target is URI parsed; its Kind is phone.KindSIP when URI is set (derived).
-	Target phone.Target
-}
-
-// Enabled reports whether a trunk is configured.
-func (t Trunk) Enabled() bool { return t.URI != "" }
 
 // TTS is the tts section.
 type TTS struct {
@@ -136,6 +126,8 @@ type Dealer struct {
 	Email DealerEmail
 	// Portals: classifieds portals' lead webhooks (email.go).
 	Portals Portals
+	// Identity: the numbers the dealer owns and its privacy (trunks.go).
+	Identity
 }
 
 // Person is someone a flow can ring.

@@ -338,7 +338,7 @@ takeover after  10s
 log             text, info
 http            :8080
 sip             0.0.0.0:5060, external host (listen host), rtp ports 10000-20000, media timeout 30s
-trunk           sip:sip.carrier.example as "acct1"
+trunk           sip.carrier.example: sip:sip.carrier.example as "acct1", udp, country not set
 store           postgres://leadline:xxxxx@db.internal/leadline
 limits          3 leads per customer number a day; forms 20/1h per IP address, 3/1h per phone number
 email           SMTP :2525, domain leads.example.com, no STARTTLS, max 10MB, at most 120/1h per sender and 1200/1h per dealer
@@ -349,6 +349,7 @@ dealer jansen: Autohuis Jansen
   timezone    Europe/Amsterdam
   country     NL
   caller id   +31201234567
+  caller ids  not listed
   timeouts    ring 20s per person, accept 10s, customer ring 30s, max call 2h
   api keys    1
   e-mail      jansen@leads.example.com

@@ -374,19 +374,12 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 			d.object(n, p, withFields(map[string]field{"listen": d.str(&c.HTTP.Listen)}, d.securityHTTPFields(c)))
 		},
 		"sip": func(n *yaml.Node, p string) {
-			d.object(n, p, map[string]field{
+			d.object(n, p, withFields(map[string]field{
 				"listen":        d.str(&c.SIP.Listen),
 				"external_host": d.str(&c.SIP.ExternalHost),
 				"rtp_ports":     d.str(&c.SIP.RTPPorts),
 				"media_timeout": d.duration(&c.SIP.MediaTimeout),
-				"trunk": func(n *yaml.Node, p string) {
-					d.object(n, p, map[string]field{
-						"uri":      d.str(&c.SIP.Trunk.URI),
-						"username": d.str(&c.SIP.Trunk.Username),
-						"password": d.str(&c.SIP.Trunk.Password),
-					})
-				},
-			})
+			}, d.trunkSIPFields(c)))
 		},
 		"store": d.str(&c.Store),
 		"tts": func(n *yaml.Node, p string) {
@@ -442,7 +435,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 				dl.Flow = append(dl.Flow, d.step(item, p))
 			})
 		},
-	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl), d.emailDealerFields(&dl)))
+	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl), d.emailDealerFields(&dl), d.identityDealerFields(&dl)))
 	return dl
 }
 

@@ -34,10 +34,8 @@ var restartOnly = []struct {
 		return a.SIP.RTPPortMin == b.SIP.RTPPortMin && a.SIP.RTPPortMax == b.SIP.RTPPortMax
 	}},
 	{"sip.media_timeout", func(a, b *Config) bool { return a.SIP.MediaTimeout == b.SIP.MediaTimeout }},
-	{"sip.trunk", func(a, b *Config) bool {
-		return a.SIP.Trunk.URI == b.SIP.Trunk.URI && a.SIP.Trunk.Username == b.SIP.Trunk.Username &&
-			a.SIP.Trunk.Password == b.SIP.Trunk.Password
-	}},
+	{"sip.trunk", func(a, b *Config) bool { return a.SIP.Trunk == b.SIP.Trunk }},
+	{"sip.trunks", func(a, b *Config) bool { return sameTrunks(a.SIP.Trunks, b.SIP.Trunks) }},
 	{"store", func(a, b *Config) bool { return a.Store == b.Store }},
 	{"tts", func(a, b *Config) bool { return a.TTS == b.TTS }},
 	{"email.listen", func(a, b *Config) bool { return a.Email.Listen == b.Email.Listen }},

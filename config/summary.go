@@ -23,14 +23,7 @@ func (c *Config) Summary(w io.Writer) error {
 	row("http", c.HTTP.Listen)
 	row("sip", c.SIP.Listen+", external host "+or(c.SIP.ExternalHost, "(listen host)")+
 		", rtp ports "+c.SIP.RTPPorts+", media timeout "+FormatDuration(c.SIP.MediaTimeout))
-	switch {
-	case c.SIP.Trunk.Enabled() && c.SIP.Trunk.Username != "":
-		row("trunk", c.SIP.Trunk.URI+" as "+strconv.Quote(c.SIP.Trunk.Username))
-	case c.SIP.Trunk.Enabled():
-		row("trunk", c.SIP.Trunk.URI)
-	default:
-		row("trunk", "none: phone numbers cannot be dialled, only sip: URIs")
-	}
+	c.trunkSummary(row)
 	row("store", redactStore(c.Store))
 	c.securitySummary(row)
 	c.emailSummary(row)
@@ -49,6 +42,7 @@ func (c *Config) Summary(w io.Writer) error {
 		row("  timezone", d.Timezone)
 		row("  country", d.Country)
 		row("  caller id", d.CallerID)
+		d.identitySummary(row)
 		row("  timeouts", "ring "+FormatDuration(d.RingTimeout)+" per person, accept "+FormatDuration(d.AcceptTimeout)+
 			", customer ring "+FormatDuration(d.CustomerRingTimeout)+", max call "+FormatDuration(d.MaxCallLength))
 		row("  api keys", strconv.Itoa(len(d.APIKeys)))

@@ -143,6 +143,7 @@ func (c *Config) Validate() error {
 		path := index("dealers", i)
 		d := &c.Dealers[i]
 		d.validate(v, path)
+		d.validateIdentity(v, path)
 		if d.ID != "" {
 			if _, dup := dealerIDs[d.ID]; dup {
 				v.add(path+".id", "duplicate dealer id %q", d.ID)
@@ -194,22 +195,7 @@ func (c *Config) validateTop(v *validator) {
 	c.SIP.MediaTimeout = positive(v, "sip.media_timeout", c.SIP.MediaTimeout, DefaultMediaTimeout)
 	c.TakeoverAfter = positive(v, "takeover_after", c.TakeoverAfter, DefaultTakeoverAfter)
 
-	t := &c.SIP.Trunk
-	t.Target = phone.Target{}
-	switch {
-	case t.URI != "":
-		target, err := phone.ParseTarget(t.URI, "")
-		switch {
-		case err == nil && target.IsSIP():
-			t.Target = target
-		case err != nil && errors.Is(err, phone.ErrInvalidURI):
-			v.add("sip.trunk.uri", "%v", err)
-		default:
-			v.add("sip.trunk.uri", "%q is not a sip: or sips: URI", t.URI)
-		}
-	case t.Username != "" || t.Password != "":
-		v.add("sip.trunk.uri", "required when a username or password is set")
-	}
+	c.validateTrunks(v)
 
 	c.Store = or(c.Store, DefaultStore)
 	c.StoreDriver, c.StoreDSN = "", ""

@@ -19,6 +19,9 @@ type Dealer struct {
 	Language string // nl, en, de, fr
 	Country  string // ISO region for national numbers, e.g. "NL"
 	CallerID string // E.164, shown to salespeople and customers
+	// Privacy is asked of the carrier on customer legs: "" (nothing), "id" (withhold the
+	// caller id) or "none"; see DialOpts.Privacy.
+	Privacy string
 	// Location is the dealer's time zone, for the days of its reports; nil: UTC.
 	Location *time.Location
 

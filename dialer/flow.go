@@ -343,6 +343,7 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-c
 	})
 	<-stored
 	cancelRing()
+	a.Trunk = trunkOf(leg, err)
 	if unrecorded != nil {
 		log.Error("recording attempt; hanging up", "error", unrecorded)
 		if leg != nil {
@@ -479,6 +480,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 		defer f.caught("dialling the customer")
 		r.leg, r.err = f.s.caller.Dial(dialCtx, l.Phone, DialOpts{
 			LeadID: l.ID, Kind: LegCustomer, CallID: callID, CallerID: f.d.CallerID, EarlyMedia: agent,
+			Privacy: f.d.Privacy,
 		})
 	}()
 	var r dialed
@@ -493,6 +495,7 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	}
 	stopPlay()
 	<-playing
+	ca.Trunk = trunkOf(r.leg, r.err)
 
 	if r.err != nil {
 		res, code := dialResult(ctx, r.err, LegCustomer)
@@ -573,6 +576,18 @@ func dialResult(ctx context.Context, err error, kind LegKind) (Result, int) {
 		return ResultRejected, code
 	}
 	return ResultFailed, code
+}
+
+// trunkOf returns the trunk a leg or a Dial error names, or "".
+func trunkOf(leg Leg, err error) string {
+	if t, ok := leg.(Trunked); ok && leg != nil {
+		return t.Trunk()
+	}
+	var t Trunked
+	if errors.As(err, &t) {
+		return t.Trunk()
+	}
+	return ""
 }
 
 // end records an attempt's outcome.

@@ -151,7 +151,10 @@ type Attempt struct {
 	Person string // the salesperson; on a customer leg, the one who accepted
 	Result Result // "" while the leg is in progress
 
-	SIPCode    int // final SIP status when the far end sent one (486, 603…), else 0
+	SIPCode int // final SIP status when the far end sent one (486, 603…), else 0
+	// Trunk names the trunk that carried the leg (or gave its final answer); "" for a
+	// SIP URI dialled directly, or when no trunk took the call.
+	Trunk      string
 	StartedAt  time.Time
 	AnsweredAt time.Time
 	AcceptedAt time.Time

@@ -185,6 +185,16 @@ type DialOpts struct {
 	// EarlyMedia, when set, receives the callee's early media (183 with SDP) one way
 	// until the leg is answered, in place of whatever it plays meanwhile.
 	EarlyMedia Leg
+	// Privacy is what the callee may be shown of the caller id: "" (nothing asked),
+	// "id" (withhold it) or "none" (show it); RFC 3323 and RFC 3325 section 9.3.
+	Privacy string
+}
+
+// Trunked is implemented by a Leg, and by an error from Dial, that went through a
+// trunk: Trunk names the trunk that carried the call, or that gave the final answer.
+// The dialer records it with the attempt.
+type Trunked interface {
+	Trunk() string
 }
 
 // Caller places outbound legs. *sip.UA implements it.
@@ -194,7 +204,8 @@ type Caller interface {
 	// cancels the call (CANCEL); a 2xx that races the CANCEL is acknowledged and hung up by
 	// the Caller, never returned. Errors: ErrBusy, ErrNoAnswer, ErrRejected (matched with
 	// errors.Is; the error also has a SIPCode() int method when the far end answered),
-	// ctx.Err() when ctx ended, anything else for network failure.
+	// ctx.Err() when ctx ended, anything else for network failure. A leg or error that
+	// went through a trunk implements Trunked.
 	Dial(ctx context.Context, target string, o DialOpts) (Leg, error)
 }
 

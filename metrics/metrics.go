@@ -47,6 +47,8 @@ type Metrics struct {
 	intake        *prometheus.CounterVec   // dealer, channel, result
 	firstInvite   *prometheus.HistogramVec // channel
 	imapConnected *prometheus.GaugeVec     // dealer
+	// trunkRegistered is leadline_trunk_registered{trunk} (trunks.go).
+	trunkRegistered *prometheus.GaugeVec
 
 	// rtpIn and rtpOut are leadline_rtp_packets_total{direction="in"|"out"}, resolved once
 	// so that RTPPacket, called per packet, neither looks up labels nor allocates.
@@ -184,6 +186,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name:      "imap_connected",
 			Help:      "1 while Leadline is logged in to the dealer's IMAP mailbox (email.imap) with its folder selected, 0 while it cannot read it and retries. Only dealers with a mailbox.",
 		}, []string{"dealer"}),
+		trunkRegistered: newTrunkRegistered(),
 	}
 	rtpPackets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
@@ -200,7 +203,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.leadsReceived, m.leadsJoined, m.leadsFinished, m.speedToLead,
 		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
 		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, rtpDropped, m.intake, m.firstInvite,
-		m.imapConnected,
+		m.imapConnected, m.trunkRegistered,
 	)
 
 	// Series known at start exist at 0 from the first scrape, so that dashboards show a

@@ -221,6 +221,15 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			want: map[string]float64{`leadline_imap_connected{dealer="jansen"}`: 1, `leadline_imap_connected{dealer="bakker"}`: 0},
 		},
 		{
+			name: "TrunkRegistered",
+			call: func(m *metrics.Metrics) {
+				m.TrunkRegistered("kpn", false)
+				m.TrunkRegistered("kpn", true)
+				m.TrunkRegistered("voys", false)
+			},
+			want: map[string]float64{`leadline_trunk_registered{trunk="kpn"}`: 1, `leadline_trunk_registered{trunk="voys"}`: 0},
+		},
+		{
 			name: "IMAPRemoved",
 			call: func(m *metrics.Metrics) {
 				m.IMAPConnected("jansen", true)
@@ -360,6 +369,7 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_intake_to_invite_seconds":        {dto.MetricType_HISTOGRAM, []string{"channel"}},
 		"leadline_rtp_dropped_total":               {dto.MetricType_COUNTER, []string{"reason"}},
 		"leadline_imap_connected":                  {dto.MetricType_GAUGE, []string{"dealer"}},
+		"leadline_trunk_registered":                {dto.MetricType_GAUGE, []string{"trunk"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -541,10 +551,11 @@ var exercises = map[string]func(m *metrics.Metrics){
 			m.Intake("jansen", dialer.ChannelEmail, r)
 		}
 	},
-	"FirstInvite":   func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
-	"RTPDropped":    func(m *metrics.Metrics) { m.RTPDropped("source") },
-	"IMAPConnected": func(m *metrics.Metrics) { m.IMAPConnected("jansen", true) },
-	"IMAPRemoved":   func(m *metrics.Metrics) { m.IMAPConnected("bakker", false); m.IMAPRemoved("bakker") },
+	"FirstInvite":     func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
+	"RTPDropped":      func(m *metrics.Metrics) { m.RTPDropped("source") },
+	"IMAPConnected":   func(m *metrics.Metrics) { m.IMAPConnected("jansen", true) },
+	"IMAPRemoved":     func(m *metrics.Metrics) { m.IMAPConnected("bakker", false); m.IMAPRemoved("bakker") },
+	"TrunkRegistered": func(m *metrics.Metrics) { m.TrunkRegistered("kpn", true) },
 }
 
 // exerciseAll calls every method of Metrics once, so that every metric family exposes

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh installs the Debian packages the tests talk to: SIPp (sip-tester) as a real SIP
 # peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool (alone,
-# without the Prometheus daemon) and docker-compose to check the deploy files, sipvicious to scan the SIP port, swaks and
-# dovecot for the mail intake. Quiet and quick when they are already there.
+# without the Prometheus daemon) and docker-compose to check the deploy files, sipvicious
+# to scan the SIP port, swaks and dovecot for the mail intake, Kamailio as a carrier that
+# wants a registration. Quiet and quick when they are already there.
 set -euo pipefail
 
 need=()
@@ -14,6 +15,7 @@ command -v svwar >/dev/null 2>&1 || need+=(sipvicious)               # SIP scan 
 command -v swaks >/dev/null 2>&1 || need+=(swaks)                    # real SMTP clients for the mail intake tests
 perl -MNet::SSLeay -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --tls
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)                    # a real IMAP server for the mailbox tests
+command -v kamailio >/dev/null 2>&1 || need+=(kamailio)              # a registrar and carrier for the trunk tests
 promtool=0
 command -v promtool >/dev/null 2>&1 || promtool=1                    # alert rule and config checks
 [ ${#need[@]} -eq 0 ] && [ $promtool -eq 0 ] && exit 0

@@ -30,7 +30,7 @@ type Call struct {
 	kind     dialer.LegKind
 	callID   string
 	localTag string // our From tag
-	viaTrunk bool   // the INVITE went to the trunk: its challenges get the trunk's credentials
+	trunk    *trunk // the trunk the INVITE went to (its challenges get its credentials), or nil
 	sessID   uint64
 
 	cseq atomic.Uint32 // last CSeq we used in the dialog
@@ -65,12 +65,26 @@ type Call struct {
 
 var _ dialer.Leg = (*Call)(nil)
 
-// Dial implements dialer.Caller.
+// Dial implements dialer.Caller. A SIP URI is called as it is (with the credentials of
+// the trunk it names, if any); a number goes through the trunks, in order (dialTrunks).
 func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer.Leg, error) {
-	uri, viaTrunk, err := u.targetURI(target)
-	if err != nil {
-		return nil, err
+	if strings.HasPrefix(target, "sip:") || strings.HasPrefix(target, "sips:") {
+		var uri sip.Uri
+		if err := sip.ParseUri(target, &uri); err != nil {
+			return nil, fmt.Errorf("sip: bad uri %q: %w", target, err)
+		}
+		return u.dial(ctx, uri, u.trunkFor(uri), o, o.CallID, 0)
 	}
+	if len(u.trunks) == 0 {
+		return nil, fmt.Errorf("sip: no trunk configured to call %q", target)
+	}
+	return u.dialTrunks(ctx, target, o)
+}
+
+// dial places one INVITE to uri, through t when not nil, with Call-ID callID (empty: a
+// new one). With silent > 0, a far end that sends no response at all within it is left
+// (its INVITE is cancelled in the background) and errNoResponse returned.
+func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts, callID string, silent time.Duration) (dialer.Leg, error) {
 	// Close waits for legs being dialled, so that it sees them cancelled.
 	u.mu.Lock()
 	if u.closing {
@@ -87,9 +101,9 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 	c := &Call{
 		ua:       u,
 		kind:     o.Kind,
-		callID:   cmp.Or(o.CallID, newToken(24)),
+		callID:   cmp.Or(callID, newToken(24)),
 		localTag: newToken(16),
-		viaTrunk: viaTrunk,
+		trunk:    t,
 		sessID:   rand.Uint64() >> 1,
 		forks:    map[string]bool{},
 		digits:   make(chan rune, 32),
@@ -98,6 +112,9 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 	}
 	c.ctx, c.cancelCtx = context.WithCancel(context.Background())
 	c.log = u.log.With("lead_id", o.LeadID, "call_id", c.callID, "leg", string(o.Kind))
+	if t != nil {
+		c.log = c.log.With("trunk", t.Name)
+	}
 	c.media, err = newStream(sock, u.mediaLoop(), u.obs, u.cfg.MediaTimeout, c.digits, func(err error) { c.end(err, true) })
 	if err != nil {
 		c.cancelCtx()
@@ -112,31 +129,24 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 		c.end(fmt.Errorf("invite %s: %w", uri.String(), err), false)
 		return nil, c.err
 	}
-	return c.awaitAnswer(ctx, tx, o)
-}
-
-// targetURI turns a person's phone into a Request-URI: SIP URIs are used as they are,
-// numbers go to the trunk (viaTrunk).
-func (u *UA) targetURI(target string) (uri sip.Uri, viaTrunk bool, err error) {
-	if strings.HasPrefix(target, "sip:") || strings.HasPrefix(target, "sips:") {
-		if err := sip.ParseUri(target, &uri); err != nil {
-			return uri, false, fmt.Errorf("sip: bad uri %q: %w", target, err)
-		}
-		return uri, u.trunk != nil && strings.EqualFold(uri.Host, u.trunk.Host) && uri.Port == u.trunk.Port, nil
-	}
-	if u.trunk == nil {
-		return uri, false, fmt.Errorf("sip: no trunk configured to call %q", target)
-	}
-	uri = *u.trunk.Clone()
-	uri.User = userPart(target)
-	return uri, true, nil
+	return c.awaitAnswer(ctx, tx, o, silent)
 }
 
 func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 	req := sip.NewRequest(sip.INVITE, uri)
+	transport := ""
 	if uri.UriParams != nil {
-		if t, _ := uri.UriParams.Get("transport"); t != "" {
-			req.SetTransport(strings.ToUpper(t))
+		transport, _ = uri.UriParams.Get("transport")
+	}
+	if t := c.trunk; t != nil && transport == "" {
+		transport = t.transport // a sips: URI names none
+	}
+	if transport != "" {
+		req.SetTransport(strings.ToUpper(transport))
+	}
+	if t := c.trunk; t != nil {
+		if t.route != nil {
+			req.AppendHeader(&sip.RouteHeader{Address: *t.route.Clone()})
 		}
 	}
 	from := &sip.FromHeader{
@@ -144,6 +154,7 @@ func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 		Address:     sip.Uri{Scheme: "sip", User: userPart(o.CallerID), Host: u.host},
 		Params:      sip.NewParams(),
 	}
+	identify(req, from, c.trunk, o)
 	from.Params.Add("tag", c.localTag)
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: uri.Scheme, User: uri.User, Host: uri.Host, Port: uri.Port}}
 	callID := sip.CallIDHeader(c.callID)
@@ -152,7 +163,11 @@ func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 	req.AppendHeader(to)
 	req.AppendHeader(&callID)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
-	req.AppendHeader(u.contact(req.Transport()))
+	contact := u.contact(req.Transport())
+	if strings.EqualFold(uri.Scheme, "sips") {
+		contact.Address.Scheme = "sips" // RFC 3261 section 8.1.1.8
+	}
+	req.AppendHeader(contact)
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
 	req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	req.AppendHeader(sip.NewHeader("X-Leadline-Lead", userPart(o.LeadID)))
@@ -209,12 +224,25 @@ func (c *Call) inviteReq() *sip.Request {
 // awaitAnswer reads the INVITE's responses until a final one, ctx ends or the leg is hung
 // up. It reads tx.Responses itself rather than sipgo's WaitAnswer, which gives up after
 // ten provisional responses and leaves a 2xx racing the CANCEL unanswered (NOTES.md).
-func (c *Call) awaitAnswer(ctx context.Context, tx sip.ClientTransaction, o dialer.DialOpts) (dialer.Leg, error) {
+//
+// With silent > 0, a far end that sends no response at all for that long after an
+// INVITE is left: cancelInvite takes over the transaction and errNoResponse is returned.
+func (c *Call) awaitAnswer(ctx context.Context, tx sip.ClientTransaction, o dialer.DialOpts, silent time.Duration) (dialer.Leg, error) {
 	u := c.ua
 	provisional, authTries := false, 0
+	var quiet <-chan time.Time
+	if silent > 0 {
+		t := time.NewTimer(silent)
+		defer t.Stop()
+		quiet = t.C
+	}
 	for {
 		select {
+		case <-quiet:
+			c.cancel(tx, false)
+			return nil, fmt.Errorf("invite: %w within %v", errNoResponse, silent)
 		case res := <-tx.Responses():
+			quiet = nil // it responds
 			u.obs.SIPResponse("INVITE", res.StatusCode)
 			switch {
 			case res.IsProvisional():
@@ -225,7 +253,7 @@ func (c *Call) awaitAnswer(ctx context.Context, tx sip.ClientTransaction, o dial
 					return nil, err
 				}
 				return c, nil
-			case (res.StatusCode == 401 || res.StatusCode == 407) && c.viaTrunk && u.cfg.TrunkPassword != "" && authTries < 2:
+			case (res.StatusCode == 401 || res.StatusCode == 407) && c.trunk != nil && c.trunk.Password != "" && authTries < 2:
 				// Digest authentication (RFC 3261 section 22.2); a second challenge
 				// is answered once more in case the nonce was stale.
 				authTries++
@@ -233,7 +261,7 @@ func (c *Call) awaitAnswer(ctx context.Context, tx sip.ClientTransaction, o dial
 				inv := c.inviteReq().Clone()
 				err := u.send(func() (err error) {
 					tx, err = u.client.TransactionDigestAuth(ctx, inv, res, sipgo.DigestAuth{
-						Username: u.cfg.TrunkUser, Password: u.cfg.TrunkPassword,
+						Username: c.trunk.Username, Password: c.trunk.Password,
 					})
 					return err
 				})
@@ -650,6 +678,14 @@ var (
 	errHungUpLocally = errors.New("hung up by leadline")
 	errClosed        = errors.New("sip: user agent closed")
 )
+
+// Trunk implements dialer.Trunked: the name of the trunk the leg went through, or "".
+func (c *Call) Trunk() string {
+	if c.trunk == nil {
+		return ""
+	}
+	return c.trunk.Name
+}
 
 // Done implements dialer.Leg.
 func (c *Call) Done() <-chan struct{} { return c.done }

@@ -12,6 +12,13 @@
 // TCP connections peers open to it (per source, and idle ones) and opens no TCP
 // connection but for its own requests. A leg takes RTP only from its far end.
 //
+// Numbers go through trunks, tried in order (trunk.go): a trunk that answers 5xx or 408,
+// stays silent or cannot be reached leaves the call to the next; the caller id is
+// asserted in P-Asserted-Identity or P-Preferred-Identity as the trunk asks (RFC 3325),
+// over UDP, TCP or TLS, through an outbound proxy when set. Trunks that want a
+// registered account are kept registered (register.go, RFC 3261 section 10) and are
+// skipped while they are not.
+//
 // Media runs on media loops (one per GOMAXPROCS): each waits for its legs' RTP sockets
 // on an epoll set of its own and relays a packet with one recvfrom and one sendto, with
 // no goroutine per leg and no allocation. That makes the package Linux-only.

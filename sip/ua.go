@@ -2,6 +2,8 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,8 +45,10 @@ type Config struct {
 	ExternalHost string
 	// RTPPortMin and RTPPortMax bound the RTP ports (defaults 10000-20000).
 	RTPPortMin, RTPPortMax int
-	// TrunkURI receives calls to numbers ("sip:carrier.example;transport=tcp"). Empty:
-	// numbers cannot be dialled.
+	// Trunks receive calls to numbers, tried in order (trunk.go). None: numbers cannot be
+	// dialled. TrunkURI, TrunkUser and TrunkPassword are one trunk, used when Trunks is
+	// empty ("sip:carrier.example;transport=tcp").
+	Trunks        []Trunk
 	TrunkURI      string
 	TrunkUser     string
 	TrunkPassword string
@@ -54,6 +58,8 @@ type Config struct {
 	Observer     Observer
 
 	tcp tcpLimits // inbound TCP limits; zero: the defaults (inbound.go); tests shorten them
+	// tlsRoots verify TLS peers instead of the system's roots; tests set it.
+	tlsRoots *x509.CertPool
 }
 
 // UA is Leadline's SIP user agent. It implements dialer.Caller.
@@ -63,7 +69,7 @@ type UA struct {
 	obs    Observer
 	host   string         // advertised host
 	addr   netip.AddrPort // where we listen
-	trunk  *sip.Uri
+	trunks []*trunk       // in the order they are tried
 	ports  *portPool
 	media  []*mediaLoop // read the RTP sockets; a stream goes to the next in turn
 	turn   atomic.Uint32
@@ -119,12 +125,16 @@ func Listen(cfg Config) (*UA, error) {
 		cfg.RTPPortMin, cfg.RTPPortMax = 10000, 20000
 	}
 	u := &UA{cfg: cfg, log: cfg.Logger, obs: cfg.Observer, calls: make(map[string]*Call), ended: make(map[string]*Call)}
-	if cfg.TrunkURI != "" {
-		var t sip.Uri
-		if err := sip.ParseUri(cfg.TrunkURI, &t); err != nil {
-			return nil, fmt.Errorf("sip: trunk uri %q: %w", cfg.TrunkURI, err)
+	trunks := cfg.Trunks
+	if len(trunks) == 0 && cfg.TrunkURI != "" {
+		trunks = []Trunk{{URI: cfg.TrunkURI, Username: cfg.TrunkUser, Password: cfg.TrunkPassword}}
+	}
+	for _, t := range trunks {
+		tr, err := newTrunk(t)
+		if err != nil {
+			return nil, err
 		}
-		u.trunk = &t
+		u.trunks = append(u.trunks, tr)
 	}
 
 	host, _, err := net.SplitHostPort(cfg.Listen)
@@ -176,8 +186,14 @@ func Listen(cfg Config) (*UA, error) {
 		),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(u.log),
-			sip.WithTransportLayerTransports(sip.TransportsConfig{TCP: &sip.TransportTCP{DialerCreate: u.tcpDialer}}),
+			sip.WithTransportLayerTransports(sip.TransportsConfig{
+				TCP: &sip.TransportTCP{DialerCreate: u.tcpDialer},
+				// TLS to trunks: the peer's certificate is verified against the host
+				// name connected to (sipgo sets ServerName).
+				TLS: &sip.TransportTLS{TransportTCP: &sip.TransportTCP{DialerCreate: u.tcpDialer}},
+			}),
 		),
+		sipgo.WithUserAgenTLSConfig(&tls.Config{RootCAs: cfg.tlsRoots, MinVersion: tls.VersionTLS12}),
 	)
 	if err != nil {
 		u.closeSockets()
@@ -213,6 +229,7 @@ func Listen(cfg Config) (*UA, error) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	u.startRegistrations()
 	return u, nil
 }
 
@@ -261,6 +278,7 @@ func (u *UA) Close() error {
 		})
 	}
 	wg.Wait()
+	u.stopRegistrations() // REGISTER with Expires: 0 while requests can still leave
 	idle := make(chan struct{})
 	go func() { u.bg.Wait(); close(idle) }() // ends when the last background goroutine does
 	t := time.NewTimer(2 * time.Second)

@@ -34,7 +34,7 @@ const (
 		external_id, idempotency_key, created_at, connected_at, ended_at, reason, next_at, round,
 		channel, sender, message_id`
 	attemptCols = `id, lead_id, round, step, leg, person, result, sip_code,
-		started_at, answered_at, accepted_at, ended_at`
+		started_at, answered_at, accepted_at, ended_at, trunk`
 
 	// Default and cap of ListLeads.
 	defaultListLimit = 50
@@ -107,12 +107,12 @@ var (
 	WHERE id = $1 AND status NOT IN ` + finalSQL
 
 	insertAttemptSQL = `INSERT INTO attempts (lead_id, round, step, leg, person, result, sip_code,
-		started_at, answered_at, accepted_at, ended_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		started_at, answered_at, accepted_at, ended_at, trunk)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 	RETURNING id`
 
 	updateAttemptSQL = `UPDATE attempts SET result = $2, sip_code = $3,
-		started_at = $4, answered_at = $5, accepted_at = $6, ended_at = $7
+		started_at = $4, answered_at = $5, accepted_at = $6, ended_at = $7, trunk = $8
 	WHERE id = $1`
 )
 
@@ -495,7 +495,7 @@ func (db *DB) release(ctx context.Context, id, node string) error {
 func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
 	err := db.writeRow(ctx, insertAttemptSQL,
 		a.LeadID, a.Round, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
-		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt),
+		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt), a.Trunk,
 	).Scan(&a.ID)
 	if err != nil {
 		// Most likely the foreign key: say so in the store's terms.
@@ -507,11 +507,11 @@ func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
 	return nil
 }
 
-// UpdateAttempt writes a's result, SIP code and all four timestamps (a zero time clears
-// one). ErrNotFound when no attempt has a.ID.
+// UpdateAttempt writes a's result, SIP code, trunk and all four timestamps (a zero time
+// clears one). ErrNotFound when no attempt has a.ID.
 func (db *DB) UpdateAttempt(ctx context.Context, a dialer.Attempt) error {
 	res, err := db.write(ctx, updateAttemptSQL, a.ID, string(a.Result), a.SIPCode,
-		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt))
+		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt), a.Trunk)
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n == 0 {
@@ -610,7 +610,7 @@ func scanAttempt(s scanner) (dialer.Attempt, error) {
 		started, answered, accepted, ended int64
 	)
 	if err := s.Scan(&a.ID, &a.LeadID, &a.Round, &a.Step, &leg, &a.Person, &result, &a.SIPCode,
-		&started, &answered, &accepted, &ended); err != nil {
+		&started, &answered, &accepted, &ended, &a.Trunk); err != nil {
 		return dialer.Attempt{}, err
 	}
 	a.Leg, a.Result = dialer.LegKind(leg), dialer.Result(result)

@@ -16,7 +16,7 @@ const (
 	selectLeadsBetweenSQL = `SELECT ` + leadCols + ` FROM leads
 	WHERE dealer = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at, id`
 	selectAttemptsBetweenSQL = `SELECT a.id, a.lead_id, a.round, a.step, a.leg, a.person, a.result, a.sip_code,
-		a.started_at, a.answered_at, a.accepted_at, a.ended_at
+		a.started_at, a.answered_at, a.accepted_at, a.ended_at, a.trunk
 	FROM attempts a JOIN leads l ON l.id = a.lead_id
 	WHERE l.dealer = $1 AND l.created_at >= $2 AND l.created_at < $3 ORDER BY a.lead_id, a.id`
 )

@@ -73,7 +73,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	a.ua, err = sip.Listen(sip.Config{
 		Listen: cfg.SIP.Listen, ExternalHost: cfg.SIP.ExternalHost,
 		RTPPortMin: cfg.SIP.RTPPortMin, RTPPortMax: cfg.SIP.RTPPortMax,
-		TrunkURI: cfg.SIP.Trunk.URI, TrunkUser: cfg.SIP.Trunk.Username, TrunkPassword: cfg.SIP.Trunk.Password,
+		Trunks:       sipTrunks(cfg),
 		MediaTimeout: cfg.SIP.MediaTimeout, Logger: log, Observer: a.met,
 	})
 	if err != nil {
@@ -187,12 +187,16 @@ func (a *app) gaugeOpen() {
 }
 
 // ready is /readyz: not while draining, nor while the store cannot take leads (see
-// store.DB.Ready, whose error says why).
+// store.DB.Ready, whose error says why), nor while no trunk can carry calls; ready but
+// saying which trunks are down when some are (trunksReady).
 func (a *app) ready(ctx context.Context) error {
 	if a.svc.Draining() {
 		return errors.New("shutting down")
 	}
-	return a.db.Ready(ctx)
+	if err := a.db.Ready(ctx); err != nil {
+		return err
+	}
+	return trunksReady(a.ua.Trunks())
 }
 
 // run serves until ctx ends, then drains: no new leads, flows in progress get until
@@ -288,6 +292,7 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 	for _, d := range cfg.Dealers {
 		dd := dialer.Dealer{
 			ID: d.ID, Name: d.Name, Language: d.Language, Country: d.Country, CallerID: d.CallerID, Location: d.Location,
+			Privacy:     d.Privacy,
 			RingTimeout: d.RingTimeout, AcceptTimeout: d.AcceptTimeout,
 			CustomerRingTimeout: d.CustomerRingTimeout, MaxCallLength: d.MaxCallLength,
 			Whisper: d.WhisperTemplate, People: map[string]dialer.Person{},

@@ -54,6 +54,7 @@ type appSpec struct {
 	storeURL     string // overrides db: the whole store URL
 	rtp          string
 	trunk        string // host:port of the carrier phone; "" for none
+	trunks       string // sip.trunks as YAML, indented by two spaces; replaces trunk
 	nodeID       string
 	people       []person
 	flow         string // YAML list, e.g. "[piet, [kees, anna], owner]"
@@ -103,6 +104,9 @@ func (s appSpec) yaml(t testing.TB) []byte {
 	trunk := ""
 	if s.trunk != "" {
 		trunk = fmt.Sprintf("  trunk: {uri: %q}", "sip:"+s.trunk)
+	}
+	if s.trunks != "" {
+		trunk = strings.TrimRight(s.trunks, "\n")
 	}
 	var people strings.Builder
 	for _, p := range s.people {

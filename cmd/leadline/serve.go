@@ -41,6 +41,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// sipgo logs some transport errors (unparseable packets) through slog's default:
 	// in the configured format too.
 	slog.SetDefault(log)
+	logWarnings(log, cfg.Warnings())
 	a, err := startApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -69,6 +70,7 @@ func (a *app) reload(started *config.Config, path string, getenv func(string) st
 	}
 	a.apply(next)
 	a.log.Info("config reloaded", "dealers", len(next.Dealers))
+	logWarnings(a.log, next.Warnings())
 	if paths := config.RestartNeeded(started, next); len(paths) > 0 {
 		a.log.Warn("config reload: these settings changed but take effect only after a restart",
 			"settings", strings.Join(paths, ", "))
@@ -85,7 +87,16 @@ func checkCmd(args []string, getenv func(string) string, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	return cfg.Summary(stdout)
+	if err := cfg.Summary(stdout); err != nil {
+		return err
+	}
+	if w := cfg.Warnings(); len(w) > 0 {
+		if _, err := io.WriteString(stdout, "\n"); err != nil {
+			return err
+		}
+		return printWarnings(stdout, w)
+	}
+	return nil
 }
 
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {

@@ -18,6 +18,9 @@ type Script struct {
 	Press  rune          // key pressed PressAfter after answering; 0: none
 	After  time.Duration // see Press
 	HangUp time.Duration // hang up this long after answering; 0: stay
+	// Trunk is the trunk the call goes through, as the leg and a refusal report it
+	// (dialer.Trunked); "" for none.
+	Trunk string
 	// Then, when set, is how the phone behaves from the next call on.
 	Then *Script
 }
@@ -51,8 +54,15 @@ func (c *Caller) Calls() []Called {
 	return append([]Called(nil), c.calls...)
 }
 
-// StatusError is a refused call, as sip.StatusError.
-type StatusError struct{ Code int }
+// StatusError is a refused call, as sip.StatusError; TrunkName is the trunk that
+// answered.
+type StatusError struct {
+	Code      int
+	TrunkName string
+}
+
+// Trunk implements dialer.Trunked.
+func (e *StatusError) Trunk() string { return e.TrunkName }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("sip %d", e.Code) }
 
@@ -95,7 +105,7 @@ func (c *Caller) Dial(ctx context.Context, target string, o dialer.DialOpts) (di
 	case <-t.C:
 	}
 	if s.Code != 0 {
-		return nil, &StatusError{Code: s.Code}
+		return nil, &StatusError{Code: s.Code, TrunkName: s.Trunk}
 	}
 	l := newLeg(s)
 	c.mu.Lock()
@@ -106,6 +116,7 @@ func (c *Caller) Dial(ctx context.Context, target string, o dialer.DialOpts) (di
 
 // Leg is an answered simulated phone.
 type Leg struct {
+	trunk  string
 	digits chan rune
 	done   chan struct{}
 	once   sync.Once
@@ -122,10 +133,13 @@ var _ dialer.Leg = (*Leg)(nil)
 var errFarEndHungUp = dialer.ErrHungUp
 
 func newLeg(s Script) *Leg {
-	l := &Leg{digits: make(chan rune, 4), done: make(chan struct{}), stop: make(chan struct{})}
+	l := &Leg{trunk: s.Trunk, digits: make(chan rune, 4), done: make(chan struct{}), stop: make(chan struct{})}
 	go l.act(s)
 	return l
 }
+
+// Trunk implements dialer.Trunked: the script's Trunk.
+func (l *Leg) Trunk() string { return l.trunk }
 
 func (l *Leg) act(s Script) {
 	var press, hang <-chan time.Time
