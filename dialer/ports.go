@@ -185,6 +185,9 @@ type DialOpts struct {
 	// EarlyMedia, when set, receives the callee's early media (183 with SDP) one way
 	// until the leg is answered, in place of whatever it plays meanwhile.
 	EarlyMedia Leg
+	// Route, when set, is where the leg's requests go instead of the target's host, as
+	// "transport:ip:port": a registered device's (Device.Route).
+	Route string
 }
 
 // Caller places outbound legs. *sip.UA implements it.
