@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // A person whose phone is `registered` has no fixed address: their softphone apps (a
@@ -92,4 +93,29 @@ func (p Person) logDevice(log *slog.Logger) *slog.Logger {
 		return log
 	}
 	return log.With("device", p.device.ID, "user_agent", p.device.UserAgent)
+}
+
+// Binding is one softphone's registration (RFC 3261 section 10): which device of which
+// person can be reached where, until when. The sip registrar writes them into a store
+// that every node shares, so that a restart keeps them; it is the registrar's record,
+// and Devices turns the ones this node can reach into Device values.
+type Binding struct {
+	ID     string // made by the registrar; names the device in logs
+	User   string // the SIP user name the device signed in with
+	Dealer string
+	Person string
+	// Key tells the user's devices apart: the Contact's +sip.instance (RFC 5626
+	// section 4.1) when it has one, else the Contact URI (RFC 3261 section 10.3).
+	Key       string
+	Contact   string // the Contact URI as registered
+	Source    string // "ip:port" the REGISTER came from
+	Transport string // "udp" or "tcp", as the REGISTER came
+	// Node is the node that took the REGISTER: a device behind NAT can be reached only
+	// through that node's socket.
+	Node      string
+	CallID    string // of the REGISTER, with CSeq: a binding is only replaced in order
+	CSeq      uint32
+	UserAgent string
+	Expires   time.Time
+	Updated   time.Time
 }
