@@ -31,6 +31,7 @@ type Call struct {
 	callID   string
 	localTag string // our From tag
 	viaTrunk bool   // the INVITE went to the trunk: its challenges get the trunk's credentials
+	route    *route // a registered device's: where every request of the call goes (nat.go)
 	sessID   uint64
 
 	cseq atomic.Uint32 // last CSeq we used in the dialog
@@ -71,6 +72,12 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 	if err != nil {
 		return nil, err
 	}
+	var rt *route
+	if o.Route != "" {
+		if rt, err = parseRoute(o.Route); err != nil {
+			return nil, err
+		}
+	}
 	// Close waits for legs being dialled, so that it sees them cancelled.
 	u.mu.Lock()
 	if u.closing {
@@ -90,6 +97,7 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 		callID:   cmp.Or(o.CallID, newToken(24)),
 		localTag: newToken(16),
 		viaTrunk: viaTrunk,
+		route:    rt,
 		sessID:   rand.Uint64() >> 1,
 		forks:    map[string]bool{},
 		digits:   make(chan rune, 32),
@@ -103,7 +111,9 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 		c.cancelCtx()
 		return nil, err
 	}
+	c.media.nat.Store(rt != nil)
 	c.invite = u.newInvite(c, uri, o)
+	u.routeInvite(c.invite, rt)
 	u.register(c)
 	u.obs.CallStarted(string(c.kind))
 

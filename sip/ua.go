@@ -88,6 +88,8 @@ type UA struct {
 	sendMu   sync.RWMutex
 	sendDone bool // guarded by sendMu
 
+	reg atomic.Pointer[Registrar] // takes REGISTERs; nil: none (registrar.go)
+
 	refused    atomic.Int64 // inbound INVITEs refused
 	refusedLog atomic.Int64 // when one was last logged (unix ns)
 }
@@ -415,6 +417,8 @@ func (u *UA) routes() {
 			u.srv.OnUpdate(h)
 		case sip.OPTIONS:
 			u.srv.OnOptions(h)
+		case sip.REGISTER:
+			u.srv.OnRegister(h)
 		case sip.CANCEL:
 			u.srv.OnCancel(h)
 		default:
@@ -427,12 +431,13 @@ func (u *UA) routes() {
 // section 8.2; "" is every other method.
 func (u *UA) handlers() map[sip.RequestMethod]func(*sip.Request, sip.ServerTransaction) {
 	return map[sip.RequestMethod]func(*sip.Request, sip.ServerTransaction){
-		sip.INVITE:  u.checked(u.onInvite),
-		sip.ACK:     u.checked(u.onAck),
-		sip.BYE:     u.checked(u.onBye),
-		sip.INFO:    u.checked(u.onInfo),
-		sip.UPDATE:  u.checked(u.onUpdate),
-		sip.OPTIONS: u.checked(u.onOptions),
+		sip.INVITE:   u.checked(u.onInvite),
+		sip.ACK:      u.checked(u.onAck),
+		sip.BYE:      u.checked(u.onBye),
+		sip.INFO:     u.checked(u.onInfo),
+		sip.UPDATE:   u.checked(u.onUpdate),
+		sip.OPTIONS:  u.checked(u.onOptions),
+		sip.REGISTER: u.checked(u.onRegister),
 		// A CANCEL matching a server transaction never gets here (sipgo answers it); we
 		// have none for INVITEs, so every CANCEL is for a transaction that does not exist.
 		sip.CANCEL: u.checked(func(req *sip.Request, tx sip.ServerTransaction) {
