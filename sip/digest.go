@@ -2,7 +2,7 @@ package sip
 
 import (
 	"crypto/hmac"
-	"crypto/md5" //nolint:gosec // RFC 3261 section 22.4 digest; SHA-256 is offered first (RFC 8760)
+	"crypto/md5" //nolint:gosec // RFC 3261 section 22.4 digest, what every softphone speaks
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -29,8 +29,7 @@ import (
 // anew.
 const realm = "leadline"
 
-// Digest algorithms offered, in order of preference (RFC 8760 section 2.4: a UAC uses
-// the first it supports).
+// Digest algorithms that verify (RFC 8760); only MD5 is offered (Registrar.challenge).
 const (
 	algSHA256 = "SHA-256"
 	algMD5    = "MD5"

@@ -255,13 +255,16 @@ func (r *Registrar) serve(req *sip.Request, tx sip.ServerTransaction) {
 	r.bind(req, tx, acct, src)
 }
 
-// challenge answers 401 with a fresh nonce for each algorithm (RFC 8760 section 2.4),
-// the same for every user. The transaction is not kept: a retransmission is challenged
-// again.
+// challenge answers 401 with a fresh nonce, the same for every user. The transaction
+// is not kept: a retransmission is challenged again.
+//
+// It offers MD5 only. RFC 8760 section 2.4 has a UAS offer SHA-256 first and MD5 after
+// it, each in a WWW-Authenticate of its own, but baresip 1.0 (Debian 12's) gives up on
+// the whole 401 when any challenge names SHA-256 ("Function not implemented"), MD5
+// first or last. Credentials in SHA-256 still verify (credentials.valid).
 func (r *Registrar) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
 	nonce := r.nonces.make()
 	r.ua.respond(req, tx, 401, "Unauthorized", nil,
-		sip.NewHeader("WWW-Authenticate", challenge(nonce, algSHA256, stale)),
 		sip.NewHeader("WWW-Authenticate", challenge(nonce, algMD5, stale)))
 	tx.Terminate()
 }
