@@ -242,3 +242,128 @@ func testBaresip(t *testing.T, transport, rtpPorts string) {
 		t.Errorf("baresip did not hear the customer's 1500 Hz at the end (%d samples)", len(heard))
 	}
 }
+
+// linphone is a running linphonec, driven through its standard input.
+type linphone struct {
+	*process
+	in  io.WriteCloser
+	dir string
+}
+
+// startLinphone runs linphonec (auto-answering) with a configuration made for the test:
+// SIP on a free UDP port, no TCP or TLS, and sound from and to WAV files instead of a
+// sound card. linphonec 5.1 keeps the configuration file but takes its SIP port (and
+// RTP ports) from it no more: the port is set with its "ports sip" command.
+func startLinphone(t *testing.T) *linphone {
+	t.Helper()
+	if _, err := exec.LookPath("linphonec"); err != nil {
+		t.Skip("linphonec is not installed (apt-get install linphone-cli, or scripts/deps.sh)")
+	}
+	dir := t.TempDir()
+	// Without its database folder the core never leaves its start-up state, and
+	// answers every call 503.
+	if err := os.MkdirAll(filepath.Join(dir, ".local", "share", "linphone"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(dir, "linphonerc")
+	conf := `[sip]
+sip_tcp_port=-1
+sip_tls_port=-1
+register_only_when_network_is_up=0
+[sound]
+echocancellation=0
+`
+	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, "linphonec", "-c", rc, "-a", "-d", "4")
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &linphone{in: in, dir: dir}
+	l.process = startProcess(t, "linphonec", cmd)
+	t.Cleanup(func() { _, _ = io.WriteString(in, "quit\n"); in.Close() })
+	l.do(t, fmt.Sprintf("ports sip %d", freeUDPPort(t, "127.0.0.1")))
+	return l
+}
+
+// do types a command line into linphonec.
+func (l *linphone) do(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(l.in, line+"\n"); err != nil {
+		t.Fatalf("linphonec %q: %v", line, err)
+	}
+}
+
+// TestLinphone: linphonec registers as sanne over UDP, auto-answers a lead's call,
+// presses 1 (RFC 4733) and is bridged to the customer: the customer hears linphone's
+// 700 Hz (a WAV file played instead of a microphone), linphone records the customer's
+// 1500 Hz.
+func TestLinphone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time calls; skipped with -short")
+	}
+	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	const customer = "+31612345678"
+	carrier.Behave(customer, siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 4 * time.Second})
+	ta := startTestApp(t, appSpec{
+		rtp:          rtpLinphone,
+		trunk:        carrier.Addr().String(),
+		people:       []person{{"sanne", "Sanne Mulder", "registered"}},
+		sipPasswords: map[string]string{"sanne": sannePassword},
+		flow:         "[sanne]",
+		ring:         10 * time.Second,
+		accept:       10 * time.Second,
+	})
+	lp := startLinphone(t)
+	mic, heardFile := filepath.Join(lp.dir, "mic.wav"), filepath.Join(lp.dir, "heard.wav")
+	writeWAV(t, mic, media.Beep(700, 60*time.Second))
+	lp.do(t, "soundcard use files")
+	lp.do(t, fmt.Sprintf("register sip:sanne@%s sip:%s %s", ta.ua.Addr().Addr(), ta.ua.Addr(), sannePassword))
+	eventually(t, 15*time.Second, "linphonec to register", func() bool {
+		v, ok := metricValue(ta.metrics(t), `leadline_registrations{dealer="jansen"}`)
+		return ok && v == 1
+	})
+
+	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
+	eventually(t, 15*time.Second, "linphonec to answer", func() bool {
+		l := ta.lead(t, id)
+		return len(l.Attempts) > 0 && l.Attempts[0].AnsweredAt != nil
+	})
+	lp.do(t, "play "+mic)
+	lp.do(t, "record "+heardFile)
+	lp.do(t, "1")
+	l := ta.waitFinal(t, id, 30*time.Second)
+	if l.Status != "completed" {
+		t.Fatalf("status %q (%s); attempts %v", l.Status, l.Reason, summarize(l))
+	}
+	cc := callsTo(carrier, customer)
+	if len(cc) != 1 {
+		t.Fatalf("the customer got %d calls", len(cc))
+	}
+	waitDone(t, cc[0].Done(), 10*time.Second, "the customer's call to end")
+	if h := cc[0].Heard(); len(h) < 8000 || siptest.Level(h[len(h)-8000:], 700) < 0.5 {
+		t.Errorf("the customer did not hear linphone's 700 Hz (%d samples, level %.2f)", len(h), siptest.Level(h, 700))
+	}
+	var heard []int16
+	eventually(t, 10*time.Second, "linphone's recording", func() bool {
+		f, err := os.Open(heardFile)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		pcm, rate, err := media.ReadWAV(f)
+		if err != nil || rate != 8000 {
+			return false
+		}
+		heard = pcm
+		return len(heard) > 2*8000
+	})
+	if siptest.Level(heard[len(heard)-8000:], 1500) < 0.5 {
+		t.Errorf("linphone did not record the customer's 1500 Hz at the end (%d samples)", len(heard))
+	}
+}
