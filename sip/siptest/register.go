@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -16,9 +15,8 @@ import (
 // over UDP from its own socket, optionally as if behind NAT (BehindNAT).
 
 // regState is a phone's registration dialog: one Call-ID, CSeq counting up (RFC 3261
-// section 10.2).
+// section 10.2). Phone.regMu guards it.
 type regState struct {
-	mu     sync.Mutex
 	client *sipgo.Client
 	callID string
 	cseq   uint32
