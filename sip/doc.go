@@ -8,12 +8,15 @@
 // ever sees legs that are answered or failed. Inside a dialog it answers re-INVITE and
 // UPDATE (hold, codec and address changes, refreshes) and keeps session timers (RFC
 // 4028) as refresher or watcher. It refuses calls from outside (403), from registered
-// softphones too; its registrar (registrar.go) takes the REGISTERs of salespeople's
-// softphones, behind digest authentication and a lockout, and reaches each where its
-// registration came from (nat.go). It answers OPTIONS,
-// checks every request as RFC 3261 section 8.2 asks (400, 416, 420, 505), limits the
-// TCP connections peers open to it (per source, and idle ones) and opens no TCP
-// connection but for its own requests. A leg takes RTP only from its far end.
+// softphones too, answers OPTIONS, checks every request as RFC 3261 section 8.2 asks
+// (400, 416, 420, 505), limits the TCP connections peers open to it (per source, and
+// idle ones) and opens no TCP connection but for its own requests. A leg takes RTP only
+// from its far end.
+//
+// Its registrar (registrar.go, RFC 3261 section 10) takes the REGISTERs of salespeople's
+// softphones behind digest authentication (digest.go) and a lockout (lockout.go), keeps
+// their bindings in a store, and reaches each phone where its registration came from,
+// behind NAT too (nat.go).
 //
 // Media runs on media loops (one per GOMAXPROCS): each waits for its legs' RTP sockets
 // on an epoll set of its own and relays a packet with one recvfrom and one sendto, with
