@@ -525,3 +525,51 @@ func strangerRTP(c *net.UDPConn, to netip.AddrPort, stop <-chan struct{}) {
 		h.Timestamp += 160
 	}
 }
+
+// TestKeepAliveToPhoneBehindNAT: a phone behind NAT registered over UDP gets OPTIONS
+// from Leadline's SIP socket at the address its REGISTER came from, between its
+// refreshes, so that its NAT keeps the mapping; nothing goes to its private address. A
+// phone reached at its own Contact gets none.
+func TestKeepAliveToPhoneBehindNAT(t *testing.T) {
+	store, obs := &memBindings{}, &regObserver{}
+	u := newUA(t, sip.Config{})
+	reg := sip.NewRegistrar(u, sip.RegistrarConfig{Store: store, Node: "node-a", Observer: obs, KeepAlive: 100 * time.Millisecond})
+	t.Cleanup(reg.Close)
+	reg.SetAccounts([]sip.Account{
+		{User: "sanne", Password: sannePass, Dealer: "jansen", Person: "sanne"},
+		{User: "kees", Password: keesPass, Dealer: "jansen", Person: "kees"},
+	})
+	nated := phoneAt(t, "sanne", "127.0.0.7", siptest.Behaviour{})
+	private := netip.MustParseAddr("127.0.0.5")
+	nated.BehindNAT(private)
+	trapped := trap(t, netip.AddrPortFrom(private, nated.Addr().Port()))
+	direct := phoneAt(t, "kees", "127.0.0.1", siptest.Behaviour{})
+	if res, err := nated.Register(ctx(t), u.Addr(), "sanne", sannePass, 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	if res, err := direct.Register(ctx(t), u.Addr(), "kees", keesPass, 300); err != nil || res.StatusCode != 200 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+	options := func(p *siptest.Phone) int {
+		n := 0
+		for _, pkt := range p.Received() {
+			if strings.HasPrefix(string(pkt.Data), "OPTIONS ") && pkt.From == u.Addr() {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "three keep-alives", func() bool { return options(nated) >= 3 })
+	if n := options(direct); n != 0 {
+		t.Errorf("the phone reached at its own Contact got %d keep-alives", n)
+	}
+	if n := trapped.count(); n != 0 {
+		t.Errorf("%d packets went to the phone's private address", n)
+	}
+	obs.mu.Lock()
+	gauge := obs.gauge["jansen"]
+	obs.mu.Unlock()
+	if gauge != 2 {
+		t.Errorf("registrations gauge %d, want 2", gauge)
+	}
+}
