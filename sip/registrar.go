@@ -179,7 +179,9 @@ func (r *Registrar) SetAccounts(as []Account) {
 		}
 	}
 	r.accounts.Store(a)
-	r.gauge(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.gauge(ctx)
 }
 
 // Close stops the keep-alives and detaches the registrar from its UA.
