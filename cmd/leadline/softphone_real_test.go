@@ -157,22 +157,28 @@ func (b *baresip) command(t *testing.T, cmd, params string) string {
 	return string(b2)
 }
 
-// heard returns the audio baresip decoded from its call (sndfile's dump).
-func (b *baresip) heard(t *testing.T) []int16 {
+// heard returns the audio baresip decoded from its call (sndfile's dump), once the dump
+// holds at least min samples: baresip finishes the file after it logs the call's end.
+func (b *baresip) heard(t *testing.T, min int) []int16 {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(b.dir, "dumps", "dump-*-dec.wav"))
-	if len(files) == 0 {
-		t.Fatalf("baresip dumped no received audio")
-	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	pcm, rate, err := media.ReadWAV(f)
-	if err != nil || rate != 8000 {
-		t.Fatalf("baresip's dump %s: %v (%d Hz)", files[0], err, rate)
-	}
+	var pcm []int16
+	eventually(t, 10*time.Second, "baresip's dump of what it heard", func() bool {
+		files, _ := filepath.Glob(filepath.Join(b.dir, "dumps", "dump-*-dec.wav"))
+		if len(files) == 0 {
+			return false
+		}
+		f, err := os.Open(files[0])
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		got, rate, err := media.ReadWAV(f)
+		if err != nil || rate != 8000 {
+			return false
+		}
+		pcm = got
+		return len(pcm) >= min
+	})
 	return pcm
 }
 
@@ -237,8 +243,8 @@ func testBaresip(t *testing.T, transport, rtpPorts string) {
 	if m := invite.FindStringSubmatch(bs.out.String()); m == nil || !strings.EqualFold(m[1], transport) {
 		t.Errorf("baresip's trace shows the INVITE coming over %v, want %s", m, transport)
 	}
-	heard := bs.heard(t)
-	if len(heard) < 2*8000 || siptest.Level(heard[len(heard)-8000:], 1500) < 0.5 {
+	heard := bs.heard(t, 2*8000)
+	if siptest.Level(heard[len(heard)-8000:], 1500) < 0.5 {
 		t.Errorf("baresip did not hear the customer's 1500 Hz at the end (%d samples)", len(heard))
 	}
 }

@@ -78,8 +78,11 @@ func TestSoftphoneDevicesRingAtOnce(t *testing.T) {
 	if len(lc) != 1 || len(mc) != 1 || len(owner.Calls()) != 0 {
 		t.Fatalf("calls: laptop %d, mobile %d, owner %d; want 1, 1, 0", len(lc), len(mc), len(owner.Calls()))
 	}
-	if !lc[0].Answered() || lc[0].HungUpByPhone() {
-		t.Error("the laptop was not answered and then hung up by Leadline")
+	// The laptop answered at once and was hung up by Leadline when the mobile won (or,
+	// on a very slow machine, was canceled while it rang).
+	waitDone(t, lc[0].Done(), 5*time.Second, "the laptop's call to end")
+	if lc[0].HungUpByPhone() {
+		t.Error("the laptop hung up itself; Leadline should have ended its call")
 	}
 	if mc[0].Header("X-Leadline-Lead") != id || lc[0].Header("X-Leadline-Lead") != id {
 		t.Error("an INVITE to a device lacks X-Leadline-Lead")
