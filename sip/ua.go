@@ -431,18 +431,21 @@ func (u *UA) routes() {
 // section 8.2; "" is every other method.
 func (u *UA) handlers() map[sip.RequestMethod]func(*sip.Request, sip.ServerTransaction) {
 	return map[sip.RequestMethod]func(*sip.Request, sip.ServerTransaction){
-		sip.INVITE:   u.checked(u.onInvite),
-		sip.ACK:      u.checked(u.onAck),
-		sip.BYE:      u.checked(u.onBye),
-		sip.INFO:     u.checked(u.onInfo),
-		sip.UPDATE:   u.checked(u.onUpdate),
-		sip.OPTIONS:  u.checked(u.onOptions),
-		sip.REGISTER: u.checked(u.onRegister),
+		sip.INVITE:  u.checked(u.onInvite),
+		sip.ACK:     u.checked(u.onAck),
+		sip.BYE:     u.checked(u.onBye),
+		sip.INFO:    u.checked(u.onInfo),
+		sip.UPDATE:  u.checked(u.onUpdate),
+		sip.OPTIONS: u.checked(u.onOptions),
 		// A CANCEL matching a server transaction never gets here (sipgo answers it); we
 		// have none for INVITEs, so every CANCEL is for a transaction that does not exist.
 		sip.CANCEL: u.checked(func(req *sip.Request, tx sip.ServerTransaction) {
 			u.respond(req, tx, 481, "Call/Transaction Does Not Exist", nil)
 		}),
+
+		// Softphones' registrations (registrar.go); 405 without a registrar.
+		sip.REGISTER: u.checked(u.onRegister),
+
 		"": u.checked(u.onOtherMethod),
 	}
 }
