@@ -134,12 +134,14 @@ type Dealer struct {
 type Person struct {
 	ID    string
 	Name  string // defaults to ID
-	Phone string // as written: a number or a sip:/sips: URI
+	Phone string // as written: a number, a sip:/sips: URI or "registered"
 	// Target is Phone parsed, numbers in E.164 read with the dealer's Country (derived).
 	Target phone.Target
 	// Hours are when this person takes leads, in the dealer's time zone; not set: whenever
 	// the dealer is open.
 	Hours Timetable
+	// Softphone: the SIP account of a person with phone: registered (softphones.go).
+	Softphone
 }
 
 // Step is one step of a flow: a single person id, the keyword Assigned alone, a ring

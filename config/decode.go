@@ -420,12 +420,12 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 			dl.People = []Person{}
 			d.list(n, p, "people", func(_ int, item *yaml.Node, p string) {
 				var pr Person
-				d.object(item, p, map[string]field{
+				d.object(item, p, withFields(map[string]field{
 					"id":    d.str(&pr.ID),
 					"name":  d.str(&pr.Name),
 					"phone": d.str(&pr.Phone),
 					"hours": d.timetable(&pr.Hours),
-				})
+				}, d.softphoneFields(&pr)))
 				dl.People = append(dl.People, pr)
 			})
 		},

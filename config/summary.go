@@ -68,9 +68,9 @@ func (c *Config) Summary(w io.Writer) error {
 		fmt.Fprintln(tw, "  people")
 		for _, p := range d.People {
 			if p.Hours.Set() {
-				row("    "+p.ID, p.Name, or(p.Target.String(), p.Phone), "hours "+FormatTimetable(p.Hours))
+				row("    "+p.ID, p.Name, p.phoneText(), "hours "+FormatTimetable(p.Hours))
 			} else {
-				row("    "+p.ID, p.Name, or(p.Target.String(), p.Phone))
+				row("    "+p.ID, p.Name, p.phoneText())
 			}
 		}
 		if err := tw.Flush(); err != nil {

@@ -155,6 +155,7 @@ func (c *Config) Validate() error {
 		d.validateSchedule(v, path)
 		d.validateEmail(v, path, &c.Email, addresses)
 	}
+	c.validateSoftphones(v)
 	return v.err()
 }
 

@@ -70,6 +70,11 @@ type Person struct {
 	// Hours are when this person takes leads; outside them the flow skips them. Nil:
 	// whenever the dealer is open.
 	Hours *Hours
+	// Registered: the person's softphones register to Leadline. Phone is unused; every
+	// device registered when their step comes is rung as a leg of its own (devices.go).
+	Registered bool
+
+	device *Device // the one device this entry of a step rings (flow.expand)
 }
 
 // Step is one step of a flow: person ids rung together (a ring group, or one person),

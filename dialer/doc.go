@@ -6,7 +6,7 @@
 // may be called (abuse.go).
 //
 // It declares the ports it needs, each as small as the flow uses: LeadStore, Caller and
-// Leg, Speaker, Recorder. The sip, store, api and metrics packages implement or consume
+// Leg, Speaker, Recorder, and Devices for people whose softphones register (devices.go). The sip, store, api and metrics packages implement or consume
 // them; dialer imports none of them, nor config (cmd copies configuration into Dealer).
 // The only leadline package it imports is phone, for number normalisation.
 package dialer

@@ -189,7 +189,7 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 			// Closing time, or the customer's evening, came while the flow ran.
 			return f.park(now, l.Round, outsideHours)
 		}
-		people := f.resolve(ids)
+		people := f.expand(ctx, f.resolve(ids))
 		if len(people) == 0 {
 			continue
 		}
@@ -308,7 +308,7 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 // whether a was stored (ringStep writes it meanwhile).
 func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-chan error) *accepted {
 	callID := rand.Text()
-	log := f.log.With("person", p.ID, "call_id", callID)
+	log := p.logDevice(f.log.With("person", p.ID, "call_id", callID))
 	// The whisper is synthesised while the phone rings; a leg that never answers stops it.
 	speakCtx, stopSpeaking := context.WithCancel(ctx)
 	defer stopSpeaking()
@@ -338,7 +338,7 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-c
 			f.s.rec.FirstInvite(l.Dealer, l.Channel, f.s.now().Sub(l.ReceivedAt))
 		}
 	})
-	leg, err := f.s.caller.Dial(ringCtx, p.Phone, DialOpts{
+	leg, err := f.dial(ringCtx, p, DialOpts{
 		LeadID: f.lead.ID, Kind: LegAgent, CallID: callID, CallerID: f.d.CallerID, DisplayName: "Lead " + f.lead.Name,
 	})
 	<-stored

@@ -188,6 +188,9 @@ type DialOpts struct {
 	// Privacy is what the callee may be shown of the caller id: "" (nothing asked),
 	// "id" (withhold it) or "none" (show it); RFC 3323 and RFC 3325 section 9.3.
 	Privacy string
+	// Route, when set, is where the leg's requests go instead of the target's host, as
+	// "transport:ip:port": a registered device's (Device.Route).
+	Route string
 }
 
 // Trunked is implemented by a Leg, and by an error from Dial, that went through a

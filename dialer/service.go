@@ -43,6 +43,9 @@ type Options struct {
 	Archive Archive
 	// Reports reads the leads of the owner's report; nil: Report fails.
 	Reports ReportStore
+	// Devices finds registered people's softphones; nil: a registered person has no
+	// device (their attempts fail).
+	Devices Devices
 }
 
 // Service takes leads in and runs one flow per lead. It implements the API's lead
@@ -70,6 +73,7 @@ type Service struct {
 	mu      sync.Mutex                         // guards running
 	running map[string]context.CancelCauseFunc // lead id → its flow
 
+	devices Devices // registered people's softphones; may be nil (devices.go)
 	guard   guard   // intake limits: countries, leads per number (abuse.go)
 	leases  leases  // leads whose flows run here, renewed together (lease.go)
 	stagger stagger // planned slots of scheduled leads (schedule.go)
@@ -98,6 +102,7 @@ func New(o Options) *Service {
 		running: make(map[string]context.CancelCauseFunc),
 	}
 	s.guard.store = o.Abuse
+	s.devices = o.Devices
 	s.flowCtx, s.stopAll = context.WithCancelCause(context.Background())
 	empty := map[string]*Dealer{}
 	s.dealers.Store(&empty)

@@ -56,6 +56,8 @@ type Metrics struct {
 	// rtpDropped are leadline_rtp_dropped_total{reason=…}, resolved once for the same
 	// reason: RTPDropped is called per packet, and a flood is when it is called most.
 	rtpDropSource, rtpDropMalformed, rtpDropPayloadType prometheus.Counter
+
+	*registrarMetrics // softphones' registrations (registrar.go)
 }
 
 var _ dialer.Recorder = (*Metrics)(nil)
@@ -215,6 +217,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.rtpDropSource = rtpDropped.WithLabelValues(reasonSource)
 	m.rtpDropMalformed = rtpDropped.WithLabelValues(reasonMalformed)
 	m.rtpDropPayloadType = rtpDropped.WithLabelValues(reasonPayloadType)
+	m.registrarMetrics = newRegistrarMetrics(reg)
 	return m
 }
 

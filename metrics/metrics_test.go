@@ -239,6 +239,41 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			want: map[string]float64{`leadline_imap_connected{dealer="jansen"}`: 1},
 		},
 		{
+			name: "Registrations",
+			call: func(m *metrics.Metrics) {
+				m.Registrations(map[string]int{"jansen": 1, "bakker": 3})
+				m.Registrations(map[string]int{"jansen": 2})
+			},
+			want: map[string]float64{`leadline_registrations{dealer="jansen"}`: 2},
+		},
+		{
+			name: "RegisterFailure",
+			call: func(m *metrics.Metrics) {
+				m.RegisterFailure("credentials")
+				m.RegisterFailure("credentials")
+				m.RegisterFailure("locked")
+				m.RegisterFailure("bad_request")
+				m.RegisterFailure("boredom")
+			},
+			want: map[string]float64{
+				`leadline_register_failures_total{reason="credentials"}`: 2,
+				`leadline_register_failures_total{reason="locked"}`:      1,
+				`leadline_register_failures_total{reason="bad_request"}`: 1,
+			},
+		},
+		{
+			name: "RegisterLockout",
+			call: func(m *metrics.Metrics) {
+				m.RegisterLockout("user")
+				m.RegisterLockout("source")
+				m.RegisterLockout("moon")
+			},
+			want: map[string]float64{
+				`leadline_register_lockouts_total{scope="user"}`:   1,
+				`leadline_register_lockouts_total{scope="source"}`: 1,
+			},
+		},
+		{
 			name: "InitDealer creates series at zero",
 			call: func(m *metrics.Metrics) { m.InitDealer("jansen") },
 			want: map[string]float64{
@@ -327,6 +362,15 @@ leadline_bridges_active 0
 # TYPE leadline_calls_active gauge
 leadline_calls_active{leg="agent"} 0
 leadline_calls_active{leg="customer"} 0
+# HELP leadline_register_failures_total REGISTERs refused, by reason: credentials (an unknown user or a wrong password, not told apart), locked (refused unchecked during a lockout), bad_request (malformed credentials, a foreign or replayed nonce).
+# TYPE leadline_register_failures_total counter
+leadline_register_failures_total{reason="bad_request"} 0
+leadline_register_failures_total{reason="credentials"} 0
+leadline_register_failures_total{reason="locked"} 0
+# HELP leadline_register_lockouts_total Registrar lockouts begun after repeated bad passwords, by scope: user (one user name) or source (one address).
+# TYPE leadline_register_lockouts_total counter
+leadline_register_lockouts_total{scope="source"} 0
+leadline_register_lockouts_total{scope="user"} 0
 # HELP leadline_rtp_dropped_total RTP datagrams received on a leg's port and ignored, by reason: source (not from the far end's address), malformed (not RTP), payload_type (from the far end, in a format not negotiated).
 # TYPE leadline_rtp_dropped_total counter
 leadline_rtp_dropped_total{reason="malformed"} 0
@@ -370,6 +414,9 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_rtp_dropped_total":               {dto.MetricType_COUNTER, []string{"reason"}},
 		"leadline_imap_connected":                  {dto.MetricType_GAUGE, []string{"dealer"}},
 		"leadline_trunk_registered":                {dto.MetricType_GAUGE, []string{"trunk"}},
+		"leadline_registrations":                   {dto.MetricType_GAUGE, []string{"dealer"}},
+		"leadline_register_failures_total":         {dto.MetricType_COUNTER, []string{"reason"}},
+		"leadline_register_lockouts_total":         {dto.MetricType_COUNTER, []string{"scope"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -556,6 +603,9 @@ var exercises = map[string]func(m *metrics.Metrics){
 	"IMAPConnected":   func(m *metrics.Metrics) { m.IMAPConnected("jansen", true) },
 	"IMAPRemoved":     func(m *metrics.Metrics) { m.IMAPConnected("bakker", false); m.IMAPRemoved("bakker") },
 	"TrunkRegistered": func(m *metrics.Metrics) { m.TrunkRegistered("kpn", true) },
+	"Registrations":   func(m *metrics.Metrics) { m.Registrations(map[string]int{"jansen": 2}) },
+	"RegisterFailure": func(m *metrics.Metrics) { m.RegisterFailure("credentials") },
+	"RegisterLockout": func(m *metrics.Metrics) { m.RegisterLockout("user") },
 }
 
 // exerciseAll calls every method of Metrics once, so that every metric family exposes

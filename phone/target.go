@@ -13,7 +13,13 @@ type Kind uint8
 const (
 	KindNumber Kind = iota + 1 // an E.164 number, dialled through the trunk
 	KindSIP                    // a sip: or sips: URI, dialled directly
+	// KindRegistered is a person's own softphones, which register to Leadline (the
+	// keyword Registered): they are rung wherever their registrations say.
+	KindRegistered
 )
+
+// Registered is the phone keyword of a person whose softphones register to Leadline.
+const Registered = "registered"
 
 func (k Kind) String() string {
 	switch k {
@@ -21,6 +27,8 @@ func (k Kind) String() string {
 		return "number"
 	case KindSIP:
 		return "sip"
+	case KindRegistered:
+		return Registered
 	}
 	return "unset"
 }
@@ -45,13 +53,18 @@ type Target struct {
 // IsSIP reports whether t is a SIP URI.
 func (t Target) IsSIP() bool { return t.Kind == KindSIP }
 
-// String returns the number or the URI.
+// IsRegistered reports whether t is the person's registered softphones.
+func (t Target) IsRegistered() bool { return t.Kind == KindRegistered }
+
+// String returns the number, the URI or the keyword Registered.
 func (t Target) String() string {
 	switch t.Kind {
 	case KindNumber:
 		return t.Number
 	case KindSIP:
 		return t.URI
+	case KindRegistered:
+		return Registered
 	}
 	return ""
 }
@@ -59,13 +72,17 @@ func (t Target) String() string {
 // ParseTarget reads a person's configured phone. Text starting with "sip:" or "sips:"
 // (any case) is parsed strictly as sip:[user@]host[:port][;params]: no spaces,
 // control characters, quotes, angle brackets, passwords or ?headers, a host that is a
-// valid name, IPv4 or [IPv6] address, a port from 1 to 65535. Anything else is a
-// number, normalised with Normalize(s, region).
+// valid name, IPv4 or [IPv6] address, a port from 1 to 65535. The keyword Registered
+// (any case) is a KindRegistered target. Anything else is a number, normalised with
+// Normalize(s, region).
 //
 // The error wraps ErrInvalidURI for a bad URI, and otherwise one of Normalize's.
 func ParseTarget(s, region string) (Target, error) {
 	trimmed := strings.TrimSpace(s)
 	lower := strings.ToLower(trimmed)
+	if lower == Registered {
+		return Target{Kind: KindRegistered}, nil
+	}
 	if strings.HasPrefix(lower, "sip:") || strings.HasPrefix(lower, "sips:") {
 		return parseSIP(s)
 	}

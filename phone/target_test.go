@@ -22,6 +22,7 @@ func TestParseTarget(t *testing.T) {
 		{"params", "sip:+31612345678@trunk.example;transport=tcp;lr", phone.Target{Kind: phone.KindSIP, URI: "sip:+31612345678@trunk.example;transport=tcp;lr", Scheme: "sip", User: "+31612345678", Host: "trunk.example", Params: "transport=tcp;lr"}},
 		{"escaped user", "sip:piet%40home@pbx.example", phone.Target{Kind: phone.KindSIP, URI: "sip:piet%40home@pbx.example", Scheme: "sip", User: "piet%40home", Host: "pbx.example"}},
 		{"trailing dot", "sip:pbx.example.", phone.Target{Kind: phone.KindSIP, URI: "sip:pbx.example.", Scheme: "sip", Host: "pbx.example."}},
+		{"registered softphones", " Registered ", phone.Target{Kind: phone.KindRegistered}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

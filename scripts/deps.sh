@@ -3,7 +3,8 @@
 # peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool (alone,
 # without the Prometheus daemon) and docker-compose to check the deploy files, sipvicious
 # to scan the SIP port, swaks and dovecot for the mail intake, Kamailio as a carrier that
-# wants a registration. Quiet and quick when they are already there.
+# wants a registration, baresip and linphone-cli as salespeople's softphones. Quiet and
+# quick when they are already there.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,8 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need+=(postgresql-15)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # compose file validation
 command -v svwar >/dev/null 2>&1 || need+=(sipvicious)               # SIP scan of a running server
+command -v baresip >/dev/null 2>&1 || need+=(baresip)                # a real softphone registering as a salesperson
+command -v linphonec >/dev/null 2>&1 || need+=(linphone-cli)         # another one
 command -v swaks >/dev/null 2>&1 || need+=(swaks)                    # real SMTP clients for the mail intake tests
 perl -MNet::SSLeay -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --tls
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)                    # a real IMAP server for the mailbox tests

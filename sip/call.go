@@ -31,6 +31,7 @@ type Call struct {
 	callID   string
 	localTag string // our From tag
 	trunk    *trunk // the trunk the INVITE went to (its challenges get its credentials), or nil
+	route    *route // a registered device's: where every request of the call goes (nat.go)
 	sessID   uint64
 
 	cseq atomic.Uint32 // last CSeq we used in the dialog
@@ -85,6 +86,13 @@ func (u *UA) Dial(ctx context.Context, target string, o dialer.DialOpts) (dialer
 // new one). With silent > 0, a far end that sends no response at all within it is left
 // (its INVITE is cancelled in the background) and errNoResponse returned.
 func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts, callID string, silent time.Duration) (dialer.Leg, error) {
+	var rt *route
+	if o.Route != "" {
+		var err error
+		if rt, err = parseRoute(o.Route); err != nil {
+			return nil, err
+		}
+	}
 	// Close waits for legs being dialled, so that it sees them cancelled.
 	u.mu.Lock()
 	if u.closing {
@@ -104,6 +112,7 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 		callID:   cmp.Or(callID, newToken(24)),
 		localTag: newToken(16),
 		trunk:    t,
+		route:    rt,
 		sessID:   rand.Uint64() >> 1,
 		forks:    map[string]bool{},
 		digits:   make(chan rune, 32),
@@ -120,7 +129,9 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 		c.cancelCtx()
 		return nil, err
 	}
+	c.media.nat.Store(rt != nil)
 	c.invite = u.newInvite(c, uri, o)
+	u.routeInvite(c.invite, rt)
 	u.register(c)
 	u.obs.CallStarted(string(c.kind))
 

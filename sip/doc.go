@@ -7,10 +7,16 @@
 // CANCEL, or a fork's second 2xx, is acknowledged and hung up here, so the dialer only
 // ever sees legs that are answered or failed. Inside a dialog it answers re-INVITE and
 // UPDATE (hold, codec and address changes, refreshes) and keeps session timers (RFC
-// 4028) as refresher or watcher. It refuses calls from outside (403), answers OPTIONS,
-// checks every request as RFC 3261 section 8.2 asks (400, 416, 420, 505), limits the
-// TCP connections peers open to it (per source, and idle ones) and opens no TCP
-// connection but for its own requests. A leg takes RTP only from its far end.
+// 4028) as refresher or watcher. It refuses calls from outside (403), from registered
+// softphones too, answers OPTIONS, checks every request as RFC 3261 section 8.2 asks
+// (400, 416, 420, 505), limits the TCP connections peers open to it (per source, and
+// idle ones) and opens no TCP connection but for its own requests. A leg takes RTP only
+// from its far end.
+//
+// Its registrar (registrar.go, RFC 3261 section 10) takes the REGISTERs of salespeople's
+// softphones behind digest authentication (digest.go) and a lockout (lockout.go), keeps
+// their bindings in a store, and reaches each phone where its registration came from,
+// behind NAT too (nat.go).
 //
 // Numbers go through trunks, tried in order (trunk.go): a trunk that answers 5xx or 408,
 // stays silent or cannot be reached leaves the call to the next; the caller id is

@@ -246,6 +246,10 @@ type idleConn struct {
 	frame    sipFramer
 	once     sync.Once
 	release  func()
+	// held is when a registration on this connection ends (unix ns; 0: none): until
+	// then any bytes, CRLF keep-alives included, count as activity, and the connection
+	// is not closed before it (hold, set by the registrar).
+	held atomic.Int64
 }
 
 func newIdleConn(c net.Conn, idle time.Duration, log *slog.Logger, release func()) *idleConn {
@@ -261,8 +265,8 @@ var errIdle = fmt.Errorf("sip: tcp connection sent no complete message in time: 
 
 func (c *idleConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n > 0 && c.frame.feed(b[:n]) > 0 {
-		c.deadline = time.Now().Add(c.idle)
+	if n > 0 && (c.frame.feed(b[:n]) > 0 || time.Now().UnixNano() < c.held.Load()) {
+		c.deadline = c.extended()
 		_ = c.Conn.SetReadDeadline(c.deadline)
 	}
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -270,6 +274,23 @@ func (c *idleConn) Read(b []byte) (int, error) {
 		return n, errIdle
 	}
 	return n, err
+}
+
+// extended is the read deadline after activity now: idle from now, or the end of a
+// registration held on the connection when that is later.
+func (c *idleConn) extended() time.Time {
+	d := time.Now().Add(c.idle)
+	if h := time.Unix(0, c.held.Load()); h.After(d) {
+		return h
+	}
+	return d
+}
+
+// hold keeps the connection open for d at least, with keep-alives counted: a phone
+// registered on it (holdTCP). Safe to call from any goroutine.
+func (c *idleConn) hold(d time.Duration) {
+	c.held.Store(time.Now().Add(d).UnixNano())
+	_ = c.Conn.SetReadDeadline(c.extended())
 }
 
 func (c *idleConn) Close() error {
@@ -398,6 +419,9 @@ func (u *UA) send(f func() error) error {
 
 // request starts a client transaction for req.
 func (u *UA) request(ctx context.Context, req *sip.Request, opt sipgo.ClientRequestOption) (tx sip.ClientTransaction, err error) {
+	if u.steer(req) {
+		opt = withRport(opt)
+	}
 	err = u.send(func() error {
 		tx, err = u.client.TransactionRequest(ctx, req, opt)
 		return err
@@ -407,7 +431,11 @@ func (u *UA) request(ctx context.Context, req *sip.Request, opt sipgo.ClientRequ
 
 // write sends a request built from a dialog (an ACK) outside any transaction.
 func (u *UA) write(req *sip.Request) error {
-	return u.send(func() error { return u.client.WriteRequest(req, u.addVia) })
+	opt := sipgo.ClientRequestOption(u.addVia)
+	if u.steer(req) {
+		opt = withRport(opt)
+	}
+	return u.send(func() error { return u.client.WriteRequest(req, opt) })
 }
 
 // do sends a request built from a dialog and waits for its final response.

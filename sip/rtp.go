@@ -70,6 +70,7 @@ type stream struct {
 	codec   atomic.Uint32          // media.Codec we send
 	eventPT atomic.Int32           // -1: none
 	armed   atomic.Bool            // dead-media watch enabled (after answer)
+	nat     atomic.Bool            // the far end is a registered device: its SDP is read by fixNAT (nat.go)
 	sendOK  atomic.Bool            // the far end receives (not sendonly or inactive)
 	expect  atomic.Bool            // the far end sends: silence from it is dead media
 	rx      atomic.Uint64          // RTP packets received, for the dead-media watch
@@ -135,6 +136,9 @@ func newStream(sock *rtpSock, loop *mediaLoop, obs Observer, timeout time.Durati
 // allowed again (rtpsource.go); the same address keeps what was latched. The direction
 // says whether we may send and whether silence from the far end means dead media.
 func (s *stream) setRemote(rm remoteMedia, signal netip.Addr) {
+	if s.nat.Load() {
+		rm = fixNAT(rm, signal)
+	}
 	if cur := s.far.Load(); cur == nil || cur.sdp != rm.addr {
 		s.far.Store(&farEnd{sdp: rm.addr, signal: signal.Unmap()})
 	}

@@ -16,26 +16,26 @@ import (
 	"github.com/leadline/leadline/sip/siptest"
 )
 
-// regObserver is a sip.Observer and sip.TrunkObserver that keeps the registration
+// trunkRegObserver is a sip.Observer and sip.TrunkObserver that keeps the registration
 // changes and counts the answers to REGISTER.
-type regObserver struct {
+type trunkRegObserver struct {
 	mu     sync.Mutex
 	events []string // "trunk:true" or "trunk:false"
 	codes  map[int]int
 }
 
 var (
-	_ sip.TrunkObserver = (*regObserver)(nil)
+	_ sip.TrunkObserver = (*trunkRegObserver)(nil)
 	_ sip.TrunkObserver = (*metrics.Metrics)(nil) // the wiring's Observer
 )
 
-func (o *regObserver) TrunkRegistered(trunk string, up bool) {
+func (o *trunkRegObserver) TrunkRegistered(trunk string, up bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.events = append(o.events, fmt.Sprintf("%s:%v", trunk, up))
 }
 
-func (o *regObserver) SIPResponse(method string, code int) {
+func (o *trunkRegObserver) SIPResponse(method string, code int) {
 	if method != "REGISTER" {
 		return
 	}
@@ -47,7 +47,7 @@ func (o *regObserver) SIPResponse(method string, code int) {
 	o.codes[code]++
 }
 
-func (o *regObserver) seen() ([]string, map[int]int) {
+func (o *trunkRegObserver) seen() ([]string, map[int]int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	codes := map[int]int{}
@@ -57,12 +57,12 @@ func (o *regObserver) seen() ([]string, map[int]int) {
 	return slices.Clone(o.events), codes
 }
 
-func (*regObserver) CallStarted(string) {}
-func (*regObserver) CallEnded(string)   {}
-func (*regObserver) BridgeStarted()     {}
-func (*regObserver) BridgeEnded()       {}
-func (*regObserver) RTPPacket(string)   {}
-func (*regObserver) RTPDropped(string)  {}
+func (*trunkRegObserver) CallStarted(string) {}
+func (*trunkRegObserver) CallEnded(string)   {}
+func (*trunkRegObserver) BridgeStarted()     {}
+func (*trunkRegObserver) BridgeEnded()       {}
+func (*trunkRegObserver) RTPPacket(string)   {}
+func (*trunkRegObserver) RTPDropped(string)  {}
 
 // waitUntil polls cond every 20 ms for up to within.
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
@@ -87,7 +87,7 @@ func TestTrunkRegisterDigestRefreshAndGoodbye(t *testing.T) {
 	} {
 		t.Run(tt.code, func(t *testing.T) {
 			peer := startSipp(t, "trunk_register_"+tt.code+".xml", "u1", nil)
-			obs := &regObserver{}
+			obs := &trunkRegObserver{}
 			u, err := sip.Listen(sip.Config{
 				Listen: "127.0.0.1:0", RTPPortMin: 30000, RTPPortMax: 39999, Observer: obs,
 				Trunks: []sip.Trunk{{Name: "reg", URI: "sip:" + peer.addr.String(), Username: "leadline", Password: "s3cret", Register: true}},

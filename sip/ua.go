@@ -94,6 +94,8 @@ type UA struct {
 	sendMu   sync.RWMutex
 	sendDone bool // guarded by sendMu
 
+	reg atomic.Pointer[Registrar] // takes REGISTERs; nil: none (registrar.go)
+
 	refused    atomic.Int64 // inbound INVITEs refused
 	refusedLog atomic.Int64 // when one was last logged (unix ns)
 }
@@ -433,6 +435,8 @@ func (u *UA) routes() {
 			u.srv.OnUpdate(h)
 		case sip.OPTIONS:
 			u.srv.OnOptions(h)
+		case sip.REGISTER:
+			u.srv.OnRegister(h)
 		case sip.CANCEL:
 			u.srv.OnCancel(h)
 		default:
@@ -456,6 +460,10 @@ func (u *UA) handlers() map[sip.RequestMethod]func(*sip.Request, sip.ServerTrans
 		sip.CANCEL: u.checked(func(req *sip.Request, tx sip.ServerTransaction) {
 			u.respond(req, tx, 481, "Call/Transaction Does Not Exist", nil)
 		}),
+
+		// Softphones' registrations (registrar.go); 405 without a registrar.
+		sip.REGISTER: u.checked(u.onRegister),
+
 		"": u.checked(u.onOtherMethod),
 	}
 }

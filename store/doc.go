@@ -8,7 +8,8 @@
 // joining of a lead to an open lead for the same number (join.go). Every guard (lease,
 // final status, de-duplication) is a single SQL statement, and joining is one transaction
 // serialised per number (an advisory lock on PostgreSQL, the single writer on SQLite), so
-// each holds across processes and nodes, not just goroutines.
+// each holds across processes and nodes, not just goroutines. It also keeps softphones'
+// registrations for the sip registrar (registrations.go).
 //
 // Open does not migrate: call (*DB).Migrate, or use OpenAndMigrate. Migrate is safe to run
 // from several processes against one PostgreSQL at once (it holds an advisory lock).

@@ -35,6 +35,7 @@ type app struct {
 	met  *metrics.Metrics
 	db   *store.DB
 	ua   *sip.UA
+	reg  *sip.Registrar // salespeople's softphones (softphones.go)
 	svc  *dialer.Service
 	srv  *http.Server
 	ln   net.Listener
@@ -88,9 +89,11 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		host, _ := os.Hostname()
 		node = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	a.reg = sip.NewRegistrar(a.ua, registrarConfig(a, node, log, o))
 	a.svc = dialer.New(dialer.Options{
 		Store: a.db, Caller: a.ua, Speaker: speaker, Recorder: a.met, Logger: log, NodeID: node,
 		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(), Now: o.now, Abuse: a.db, Archive: a.db, Reports: a.db,
+		Devices: a.reg,
 	})
 	a.imap = mailin.NewReaders(readerConfig(cfg, log, a.met, o.now), a.svc)
 	a.apply(cfg)
@@ -124,7 +127,8 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 }
 
 type appOptions struct {
-	now func() time.Time // the dialer's clock; nil: time.Now
+	now     func() time.Time // the dialer's clock; nil: time.Now
+	lockout sip.Lockout      // the registrar's; zero: its defaults (tests shorten it)
 }
 
 type appOption func(*appOptions)
@@ -162,6 +166,7 @@ func (a *app) apply(cfg *config.Config) {
 		}
 	}
 	a.keys.Store(access(cfg)) // api.Access compares keys in constant time
+	a.reg.SetAccounts(accounts(cfg))
 	if a.mail != nil {
 		a.mail.SetMailboxes(mailboxes(cfg))
 	}
@@ -275,6 +280,9 @@ func (a *app) close() {
 	if a.mail != nil {
 		_ = a.mail.Close()
 	}
+	if a.reg != nil {
+		a.reg.Close()
+	}
 	if a.ua != nil {
 		a.ua.Close()
 	}
@@ -304,7 +312,7 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 			dd.Retries = append(dd.Retries, dialer.Retry(r))
 		}
 		for _, p := range d.People {
-			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location)}
+			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location), Registered: p.Registered()}
 		}
 		for _, st := range d.Flow {
 			dd.Flow = append(dd.Flow, dialer.Step{People: st.People, RoundRobin: st.RoundRobin})

@@ -65,8 +65,10 @@ type appSpec struct {
 	drain        time.Duration   // how long run lets calls finish after stop; default 2 s
 	stopNow      context.Context // ends the drain at once, as a second signal does; nil: never
 	logLevel     slog.Level
-	dealerExtra  string // more of the dealer's YAML, each line indented by four spaces
-	extra        string // more top-level YAML
+	dealerExtra  string            // more of the dealer's YAML, each line indented by four spaces
+	extra        string            // more top-level YAML
+	sipPasswords map[string]string // person id → sip_password, for people whose phone is "registered"
+	appOpts      []appOption       // more options for startApp
 }
 
 const testConfig = `%s
@@ -110,6 +112,10 @@ func (s appSpec) yaml(t testing.TB) []byte {
 	}
 	var people strings.Builder
 	for _, p := range s.people {
+		if pw := s.sipPasswords[p.id]; pw != "" {
+			fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q, sip_password: %q}\n", p.id, p.name, p.phone, pw)
+			continue
+		}
 		fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q}\n", p.id, p.name, p.phone)
 	}
 	def := func(d, v time.Duration) time.Duration {
@@ -150,7 +156,7 @@ func startTestApp(t testing.TB, spec appSpec) *testApp {
 	showLogs(t, spec.nodeID+" log", logs)
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: spec.logLevel}))
 	// Not a context that ends with the test: what startApp keeps must outlive it.
-	a, err := startApp(context.Background(), cfg, log, withClock(middayClock()))
+	a, err := startApp(context.Background(), cfg, log, append([]appOption{withClock(middayClock())}, spec.appOpts...)...)
 	if err != nil {
 		t.Fatalf("startApp: %v", err)
 	}

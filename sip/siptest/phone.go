@@ -35,6 +35,7 @@ type Behaviour struct {
 
 	Tone       float64       // Hz of what the phone says once answered; 0: silence
 	Mute       bool          // send no RTP at all (dead media)
+	Quiet      time.Duration // send no RTP for this long after answering
 	HangUp     time.Duration // hang up this long after answering; 0: wait for BYE
 	EarlyMedia bool          // send 183 with SDP and the tone while ringing
 }
@@ -59,6 +60,12 @@ type Phone struct {
 	calls  []*Call
 	byUser map[string]Behaviour
 	wire   []Packet
+	// private, when valid, is the address the phone claims in Contact, Via and SDP as
+	// if behind NAT (BehindNAT); its media then binds the address it listens on.
+	private netip.Addr
+
+	regMu sync.Mutex // guards reg
+	reg   *regState  // the phone's registrations (register.go)
 }
 
 // Packet is one SIP message as the phone's socket received it, before parsing.
@@ -430,7 +437,7 @@ func (c *Call) setupMedia(offer []byte) error {
 			}
 		}
 	}
-	if c.rtp, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+	if c.rtp, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(c.p.mediaIP().AsSlice())}); err != nil {
 		return err
 	}
 	go c.listen(c.rtp)
@@ -448,9 +455,10 @@ func (c *Call) sdp() []byte {
 
 func (c *Call) sdpLocked(version int, codec media.Codec, dir string) []byte {
 	port := c.rtp.LocalAddr().(*net.UDPAddr).Port
-	return fmt.Appendf(nil, "v=0\r\no=%s 1 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+	host := c.p.sdpHost()
+	return fmt.Appendf(nil, "v=0\r\no=%s 1 %d IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP %d %d\r\na=rtpmap:%d %s/8000\r\na=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\na=ptime:20\r\na=%s\r\n",
-		c.p.Name, version, port, codec, c.evPT, codec, codec, c.evPT, c.evPT, dir)
+		c.p.Name, version, host, host, port, codec, c.evPT, codec, codec, c.evPT, c.evPT, dir)
 }
 
 // listen reads conn until it is closed (at hang-up, or when a re-offer moves the media).
@@ -481,6 +489,15 @@ func (c *Call) listen(conn *net.UDPConn) {
 func (c *Call) talk(ctx context.Context) {
 	if c.b.Mute {
 		return
+	}
+	if c.b.Quiet > 0 {
+		select {
+		case <-time.After(c.b.Quiet):
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
+		}
 	}
 	gen := (*media.ToneGen)(nil)
 	if c.b.Tone > 0 {
@@ -638,7 +655,7 @@ func (c *Call) Reoffer(ctx context.Context, r Reoffer) (*sip.Response, error) {
 	c.mu.Lock()
 	oldConn := c.rtp
 	if r.NewPort {
-		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(c.p.mediaIP().AsSlice())})
 		if err != nil {
 			c.mu.Unlock()
 			return nil, err
