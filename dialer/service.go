@@ -41,6 +41,8 @@ type Options struct {
 	// Archive keeps original messages and rejections (e-mail intake); nil: neither is
 	// kept, and Reject fails.
 	Archive Archive
+	// Deliveries reads the webhook deliveries of leads' events; nil: a lead shows none.
+	Deliveries DeliveryLog
 }
 
 // Service takes leads in and runs one flow per lead. It implements the API's lead
@@ -49,6 +51,7 @@ type Options struct {
 type Service struct {
 	store    LeadStore
 	archive  Archive
+	history  DeliveryLog
 	caller   Caller
 	speaker  Speaker
 	rec      Recorder
@@ -90,7 +93,7 @@ func New(o Options) *Service {
 		o.NodeID = uuid.NewString()
 	}
 	s := &Service{
-		store: o.Store, archive: o.Archive, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
+		store: o.Store, archive: o.Archive, history: o.Deliveries, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
 		node: o.NodeID, ttl: o.LeaseTTL, now: o.Now, ringback: o.Ringback,
 		running: make(map[string]context.CancelCauseFunc),
 	}
@@ -322,6 +325,18 @@ func (s *Service) Get(ctx context.Context, dealer, id string) (Lead, error) {
 // List returns a page of a dealer's leads.
 func (s *Service) List(ctx context.Context, q ListQuery) ([]Lead, string, error) {
 	return s.store.ListLeads(ctx, q)
+}
+
+// Deliveries returns the webhook deliveries of a dealer's lead's events, by event then
+// endpoint; ErrNotFound when the lead does not exist or is another dealer's.
+func (s *Service) Deliveries(ctx context.Context, dealer, id string) ([]Delivery, error) {
+	if s.history == nil {
+		if _, err := s.store.GetLead(ctx, dealer, id); err != nil {
+			return nil, err
+		}
+		return []Delivery{}, nil
+	}
+	return s.history.Deliveries(ctx, dealer, id)
 }
 
 // Cancel stops dialling a lead: it is marked canceled and, if its flow runs here, every
