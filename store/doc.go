@@ -10,6 +10,12 @@
 // serialised per number (an advisory lock on PostgreSQL, the single writer on SQLite), so
 // each holds across processes and nodes, not just goroutines.
 //
+// It also keeps each lead's events, written in the transaction of the change they report
+// (events.go), and their delivery to the dealers' webhook endpoints: one River job per
+// delivery, in order per lead and endpoint, retried with backoff, at least once across
+// crashes and nodes (deliver.go). What is sent, and how, is the Courier's (the webhook
+// package, wired in cmd).
+//
 // Open does not migrate: call (*DB).Migrate, or use OpenAndMigrate. Migrate is safe to run
 // from several processes against one PostgreSQL at once (it holds an advisory lock).
 //

@@ -11,7 +11,7 @@ import (
 )
 
 // A lead's events (migration 00007) are written in the transaction of the change they
-// report: CreateLead writes dialer.CreatedEvents of the new lead's status, UpdateLead the
+// report, with their deliveries (deliver.go): CreateLead writes dialer.CreatedEvents of the new lead's status, UpdateLead the
 // event of the status it writes (dialer.Status.Event), RecordEvent the events that are no
 // change of status. Which change is which event is dialer's to say; the store applies it.
 // Every write of an event first writes the lead's row (the lead itself, or its
@@ -28,11 +28,18 @@ const (
 	touchLeadSQL = `UPDATE leads SET updated_at = $2 WHERE id = $1 RETURNING dealer`
 )
 
-// writeEvents writes events of types, of lead id of dealer, at at, inside tx.
+// eventQueries are the statements writeEvents runs: warm them before the transaction.
+var eventQueries = []string{insertEventSQL, insertDeliverySQL}
+
+// writeEvents writes events of types, of lead id of dealer, at at, inside tx, each with
+// its deliveries to the dealer's webhook endpoints (deliver.go).
 func (db *DB) writeEvents(ctx context.Context, tx *sql.Tx, id, dealer string, at time.Time, types ...dialer.EventType) error {
 	for _, t := range types {
 		var eid int64
-		if err := tx.QueryRowContext(ctx, insertEventSQL, id, string(t), millis(at)).Scan(&eid); err != nil {
+		if err := db.txRow(ctx, tx, insertEventSQL, id, string(t), millis(at)).Scan(&eid); err != nil {
+			return fmt.Errorf("event %s: %w", t, err)
+		}
+		if err := db.writeDeliveries(ctx, tx, eid, id, dealer, t); err != nil {
 			return fmt.Errorf("event %s: %w", t, err)
 		}
 	}
@@ -46,6 +53,7 @@ func (db *DB) RecordEvent(ctx context.Context, id string, t dialer.EventType, at
 	if !t.Valid() {
 		return fmt.Errorf("record event of lead %s: unknown event type %q", id, t)
 	}
+	db.warm(ctx, eventQueries...)
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var dealer string
 		err := tx.QueryRowContext(ctx, touchLeadSQL, id, millis(db.now())).Scan(&dealer)

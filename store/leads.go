@@ -180,6 +180,7 @@ func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, o dialer.CreateOpt
 	if err != nil {
 		return dialer.Lead{}, err
 	}
+	db.warm(ctx, eventQueries...)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return dialer.Lead{}, err
@@ -571,6 +572,7 @@ func (db *DB) updateWithEvent(ctx context.Context, u dialer.LeadUpdate, t dialer
 	if err != nil {
 		return err
 	}
+	db.warm(ctx, eventQueries...)
 	at := u.EndedAt
 	if at.IsZero() {
 		at = u.ConnectedAt
