@@ -2,7 +2,8 @@
 # deps.sh installs the Debian packages the tests talk to: SIPp (sip-tester) as a real SIP
 # peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool and
 # docker-compose to check the deploy files, sipvicious to scan the SIP port, swaks and
-# dovecot for the mail intake. Quiet and quick when they are already there.
+# dovecot for the mail intake, nodejs and npm to verify webhook signatures with npm's
+# standardwebhooks. Quiet and quick when they are already there.
 set -euo pipefail
 
 need=()
@@ -15,6 +16,8 @@ command -v svwar >/dev/null 2>&1 || need+=(sipvicious)               # SIP scan 
 command -v swaks >/dev/null 2>&1 || need+=(swaks)                    # real SMTP clients for the mail intake tests
 perl -MNet::SSLeay -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --tls
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)                    # a real IMAP server for the mailbox tests
+command -v node >/dev/null 2>&1 || need+=(nodejs)                     # verifies webhook signatures (webhook/webhooktest)
+command -v npm >/dev/null 2>&1 || need+=(npm)                         # installs npm's standardwebhooks for that
 [ ${#need[@]} -eq 0 ] && exit 0
 
 sudo=()
