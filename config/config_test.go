@@ -332,6 +332,7 @@ trunk           sip:sip.carrier.example as "acct1"
 store           postgres://leadline:xxxxx@db.internal/leadline
 limits          3 leads per customer number a day; forms 20/1h per IP address, 3/1h per phone number
 email           no SMTP receiver (email.listen is empty)
+webhooks        try timeout 10s; private targets refused
 tts             espeak-ng
 
 dealer jansen: Autohuis Jansen

@@ -401,7 +401,7 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 				c.Dealers = append(c.Dealers, d.dealer(item, p))
 			})
 		},
-	}, d.securityRootFields(c), d.emailRootFields(c)))
+	}, d.securityRootFields(c), d.emailRootFields(c), d.webhooksRootFields(c)))
 }
 
 func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
@@ -442,7 +442,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 				dl.Flow = append(dl.Flow, d.step(item, p))
 			})
 		},
-	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl), d.emailDealerFields(&dl)))
+	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl), d.emailDealerFields(&dl), d.webhooksDealerFields(&dl)))
 	return dl
 }
 
