@@ -154,6 +154,7 @@ func TestSchemasMatchJSON(t *testing.T) {
 		"Lead": leadview.Lead{}, "Duplicate": leadview.Duplicate{}, "Attempt": leadview.Attempt{}, "LeadList": leadList{},
 		"FormReceipt": formReceipt{}, "Rejection": rejectionJSON{}, "RejectionList": rejectionList{},
 		"HookAnswer": hookAnswer{}, "Problem": problem{}, "FieldError": dialer.FieldError{},
+		"Delivery": deliveryJSON{}, "DeliveryList": deliveryList{},
 	} {
 		schema, ok := spec.Components.Schemas[name]
 		if !ok {
