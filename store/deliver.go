@@ -31,7 +31,9 @@ import (
 //     every later try sends unchanged. Its result is written in another, which drops the
 //     lease and, when the delivery is final, wakes the next one.
 //   - Failed tries are retried with exponential backoff and jitter (DeliveryPolicy) until
-//     GiveUpAfter has passed since the first try; then the delivery gave up. A 410 Gone
+//     GiveUpAfter has passed since the first try; then the delivery gave up. So does a
+//     delivery whose endpoint was removed from the configuration, GiveUpAfter after its
+//     event, untried. A 410 Gone
 //     disables the endpoint for the configuration it has (webhook_endpoints), and every
 //     open delivery to it; a changed configuration of the endpoint enables it again.
 //   - At least once, across kill -9 and nodes: the job is River's, written with the
@@ -76,8 +78,9 @@ const upsertEndpointSQL = `INSERT INTO webhook_endpoints (id, dealer, url) VALUE
 
 // SetEndpoints replaces the webhook endpoints events are routed to (at start and on a
 // configuration reload), and records them for the delivery history. Events written
-// before keep the deliveries they have; a delivery whose endpoint is no longer
-// configured gives up at its next try.
+// before keep the deliveries they have. A delivery to an endpoint this node does not
+// know (removed, or not yet reloaded here while another node has it) waits, and gives
+// up once the policy's GiveUpAfter has passed since its event.
 func (db *DB) SetEndpoints(ctx context.Context, eps []Endpoint) error {
 	e := &endpoints{byDealer: map[string][]Endpoint{}, byID: map[string]Endpoint{}}
 	for _, ep := range eps {
@@ -343,9 +346,13 @@ const (
 
 // Why deliveries ended without a try of their own.
 const (
-	reasonRemoved  = "the endpoint is no longer in the configuration"
+	reasonRemoved  = "the endpoint is no longer in the configuration (given up untried)"
 	reasonDisabled = "the endpoint answered 410 Gone and is disabled until its configuration changes"
 )
+
+// unknownEndpointWait is how often a delivery to an endpoint this node does not know
+// looks again, until GiveUpAfter has passed since its event.
+const unknownEndpointWait = 5 * time.Minute
 
 // blockedWait bounds a wait for an earlier delivery being tried now: its end wakes the
 // waiting job, and this catches a wake that came while that job ran.
@@ -367,8 +374,12 @@ func (db *DB) deliver(ctx context.Context, c *courier, job int64, id string) (ti
 	now := db.now()
 	ep, configured := db.endpoint(d.Endpoint)
 	switch {
-	case !configured:
+	case !configured && now.Sub(d.Event.At) > c.policy.GiveUpAfter:
 		return 0, db.drop(ctx, c, d, dialer.DeliveryGaveUp, reasonRemoved, now)
+	case !configured:
+		// Removed from the configuration, or not yet in this node's: a reload reaches
+		// the nodes one by one. Nothing is sent from here; look again later.
+		return unknownEndpointWait, nil
 	case d.disabledAs != "" && d.disabledAs == ep.Version:
 		return 0, db.drop(ctx, c, d, dialer.DeliveryDisabled, reasonDisabled, now)
 	case d.lease > millis(now):
