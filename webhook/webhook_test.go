@@ -302,4 +302,3 @@ func TestEndpointIdentity(t *testing.T) {
 		t.Error("a secret that is not base64 was taken")
 	}
 }
-

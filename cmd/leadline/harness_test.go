@@ -66,6 +66,7 @@ type appSpec struct {
 	logLevel     slog.Level
 	dealerExtra  string // more of the dealer's YAML, each line indented by four spaces
 	extra        string // more top-level YAML
+	opts         []appOption
 }
 
 const testConfig = `%s
@@ -146,7 +147,7 @@ func startTestApp(t testing.TB, spec appSpec) *testApp {
 	showLogs(t, spec.nodeID+" log", logs)
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: spec.logLevel}))
 	// Not a context that ends with the test: what startApp keeps must outlive it.
-	a, err := startApp(context.Background(), cfg, log, withClock(middayClock()))
+	a, err := startApp(context.Background(), cfg, log, append([]appOption{withClock(middayClock())}, spec.opts...)...)
 	if err != nil {
 		t.Fatalf("startApp: %v", err)
 	}

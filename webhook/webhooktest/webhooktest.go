@@ -183,7 +183,9 @@ type Request struct {
 type Answer struct {
 	Status int
 	// Hang keeps the request waiting until the sender gives up (or the test ends).
-	Hang   bool
+	Hang bool
+	// Delay waits this long before answering (or until the sender gives up).
+	Delay  time.Duration
 	Header http.Header
 	Body   string
 }
@@ -259,6 +261,13 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, stop <-chan s
 		a = r.answer(got)
 	}
 	r.mu.Unlock()
+	if a.Delay > 0 {
+		select {
+		case <-time.After(a.Delay):
+		case <-req.Context().Done():
+		case <-stop:
+		}
+	}
 	if a.Hang {
 		select {
 		case <-req.Context().Done():
