@@ -265,8 +265,8 @@ var errOtherWon = errors.New("another salesperson accepted")
 // ringStep rings people at once and returns the first to press 1, or nil. The others
 // are canceled; their goroutines finish on their own and the flow waits for them. news,
 // when set, is the lead's event that this step was reached (EventReachedOwner): it is
-// written after the step's attempts, while the phones ring, and before ringStep returns,
-// so that it comes before any event of what happens next.
+// written with the step's first attempt, so before any event of what happens next (each
+// leg waits for its attempt, and the attempts are written in order).
 func (f *flow) ringStep(ctx context.Context, step int, people []Person, news EventType) *accepted {
 	stepCtx, cancel := context.WithCancelCause(ctx)
 	results := make(chan *accepted, len(people))
@@ -282,20 +282,16 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person, news Eve
 		atts[i] = &Attempt{LeadID: f.lead.ID, Round: f.lead.Round, Step: step, Leg: LegAgent, Person: p.ID, StartedAt: f.s.now()}
 		recorded[i] = make(chan error, 1)
 	}
-	written := make(chan struct{})
 	go func() {
-		defer close(written)
 		defer f.caught("recording attempts")
 		for i, a := range atts {
+			if i == 0 && news != "" {
+				recorded[i] <- f.s.store.InsertAttempt(f.db, a, news)
+				continue
+			}
 			recorded[i] <- f.s.store.InsertAttempt(f.db, a)
 		}
-		if news != "" {
-			if err := f.s.store.RecordEvent(f.db, f.lead.ID, news, f.s.now()); err != nil {
-				f.log.Error("recording event", "event", news, "error", err)
-			}
-		}
 	}()
-	defer func() { <-written }()
 	for i, p := range people {
 		f.legs.Add(1)
 		go func() {

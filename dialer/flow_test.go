@@ -520,7 +520,7 @@ func TestDrainLeavesLeadResumable(t *testing.T) {
 // failingAttempts is a store that cannot record attempts.
 type failingAttempts struct{ *dialertest.Store }
 
-func (failingAttempts) InsertAttempt(context.Context, *dialer.Attempt) error {
+func (failingAttempts) InsertAttempt(context.Context, *dialer.Attempt, ...dialer.EventType) error {
 	return errors.New("disk full")
 }
 

@@ -48,8 +48,11 @@ type LeadStore interface {
 	// resumption now, so another node, or this one restarted, resumes it without waiting.
 	Release(ctx context.Context, id, node string) error
 
-	// InsertAttempt records a leg before its INVITE is sent and sets a.ID.
-	InsertAttempt(ctx context.Context, a *Attempt) error
+	// InsertAttempt records a leg before its INVITE is sent and sets a.ID. events, when
+	// given, are written in the same transaction: what ringing this leg means for the
+	// lead (EventReachedOwner with the first leg of the flow's last step), so that a
+	// resumed flow, which skips the people already rung, neither loses nor repeats it.
+	InsertAttempt(ctx context.Context, a *Attempt, events ...EventType) error
 	// UpdateAttempt writes a's result, SIP code and timestamps.
 	UpdateAttempt(ctx context.Context, a Attempt) error
 	// UpdateLead writes status, connected_at, ended_at and reason, and the event the new
@@ -57,9 +60,9 @@ type LeadStore interface {
 	// final status: updated is false (and nothing, no event either, is written) when the
 	// lead is already final, for example canceled through the API while the flow ran.
 	UpdateLead(ctx context.Context, u LeadUpdate) (updated bool, err error)
-	// RecordEvent writes an event of lead id that is not a change of its status (the flow
-	// reaching the owner, the salesperson's outcome), as happened at at. ErrNotFound when
-	// the lead is missing.
+	// RecordEvent writes an event of lead id that is neither a change of its status nor
+	// an attempt (the salesperson's outcome), as happened at at. ErrNotFound when the
+	// lead is missing.
 	RecordEvent(ctx context.Context, id string, t EventType, at time.Time) error
 
 	// LastPlanned returns the latest planned time (NextAt) of the dealer's scheduled

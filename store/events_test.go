@@ -49,8 +49,16 @@ func TestEventsWithChanges(t *testing.T) {
 		}
 		update(dialer.LeadUpdate{Status: dialer.StatusDialing}, true)
 		check("dialing", dialer.EventReceived)
-		if err := db.RecordEvent(ctx, l.ID, dialer.EventReachedOwner, t0.Add(time.Second)); err != nil {
+		piet := dialer.Attempt{LeadID: l.ID, Step: 0, Leg: dialer.LegAgent, Person: "piet", StartedAt: t0.Add(500 * time.Millisecond)}
+		if err := db.InsertAttempt(ctx, &piet); err != nil {
 			t.Fatal(err)
+		}
+		owner := dialer.Attempt{LeadID: l.ID, Step: 1, Leg: dialer.LegAgent, Person: "owner", StartedAt: t0.Add(time.Second)}
+		if err := db.InsertAttempt(ctx, &owner, dialer.EventReachedOwner); err != nil || owner.ID <= piet.ID {
+			t.Fatalf("InsertAttempt with an event: id %d, %v", owner.ID, err)
+		}
+		if got := mustGet(t, db, l.ID).Attempts; len(got) != 2 || got[1].Person != "owner" {
+			t.Errorf("attempts %+v", got)
 		}
 		update(dialer.LeadUpdate{Status: dialer.StatusConnected, ConnectedAt: t0.Add(7 * time.Second)}, true)
 		update(dialer.LeadUpdate{Status: dialer.StatusCompleted, EndedAt: t0.Add(time.Minute)}, true)
@@ -101,6 +109,9 @@ func TestEventsWithChanges(t *testing.T) {
 
 		if err := db.RecordEvent(ctx, "no-such-lead", dialer.EventOutcome, t0); !errors.Is(err, dialer.ErrNotFound) {
 			t.Errorf("RecordEvent of a missing lead: %v", err)
+		}
+		if err := db.InsertAttempt(ctx, &dialer.Attempt{LeadID: "no-such-lead", Leg: dialer.LegAgent}, dialer.EventReachedOwner); !errors.Is(err, dialer.ErrNotFound) {
+			t.Errorf("InsertAttempt with an event for a missing lead: %v", err)
 		}
 		if _, err := db.UpdateLead(ctx, dialer.LeadUpdate{ID: "no-such-lead", Status: dialer.StatusCompleted}); !errors.Is(err, dialer.ErrNotFound) {
 			t.Errorf("UpdateLead of a missing lead: %v", err)

@@ -500,12 +500,17 @@ func (db *DB) release(ctx context.Context, id, node string) error {
 }
 
 // InsertAttempt records a leg before its INVITE is sent and sets a.ID, which grows with
-// every insert. ErrNotFound when a.LeadID names no lead.
-func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
-	err := db.writeRow(ctx, insertAttemptSQL,
-		a.LeadID, a.Round, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
-		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt),
-	).Scan(&a.ID)
+// every insert. events, when given, are written in the same transaction, as happened at
+// a.StartedAt. ErrNotFound when a.LeadID names no lead.
+func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt, events ...dialer.EventType) error {
+	args := []any{a.LeadID, a.Round, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
+		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt)}
+	var err error
+	if len(events) == 0 {
+		err = db.writeRow(ctx, insertAttemptSQL, args...).Scan(&a.ID)
+	} else {
+		err = db.insertAttemptWithEvents(ctx, a, args, events)
+	}
 	if err != nil {
 		// Most likely the foreign key: say so in the store's terms.
 		if _, lerr := db.lead(ctx, a.LeadID); errors.Is(lerr, dialer.ErrNotFound) {
@@ -514,6 +519,22 @@ func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
 		return fmt.Errorf("insert attempt for lead %s: %w", a.LeadID, err)
 	}
 	return nil
+}
+
+// insertAttemptWithEvents inserts attempt a (args) and events in one transaction that
+// first touches the lead's row, as RecordEvent does.
+func (db *DB) insertAttemptWithEvents(ctx context.Context, a *dialer.Attempt, args []any, events []dialer.EventType) error {
+	db.warm(ctx, append([]string{insertAttemptSQL}, eventQueries...)...)
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var dealer string
+		if err := tx.QueryRowContext(ctx, touchLeadSQL, a.LeadID, millis(db.now())).Scan(&dealer); err != nil {
+			return err // sql.ErrNoRows: the foreign key's case, reported as ErrNotFound
+		}
+		if err := db.txRow(ctx, tx, insertAttemptSQL, args...).Scan(&a.ID); err != nil {
+			return err
+		}
+		return db.writeEvents(ctx, tx, a.LeadID, dealer, a.StartedAt, events...)
+	})
 }
 
 // UpdateAttempt writes a's result, SIP code and all four timestamps (a zero time clears

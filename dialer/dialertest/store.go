@@ -250,14 +250,21 @@ func (s *Store) Release(_ context.Context, id, node string) error {
 	return nil
 }
 
-func (s *Store) InsertAttempt(_ context.Context, a *dialer.Attempt) error {
+func (s *Store) InsertAttempt(_ context.Context, a *dialer.Attempt, events ...dialer.EventType) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Down {
 		return errDown
 	}
+	l, ok := s.leads[a.LeadID]
+	if !ok {
+		return dialer.ErrNotFound
+	}
 	a.ID = int64(len(s.attempts) + 1)
 	s.attempts = append(s.attempts, *a)
+	for _, t := range events {
+		s.eventLocked(a.LeadID, l.Dealer, t, a.StartedAt)
+	}
 	return nil
 }
 
