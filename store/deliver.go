@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/leadline/leadline/dialer"
 )
@@ -330,9 +331,9 @@ const (
 	dropSQL = `UPDATE webhook_deliveries SET state = $2, done_at = $3, last_error = $4, next_try_at = 0
 	WHERE id = $1 AND state IN ('pending', 'failed') AND lease_until < $3`
 
-	// selectNextSQL finds the job of the next delivery of the same lead to the same
-	// endpoint that is not final, to wake it.
-	selectNextSQL = `SELECT job_id FROM webhook_deliveries
+	// selectNextSQL finds the next delivery of the same lead to the same endpoint that is
+	// not final, and its job, to wake it.
+	selectNextSQL = `SELECT id, job_id FROM webhook_deliveries
 	WHERE lead_id = $1 AND endpoint = $2 AND event_id > $3 AND state IN ('pending', 'failed')
 	ORDER BY event_id LIMIT 1`
 
@@ -566,18 +567,39 @@ func (db *DB) drop(ctx context.Context, c *courier, d delivery, state dialer.Del
 	return nil
 }
 
+// handOverSQL gives a delivery another job.
+const handOverSQL = `UPDATE webhook_deliveries SET job_id = $2 WHERE id = $1`
+
 // wakeNext makes the job of the next open delivery of d's lead to d's endpoint due now,
-// inside tx.
+// inside tx. A job that is running cannot be woken, and may be one that died with its
+// node while it waited (River rescues it only after minutes): the delivery is then
+// handed to a new job, due now. The old one, alive or rescued, finds it is no longer the
+// delivery's job (startTry and deliver check) and ends.
 func (db *DB) wakeNext(ctx context.Context, tx *sql.Tx, d delivery) error {
-	var job int64
-	err := tx.QueryRowContext(ctx, selectNextSQL, d.Event.LeadID, d.Endpoint, d.Event.ID).Scan(&job)
+	var (
+		next string
+		job  int64
+	)
+	err := tx.QueryRowContext(ctx, selectNextSQL, d.Event.LeadID, d.Endpoint, d.Event.ID).Scan(&next, &job)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:
 		return err
 	}
-	return db.q.wake(ctx, tx, job)
+	row, err := db.q.client.JobRetryTx(ctx, tx, job)
+	switch {
+	case err != nil && !errors.Is(err, river.ErrNotFound):
+		return fmt.Errorf("queue: job %d: %w", job, err)
+	case err == nil && row.State != rivertype.JobStateRunning:
+		return nil // due now
+	}
+	res, err := db.q.client.InsertTx(ctx, tx, deliverArgs{Delivery: next}, &river.InsertOpts{Queue: queueWebhooks})
+	if err != nil {
+		return fmt.Errorf("queue delivery: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, handOverSQL, next, res.Job.ID)
+	return err
 }
 
 // lapsedDeliveriesSQL lists the deliveries whose try's lease ran out: the node trying
