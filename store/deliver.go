@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/leadline/leadline/dialer"
@@ -275,7 +277,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) e
 	if c == nil {
 		return river.JobSnooze(time.Second) // this node sends nothing yet
 	}
-	again, err := db.deliver(ctx, c, job.ID, job.Args.Delivery)
+	again, err := db.deliver(ctx, c, job)
 	switch {
 	case err != nil:
 		return err
@@ -293,6 +295,9 @@ type delivery struct {
 	body       []byte
 	hasBody    bool
 	disabledAs string // the endpoint's disabled_version
+	// river is the job working it, completed in the transaction that makes the
+	// delivery final.
+	river *river.Job[deliverArgs]
 }
 
 const (
@@ -355,23 +360,37 @@ const (
 // looks again, until GiveUpAfter has passed since its event.
 const unknownEndpointWait = 5 * time.Minute
 
-// blockedWait bounds a wait for an earlier delivery being tried now: its end wakes the
-// waiting job, and this catches a wake that came while that job ran.
+// blockedWait bounds a wait, snoozed, for an earlier delivery being tried: its end wakes
+// the waiting job, and this catches a wake that came while that job ran.
 const blockedWait = 2 * time.Second
 
-// deliver works delivery id for job: it waits for the delivery's turn, makes a try and
-// writes its result. It returns how long the job should wait before it looks again, or
-// 0 when it is done; store errors for River to retry the job.
-func (db *DB) deliver(ctx context.Context, c *courier, job int64, id string) (time.Duration, error) {
+// blockedPoll is how often a job looks, without a write, whether the earlier delivery
+// being tried has ended: most tries take milliseconds, and waiting here spares the
+// writes of a snooze and a wake (on SQLite, the leads coming in share the one writer).
+// It waits so while that try may last; for an earlier delivery that is due but not
+// being tried yet (its job waits for a worker), only blockedDueWait: then it snoozes,
+// freeing its worker, until that one's end wakes it.
+const (
+	blockedPoll    = 20 * time.Millisecond
+	blockedDueWait = 200 * time.Millisecond
+)
+
+// deliver works the delivery of job: it waits for the delivery's turn, makes a try and
+// writes its result (completing the job with a final one). It returns how long the job
+// should wait before it looks again, or 0 when it is done; store errors for River to
+// retry the job.
+func (db *DB) deliver(ctx context.Context, c *courier, job *river.Job[deliverArgs]) (time.Duration, error) {
+	id := job.Args.Delivery
 	d, err := db.deliveryForWork(ctx, id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil // its lead is gone
 	case err != nil:
 		return 0, fmt.Errorf("delivery %s: %w", id, err)
-	case d.job != job, d.State.Final():
+	case d.job != job.ID, d.State.Final():
 		return 0, nil // another job took it over, or it is done
 	}
+	d.river = job
 	now := db.now()
 	ep, configured := db.endpoint(d.Endpoint)
 	switch {
@@ -386,8 +405,24 @@ func (db *DB) deliver(ctx context.Context, c *courier, job int64, id string) (ti
 	case d.lease > millis(now):
 		return fromMillis(d.lease).Sub(now), nil // a try is in progress
 	}
-	if wait, err := db.blocked(ctx, d, now); err != nil || wait > 0 {
-		return wait, err
+	for waited := time.Duration(0); ; waited += blockedPoll {
+		b, wait, err := db.blocked(ctx, d, now)
+		switch {
+		case err != nil:
+			return 0, err
+		case b == beingTried && waited < c.policy.TryTimeout, b == dueNow && waited < blockedDueWait:
+			// Being tried now, or due: look again in a moment rather than snooze.
+			select {
+			case <-time.After(blockedPoll):
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+			now = db.now()
+			continue
+		case b != notBlocked:
+			return wait, nil
+		}
+		break
 	}
 	if d.NextTryAt.After(now) {
 		return d.NextTryAt.Sub(now), nil // woken early, by the delivery before it
@@ -438,6 +473,21 @@ func (db *DB) deliver(ctx context.Context, c *courier, job int64, id string) (ti
 	return again, nil
 }
 
+// deliveryTx is inTx for the delivery jobs' writes: on SQLite, one at a time, so that
+// a burst of deliveries queues here rather than at the single writer connection, where
+// leads coming in would wait behind all of them.
+func (db *DB) deliveryTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	if db.dialect == SQLite {
+		select {
+		case db.deliveryWrites <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-db.deliveryWrites }()
+	}
+	return db.inTx(ctx, f)
+}
+
 // endpoint returns the configured endpoint id.
 func (db *DB) endpoint(id string) (Endpoint, bool) {
 	e := db.endpoints.Load()
@@ -467,28 +517,40 @@ func (db *DB) deliveryForWork(ctx context.Context, id string) (delivery, error) 
 	return d, nil
 }
 
-// blocked returns how long d must wait for an earlier delivery of its lead to its
-// endpoint; 0 when none is open.
-func (db *DB) blocked(ctx context.Context, d delivery, now time.Time) (time.Duration, error) {
+// blocker says what holds a delivery up: the earliest open delivery of its lead to its
+// endpoint, of an earlier event.
+type blocker int
+
+const (
+	notBlocked blocker = iota
+	beingTried         // its try is in progress
+	dueNow             // due, its job not started yet
+	retryLater         // waiting for its next try
+)
+
+// blocked says what holds d up at now, and how long to snooze for it.
+func (db *DB) blocked(ctx context.Context, d delivery, now time.Time) (blocker, time.Duration, error) {
 	var next, lease int64
 	err := db.r.QueryRowContext(ctx, selectBlockerSQL, d.Event.LeadID, d.Endpoint, d.Event.ID).Scan(&next, &lease)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return 0, nil
+		return notBlocked, 0, nil
 	case err != nil:
-		return 0, fmt.Errorf("delivery %s: earlier deliveries: %w", d.ID, err)
-	case next > millis(now) && lease == 0:
-		// Waiting for its retry: look again just after it, unless its end wakes us first.
-		return fromMillis(next).Sub(now) + time.Second, nil
+		return 0, 0, fmt.Errorf("delivery %s: earlier deliveries: %w", d.ID, err)
+	case lease > millis(now):
+		return beingTried, blockedWait, nil
+	case next > millis(now):
+		// Look again just after its retry, unless its end wakes this job first.
+		return retryLater, fromMillis(next).Sub(now) + time.Second, nil
 	}
-	return blockedWait, nil // being tried, or due now
+	return dueNow, blockedWait, nil
 }
 
 // startTry takes d's lease until lease, counts the try and fixes the event's body (the
 // first try of the event to any endpoint writes it; any other reads it back). started is
 // false when the delivery is no longer open, not d's job's, or being tried.
 func (db *DB) startTry(ctx context.Context, d *delivery, now, lease time.Time) (started bool, err error) {
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	err = db.deliveryTx(ctx, func(tx *sql.Tx) error {
 		var first int64
 		err := tx.QueryRowContext(ctx, startTrySQL, d.ID, d.job, millis(now), millis(lease)).Scan(&d.Tries, &first)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -518,7 +580,7 @@ func (db *DB) startTry(ctx context.Context, d *delivery, now, lease time.Time) (
 // a disabled endpoint and its open deliveries, the next delivery's job woken when d is
 // final. errUnchanged, and nothing written, when the try no longer holds the lease.
 func (db *DB) finishTry(ctx context.Context, d delivery, ep Endpoint, lease, now time.Time) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.deliveryTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, finishTrySQL, d.ID, string(d.State), millis(d.NextTryAt), millis(d.DoneAt),
 			d.LastStatus, d.LastError, millis(lease))
 		if err != nil {
@@ -537,16 +599,34 @@ func (db *DB) finishTry(ctx context.Context, d delivery, ep Endpoint, lease, now
 			}
 		}
 		if d.State.Final() {
-			return db.wakeNext(ctx, tx, d)
+			return errors.Join(db.wakeNext(ctx, tx, d), db.completeJob(ctx, tx, d))
 		}
 		return nil
 	})
 }
 
+// completeJob completes d's job inside tx, with the write that makes d final: one write
+// less than River completing it after (it then finds the job completed already).
+func (db *DB) completeJob(ctx context.Context, tx *sql.Tx, d delivery) error {
+	if d.river == nil {
+		return nil
+	}
+	var err error
+	if db.dialect == SQLite {
+		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx, d.river)
+	} else {
+		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, d.river)
+	}
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // drop ends d without a try, as state for reason, and wakes the next delivery.
 func (db *DB) drop(ctx context.Context, c *courier, d delivery, state dialer.DeliveryState, reason string, now time.Time) error {
 	var dropped bool
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.deliveryTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, dropSQL, d.ID, string(state), millis(now), reason)
 		if err != nil {
 			return err
@@ -555,7 +635,7 @@ func (db *DB) drop(ctx context.Context, c *courier, d delivery, state dialer.Del
 			return err
 		}
 		dropped = true
-		return db.wakeNext(ctx, tx, d)
+		return errors.Join(db.wakeNext(ctx, tx, d), db.completeJob(ctx, tx, d))
 	})
 	if err != nil {
 		return fmt.Errorf("delivery %s: %w", d.ID, err)

@@ -76,6 +76,8 @@ type DB struct {
 	// its policy (deliver.go). Both nil until set.
 	endpoints atomic.Pointer[endpoints]
 	courier   atomic.Pointer[courier]
+	// deliveryWrites admits one delivery job's write at a time on SQLite (deliveryTx).
+	deliveryWrites chan struct{}
 }
 
 // Option configures Open.
@@ -155,6 +157,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	db.q.owner.Store(db)
+	db.deliveryWrites = make(chan struct{}, 1)
 	return db, nil
 }
 
