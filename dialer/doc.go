@@ -8,7 +8,8 @@
 // delivery that the store keeps and the API shows.
 //
 // It declares the ports it needs, each as small as the flow uses: LeadStore, Caller and
-// Leg, Speaker, Recorder, DeliveryLog. The sip, store, api and metrics packages implement or consume
-// them; dialer imports none of them, nor config (cmd copies configuration into Dealer).
+// Leg, Speaker, Recorder, DeliveryLog. The sip, store, api, webhook and metrics packages
+// implement or consume them; dialer imports none of them, nor config (cmd copies
+// configuration into Dealer).
 // The only leadline package it imports is phone, for number normalisation.
 package dialer
