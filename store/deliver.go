@@ -12,33 +12,34 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/leadline/leadline/dialer"
 )
 
 // Outbound webhooks (migration 00007). The transaction that writes an event also writes
-// one delivery per endpoint of the lead's dealer that takes the event's type, and one
-// River job per delivery (queue "webhooks"). The job works that delivery only:
+// one delivery per endpoint of the lead's dealer that takes the event's type. A lead's
+// deliveries to one endpoint are a stream, sent in the order of the events:
 //
-//   - Order per lead and endpoint: a delivery is not tried while an earlier delivery of
-//     the same lead to the same endpoint is not final. Its job snoozes until that one's
-//     next try (or a moment, while it is being tried), and the job of the delivery that
-//     becomes final makes the next one's job due at once. So a lead's events reach an
-//     endpoint in the order they happened, whatever the retries, and one slow lead holds
-//     up no other lead.
+//   - One job works a stream at a time. A delivery written while its stream has none
+//     open (pending or failed) gets a River job (queue "webhooks") in that transaction;
+//     one written behind an open delivery gets none: the job of the stream works it
+//     next. The job works the stream's head (its earliest open delivery) and, once that
+//     is final, hands itself the next one in the same transaction and goes on. Both
+//     transactions first lock the lead's row, so either the writer sees the open
+//     delivery or the job sees the new one. So a lead's events reach an endpoint in the
+//     order they happened, whatever the retries; one slow lead holds up no other lead;
+//     and a burst of events costs a River job per stream, not per event.
 //   - A try is started in a transaction that takes the delivery's lease (tries+1,
 //     lease_until) and, at the event's first try to any endpoint, fixes the body, which
 //     every later try sends unchanged. Its result is written in another, which drops the
-//     lease and, when the delivery is final, wakes the next one.
+//     lease.
 //   - Failed tries are retried with exponential backoff and jitter (DeliveryPolicy) until
 //     GiveUpAfter has passed since the first try; then the delivery gave up. So does a
 //     delivery whose endpoint was removed from the configuration, GiveUpAfter after its
-//     event, untried. A 410 Gone
-//     disables the endpoint for the configuration it has (webhook_endpoints), and every
-//     open delivery to it; a changed configuration of the endpoint enables it again.
+//     event, untried. A 410 Gone disables the endpoint for the configuration it has
+//     (webhook_endpoints), and every open delivery to it; a changed configuration of the
+//     endpoint enables it again.
 //   - At least once, across kill -9 and nodes: the job is River's, written with the
 //     event; a node that dies mid-try leaves a lease that lapses, and the sweep (the one
 //     of lapsed lead leases, on River's leader) gives the delivery a new job. The dead
@@ -126,10 +127,18 @@ func (db *DB) route(dealer string, t dialer.EventType) []Endpoint {
 	return out
 }
 
-const insertDeliverySQL = `INSERT INTO webhook_deliveries (id, event_id, lead_id, endpoint, state, job_id)
+const (
+	insertDeliverySQL = `INSERT INTO webhook_deliveries (id, event_id, lead_id, endpoint, state, job_id)
 	VALUES ($1, $2, $3, $4, 'pending', $5)`
 
-// deliverArgs are a delivery job's: the delivery it works.
+	// selectStreamOpenSQL says whether a lead's stream to an endpoint has an open
+	// delivery (its job will work a new one next).
+	selectStreamOpenSQL = `SELECT 1 FROM webhook_deliveries
+	WHERE lead_id = $1 AND endpoint = $2 AND state IN ('pending', 'failed') LIMIT 1`
+)
+
+// deliverArgs are a delivery job's: the delivery it was made for. It works that
+// delivery's stream.
 type deliverArgs struct {
 	Delivery string `json:"delivery"`
 }
@@ -137,18 +146,34 @@ type deliverArgs struct {
 func (deliverArgs) Kind() string { return "leadline_deliver_event" }
 
 // writeDeliveries writes, inside tx, a delivery of event (of type t, of lead id of
-// dealer) to each endpoint that takes it, with its job.
-func (db *DB) writeDeliveries(ctx context.Context, tx *sql.Tx, event int64, id, dealer string, t dialer.EventType) error {
+// dealer) to each endpoint that takes it, and a job for each whose stream has no open
+// delivery; fresh says the lead is new (no delivery at all yet). The caller has locked
+// the lead's row.
+func (db *DB) writeDeliveries(ctx context.Context, tx *sql.Tx, event int64, id, dealer string, t dialer.EventType, fresh bool) error {
 	for _, ep := range db.route(dealer, t) {
 		did, err := uuid.NewV7()
 		if err != nil {
 			return err
 		}
-		job, err := db.q.client.InsertTx(ctx, tx, deliverArgs{Delivery: did.String()}, &river.InsertOpts{Queue: queueWebhooks})
-		if err != nil {
-			return fmt.Errorf("queue delivery: %w", err)
+		behind := false
+		if !fresh {
+			var one int
+			switch err := db.txRow(ctx, tx, selectStreamOpenSQL, id, ep.ID).Scan(&one); {
+			case err == nil:
+				behind = true
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("delivery: %w", err)
+			}
 		}
-		if _, err := db.txExec(ctx, tx, insertDeliverySQL, did.String(), event, id, ep.ID, job.Job.ID); err != nil {
+		var job int64
+		if !behind {
+			res, err := db.q.client.InsertTx(ctx, tx, deliverArgs{Delivery: did.String()}, &river.InsertOpts{Queue: queueWebhooks})
+			if err != nil {
+				return fmt.Errorf("queue delivery: %w", err)
+			}
+			job = res.Job.ID
+		}
+		if _, err := db.txExec(ctx, tx, insertDeliverySQL, did.String(), event, id, ep.ID, job); err != nil {
 			return fmt.Errorf("delivery: %w", err)
 		}
 	}
@@ -295,26 +320,26 @@ type delivery struct {
 	body       []byte
 	hasBody    bool
 	disabledAs string // the endpoint's disabled_version
-	// river is the job working it, completed in the transaction that makes the
-	// delivery final.
-	river *river.Job[deliverArgs]
 }
 
 const (
-	selectDeliveryForWorkSQL = `SELECT d.id, d.event_id, e.type, e.at, d.lead_id, l.dealer, d.endpoint,
+	deliveryCols = `d.id, d.event_id, e.type, e.at, d.lead_id, l.dealer, d.endpoint,
 		COALESCE(w.url, ''), d.state, d.tries, d.first_try_at, d.last_try_at, d.next_try_at, d.done_at,
-		d.last_status, d.last_error, d.job_id, d.lease_until, e.body, COALESCE(w.disabled_version, '')
-	FROM webhook_deliveries d
+		d.last_status, d.last_error, d.job_id, d.lease_until, e.body, COALESCE(w.disabled_version, '')`
+	deliveryJoins = ` FROM webhook_deliveries d
 	JOIN lead_events e ON e.id = d.event_id
 	JOIN leads l ON l.id = d.lead_id
-	LEFT JOIN webhook_endpoints w ON w.id = d.endpoint
-	WHERE d.id = $1`
+	LEFT JOIN webhook_endpoints w ON w.id = d.endpoint`
 
-	// selectBlockerSQL finds the earliest delivery of the same lead to the same endpoint,
-	// of an earlier event, that is not final: it goes first.
-	selectBlockerSQL = `SELECT next_try_at, lease_until FROM webhook_deliveries
-	WHERE lead_id = $1 AND endpoint = $2 AND event_id < $3 AND state IN ('pending', 'failed')
-	ORDER BY event_id LIMIT 1`
+	selectDeliveryForWorkSQL = `SELECT ` + deliveryCols + deliveryJoins + ` WHERE d.id = $1`
+
+	// selectHeadSQL finds a stream's head: its earliest open delivery.
+	selectHeadSQL = `SELECT ` + deliveryCols + deliveryJoins + `
+	WHERE d.lead_id = $1 AND d.endpoint = $2 AND d.state IN ('pending', 'failed')
+	ORDER BY d.event_id LIMIT 1`
+
+	// claimHeadSQL makes job $2 the one working delivery $1, when no job is.
+	claimHeadSQL = `UPDATE webhook_deliveries SET job_id = $2 WHERE id = $1 AND job_id = 0`
 
 	freezeBodySQL = `UPDATE lead_events SET body = $2 WHERE id = $1 AND body IS NULL`
 	selectBodySQL = `SELECT body FROM lead_events WHERE id = $1`
@@ -332,15 +357,22 @@ const (
 		last_status = $5, last_error = $6, lease_until = 0
 	WHERE id = $1 AND lease_until = $7`
 
-	// dropSQL ends an open delivery without a try (endpoint disabled or removed).
+	// dropSQL ends an open delivery of job $5 without a try (endpoint disabled or removed).
 	dropSQL = `UPDATE webhook_deliveries SET state = $2, done_at = $3, last_error = $4, next_try_at = 0
-	WHERE id = $1 AND state IN ('pending', 'failed') AND lease_until < $3`
+	WHERE id = $1 AND job_id = $5 AND state IN ('pending', 'failed') AND lease_until < $3`
 
-	// selectNextSQL finds the next delivery of the same lead to the same endpoint that is
-	// not final, and its job, to wake it.
-	selectNextSQL = `SELECT id, job_id FROM webhook_deliveries
+	// lockLeadSQL locks a lead's row on PostgreSQL, as the writers of its events do, so
+	// that handing a stream on and writing a delivery into it do not miss each other
+	// (SQLite has one writer: its transactions never overlap).
+	lockLeadSQL = `SELECT 1 FROM leads WHERE id = $1 FOR UPDATE`
+
+	// selectNextSQL finds the next open delivery of the same lead to the same endpoint.
+	selectNextSQL = `SELECT id FROM webhook_deliveries
 	WHERE lead_id = $1 AND endpoint = $2 AND event_id > $3 AND state IN ('pending', 'failed')
 	ORDER BY event_id LIMIT 1`
+
+	// handOverSQL gives a delivery another job.
+	handOverSQL = `UPDATE webhook_deliveries SET job_id = $2 WHERE id = $1`
 
 	disableEndpointSQL = `UPDATE webhook_endpoints SET disabled_version = $2, disabled_at = $3, disabled_reason = $4
 	WHERE id = $1`
@@ -360,83 +392,86 @@ const (
 // looks again, until GiveUpAfter has passed since its event.
 const unknownEndpointWait = 5 * time.Minute
 
-// blockedWait bounds a wait, snoozed, for an earlier delivery being tried: its end wakes
-// the waiting job, and this catches a wake that came while that job ran.
-const blockedWait = 2 * time.Second
-
-// blockedPoll is how often a job looks, without a write, whether the earlier delivery
-// being tried has ended: most tries take milliseconds, and waiting here spares the
-// writes of a snooze and a wake (on SQLite, the leads coming in share the one writer).
-// It waits so while that try may last; for an earlier delivery that is due but not
-// being tried yet (its job waits for a worker), only blockedDueWait: then it snoozes,
-// freeing its worker, until that one's end wakes it.
-const (
-	blockedPoll    = 20 * time.Millisecond
-	blockedDueWait = 200 * time.Millisecond
-)
-
-// deliver works the delivery of job: it waits for the delivery's turn, makes a try and
-// writes its result (completing the job with a final one). It returns how long the job
-// should wait before it looks again, or 0 when it is done; store errors for River to
-// retry the job.
+// deliver works the stream of job's delivery: its head, and each next one as the one
+// before becomes final, as long as the job's time allows. It returns how long the job
+// should wait before it looks again (a failed try's retry), or 0 when it is done; store
+// errors for River to retry the job.
 func (db *DB) deliver(ctx context.Context, c *courier, job *river.Job[deliverArgs]) (time.Duration, error) {
-	id := job.Args.Delivery
-	d, err := db.deliveryForWork(ctx, id)
+	first, err := db.deliveryForWork(ctx, selectDeliveryForWorkSQL, job.Args.Delivery)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, nil // its lead is gone
 	case err != nil:
-		return 0, fmt.Errorf("delivery %s: %w", id, err)
-	case d.job != job.ID, d.State.Final():
-		return 0, nil // another job took it over, or it is done
+		return 0, fmt.Errorf("delivery %s: %w", job.Args.Delivery, err)
+	case first.job != job.ID:
+		return 0, nil // the sweep gave it, and so its stream, to another job
 	}
-	d.river = job
+	for {
+		d, err := db.deliveryForWork(ctx, selectHeadSQL, first.Event.LeadID, first.Endpoint)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return 0, nil // the stream is done
+		case err != nil:
+			return 0, fmt.Errorf("deliveries of lead %s: %w", first.Event.LeadID, err)
+		case d.job == job.ID:
+		case d.job != 0:
+			return 0, nil // another job works the stream now
+		default:
+			// A head without a job: take it.
+			if claimed, err := db.claimHead(ctx, d.ID, job.ID); err != nil || !claimed {
+				return 0, err
+			}
+		}
+		again, next, err := db.deliverHead(ctx, c, job.ID, d)
+		if err != nil || !next {
+			return again, err
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < c.policy.TryTimeout+5*time.Second {
+			return 0, river.JobSnooze(0) // go on in a new run, with the time of a run
+		}
+	}
+}
+
+// claimHead makes job the one working delivery id when no job does.
+func (db *DB) claimHead(ctx context.Context, id string, job int64) (bool, error) {
+	res, err := db.w.ExecContext(ctx, claimHeadSQL, id, job)
+	if err != nil {
+		return false, fmt.Errorf("delivery %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// deliverHead makes a try of d, the head of its stream, worked by job, and writes its
+// result. next says d became final and the job has the stream's next delivery to work
+// now; again, when to look again.
+func (db *DB) deliverHead(ctx context.Context, c *courier, job int64, d delivery) (again time.Duration, next bool, err error) {
 	now := db.now()
 	ep, configured := db.endpoint(d.Endpoint)
 	switch {
 	case !configured && now.Sub(d.Event.At) > c.policy.GiveUpAfter:
-		return 0, db.drop(ctx, c, d, dialer.DeliveryGaveUp, reasonRemoved, now)
+		return db.drop(ctx, c, job, d, dialer.DeliveryGaveUp, reasonRemoved, now)
 	case !configured:
 		// Removed from the configuration, or not yet in this node's: a reload reaches
 		// the nodes one by one. Nothing is sent from here; look again later.
-		return unknownEndpointWait, nil
+		return unknownEndpointWait, false, nil
 	case d.disabledAs != "" && d.disabledAs == ep.Version:
-		return 0, db.drop(ctx, c, d, dialer.DeliveryDisabled, reasonDisabled, now)
+		return db.drop(ctx, c, job, d, dialer.DeliveryDisabled, reasonDisabled, now)
 	case d.lease > millis(now):
-		return fromMillis(d.lease).Sub(now), nil // a try is in progress
-	}
-	for waited := time.Duration(0); ; waited += blockedPoll {
-		b, wait, err := db.blocked(ctx, d, now)
-		switch {
-		case err != nil:
-			return 0, err
-		case b == beingTried && waited < c.policy.TryTimeout, b == dueNow && waited < blockedDueWait:
-			// Being tried now, or due: look again in a moment rather than snooze.
-			select {
-			case <-time.After(blockedPoll):
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			}
-			now = db.now()
-			continue
-		case b != notBlocked:
-			return wait, nil
-		}
-		break
-	}
-	if d.NextTryAt.After(now) {
-		return d.NextTryAt.Sub(now), nil // woken early, by the delivery before it
+		return fromMillis(d.lease).Sub(now), false, nil // a try is in progress
+	case d.NextTryAt.After(now):
+		return d.NextTryAt.Sub(now), false, nil // woken before its retry
 	}
 
 	if !d.hasBody {
 		if d.body, err = c.Body(ctx, d.Event); err != nil {
-			return 0, fmt.Errorf("delivery %s: body: %w", id, err)
+			return 0, false, fmt.Errorf("delivery %s: body: %w", d.ID, err)
 		}
 	}
 	lease := now.Add(c.policy.lease())
-	started, err := db.startTry(ctx, &d, now, lease)
+	started, err := db.startTry(ctx, &d, job, now, lease)
 	if err != nil || !started {
-		return time.Second, err
+		return time.Second, false, err
 	}
 
 	res := c.Send(ctx, d.Delivery, d.body)
@@ -445,7 +480,6 @@ func (db *DB) deliver(ctx context.Context, c *courier, job *river.Job[deliverArg
 	defer cancel()
 	end := db.now()
 	d.LastStatus, d.LastError = res.Status, res.Error
-	var again time.Duration
 	switch res.Outcome {
 	case dialer.TryDelivered:
 		d.State, d.DoneAt, d.LastError = dialer.DeliveryDelivered, end, ""
@@ -462,30 +496,16 @@ func (db *DB) deliver(ctx context.Context, c *courier, job *river.Job[deliverArg
 	if d.State.Final() {
 		d.NextTryAt = time.Time{}
 	}
-	switch err := db.finishTry(wctx, d, ep, lease, end); {
+	next, err = db.finishTry(wctx, job, d, ep, lease, end)
+	switch {
 	case errors.Is(err, errUnchanged):
-		return 0, nil // the sweep gave the delivery to another job meanwhile
+		return 0, false, nil // the sweep gave the delivery to another job meanwhile
 	case err != nil:
 		// The lease lapses and the sweep gives the delivery another try.
-		return 0, fmt.Errorf("delivery %s: %w", id, err)
+		return 0, false, fmt.Errorf("delivery %s: %w", d.ID, err)
 	}
 	c.Observe(d.Delivery, res)
-	return again, nil
-}
-
-// deliveryTx is inTx for the delivery jobs' writes: on SQLite, one at a time, so that
-// a burst of deliveries queues here rather than at the single writer connection, where
-// leads coming in would wait behind all of them.
-func (db *DB) deliveryTx(ctx context.Context, f func(tx *sql.Tx) error) error {
-	if db.dialect == SQLite {
-		select {
-		case db.deliveryWrites <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		defer func() { <-db.deliveryWrites }()
-	}
-	return db.inTx(ctx, f)
+	return again, next, nil
 }
 
 // endpoint returns the configured endpoint id.
@@ -498,14 +518,16 @@ func (db *DB) endpoint(id string) (Endpoint, bool) {
 	return ep, ok
 }
 
-func (db *DB) deliveryForWork(ctx context.Context, id string) (delivery, error) {
+// deliveryForWork reads one delivery by query (selectDeliveryForWorkSQL,
+// selectHeadSQL) and args; sql.ErrNoRows when there is none.
+func (db *DB) deliveryForWork(ctx context.Context, query string, args ...any) (delivery, error) {
 	var (
 		d                           delivery
 		typ, state                  string
 		at, first, last, next, done int64
 		body                        []byte
 	)
-	err := db.r.QueryRowContext(ctx, selectDeliveryForWorkSQL, id).Scan(&d.ID, &d.Event.ID, &typ, &at,
+	err := db.r.QueryRowContext(ctx, query, args...).Scan(&d.ID, &d.Event.ID, &typ, &at,
 		&d.Event.LeadID, &d.Event.Dealer, &d.Endpoint, &d.URL, &state, &d.Tries, &first, &last, &next, &done,
 		&d.LastStatus, &d.LastError, &d.job, &d.lease, &body, &d.disabledAs)
 	if err != nil {
@@ -517,42 +539,13 @@ func (db *DB) deliveryForWork(ctx context.Context, id string) (delivery, error) 
 	return d, nil
 }
 
-// blocker says what holds a delivery up: the earliest open delivery of its lead to its
-// endpoint, of an earlier event.
-type blocker int
-
-const (
-	notBlocked blocker = iota
-	beingTried         // its try is in progress
-	dueNow             // due, its job not started yet
-	retryLater         // waiting for its next try
-)
-
-// blocked says what holds d up at now, and how long to snooze for it.
-func (db *DB) blocked(ctx context.Context, d delivery, now time.Time) (blocker, time.Duration, error) {
-	var next, lease int64
-	err := db.r.QueryRowContext(ctx, selectBlockerSQL, d.Event.LeadID, d.Endpoint, d.Event.ID).Scan(&next, &lease)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return notBlocked, 0, nil
-	case err != nil:
-		return 0, 0, fmt.Errorf("delivery %s: earlier deliveries: %w", d.ID, err)
-	case lease > millis(now):
-		return beingTried, blockedWait, nil
-	case next > millis(now):
-		// Look again just after its retry, unless its end wakes this job first.
-		return retryLater, fromMillis(next).Sub(now) + time.Second, nil
-	}
-	return dueNow, blockedWait, nil
-}
-
-// startTry takes d's lease until lease, counts the try and fixes the event's body (the
-// first try of the event to any endpoint writes it; any other reads it back). started is
-// false when the delivery is no longer open, not d's job's, or being tried.
-func (db *DB) startTry(ctx context.Context, d *delivery, now, lease time.Time) (started bool, err error) {
+// startTry takes d's lease for job until lease, counts the try and fixes the event's
+// body (the first try of the event to any endpoint writes it; any other reads it back).
+// started is false when the delivery is no longer open, not job's, or being tried.
+func (db *DB) startTry(ctx context.Context, d *delivery, job int64, now, lease time.Time) (started bool, err error) {
 	err = db.deliveryTx(ctx, func(tx *sql.Tx) error {
 		var first int64
-		err := tx.QueryRowContext(ctx, startTrySQL, d.ID, d.job, millis(now), millis(lease)).Scan(&d.Tries, &first)
+		err := tx.QueryRowContext(ctx, startTrySQL, d.ID, job, millis(now), millis(lease)).Scan(&d.Tries, &first)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -577,10 +570,14 @@ func (db *DB) startTry(ctx context.Context, d *delivery, now, lease time.Time) (
 }
 
 // finishTry writes d's state after the try that held lease, and what follows from it:
-// a disabled endpoint and its open deliveries, the next delivery's job woken when d is
-// final. errUnchanged, and nothing written, when the try no longer holds the lease.
-func (db *DB) finishTry(ctx context.Context, d delivery, ep Endpoint, lease, now time.Time) error {
-	return db.deliveryTx(ctx, func(tx *sql.Tx) error {
+// a disabled endpoint and its open deliveries; when d is final, the stream's next
+// delivery handed to job (next). errUnchanged, and nothing written, when the try no
+// longer holds the lease.
+func (db *DB) finishTry(ctx context.Context, job int64, d delivery, ep Endpoint, lease, now time.Time) (next bool, err error) {
+	err = db.deliveryTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockLead(ctx, tx, d.Event.LeadID); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, finishTrySQL, d.ID, string(d.State), millis(d.NextTryAt), millis(d.DoneAt),
 			d.LastStatus, d.LastError, millis(lease))
 		if err != nil {
@@ -599,35 +596,22 @@ func (db *DB) finishTry(ctx context.Context, d delivery, ep Endpoint, lease, now
 			}
 		}
 		if d.State.Final() {
-			return errors.Join(db.wakeNext(ctx, tx, d), db.completeJob(ctx, tx, d))
+			next, err = db.handNext(ctx, tx, job, d)
 		}
-		return nil
+		return err
 	})
+	return next, err
 }
 
-// completeJob completes d's job inside tx, with the write that makes d final: one write
-// less than River completing it after (it then finds the job completed already).
-func (db *DB) completeJob(ctx context.Context, tx *sql.Tx, d delivery) error {
-	if d.river == nil {
-		return nil
-	}
-	var err error
-	if db.dialect == SQLite {
-		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx, d.river)
-	} else {
-		_, err = river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, d.river)
-	}
-	if errors.Is(err, rivertype.ErrNotFound) {
-		return nil
-	}
-	return err
-}
-
-// drop ends d without a try, as state for reason, and wakes the next delivery.
-func (db *DB) drop(ctx context.Context, c *courier, d delivery, state dialer.DeliveryState, reason string, now time.Time) error {
+// drop ends d, worked by job, without a try, as state for reason, and hands the
+// stream's next delivery to job (next).
+func (db *DB) drop(ctx context.Context, c *courier, job int64, d delivery, state dialer.DeliveryState, reason string, now time.Time) (again time.Duration, next bool, err error) {
 	var dropped bool
-	err := db.deliveryTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, dropSQL, d.ID, string(state), millis(now), reason)
+	err = db.deliveryTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockLead(ctx, tx, d.Event.LeadID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, dropSQL, d.ID, string(state), millis(now), reason, job)
 		if err != nil {
 			return err
 		}
@@ -635,51 +619,45 @@ func (db *DB) drop(ctx context.Context, c *courier, d delivery, state dialer.Del
 			return err
 		}
 		dropped = true
-		return errors.Join(db.wakeNext(ctx, tx, d), db.completeJob(ctx, tx, d))
+		next, err = db.handNext(ctx, tx, job, d)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("delivery %s: %w", d.ID, err)
+		return 0, false, fmt.Errorf("delivery %s: %w", d.ID, err)
 	}
 	if dropped {
 		d.State, d.DoneAt, d.NextTryAt, d.LastError = state, now, time.Time{}, reason
 		c.Observe(d.Delivery, dialer.TryResult{})
 	}
-	return nil
+	return 0, next, nil
 }
 
-// handOverSQL gives a delivery another job.
-const handOverSQL = `UPDATE webhook_deliveries SET job_id = $2 WHERE id = $1`
+// lockLead locks lead id's row inside tx on PostgreSQL (lockLeadSQL).
+func (db *DB) lockLead(ctx context.Context, tx *sql.Tx, id string) error {
+	if db.dialect != Postgres {
+		return nil
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, lockLeadSQL, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // the lead is gone: nothing to keep in order
+	}
+	return err
+}
 
-// wakeNext makes the job of the next open delivery of d's lead to d's endpoint due now,
-// inside tx. A job that is running cannot be woken, and may be one that died with its
-// node while it waited (River rescues it only after minutes): the delivery is then
-// handed to a new job, due now. The old one, alive or rescued, finds it is no longer the
-// delivery's job (startTry and deliver check) and ends.
-func (db *DB) wakeNext(ctx context.Context, tx *sql.Tx, d delivery) error {
-	var (
-		next string
-		job  int64
-	)
-	err := tx.QueryRowContext(ctx, selectNextSQL, d.Event.LeadID, d.Endpoint, d.Event.ID).Scan(&next, &job)
+// handNext hands the stream's next open delivery after d to job, inside tx; false when
+// there is none.
+func (db *DB) handNext(ctx context.Context, tx *sql.Tx, job int64, d delivery) (bool, error) {
+	var next string
+	err := tx.QueryRowContext(ctx, selectNextSQL, d.Event.LeadID, d.Endpoint, d.Event.ID).Scan(&next)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil
+		return false, nil
 	case err != nil:
-		return err
+		return false, err
 	}
-	row, err := db.q.client.JobRetryTx(ctx, tx, job)
-	switch {
-	case err != nil && !errors.Is(err, river.ErrNotFound):
-		return fmt.Errorf("queue: job %d: %w", job, err)
-	case err == nil && row.State != rivertype.JobStateRunning:
-		return nil // due now
-	}
-	res, err := db.q.client.InsertTx(ctx, tx, deliverArgs{Delivery: next}, &river.InsertOpts{Queue: queueWebhooks})
-	if err != nil {
-		return fmt.Errorf("queue delivery: %w", err)
-	}
-	_, err = tx.ExecContext(ctx, handOverSQL, next, res.Job.ID)
-	return err
+	_, err = tx.ExecContext(ctx, handOverSQL, next, job)
+	return err == nil, err
 }
 
 // lapsedDeliveriesSQL lists the deliveries whose try's lease ran out: the node trying
@@ -687,52 +665,124 @@ func (db *DB) wakeNext(ctx context.Context, tx *sql.Tx, d delivery) error {
 const lapsedDeliveriesSQL = `SELECT id, lease_until FROM webhook_deliveries
 	WHERE lease_until <> 0 AND lease_until < $1 AND state IN ('pending', 'failed')`
 
-// takeOverSQL gives a delivery whose try's lease lapsed a new job.
+// takeOverSQL gives a delivery whose try's lease ($3) lapsed a new job.
 const takeOverSQL = `UPDATE webhook_deliveries SET job_id = $2, lease_until = 0 WHERE id = $1 AND lease_until = $3`
 
-// takeOverLapsed gives every delivery whose try's lease lapsed a new job, due now.
+// idleHeadsSQL lists the streams' heads (open deliveries with no open one before them)
+// that nobody is trying and that have been due since before $1: since their event,
+// when never tried, else since their retry time. Their job should have taken them by
+// then; takeOverIdle asks River whether it still may.
+const idleHeadsSQL = `SELECT d.id, d.job_id FROM webhook_deliveries d
+	JOIN lead_events e ON e.id = d.event_id
+	WHERE d.state IN ('pending', 'failed') AND d.lease_until = 0
+		AND CASE WHEN d.tries = 0 THEN e.at ELSE d.next_try_at END < $1
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+			WHERE p.lead_id = d.lead_id AND p.endpoint = d.endpoint AND p.event_id < d.event_id
+				AND p.state IN ('pending', 'failed'))`
+
+// takeIdleSQL gives an idle head, still worked by job $3 and not tried, a new job.
+const takeIdleSQL = `UPDATE webhook_deliveries SET job_id = $2 WHERE id = $1 AND job_id = $3 AND lease_until = 0`
+
+// takeOverLapsed gives a new job, due now, to every delivery whose try's lease lapsed,
+// and to every stream head whose job died before its try took the lease (a node killed
+// between River handing it the job and the try; River itself would rescue the job only
+// after minutes), or ended without it.
 func (db *DB) takeOverLapsed(ctx context.Context) error {
-	rows, err := db.w.QueryContext(ctx, lapsedDeliveriesSQL, millis(db.now()))
+	now := db.now()
+	lapsed, err := db.pairs(ctx, lapsedDeliveriesSQL, millis(now))
 	if err != nil {
 		return fmt.Errorf("sweep deliveries: %w", err)
 	}
-	type lapsed struct {
-		id    string
-		lease int64
-	}
-	var ls []lapsed
-	for rows.Next() {
-		var l lapsed
-		if err := rows.Scan(&l.id, &l.lease); err != nil {
-			rows.Close()
-			return fmt.Errorf("sweep deliveries: %w", err)
-		}
-		ls = append(ls, l)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sweep deliveries: %w", err)
-	}
-	for _, l := range ls {
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
-			job, err := db.q.client.InsertTx(ctx, tx, deliverArgs{Delivery: l.id}, &river.InsertOpts{Queue: queueWebhooks})
-			if err != nil {
-				return err
-			}
-			res, err := tx.ExecContext(ctx, takeOverSQL, l.id, job.Job.ID, l.lease)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				return errors.Join(err, errUnchanged) // a try took the lease again: no new job
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errUnchanged) {
+	for _, l := range lapsed {
+		if err := db.giveNewJob(ctx, l.id, takeOverSQL, l.n); err != nil {
 			return fmt.Errorf("sweep deliveries: %s: %w", l.id, err)
 		}
 	}
+	grace := db.policy().lease()
+	idle, err := db.pairs(ctx, idleHeadsSQL, millis(now.Add(-grace)))
+	if err != nil {
+		return fmt.Errorf("sweep deliveries: %w", err)
+	}
+	for _, h := range idle {
+		if db.jobMayRun(ctx, h.n, grace) {
+			continue
+		}
+		if err := db.giveNewJob(ctx, h.id, takeIdleSQL, h.n); err != nil {
+			return fmt.Errorf("sweep deliveries: %s: %w", h.id, err)
+		}
+	}
 	return nil
+}
+
+// jobMayRun reports whether River job id is waiting to run, or running for less than
+// grace (so not on a node that died). A job that cannot be read is taken as alive: the
+// next sweep looks again.
+func (db *DB) jobMayRun(ctx context.Context, id int64, grace time.Duration) bool {
+	if id == 0 {
+		return false
+	}
+	job, err := db.q.client.JobGet(ctx, id)
+	switch {
+	case errors.Is(err, river.ErrNotFound):
+		return false
+	case err != nil:
+		return true
+	}
+	switch job.State {
+	case rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending:
+		return true
+	case rivertype.JobStateRunning:
+		return job.AttemptedAt == nil || time.Since(*job.AttemptedAt) < grace
+	}
+	return false // completed, cancelled or discarded while its delivery is open
+}
+
+// idAndNumber is a delivery id and a number (a lease time, a job id) read with it.
+type idAndNumber struct {
+	id string
+	n  int64
+}
+
+// pairs runs a query of (id, number) rows.
+func (db *DB) pairs(ctx context.Context, query string, args ...any) ([]idAndNumber, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []idAndNumber
+	for rows.Next() {
+		var p idAndNumber
+		if err := rows.Scan(&p.id, &p.n); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// giveNewJob inserts a job for delivery id and makes it the delivery's with update
+// (takeOverSQL, takeIdleSQL: $1 id, $2 the new job, $3 guard), in one transaction; when
+// the guard no longer holds (the delivery moved on meanwhile) nothing is written.
+func (db *DB) giveNewJob(ctx context.Context, id, update string, guard int64) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		job, err := db.q.client.InsertTx(ctx, tx, deliverArgs{Delivery: id}, &river.InsertOpts{Queue: queueWebhooks})
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, update, id, job.Job.ID, guard)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return errors.Join(err, errUnchanged)
+		}
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	return err
 }
 
 const selectDeliveriesSQL = `SELECT d.id, d.event_id, e.type, e.at, d.endpoint, COALESCE(w.url, ''), d.state,

@@ -252,6 +252,45 @@ func TestDeliveryOrderAndRetry(t *testing.T) {
 	})
 }
 
+// A lead's events to one endpoint are one stream with one job: those written behind an
+// open delivery get no job of their own; the stream's job sends them, in order.
+func TestDeliveryOneJobPerStream(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		u := b.newURL(t)
+		db := mustOpen(t, u)
+		ctx := t.Context()
+		setEndpoints(t, db, store.Endpoint{ID: "crm", Dealer: "jansen", URL: "https://crm.example/hooks", Version: "1"})
+		l := mustCreate(t, db, newLead("jansen"))
+		for _, u := range []dialer.LeadUpdate{
+			{Status: dialer.StatusConnected, ConnectedAt: t0.Add(7 * time.Second)},
+			{Status: dialer.StatusCompleted, EndedAt: t0.Add(time.Minute)},
+		} {
+			u.ID = l.ID
+			if _, err := db.UpdateLead(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var jobs int
+		if err := rawDB(t, b, u).QueryRowContext(ctx,
+			`SELECT count(*) FROM river_job WHERE kind = 'leadline_deliver_event'`).Scan(&jobs); err != nil {
+			t.Fatal(err)
+		}
+		if jobs != 1 {
+			t.Errorf("%d delivery jobs for one stream of 3 events, want 1", jobs)
+		}
+		c := &courier{}
+		work(t, db, c, fastPolicy)
+		waitDeliveries(t, db, l.ID, func(ds []dialer.Delivery) bool { return len(ds) == 3 && allFinal(ds) })
+		var order []string
+		for _, s := range c.sent() {
+			order = append(order, string(s.Event.Type))
+		}
+		if want := []string{"lead.received", "lead.connected", "lead.completed"}; !slices.Equal(order, want) {
+			t.Errorf("sent %q, want %q", order, want)
+		}
+	})
+}
+
 // A 410 Gone disables the endpoint: that delivery and every other open one to it end
 // disabled, later events are not sent to it, and the other endpoint goes on. A new
 // configuration of the endpoint (another Version) enables it again.
@@ -434,6 +473,31 @@ func TestDeliveryTakenOverAfterNodeDied(t *testing.T) {
 		sent := c.sent()
 		if len(sent) != 2 || sent[0].ID != ds[0].ID || sent[0].body != sentBefore || sent[1].Event.Type != dialer.EventExhausted {
 			t.Errorf("sent %+v", sent)
+		}
+	})
+}
+
+// A stream head whose job died before its try took a lease (a node killed right after
+// River handed it the job) is given a new job by the sweep once it has been due for
+// longer than a try may take: here its job is gone altogether.
+func TestDeliveryIdleHeadTakenOver(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		u := b.newURL(t)
+		db, err := store.OpenAndMigrate(t.Context(), u, store.WithTakeover(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		setEndpoints(t, db, store.Endpoint{ID: "crm", Dealer: "jansen", URL: "https://crm.example/hooks", Version: "1"})
+		l := mustCreate(t, db, newLead("jansen")) // its event is days old (t0)
+		if _, err := rawDB(t, b, u).ExecContext(t.Context(), `UPDATE webhook_deliveries SET job_id = 987654321`); err != nil {
+			t.Fatal(err)
+		}
+		c := &courier{}
+		work(t, db, c, fastPolicy)
+		ds := waitDeliveries(t, db, l.ID, allFinal)
+		if ds[0].State != dialer.DeliveryDelivered || len(c.sent()) != 1 {
+			t.Errorf("deliveries %+v, sent %d", ds, len(c.sent()))
 		}
 	})
 }

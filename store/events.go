@@ -29,17 +29,18 @@ const (
 )
 
 // eventQueries are the statements writeEvents runs: warm them before the transaction.
-var eventQueries = []string{insertEventSQL, insertDeliverySQL}
+var eventQueries = []string{insertEventSQL, insertDeliverySQL, selectStreamOpenSQL}
 
 // writeEvents writes events of types, of lead id of dealer, at at, inside tx, each with
-// its deliveries to the dealer's webhook endpoints (deliver.go).
-func (db *DB) writeEvents(ctx context.Context, tx *sql.Tx, id, dealer string, at time.Time, types ...dialer.EventType) error {
-	for _, t := range types {
+// its deliveries to the dealer's webhook endpoints (deliver.go); fresh says the lead is
+// being created in tx. The caller has written the lead's row in tx (so holds its lock).
+func (db *DB) writeEvents(ctx context.Context, tx *sql.Tx, id, dealer string, at time.Time, fresh bool, types ...dialer.EventType) error {
+	for i, t := range types {
 		var eid int64
 		if err := db.txRow(ctx, tx, insertEventSQL, id, string(t), millis(at)).Scan(&eid); err != nil {
 			return fmt.Errorf("event %s: %w", t, err)
 		}
-		if err := db.writeDeliveries(ctx, tx, eid, id, dealer, t); err != nil {
+		if err := db.writeDeliveries(ctx, tx, eid, id, dealer, t, fresh && i == 0); err != nil {
 			return fmt.Errorf("event %s: %w", t, err)
 		}
 	}
@@ -63,7 +64,7 @@ func (db *DB) RecordEvent(ctx context.Context, id string, t dialer.EventType, at
 		if err != nil {
 			return err
 		}
-		return db.writeEvents(ctx, tx, id, dealer, at, t)
+		return db.writeEvents(ctx, tx, id, dealer, at, false, t)
 	})
 	if err != nil {
 		return fmt.Errorf("record event %s of lead %s: %w", t, id, err)

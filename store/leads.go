@@ -216,7 +216,7 @@ func (db *DB) insertLeadTx(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, l 
 			return dialer.Lead{}, fmt.Errorf("original: %w", err)
 		}
 	}
-	if err := db.writeEvents(ctx, tx, stored.ID, stored.Dealer, stored.CreatedAt, dialer.CreatedEvents(stored.Status)...); err != nil {
+	if err := db.writeEvents(ctx, tx, stored.ID, stored.Dealer, stored.CreatedAt, true, dialer.CreatedEvents(stored.Status)...); err != nil {
 		return dialer.Lead{}, err
 	}
 	return stored, nil
@@ -533,7 +533,7 @@ func (db *DB) insertAttemptWithEvents(ctx context.Context, a *dialer.Attempt, ar
 		if err := db.txRow(ctx, tx, insertAttemptSQL, args...).Scan(&a.ID); err != nil {
 			return err
 		}
-		return db.writeEvents(ctx, tx, a.LeadID, dealer, a.StartedAt, events...)
+		return db.writeEvents(ctx, tx, a.LeadID, dealer, a.StartedAt, false, events...)
 	})
 }
 
@@ -606,7 +606,7 @@ func (db *DB) updateWithEvent(ctx context.Context, u dialer.LeadUpdate, t dialer
 		if err := tx.StmtContext(ctx, update).QueryRowContext(ctx, args...).Scan(&dealer); err != nil {
 			return err
 		}
-		return db.writeEvents(ctx, tx, u.ID, dealer, at, t)
+		return db.writeEvents(ctx, tx, u.ID, dealer, at, false, t)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		// Final, or missing. Read outside the transaction: on :memory: it held the one

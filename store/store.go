@@ -76,8 +76,9 @@ type DB struct {
 	// its policy (deliver.go). Both nil until set.
 	endpoints atomic.Pointer[endpoints]
 	courier   atomic.Pointer[courier]
-	// deliveryWrites admits one delivery job's write at a time on SQLite (deliveryTx).
-	deliveryWrites chan struct{}
+	// batch commits the delivery jobs' writes in groups on SQLite (deliveryTx); nil on
+	// PostgreSQL.
+	batch *batcher
 }
 
 // Option configures Open.
@@ -157,7 +158,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	db.q.owner.Store(db)
-	db.deliveryWrites = make(chan struct{}, 1)
+	if db.dialect == SQLite {
+		db.batch = newBatcher(db.w)
+	}
 	return db, nil
 }
 
@@ -333,6 +336,9 @@ func (db *DB) SQL() *sql.DB { return db.w }
 
 // Close closes the store's connections.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.close()
+	}
 	var err error
 	if db.r != db.w {
 		err = db.r.Close()

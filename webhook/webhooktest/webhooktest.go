@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -197,6 +198,8 @@ type Receiver struct {
 	secrets []string
 	v       *Verifier
 
+	started atomic.Int64 // requests that arrived, answered or not
+
 	mu     sync.Mutex // guards the following
 	reqs   []Request
 	answer func(Request) Answer
@@ -233,6 +236,7 @@ func (r *Receiver) Answer(f func(Request) Answer) {
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, stop <-chan struct{}) {
+	r.started.Add(1)
 	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 	got := Request{
 		At: time.Now(), ID: req.Header.Get("webhook-id"), Timestamp: req.Header.Get("webhook-timestamp"),
@@ -288,6 +292,13 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, stop <-chan s
 	case r.seen <- struct{}{}:
 	default:
 	}
+}
+
+// InFlight is the number of requests that arrived and are not answered yet.
+func (r *Receiver) InFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int(r.started.Load()) - len(r.reqs)
 }
 
 // Requests returns the requests so far, in the order they were answered.
