@@ -152,13 +152,12 @@ func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
 		Workers: workers,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 20},
-			// Deliveries are due as their event is written: looked for twice a second
-			// (on SQLite, an empty look is a write transaction that changes nothing),
-			// and at once again after a fetch while more are due. A fetch takes as many
-			// jobs as workers are free: a burst of leads is drained in batches of up to
-			// 100, a batch every 20 ms at most (River's default, 100 ms between batches of
-			// 20, capped deliveries at about 160 a second).
-			queueWebhooks: {MaxWorkers: 100, FetchPollInterval: 500 * time.Millisecond},
+			// Deliveries are due as their event is written: looked for ten times a
+			// second (an empty look on SQLite is a write transaction that changes
+			// nothing, about 0.1 ms), and again after a fetch while more are due. A fetch
+			// takes as many jobs as workers are free, so a burst of leads is drained in
+			// batches of up to 100 streams (20 capped deliveries at about 160 a second).
+			queueWebhooks: {MaxWorkers: 100, FetchPollInterval: 100 * time.Millisecond},
 		},
 		MaxAttempts:          1000, // a watch job retries (with backoff) while the database is away
 		JobTimeout:           30 * time.Second,
