@@ -151,7 +151,9 @@ func New(o Options) *Sender {
 			ForceAttemptHTTP2: true,
 			TLSClientConfig:   &tls.Config{MinVersion: tls.VersionTLS12},
 			// Each try's context bounds connecting, TLS and waiting for the answer.
-			MaxIdleConnsPerHost: 4,
+			// Deliveries to one CRM run side by side (one per lead): keep enough
+			// connections to it that a burst does not open one per try.
+			MaxIdleConnsPerHost: 16,
 			IdleConnTimeout:     90 * time.Second,
 		},
 		// A 3xx is a failed try: redirects are not followed, whoever they point to.
