@@ -5,14 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/leadview"
@@ -177,52 +174,6 @@ func TestSendOutcomes(t *testing.T) {
 	webhooktest.CheckVerified(t, r.Requests())
 }
 
-// dnsServer answers every A question with 127.0.0.1 and every other with nothing, on a
-// UDP port of 127.0.0.1: a CRM's DNS that points (or rebinds) its name at Leadline's
-// own host.
-func dnsServer(t *testing.T) *net.Resolver {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, addr, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var p dnsmessage.Parser
-			h, err := p.Start(buf[:n])
-			if err != nil {
-				continue
-			}
-			q, err := p.Question()
-			if err != nil {
-				continue
-			}
-			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true})
-			b.EnableCompression()
-			_ = b.StartQuestions()
-			_ = b.Question(q)
-			_ = b.StartAnswers()
-			if q.Type == dnsmessage.TypeA {
-				_ = b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 0},
-					dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}})
-			}
-			msg, err := b.Finish()
-			if err == nil {
-				_, _ = pc.WriteTo(msg, addr)
-			}
-		}
-	}()
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}
-}
-
 // Without webhooks.allow_private_targets no try reaches a loopback address: not a
 // literal one, IPv4 or IPv6, nor a host name whose DNS answers 127.0.0.1 (checked on
 // the address connected to, after DNS). With the switch, the same name is reached.
@@ -234,7 +185,7 @@ func TestPrivateTargetsRefusedAtSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := u.Port()
-	resolver := dnsServer(t)
+	resolver := webhooktest.LoopbackResolver(t)
 	for _, target := range []string{
 		r.URL,
 		"http://crm.example.com:" + port + "/hooks/leadline", // resolves to 127.0.0.1

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,8 +13,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/sip/siptest"
@@ -278,49 +275,6 @@ func TestWebhookTimeoutThenGone(t *testing.T) {
 	}
 }
 
-// loopbackDNS is a DNS server on 127.0.0.1 that answers every name with 127.0.0.1: a
-// CRM's host name pointed (or re-pointed) at Leadline's own host.
-func loopbackDNS(t *testing.T) *net.Resolver {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, addr, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var p dnsmessage.Parser
-			h, err := p.Start(buf[:n])
-			if err != nil {
-				continue
-			}
-			q, err := p.Question()
-			if err != nil {
-				continue
-			}
-			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true})
-			_ = b.StartQuestions()
-			_ = b.Question(q)
-			_ = b.StartAnswers()
-			if q.Type == dnsmessage.TypeA {
-				_ = b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET},
-					dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}})
-			}
-			if msg, err := b.Finish(); err == nil {
-				_, _ = pc.WriteTo(msg, addr)
-			}
-		}
-	}()
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}
-}
-
 // Without webhooks.allow_private_targets a webhook URL on 127.0.0.1 or 10.0.0.1 is
 // refused when the configuration is loaded (leadline check says where), and one whose
 // host name resolves to 127.0.0.1 is refused when sending: the receiver on loopback
@@ -354,7 +308,7 @@ func TestWebhookPrivateTargets(t *testing.T) {
 	named := "http://crm.example.com:" + u.Port() + u.Path // resolves to 127.0.0.1
 	spec := hookSpec(named, "", people)
 	spec.extra = "webhooks: {timeout: 1s}"
-	spec.opts = append(spec.opts, withResolver(loopbackDNS(t)))
+	spec.opts = append(spec.opts, withResolver(webhooktest.LoopbackResolver(t)))
 	ta := startTestApp(t, spec)
 	id := ta.postLead(t, map[string]string{"phone": "06-12345678"})
 	eventually(t, 30*time.Second, "a refused try", func() bool {
