@@ -36,6 +36,9 @@ type Leads interface {
 	List(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error)
 	// Cancel stops dialling the dealer's lead and returns it; dialer.ErrNotFound as Get.
 	Cancel(ctx context.Context, dealer, id string) (dialer.Lead, error)
+	// Deliveries returns the webhook deliveries of the dealer's lead's events, by event
+	// then endpoint; dialer.ErrNotFound as Get.
+	Deliveries(ctx context.Context, dealer, id string) ([]dialer.Delivery, error)
 
 	// Reject keeps a message that reached Leadline for a dealer but held no lead that
 	// can be called, with its reason, and returns it as kept. Errors:

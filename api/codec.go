@@ -2,28 +2,26 @@ package api
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/leadview"
 )
 
 // This file holds decode (request bodies in), validate (headers and query parameters) and
-// encode (JSON out), and the JSON shape of a lead.
+// encode (JSON out). The JSON shape of a lead is package leadview's.
 
 // bodyKind is a lead body's accepted media type.
 type bodyKind int
@@ -540,158 +538,8 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	_, _ = w.Write(b.Bytes())
 }
 
-// leadJSON is a lead as the API shows it (SPEC.md, "HTTP API"). Empty strings are left
-// out except id, dealer, status and phone; zero times are left out. The idempotency key
-// is never shown.
-type leadJSON struct {
-	ID         string        `json:"id"`
-	Dealer     string        `json:"dealer"`
-	Status     dialer.Status `json:"status"`
-	Name       string        `json:"name,omitempty"`
-	Phone      string        `json:"phone"`
-	Email      string        `json:"email,omitempty"`
-	Source     string        `json:"source,omitempty"`
-	Interest   string        `json:"interest,omitempty"`
-	Message    string        `json:"message,omitempty"`
-	AssignedTo string        `json:"assigned_to,omitempty"`
-	ExternalID string        `json:"external_id,omitempty"`
-	// Channel is how the lead arrived; Sender and MessageID who e-mailed it (its From
-	// address and Message-ID) or which portal sent it (and its event id).
-	Channel            dialer.Channel `json:"channel"`
-	Sender             string         `json:"sender,omitempty"`
-	MessageID          string         `json:"message_id,omitempty"`
-	CreatedAt          jsonTime       `json:"created_at,omitzero"`
-	ConnectedAt        jsonTime       `json:"connected_at,omitzero"`
-	EndedAt            jsonTime       `json:"ended_at,omitzero"`
-	SpeedToLeadSeconds *float64       `json:"speed_to_lead_seconds,omitempty"`
-	Reason             string         `json:"reason,omitempty"`
-	// NextAction and NextActionAt say what Leadline will do next with a scheduled lead
-	// and when (dialer.Action): "dial" (opening hours, the customer's calling hours),
-	// "retry_customer" (NextActionPerson, who accepted before, is rung first), or
-	// "next_round" (the flow again after nobody accepted).
-	NextAction       dialer.Action   `json:"next_action,omitempty"`
-	NextActionAt     jsonTime        `json:"next_action_at,omitzero"`
-	NextActionPerson string          `json:"next_action_person,omitempty"`
-	Attempts         []attemptJSON   `json:"attempts,omitempty"`
-	Duplicates       []duplicateJSON `json:"duplicates,omitempty"`
-}
-
-// duplicateJSON is a later post for the lead's number that joined the lead while it was
-// open. Empty strings are left out but channel; the idempotency key is never shown.
-type duplicateJSON struct {
-	ReceivedAt jsonTime       `json:"received_at"`
-	Name       string         `json:"name,omitempty"`
-	Email      string         `json:"email,omitempty"`
-	Source     string         `json:"source,omitempty"`
-	Interest   string         `json:"interest,omitempty"`
-	Message    string         `json:"message,omitempty"`
-	AssignedTo string         `json:"assigned_to,omitempty"`
-	ExternalID string         `json:"external_id,omitempty"`
-	Channel    dialer.Channel `json:"channel"`
-	Sender     string         `json:"sender,omitempty"`
-	MessageID  string         `json:"message_id,omitempty"`
-}
-
-// attemptJSON is one call leg. An attempt in progress has no result.
-type attemptJSON struct {
-	Round      int            `json:"round"` // 1 for the lead's first walk through the flow
-	Leg        dialer.LegKind `json:"leg"`
-	Person     string         `json:"person"`
-	Result     dialer.Result  `json:"result,omitempty"`
-	SIPCode    int            `json:"sip_code,omitempty"`
-	Trunk      string         `json:"trunk,omitempty"` // the trunk that carried the leg
-	StartedAt  jsonTime       `json:"started_at,omitzero"`
-	AnsweredAt jsonTime       `json:"answered_at,omitzero"`
-	AcceptedAt jsonTime       `json:"accepted_at,omitzero"`
-	EndedAt    jsonTime       `json:"ended_at,omitzero"`
-}
-
 // leadList is the answer to GET /v1/leads.
 type leadList struct {
-	Leads      []leadJSON `json:"leads"`
-	NextCursor string     `json:"next_cursor,omitempty"`
-}
-
-func toLeadJSON(l dialer.Lead) leadJSON {
-	j := leadJSON{
-		ID:          l.ID,
-		Dealer:      l.Dealer,
-		Status:      l.Status,
-		Name:        l.Name,
-		Phone:       l.Phone,
-		Email:       l.Email,
-		Source:      l.Source,
-		Interest:    l.Interest,
-		Message:     l.Message,
-		AssignedTo:  l.AssignedTo,
-		ExternalID:  l.ExternalID,
-		Channel:     channel(l.Channel),
-		Sender:      l.Sender,
-		MessageID:   l.MessageID,
-		CreatedAt:   jsonTime(l.CreatedAt),
-		ConnectedAt: jsonTime(l.ConnectedAt),
-		EndedAt:     jsonTime(l.EndedAt),
-		Reason:      l.Reason,
-	}
-	if l.Status == dialer.StatusScheduled && !l.NextAt.IsZero() {
-		j.NextActionAt = jsonTime(l.NextAt)
-		j.NextAction, j.NextActionPerson = l.Plan()
-	}
-	if !l.ConnectedAt.IsZero() {
-		// From the shown (millisecond) times, so that the numbers add up for the reader.
-		ms := l.ConnectedAt.Truncate(time.Millisecond).Sub(l.CreatedAt.Truncate(time.Millisecond)).Milliseconds()
-		s := math.Max(float64(ms), 0) / 1000
-		j.SpeedToLeadSeconds = &s
-	}
-	for _, a := range l.Attempts {
-		j.Attempts = append(j.Attempts, attemptJSON{
-			Round:      a.Round + 1,
-			Leg:        a.Leg,
-			Person:     a.Person,
-			Result:     a.Result,
-			SIPCode:    a.SIPCode,
-			Trunk:      a.Trunk,
-			StartedAt:  jsonTime(a.StartedAt),
-			AnsweredAt: jsonTime(a.AnsweredAt),
-			AcceptedAt: jsonTime(a.AcceptedAt),
-			EndedAt:    jsonTime(a.EndedAt),
-		})
-	}
-	for _, d := range l.Duplicates {
-		j.Duplicates = append(j.Duplicates, duplicateJSON{
-			ReceivedAt: jsonTime(d.ReceivedAt),
-			Name:       d.Name,
-			Email:      d.Email,
-			Source:     d.Source,
-			Interest:   d.Interest,
-			Message:    d.Message,
-			AssignedTo: d.AssignedTo,
-			ExternalID: d.ExternalID,
-			Channel:    channel(d.Channel),
-			Sender:     d.Sender,
-			MessageID:  d.MessageID,
-		})
-	}
-	return j
-}
-
-// channel is how a lead or submission arrived as shown: dialer.ChannelAPI when unset
-// (leads stored before channels were recorded).
-func channel(c dialer.Channel) dialer.Channel {
-	return cmp.Or(c, dialer.ChannelAPI)
-}
-
-// jsonTime is shown as RFC 3339 in UTC with exactly three fractional digits,
-// 2026-11-27T10:00:07.412Z.
-type jsonTime time.Time
-
-const jsonTimeLayout = "2006-01-02T15:04:05.000Z"
-
-func (t jsonTime) IsZero() bool { return time.Time(t).IsZero() }
-
-func (t jsonTime) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(jsonTimeLayout)+2)
-	b = append(b, '"')
-	b = time.Time(t).UTC().AppendFormat(b, jsonTimeLayout)
-	return append(b, '"'), nil
+	Leads      []leadview.Lead `json:"leads"`
+	NextCursor string          `json:"next_cursor,omitempty"`
 }

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/leadview"
 )
 
 // TestDocsMatchRoutes checks that api/openapi.yaml and docs/api.md describe exactly the
@@ -150,11 +151,12 @@ func TestSchemasMatchJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, v := range map[string]any{
-		"Lead": leadJSON{}, "Duplicate": duplicateJSON{}, "Attempt": attemptJSON{}, "LeadList": leadList{},
+		"Lead": leadview.Lead{}, "Duplicate": leadview.Duplicate{}, "Attempt": leadview.Attempt{}, "LeadList": leadList{},
 		"FormReceipt": formReceipt{}, "Rejection": rejectionJSON{}, "RejectionList": rejectionList{},
 		"HookAnswer": hookAnswer{}, "Problem": problem{}, "FieldError": dialer.FieldError{},
 		"PeopleReport": peopleReport{}, "SourcesReport": sourcesReport{}, "PersonReport": personJSON{},
 		"SourceReport": sourceJSON{},
+		"Delivery":     deliveryJSON{}, "DeliveryList": deliveryList{},
 	} {
 		schema, ok := spec.Components.Schemas[name]
 		if !ok {

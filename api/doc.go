@@ -1,5 +1,5 @@
 // Package api owns Leadline's HTTP interface: the routes of SPEC.md's "HTTP API" table,
-// request decoding and validation, the lead's JSON shape, the mapping of errors to RFC 9457
+// request decoding and validation, the mapping of errors to RFC 9457
 // problem responses, authentication and request logging, and who may post leads: API keys
 // compared by SHA-256 in constant time (access.go), public form keys with their origin
 // checks, CORS, honeypot, redirect and rate limits (forms.go), and signed webhooks with
@@ -9,8 +9,10 @@
 // is declared here and implemented by the dialer's intake service; api never touches the
 // store or the phones itself.
 //
-// api imports dialer, phone (to key the per-phone limit), weborigin (Origin and Referer of
-// form posts) and chi, httprate and uuid only.
+// The lead's JSON shape is package leadview's: the webhooks send the same object.
+//
+// api imports dialer, leadview, phone (to key the per-phone limit), weborigin (Origin and
+// Referer of form posts) and chi, httprate and uuid only.
 // It must not import metrics, sip, store or config: the metrics endpoint arrives as an
 // http.Handler and the dealers' keys and rules as an *Access, both wired in cmd.
 package api

@@ -18,6 +18,8 @@ type fakeLeads struct {
 	ListFn   func(ctx context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error)
 	CancelFn func(ctx context.Context, dealer, id string) (dialer.Lead, error)
 
+	DeliveriesFn func(ctx context.Context, dealer, id string) ([]dialer.Delivery, error)
+
 	RejectFn     func(ctx context.Context, r dialer.Rejection) (dialer.Rejection, error)
 	OriginalFn   func(ctx context.Context, dealer, leadID string) (*dialer.Original, error)
 	RejectionsFn func(ctx context.Context, dealer string, limit int, cursor string) ([]dialer.Rejection, string, error)
@@ -101,6 +103,14 @@ func (f *fakeLeads) Cancel(ctx context.Context, dealer, id string) (dialer.Lead,
 		return dialer.Lead{}, errUnexpectedCall
 	}
 	return f.CancelFn(ctx, dealer, id)
+}
+
+func (f *fakeLeads) Deliveries(ctx context.Context, dealer, id string) ([]dialer.Delivery, error) {
+	f.record(call{Method: "Deliveries", Dealer: dealer, ID: id})
+	if f.DeliveriesFn == nil {
+		return nil, errUnexpectedCall
+	}
+	return f.DeliveriesFn(ctx, dealer, id)
 }
 
 func (f *fakeLeads) Original(ctx context.Context, dealer, leadID string) (*dialer.Original, error) {

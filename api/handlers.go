@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/leadview"
 )
 
 // readyTimeout bounds a readiness check.
@@ -186,7 +187,7 @@ func writeCreated(w http.ResponseWriter, lead dialer.Lead, out dialer.Outcome) {
 		w.Header().Set(HeaderJoined, lead.ID)
 	}
 	w.Header().Set("Location", "/v1/leads/"+url.PathEscape(lead.ID))
-	encode(w, status, toLeadJSON(lead))
+	encode(w, status, leadview.FromLead(lead))
 }
 
 // receiptReceived is the status of every formReceipt.
@@ -231,7 +232,7 @@ func (s *server) handleGetLead(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, toLeadJSON(lead))
+	encode(w, http.StatusOK, leadview.FromLead(lead))
 }
 
 // handleListLeads is GET /v1/leads?status=&limit=&cursor=.
@@ -251,9 +252,9 @@ func (s *server) handleListLeads(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := leadList{Leads: make([]leadJSON, 0, len(leads)), NextCursor: next}
+	out := leadList{Leads: make([]leadview.Lead, 0, len(leads)), NextCursor: next}
 	for _, l := range leads {
-		out.Leads = append(out.Leads, toLeadJSON(l))
+		out.Leads = append(out.Leads, leadview.FromLead(l))
 	}
 	encode(w, http.StatusOK, out)
 }
@@ -265,7 +266,7 @@ func (s *server) handleCancelLead(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, toLeadJSON(lead))
+	encode(w, http.StatusOK, leadview.FromLead(lead))
 }
 
 // handleHealthz is GET /healthz: the process is up.

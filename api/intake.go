@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/leadview"
 )
 
 // Headers of an original message's answer.
@@ -53,7 +54,7 @@ func (s *server) handleLeadSource(w http.ResponseWriter, r *http.Request) {
 // noSourceDetail says why lead l has no original message.
 func noSourceDetail(l dialer.Lead) string {
 	const only = " Only leads that arrived by e-mail (channel email or imap) or through a portal's webhook (webhook) keep one."
-	switch channel(l.Channel) {
+	switch leadview.Channel(l.Channel) {
 	case dialer.ChannelAPI:
 		return fmt.Sprintf("Lead %q was posted to POST /v1/leads (channel api), which keeps no original message; "+
 			"its fields are all there is.", l.ID) + only
@@ -69,7 +70,7 @@ func noSourceDetail(l dialer.Lead) string {
 type rejectionJSON struct {
 	ID         string         `json:"id"`
 	Channel    dialer.Channel `json:"channel"`
-	ReceivedAt jsonTime       `json:"received_at"`
+	ReceivedAt leadview.Time  `json:"received_at"`
 	Sender     string         `json:"sender,omitempty"`
 	MessageID  string         `json:"message_id,omitempty"`
 	Subject    string         `json:"subject,omitempty"`
@@ -85,7 +86,7 @@ type rejectionList struct {
 
 func toRejectionJSON(r dialer.Rejection) rejectionJSON {
 	return rejectionJSON{
-		ID: r.ID, Channel: channel(r.Channel), ReceivedAt: jsonTime(r.ReceivedAt),
+		ID: r.ID, Channel: leadview.Channel(r.Channel), ReceivedAt: leadview.Time(r.ReceivedAt),
 		Sender: r.Sender, MessageID: r.MessageID, Subject: r.Subject, Reason: r.Reason, Size: r.Size,
 	}
 }

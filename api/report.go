@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/leadview"
 )
 
 // The owner's reports: how each salesperson followed the dealer's process and how each
@@ -12,20 +13,20 @@ import (
 
 // peopleReport is the answer to GET /v1/reports/people.
 type peopleReport struct {
-	Dealer string       `json:"dealer"`
-	From   jsonTime     `json:"from"`
-	To     jsonTime     `json:"to"`
-	Leads  int          `json:"leads"`
-	People []personJSON `json:"people"`
+	Dealer string        `json:"dealer"`
+	From   leadview.Time `json:"from"`
+	To     leadview.Time `json:"to"`
+	Leads  int           `json:"leads"`
+	People []personJSON  `json:"people"`
 }
 
 // sourcesReport is the answer to GET /v1/reports/sources.
 type sourcesReport struct {
-	Dealer  string       `json:"dealer"`
-	From    jsonTime     `json:"from"`
-	To      jsonTime     `json:"to"`
-	Leads   int          `json:"leads"`
-	Sources []sourceJSON `json:"sources"`
+	Dealer  string        `json:"dealer"`
+	From    leadview.Time `json:"from"`
+	To      leadview.Time `json:"to"`
+	Leads   int           `json:"leads"`
+	Sources []sourceJSON  `json:"sources"`
 }
 
 type personJSON struct {
@@ -80,7 +81,7 @@ func (s *server) handleReportPeople(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := peopleReport{Dealer: rp.Dealer, From: jsonTime(rp.From), To: jsonTime(rp.To), Leads: rp.Leads,
+	out := peopleReport{Dealer: rp.Dealer, From: leadview.Time(rp.From), To: leadview.Time(rp.To), Leads: rp.Leads,
 		People: make([]personJSON, 0, len(rp.People))}
 	for _, p := range rp.People {
 		out.People = append(out.People, personJSON{
@@ -99,7 +100,7 @@ func (s *server) handleReportSources(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := sourcesReport{Dealer: rp.Dealer, From: jsonTime(rp.From), To: jsonTime(rp.To), Leads: rp.Leads,
+	out := sourcesReport{Dealer: rp.Dealer, From: leadview.Time(rp.From), To: leadview.Time(rp.To), Leads: rp.Leads,
 		Sources: make([]sourceJSON, 0, len(rp.Sources))}
 	for _, src := range rp.Sources {
 		share := 0.0

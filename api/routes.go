@@ -29,6 +29,7 @@ func (s *server) routes() *chi.Mux {
 		r.Get("/v1/leads/{id}", s.handleGetLead)
 		r.Post("/v1/leads/{id}/cancel", s.handleCancelLead)
 		r.Get("/v1/leads/{id}/source", s.handleLeadSource)
+		r.Get("/v1/leads/{id}/deliveries", s.handleLeadDeliveries)
 		r.Get("/v1/rejections", s.handleListRejections)
 		r.Get("/v1/rejections/{id}", s.handleGetRejection)
 		r.Get("/v1/rejections/{id}/source", s.handleRejectionSource)

@@ -23,7 +23,9 @@ type Config struct {
 	Store         string // sqlite://FILE or postgres://…
 	TTS           TTS
 	Email         Email // the SMTP receiver (email.go)
-	Dealers       []Dealer
+	// Webhooks: which targets the dealers' webhooks may reach, a try's time (webhooks.go).
+	Webhooks Webhooks
+	Dealers  []Dealer
 	// Security: rate limits, the cap on leads per number, trusted proxies (security.go).
 	Security
 
@@ -128,6 +130,8 @@ type Dealer struct {
 	Portals Portals
 	// Identity: the numbers the dealer owns and its privacy (trunks.go).
 	Identity
+	// Webhooks are where the dealer's leads' events are posted (webhooks.go).
+	Webhooks []Webhook
 }
 
 // Person is someone a flow can ring.
@@ -206,6 +210,8 @@ func Default() *Config {
 		SIP:   SIP{Listen: DefaultSIPListen, RTPPorts: DefaultRTPPorts, MediaTimeout: DefaultMediaTimeout},
 		Store: DefaultStore,
 		TTS:   TTS{Engine: DefaultEngine},
+
+		Webhooks: Webhooks{Timeout: DefaultWebhookTimeout},
 
 		TakeoverAfter: DefaultTakeoverAfter,
 	}

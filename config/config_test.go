@@ -342,6 +342,7 @@ trunk           sip.carrier.example: sip:sip.carrier.example as "acct1", udp, co
 store           postgres://leadline:xxxxx@db.internal/leadline
 limits          3 leads per customer number a day; forms 20/1h per IP address, 3/1h per phone number
 email           SMTP :2525, domain leads.example.com, no STARTTLS, max 10MB, at most 120/1h per sender and 1200/1h per dealer
+webhooks        try timeout 10s; private targets refused
 tts             espeak-ng
 
 dealer jansen: Autohuis Jansen

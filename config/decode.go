@@ -394,7 +394,7 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 				c.Dealers = append(c.Dealers, d.dealer(item, p))
 			})
 		},
-	}, d.securityRootFields(c), d.emailRootFields(c)))
+	}, d.securityRootFields(c), d.emailRootFields(c), d.webhooksRootFields(c)))
 }
 
 func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
@@ -435,7 +435,8 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 				dl.Flow = append(dl.Flow, d.step(item, p))
 			})
 		},
-	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl), d.emailDealerFields(&dl), d.identityDealerFields(&dl)))
+	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl), d.emailDealerFields(&dl), d.identityDealerFields(&dl),
+		d.webhooksDealerFields(&dl)))
 	return dl
 }
 

@@ -10,5 +10,5 @@
 //
 // config holds data; it starts nothing. cmd copies the values it needs into the
 // constructors of other packages, so no other package imports config. config imports
-// no leadline package but phone and weborigin.
+// no leadline package but phone, weborigin and ssrf (which webhook targets are refused).
 package config

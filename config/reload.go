@@ -43,4 +43,5 @@ var restartOnly = []struct {
 	{"email.max_size", func(a, b *Config) bool { return a.Email.MaxBytes == b.Email.MaxBytes }},
 	{"email.rate_limit_per_sender", func(a, b *Config) bool { return a.Email.PerSender == b.Email.PerSender }},
 	{"email.rate_limit_per_dealer", func(a, b *Config) bool { return a.Email.PerDealer == b.Email.PerDealer }},
+	{"webhooks", func(a, b *Config) bool { return a.Webhooks == b.Webhooks }},
 }

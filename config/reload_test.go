@@ -34,6 +34,7 @@ store: "sqlite://leadline.db"
 			`":8080"`, `":8081"`, `"0.0.0.0:5060"`, `"0.0.0.0:5070"`, `"10000-20000"`, `"10000-10999"`,
 			"leadline.db", "other.db").Replace(base),
 			[]string{"http.listen", "sip.listen", "sip.rtp_ports", "store"}},
+		{"webhook targets and timeout", "webhooks: {allow_private_targets: true, timeout: 20s}\n" + base, []string{"webhooks"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

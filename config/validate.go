@@ -136,6 +136,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateSecurity(v)
 	c.validateEmail(v)
+	c.validateWebhooks(v)
 	addresses := map[string]string{}
 	dealerIDs := map[string]int{}
 	keyOwners := map[[32]byte]keyOwner{}
@@ -154,6 +155,7 @@ func (c *Config) Validate() error {
 		d.validateSecurity(v, path, keyOwners)
 		d.validateSchedule(v, path)
 		d.validateEmail(v, path, &c.Email, addresses)
+		d.validateWebhooks(v, path, &c.Webhooks)
 	}
 	c.validateSoftphones(v)
 	return v.err()

@@ -193,11 +193,13 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 		if len(people) == 0 {
 			continue
 		}
+		var news EventType // the event this step is, written with its attempts
 		if step == last && !f.progress.reachedOwner {
 			f.progress.reachedOwner = true
 			f.s.rec.ReachedOwner(l.Dealer)
+			news = EventReachedOwner
 		}
-		win := f.ringStep(ctx, step, people)
+		win := f.ringStep(ctx, step, people, news)
 		if ctx.Err() != nil {
 			if win != nil {
 				_ = win.leg.Hangup(f.db)
@@ -261,8 +263,11 @@ type accepted struct {
 var errOtherWon = errors.New("another salesperson accepted")
 
 // ringStep rings people at once and returns the first to press 1, or nil. The others
-// are canceled; their goroutines finish on their own and the flow waits for them.
-func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepted {
+// are canceled; their goroutines finish on their own and the flow waits for them. news,
+// when set, is the lead's event that this step was reached (EventReachedOwner): it is
+// written with the step's first attempt, so before any event of what happens next (each
+// leg waits for its attempt, and the attempts are written in order).
+func (f *flow) ringStep(ctx context.Context, step int, people []Person, news EventType) *accepted {
 	stepCtx, cancel := context.WithCancelCause(ctx)
 	results := make(chan *accepted, len(people))
 	f.won.Store(false)
@@ -280,6 +285,10 @@ func (f *flow) ringStep(ctx context.Context, step int, people []Person) *accepte
 	go func() {
 		defer f.caught("recording attempts")
 		for i, a := range atts {
+			if i == 0 && news != "" {
+				recorded[i] <- f.s.store.InsertAttempt(f.db, a, news)
+				continue
+			}
 			recorded[i] <- f.s.store.InsertAttempt(f.db, a)
 		}
 	}()

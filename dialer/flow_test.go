@@ -157,6 +157,7 @@ func TestFlows(t *testing.T) {
 		assigned string
 		status   dialer.Status
 		attempts []string
+		events   []dialer.EventType // after lead.received
 	}{
 		{
 			name:     "assigned salesperson accepts",
@@ -164,6 +165,7 @@ func TestFlows(t *testing.T) {
 			assigned: "kees",
 			status:   dialer.StatusCompleted,
 			attempts: []string{"agent:kees:accepted", "customer:kees:answered"},
+			events:   []dialer.EventType{dialer.EventConnected, dialer.EventCompleted},
 		},
 		{
 			name: "busy then ring group, anna first",
@@ -175,6 +177,7 @@ func TestFlows(t *testing.T) {
 			},
 			status:   dialer.StatusCompleted,
 			attempts: []string{"agent:piet:busy:486", "agent:kees:canceled", "agent:anna:accepted", "customer:anna:answered"},
+			events:   []dialer.EventType{dialer.EventConnected, dialer.EventCompleted},
 		},
 		{
 			name: "voicemail and decline fall through to the owner",
@@ -188,6 +191,7 @@ func TestFlows(t *testing.T) {
 			status: dialer.StatusCompleted,
 			attempts: []string{"agent:piet:no_accept", "agent:kees:declined", "agent:anna:no_answer",
 				"agent:owner:accepted", "customer:owner:answered"},
+			events: []dialer.EventType{dialer.EventReachedOwner, dialer.EventConnected, dialer.EventCompleted},
 		},
 		{
 			name: "nobody takes it: exhausted",
@@ -199,6 +203,7 @@ func TestFlows(t *testing.T) {
 			status: dialer.StatusExhausted,
 			attempts: []string{"agent:piet:rejected:603", "agent:kees:busy:486", "agent:anna:failed",
 				"agent:owner:no_accept"},
+			events: []dialer.EventType{dialer.EventReachedOwner, dialer.EventExhausted},
 		},
 		{
 			name: "customer busy",
@@ -208,6 +213,7 @@ func TestFlows(t *testing.T) {
 			},
 			status:   dialer.StatusCustomerUnreachable,
 			attempts: []string{"agent:piet:accepted", "customer:piet:busy:486"},
+			events:   []dialer.EventType{dialer.EventCustomerUnreachable},
 		},
 		{
 			name: "customer never answers",
@@ -217,6 +223,7 @@ func TestFlows(t *testing.T) {
 			},
 			status:   dialer.StatusCustomerUnreachable,
 			attempts: []string{"agent:piet:accepted", "customer:piet:no_answer"},
+			events:   []dialer.EventType{dialer.EventCustomerUnreachable},
 		},
 		{
 			name: "salesperson hangs up while the customer rings",
@@ -226,6 +233,7 @@ func TestFlows(t *testing.T) {
 			},
 			status:   dialer.StatusFailed,
 			attempts: []string{"agent:piet:accepted", "customer:piet:failed"},
+			events:   []dialer.EventType{dialer.EventFailed},
 		},
 	}
 	for _, tt := range tests {
@@ -239,6 +247,9 @@ func TestFlows(t *testing.T) {
 				}
 				if r := results(got); !slices.Equal(r, tt.attempts) {
 					t.Errorf("attempts = %q\nwant %q", r, tt.attempts)
+				}
+				if ev, want := e.store.Events(l.ID), append([]dialer.EventType{dialer.EventReceived}, tt.events...); !slices.Equal(ev, want) {
+					t.Errorf("events = %q\nwant %q", ev, want)
 				}
 				for _, a := range got.Attempts {
 					if a.EndedAt.IsZero() || a.StartedAt.IsZero() {
@@ -509,7 +520,7 @@ func TestDrainLeavesLeadResumable(t *testing.T) {
 // failingAttempts is a store that cannot record attempts.
 type failingAttempts struct{ *dialertest.Store }
 
-func (failingAttempts) InsertAttempt(context.Context, *dialer.Attempt) error {
+func (failingAttempts) InsertAttempt(context.Context, *dialer.Attempt, ...dialer.EventType) error {
 	return errors.New("disk full")
 }
 

@@ -21,7 +21,9 @@ type LeadStore interface {
 	//     returned.
 	// A returned earlier lead carries its attempts and duplicates. The checks and the
 	// write are one transaction that holds across nodes: of concurrent creates for one
-	// number with JoinSince set, one creates and the others join (or repeat).
+	// number with JoinSince set, one creates and the others join (or repeat). A created
+	// lead's events (CreatedEvents of its status, at its CreatedAt) are written in that
+	// transaction too.
 	CreateLead(ctx context.Context, l Lead, o CreateOptions) (stored Lead, out Outcome, err error)
 	// GetLead returns the lead with its attempts and duplicates, each oldest first.
 	// ErrNotFound when the lead does not exist or belongs to another dealer (dealer ""
@@ -46,14 +48,22 @@ type LeadStore interface {
 	// resumption now, so another node, or this one restarted, resumes it without waiting.
 	Release(ctx context.Context, id, node string) error
 
-	// InsertAttempt records a leg before its INVITE is sent and sets a.ID.
-	InsertAttempt(ctx context.Context, a *Attempt) error
+	// InsertAttempt records a leg before its INVITE is sent and sets a.ID. events, when
+	// given, are written in the same transaction: what ringing this leg means for the
+	// lead (EventReachedOwner with the first leg of the flow's last step), so that a
+	// resumed flow, which skips the people already rung, neither loses nor repeats it.
+	InsertAttempt(ctx context.Context, a *Attempt, events ...EventType) error
 	// UpdateAttempt writes a's result, SIP code and timestamps.
 	UpdateAttempt(ctx context.Context, a Attempt) error
-	// UpdateLead writes status, connected_at, ended_at and reason. It never moves a lead out
-	// of a final status: updated is false (and nothing is written) when the lead is already
-	// final, for example canceled through the API while the flow ran.
+	// UpdateLead writes status, connected_at, ended_at and reason, and the event the new
+	// status reports (Status.Event), in one transaction. It never moves a lead out of a
+	// final status: updated is false (and nothing, no event either, is written) when the
+	// lead is already final, for example canceled through the API while the flow ran.
 	UpdateLead(ctx context.Context, u LeadUpdate) (updated bool, err error)
+	// RecordEvent writes an event of lead id that is neither a change of its status nor
+	// an attempt (the salesperson's outcome), as happened at at. ErrNotFound when the
+	// lead is missing.
+	RecordEvent(ctx context.Context, id string, t EventType, at time.Time) error
 
 	// LastPlanned returns the latest planned time (NextAt) of the dealer's scheduled
 	// leads at or after from; the zero time when there is none.

@@ -46,6 +46,8 @@ type Options struct {
 	// Devices finds registered people's softphones; nil: a registered person has no
 	// device (their attempts fail).
 	Devices Devices
+	// Deliveries reads the webhook deliveries of leads' events; nil: a lead shows none.
+	Deliveries DeliveryLog
 }
 
 // Service takes leads in and runs one flow per lead. It implements the API's lead
@@ -55,6 +57,7 @@ type Service struct {
 	store    LeadStore
 	archive  Archive
 	reports  ReportStore
+	history  DeliveryLog
 	caller   Caller
 	speaker  Speaker
 	rec      Recorder
@@ -97,7 +100,7 @@ func New(o Options) *Service {
 		o.NodeID = uuid.NewString()
 	}
 	s := &Service{
-		store: o.Store, archive: o.Archive, reports: o.Reports, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
+		store: o.Store, archive: o.Archive, reports: o.Reports, history: o.Deliveries, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
 		node: o.NodeID, ttl: o.LeaseTTL, now: o.Now, ringback: o.Ringback,
 		running: make(map[string]context.CancelCauseFunc),
 	}
@@ -330,6 +333,18 @@ func (s *Service) Get(ctx context.Context, dealer, id string) (Lead, error) {
 // List returns a page of a dealer's leads.
 func (s *Service) List(ctx context.Context, q ListQuery) ([]Lead, string, error) {
 	return s.store.ListLeads(ctx, q)
+}
+
+// Deliveries returns the webhook deliveries of a dealer's lead's events, by event then
+// endpoint; ErrNotFound when the lead does not exist or is another dealer's.
+func (s *Service) Deliveries(ctx context.Context, dealer, id string) ([]Delivery, error) {
+	if s.history == nil {
+		if _, err := s.store.GetLead(ctx, dealer, id); err != nil {
+			return nil, err
+		}
+		return []Delivery{}, nil
+	}
+	return s.history.Deliveries(ctx, dealer, id)
 }
 
 // Cancel stops dialling a lead: it is marked canceled and, if its flow runs here, every

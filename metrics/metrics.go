@@ -49,6 +49,8 @@ type Metrics struct {
 	imapConnected *prometheus.GaugeVec     // dealer
 	// trunkRegistered is leadline_trunk_registered{trunk} (trunks.go).
 	trunkRegistered *prometheus.GaugeVec
+	webhooks        *prometheus.CounterVec   // dealer, event, result
+	webhookTry      *prometheus.HistogramVec // dealer
 
 	// rtpIn and rtpOut are leadline_rtp_packets_total{direction="in"|"out"}, resolved once
 	// so that RTPPacket, called per packet, neither looks up labels nor allocates.
@@ -189,6 +191,22 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:      "1 while Leadline is logged in to the dealer's IMAP mailbox (email.imap) with its folder selected, 0 while it cannot read it and retries. Only dealers with a mailbox.",
 		}, []string{"dealer"}),
 		trunkRegistered: newTrunkRegistered(),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "webhook_deliveries_total",
+			Help: "Webhook tries, and deliveries ended without a try, by dealer, event type and result: delivered (2xx), " +
+				"failed (the try failed; tried again later), gave_up (the last try failed, or the endpoint was removed), " +
+				"disabled (410 Gone, or the endpoint was disabled by one).",
+		}, []string{"dealer", "event", "result"}),
+		webhookTry: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "webhook_try_seconds",
+			Help:      "Time of one webhook try, from connecting to the answer (or the timeout), by dealer.",
+			// 5 ms to 1 min: a CRM on the same continent answers in tens to hundreds of
+			// milliseconds; the top buckets catch the per-try timeout (10 s by default,
+			// at most 1 min).
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"dealer"}),
 	}
 	rtpPackets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
@@ -205,7 +223,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.leadsReceived, m.leadsJoined, m.leadsFinished, m.speedToLead,
 		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
 		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, rtpDropped, m.intake, m.firstInvite,
-		m.imapConnected, m.trunkRegistered,
+		m.imapConnected, m.trunkRegistered, m.webhooks, m.webhookTry,
 	)
 
 	// Series known at start exist at 0 from the first scrape, so that dashboards show a
@@ -326,6 +344,16 @@ func (m *Metrics) CallEnded(leg string) {
 // of it.
 func (m *Metrics) Intake(dealer string, ch dialer.Channel, r dialer.IntakeResult) {
 	m.intake.WithLabelValues(dealer, string(ch), string(r)).Inc()
+}
+
+// WebhookDelivery counts a webhook try, or a delivery ended without one, by what became
+// of the delivery (delivered, failed, gave_up, disabled), and observes the try's time
+// when there was a try (took > 0).
+func (m *Metrics) WebhookDelivery(dealer string, event dialer.EventType, result dialer.DeliveryState, took time.Duration) {
+	m.webhooks.WithLabelValues(dealer, string(event), string(result)).Inc()
+	if took > 0 {
+		m.webhookTry.WithLabelValues(dealer).Observe(took.Seconds())
+	}
 }
 
 // FirstInvite observes the time from a lead's arrival to its first INVITE.

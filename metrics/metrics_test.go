@@ -207,6 +207,21 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			},
 		},
 		{
+			name: "WebhookDelivery tried and not",
+			call: func(m *metrics.Metrics) {
+				m.WebhookDelivery("jansen", dialer.EventConnected, dialer.DeliveryFailed, 2*time.Second)
+				m.WebhookDelivery("jansen", dialer.EventConnected, dialer.DeliveryDelivered, 500*time.Millisecond)
+				m.WebhookDelivery("jansen", dialer.EventCompleted, dialer.DeliveryDisabled, 0)
+			},
+			want: map[string]float64{
+				`leadline_webhook_deliveries_total{dealer="jansen",event="lead.connected",result="failed"}`:    1,
+				`leadline_webhook_deliveries_total{dealer="jansen",event="lead.connected",result="delivered"}`: 1,
+				`leadline_webhook_deliveries_total{dealer="jansen",event="lead.completed",result="disabled"}`:  1,
+				`leadline_webhook_try_seconds_count{dealer="jansen"}`:                                          2,
+				`leadline_webhook_try_seconds_sum{dealer="jansen"}`:                                            2.5,
+			},
+		},
+		{
 			name: "RTPDropped unknown reason counts nothing",
 			call: func(m *metrics.Metrics) { m.RTPDropped("boredom") },
 			want: map[string]float64{},
@@ -417,6 +432,8 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_registrations":                   {dto.MetricType_GAUGE, []string{"dealer"}},
 		"leadline_register_failures_total":         {dto.MetricType_COUNTER, []string{"reason"}},
 		"leadline_register_lockouts_total":         {dto.MetricType_COUNTER, []string{"scope"}},
+		"leadline_webhook_deliveries_total":        {dto.MetricType_COUNTER, []string{"dealer", "event", "result"}},
+		"leadline_webhook_try_seconds":             {dto.MetricType_HISTOGRAM, []string{"dealer"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -457,9 +474,11 @@ func TestBuckets(t *testing.T) {
 	m, reg := newMetrics(t)
 	m.LeadFinished("jansen", dialer.StatusCompleted, time.Second)
 	m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, time.Second)
+	m.WebhookDelivery("jansen", dialer.EventReceived, dialer.DeliveryDelivered, time.Second)
 	want := map[string][2]float64{ // first and last upper bound
 		"leadline_speed_to_lead_seconds": {1, 3600},
 		"leadline_agent_answer_seconds":  {0.5, 60},
+		"leadline_webhook_try_seconds":   {0.005, 60},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -606,6 +625,12 @@ var exercises = map[string]func(m *metrics.Metrics){
 	"Registrations":   func(m *metrics.Metrics) { m.Registrations(map[string]int{"jansen": 2}) },
 	"RegisterFailure": func(m *metrics.Metrics) { m.RegisterFailure("credentials") },
 	"RegisterLockout": func(m *metrics.Metrics) { m.RegisterLockout("user") },
+	"WebhookDelivery": func(m *metrics.Metrics) {
+		m.WebhookDelivery("jansen", dialer.EventConnected, dialer.DeliveryDelivered, 120*time.Millisecond)
+		m.WebhookDelivery("jansen", dialer.EventConnected, dialer.DeliveryFailed, 10*time.Second)
+		m.WebhookDelivery("jansen", dialer.EventExhausted, dialer.DeliveryGaveUp, time.Second)
+		m.WebhookDelivery("jansen", dialer.EventExhausted, dialer.DeliveryDisabled, 0)
+	},
 }
 
 // exerciseAll calls every method of Metrics once, so that every metric family exposes

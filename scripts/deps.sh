@@ -3,8 +3,9 @@
 # peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool (alone,
 # without the Prometheus daemon) and docker-compose to check the deploy files, sipvicious
 # to scan the SIP port, swaks and dovecot for the mail intake, Kamailio as a carrier that
-# wants a registration, baresip and linphone-cli as salespeople's softphones. Quiet and
-# quick when they are already there.
+# wants a registration, baresip and linphone-cli as salespeople's softphones, nodejs and
+# npm to verify webhook signatures with npm's standardwebhooks. Quiet and quick when they
+# are already there.
 set -euo pipefail
 
 need=()
@@ -19,6 +20,8 @@ command -v swaks >/dev/null 2>&1 || need+=(swaks)                    # real SMTP
 perl -MNet::SSLeay -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --tls
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)                    # a real IMAP server for the mailbox tests
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)              # a registrar and carrier for the trunk tests
+command -v node >/dev/null 2>&1 || need+=(nodejs)                     # verifies webhook signatures (webhook/webhooktest)
+command -v npm >/dev/null 2>&1 || need+=(npm)                         # installs npm's standardwebhooks for that
 promtool=0
 command -v promtool >/dev/null 2>&1 || promtool=1                    # alert rule and config checks
 [ ${#need[@]} -eq 0 ] && [ $promtool -eq 0 ] && exit 0

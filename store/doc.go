@@ -11,6 +11,13 @@
 // each holds across processes and nodes, not just goroutines. It also keeps softphones'
 // registrations for the sip registrar (registrations.go).
 //
+// It also keeps each lead's events, written in the transaction of the change they report
+// (events.go), and their delivery to the dealers' webhook endpoints: a lead's
+// deliveries to one endpoint are a stream worked in event order by one River job at a
+// time, retried with backoff, at least once across crashes and nodes (deliver.go; on
+// SQLite their writes are committed in groups, batch.go). What is sent, and how, is the
+// Courier's (the webhook package, wired in cmd).
+//
 // Open does not migrate: call (*DB).Migrate, or use OpenAndMigrate. Migrate is safe to run
 // from several processes against one PostgreSQL at once (it holds an advisory lock).
 //

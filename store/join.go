@@ -79,6 +79,7 @@ func (db *DB) createOrJoin(ctx context.Context, l *dialer.Lead, o dialer.CreateO
 		}
 	}
 	open, join, insert := stmts[0], stmts[1], stmts[2]
+	db.warm(ctx, eventQueries...)
 
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {

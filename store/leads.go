@@ -106,6 +106,9 @@ var (
 		updated_at = $6
 	WHERE id = $1 AND status NOT IN ` + finalSQL
 
+	// updateLeadEventSQL is updateLeadSQL saying whose lead it changed, for its event.
+	updateLeadEventSQL = updateLeadSQL + ` RETURNING dealer`
+
 	insertAttemptSQL = `INSERT INTO attempts (lead_id, round, step, leg, person, result, sip_code,
 		started_at, answered_at, accepted_at, ended_at, trunk)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -169,14 +172,15 @@ func (db *DB) createLead(ctx context.Context, l dialer.Lead, o dialer.CreateOpti
 	return existing, dialer.OutcomeRepeat, nil
 }
 
-// insertLead writes l (holding o.Lease), its original and its queue job in one
-// transaction; sql.ErrNoRows when l conflicts with an existing lead or join (nothing is
+// insertLead writes l (holding o.Lease), its original, its queue job and its events in
+// one transaction; sql.ErrNoRows when l conflicts with an existing lead or join (nothing is
 // written then).
 func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, o dialer.CreateOptions) (dialer.Lead, error) {
 	insert, err := db.prepared(ctx, insertLeadSQL) // before BeginTx: see writeRow
 	if err != nil {
 		return dialer.Lead{}, err
 	}
+	db.warm(ctx, eventQueries...)
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return dialer.Lead{}, err
@@ -189,9 +193,9 @@ func (db *DB) insertLead(ctx context.Context, l *dialer.Lead, o dialer.CreateOpt
 	return stored, tx.Commit()
 }
 
-// insertLeadTx writes l (holding o.Lease), its original and its queue job inside tx
-// with insert, the prepared insertLeadSQL; sql.ErrNoRows when l conflicts (the caller
-// rolls back).
+// insertLeadTx writes l (holding o.Lease), its original, its queue job and its events
+// inside tx with insert, the prepared insertLeadSQL; sql.ErrNoRows when l conflicts (the
+// caller rolls back).
 func (db *DB) insertLeadTx(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, l *dialer.Lead, o dialer.CreateOptions) (dialer.Lead, error) {
 	lease := o.Lease
 	job, err := db.q.enqueue(ctx, tx, l.ID, l.CreatedAt, l.NextAt, lease.Node != "")
@@ -204,11 +208,16 @@ func (db *DB) insertLeadTx(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, l 
 		millis(l.CreatedAt), millis(l.ConnectedAt), millis(l.EndedAt), l.Reason,
 		millis(db.now()), lease.Node, millis(lease.Until), job, millis(l.NextAt),
 		string(channelOf(l.Channel)), l.Sender, l.MessageID))
-	if err != nil || o.Original == nil {
+	if err != nil {
 		return stored, err
 	}
-	if _, err := tx.ExecContext(ctx, insertOriginalSQL, l.ID, o.Original.ContentType, o.Original.Size, o.Original.Body); err != nil {
-		return dialer.Lead{}, fmt.Errorf("original: %w", err)
+	if o.Original != nil {
+		if _, err := tx.ExecContext(ctx, insertOriginalSQL, l.ID, o.Original.ContentType, o.Original.Size, o.Original.Body); err != nil {
+			return dialer.Lead{}, fmt.Errorf("original: %w", err)
+		}
+	}
+	if err := db.writeEvents(ctx, tx, stored.ID, stored.Dealer, stored.CreatedAt, true, dialer.CreatedEvents(stored.Status)...); err != nil {
+		return dialer.Lead{}, err
 	}
 	return stored, nil
 }
@@ -491,12 +500,17 @@ func (db *DB) release(ctx context.Context, id, node string) error {
 }
 
 // InsertAttempt records a leg before its INVITE is sent and sets a.ID, which grows with
-// every insert. ErrNotFound when a.LeadID names no lead.
-func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
-	err := db.writeRow(ctx, insertAttemptSQL,
-		a.LeadID, a.Round, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
-		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt), a.Trunk,
-	).Scan(&a.ID)
+// every insert. events, when given, are written in the same transaction, as happened at
+// a.StartedAt. ErrNotFound when a.LeadID names no lead.
+func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt, events ...dialer.EventType) error {
+	args := []any{a.LeadID, a.Round, a.Step, string(a.Leg), a.Person, string(a.Result), a.SIPCode,
+		millis(a.StartedAt), millis(a.AnsweredAt), millis(a.AcceptedAt), millis(a.EndedAt), a.Trunk}
+	var err error
+	if len(events) == 0 {
+		err = db.writeRow(ctx, insertAttemptSQL, args...).Scan(&a.ID)
+	} else {
+		err = db.insertAttemptWithEvents(ctx, a, args, events)
+	}
 	if err != nil {
 		// Most likely the foreign key: say so in the store's terms.
 		if _, lerr := db.lead(ctx, a.LeadID); errors.Is(lerr, dialer.ErrNotFound) {
@@ -505,6 +519,22 @@ func (db *DB) InsertAttempt(ctx context.Context, a *dialer.Attempt) error {
 		return fmt.Errorf("insert attempt for lead %s: %w", a.LeadID, err)
 	}
 	return nil
+}
+
+// insertAttemptWithEvents inserts attempt a (args) and events in one transaction that
+// first touches the lead's row, as RecordEvent does.
+func (db *DB) insertAttemptWithEvents(ctx context.Context, a *dialer.Attempt, args []any, events []dialer.EventType) error {
+	db.warm(ctx, append([]string{insertAttemptSQL}, eventQueries...)...)
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var dealer string
+		if err := tx.QueryRowContext(ctx, touchLeadSQL, a.LeadID, millis(db.now())).Scan(&dealer); err != nil {
+			return err // sql.ErrNoRows: the foreign key's case, reported as ErrNotFound
+		}
+		if err := db.txRow(ctx, tx, insertAttemptSQL, args...).Scan(&a.ID); err != nil {
+			return err
+		}
+		return db.writeEvents(ctx, tx, a.LeadID, dealer, a.StartedAt, false, events...)
+	})
 }
 
 // UpdateAttempt writes a's result, SIP code, trunk and all four timestamps (a zero time
@@ -524,18 +554,27 @@ func (db *DB) UpdateAttempt(ctx context.Context, a dialer.Attempt) error {
 	return nil
 }
 
-// UpdateLead writes status, reason and the non-zero connected_at and ended_at. It never
-// moves a lead out of a final status: updated is false and nothing is written when the
-// lead is already final. Writing a final status drops the lease. ErrNotFound when the lead
-// is missing.
+// UpdateLead writes status, reason and the non-zero connected_at and ended_at, and the
+// event the status reports (dialer.Status.Event) in the same transaction. It never moves
+// a lead out of a final status: updated is false and nothing, no event either, is
+// written when the lead is already final. Writing a final status drops the lease.
+// ErrNotFound when the lead is missing. The event happened at u.EndedAt, else
+// u.ConnectedAt, else now.
 func (db *DB) UpdateLead(ctx context.Context, u dialer.LeadUpdate) (bool, error) {
 	if !u.Status.Valid() {
 		return false, fmt.Errorf("update lead %s: unknown status %q", u.ID, u.Status)
 	}
-	res, err := db.write(ctx, updateLeadSQL, u.ID, string(u.Status),
-		millis(u.ConnectedAt), millis(u.EndedAt), u.Reason, millis(db.now()), millis(u.NextAt), u.Round)
-	if err == nil {
-		err = db.mustChange(ctx, res, u.ID)
+	args := []any{u.ID, string(u.Status),
+		millis(u.ConnectedAt), millis(u.EndedAt), u.Reason, millis(db.now()), millis(u.NextAt), u.Round}
+	var err error
+	if t := u.Status.Event(); t == "" {
+		// No event (dialing): one statement, as before events.
+		var res sql.Result
+		if res, err = db.write(ctx, updateLeadSQL, args...); err == nil {
+			err = db.mustChange(ctx, res, u.ID)
+		}
+	} else {
+		err = db.updateWithEvent(ctx, u, t, args)
 	}
 	switch {
 	case err == nil:
@@ -545,6 +584,39 @@ func (db *DB) UpdateLead(ctx context.Context, u dialer.LeadUpdate) (bool, error)
 	default:
 		return false, fmt.Errorf("update lead %s: %w", u.ID, err)
 	}
+}
+
+// updateWithEvent runs updateLeadSQL with args and writes event t in one transaction;
+// errUnchanged (and nothing written) when the lead is final.
+func (db *DB) updateWithEvent(ctx context.Context, u dialer.LeadUpdate, t dialer.EventType, args []any) error {
+	update, err := db.prepared(ctx, updateLeadEventSQL) // before BeginTx: see writeRow
+	if err != nil {
+		return err
+	}
+	db.warm(ctx, eventQueries...)
+	at := u.EndedAt
+	if at.IsZero() {
+		at = u.ConnectedAt
+	}
+	if at.IsZero() {
+		at = db.now()
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		var dealer string
+		if err := tx.StmtContext(ctx, update).QueryRowContext(ctx, args...).Scan(&dealer); err != nil {
+			return err
+		}
+		return db.writeEvents(ctx, tx, u.ID, dealer, at, false, t)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		// Final, or missing. Read outside the transaction: on :memory: it held the one
+		// connection.
+		if _, err := db.lead(ctx, u.ID); err != nil {
+			return err // dialer.ErrNotFound
+		}
+		return errUnchanged
+	}
+	return err
 }
 
 // errUnchanged says a guarded UPDATE matched no row of a lead that exists.

@@ -79,7 +79,7 @@ type sweepWorker struct {
 func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return 30 * time.Second }
 
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
-	return w.q.wakeLapsed(ctx)
+	return errors.Join(w.q.wakeLapsed(ctx), w.q.owner.Load().takeOverLapsed(ctx))
 }
 
 // lapsedSQL lists the watch jobs of unfinished leads whose lease ran out: their node
@@ -134,6 +134,7 @@ func (q *queue) wake(ctx context.Context, tx *sql.Tx, id int64) error {
 type queue struct {
 	client *river.Client[*sql.Tx]
 	watch  atomic.Pointer[Watcher]
+	owner  atomic.Pointer[DB] // for the delivery jobs (deliver.go); set by Open
 	db     *sql.DB
 	now    func() time.Time
 	// firstLook is when a new lead's job first comes due, after its creation.
@@ -145,10 +146,19 @@ func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &watchWorker{watch: &q.watch})
 	river.AddWorker(workers, &sweepWorker{q: q})
+	river.AddWorker(workers, &deliverWorker{db: &q.owner})
 	cfg := &river.Config{
-		Logger:               quieter(o.log),
-		Workers:              workers,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		Logger:  quieter(o.log),
+		Workers: workers,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 20},
+			// Deliveries are due as their event is written: looked for ten times a
+			// second (an empty look on SQLite is a write transaction that changes
+			// nothing, about 0.1 ms), and again after a fetch while more are due. A fetch
+			// takes as many jobs as workers are free, so a burst of leads is drained in
+			// batches of up to 100 streams (20 capped deliveries at about 160 a second).
+			queueWebhooks: {MaxWorkers: 100, FetchPollInterval: 100 * time.Millisecond},
+		},
 		MaxAttempts:          1000, // a watch job retries (with backoff) while the database is away
 		JobTimeout:           30 * time.Second,
 		RescueStuckJobsAfter: 2 * time.Minute,

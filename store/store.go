@@ -72,6 +72,13 @@ type DB struct {
 	// migrating serialises Migrate calls within this process (River's migrator is not
 	// safe to run twice at once; PostgreSQL also takes an advisory lock across processes).
 	migrating sync.Mutex
+	// endpoints are the webhook endpoints events are routed to; courier sends them with
+	// its policy (deliver.go). Both nil until set.
+	endpoints atomic.Pointer[endpoints]
+	courier   atomic.Pointer[courier]
+	// batch commits the delivery jobs' writes in groups on SQLite (deliveryTx); nil on
+	// PostgreSQL.
+	batch *batcher
 }
 
 // Option configures Open.
@@ -149,6 +156,10 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	if db.q, err = newQueue(db.w, db.dialect, o); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db.q.owner.Store(db)
+	if db.dialect == SQLite {
+		db.batch = newBatcher(db.w)
 	}
 	return db, nil
 }
@@ -270,6 +281,30 @@ func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	return s, nil
 }
 
+// warm prepares queries on the writer pool, to be run inside a transaction begun after
+// (txRow, txExec). A query that cannot be prepared now runs as it is there.
+func (db *DB) warm(ctx context.Context, queries ...string) {
+	for _, q := range queries {
+		_, _ = db.prepared(ctx, q)
+	}
+}
+
+// txRow runs query inside tx, prepared when warm prepared it before tx began.
+func (db *DB) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if s, ok := db.stmts.Load(query); ok {
+		return tx.StmtContext(ctx, s.(*sql.Stmt)).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// txExec is txRow for a statement that returns no row.
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if s, ok := db.stmts.Load(query); ok {
+		return tx.StmtContext(ctx, s.(*sql.Stmt)).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
 // writeRow runs a write that returns a row, prepared when it can be. When preparing fails
 // (the database is away) it runs the query as it is, so the caller sees the error of
 // running it. Not for use inside a transaction: on SQLite the transaction holds the one
@@ -301,6 +336,9 @@ func (db *DB) SQL() *sql.DB { return db.w }
 
 // Close closes the store's connections.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.close()
+	}
 	var err error
 	if db.r != db.w {
 		err = db.r.Close()

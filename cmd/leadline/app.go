@@ -26,6 +26,7 @@ import (
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/store"
 	"github.com/leadline/leadline/tts"
+	"github.com/leadline/leadline/webhook"
 )
 
 // app is one running Leadline: everything serve starts, wired together. The demo runs
@@ -39,10 +40,13 @@ type app struct {
 	svc  *dialer.Service
 	srv  *http.Server
 	ln   net.Listener
-	mail *mailin.Server             // the SMTP receiver; nil when email.listen is empty
-	imap *mailin.Readers            // the dealers' IMAP mailboxes; started by run
-	keys atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
-	ids  atomic.Pointer[[]string]   // the configured dealers, for the open gauge
+	mail *mailin.Server  // the SMTP receiver; nil when email.listen is empty
+	imap *mailin.Readers // the dealers' IMAP mailboxes; started by run
+	// hooks sends the leads' events to the dealers' webhooks, for the store's delivery
+	// jobs.
+	hooks *webhook.Sender
+	keys  atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
+	ids   atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -93,10 +97,19 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	a.svc = dialer.New(dialer.Options{
 		Store: a.db, Caller: a.ua, Speaker: speaker, Recorder: a.met, Logger: log, NodeID: node,
 		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(), Now: o.now, Abuse: a.db, Archive: a.db, Reports: a.db,
-		Devices: a.reg,
+		Devices: a.reg, Deliveries: a.db,
 	})
 	a.imap = mailin.NewReaders(readerConfig(cfg, log, a.met, o.now), a.svc)
-	a.apply(cfg)
+	a.hooks = webhook.New(webhook.Options{
+		Leads: a.db, AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Timeout: cfg.Webhooks.Timeout,
+		Resolver: o.resolver, Recorder: a.met, Logger: log,
+	})
+	policy := o.delivery
+	policy.TryTimeout = cfg.Webhooks.Timeout
+	a.db.Deliver(a.hooks, policy)
+	if err := a.apply(ctx, cfg); err != nil {
+		return nil, err
+	}
 
 	if a.ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
@@ -129,6 +142,11 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 type appOptions struct {
 	now     func() time.Time // the dialer's clock; nil: time.Now
 	lockout sip.Lockout      // the registrar's; zero: its defaults (tests shorten it)
+	// delivery is the webhooks' retry policy (its TryTimeout is webhooks.timeout); zero
+	// fields take the store's defaults.
+	delivery store.DeliveryPolicy
+	// resolver resolves webhook hosts; nil: the system's.
+	resolver *net.Resolver
 }
 
 type appOption func(*appOptions)
@@ -137,6 +155,17 @@ type appOption func(*appOptions)
 // midday so that calling hours allow calls whenever they run.
 func withClock(now func() time.Time) appOption {
 	return func(o *appOptions) { o.now = now }
+}
+
+// withDelivery retries webhooks by p instead of the defaults (tests: seconds, not
+// hours).
+func withDelivery(p store.DeliveryPolicy) appOption {
+	return func(o *appOptions) { o.delivery = p }
+}
+
+// withResolver resolves webhook hosts with r (tests: a name that points at loopback).
+func withResolver(r *net.Resolver) appOption {
+	return func(o *appOptions) { o.resolver = r }
 }
 
 // middayClock is the wall clock moved back to the most recent 12:00 in Amsterdam (at most
@@ -156,9 +185,10 @@ var middayClock = sync.OnceValue(func() func() time.Time {
 	return func() time.Time { return time.Now().Add(offset) }
 })
 
-// apply installs a (re)loaded configuration's dealers and keys; calls in progress keep
-// the dealer they started with.
-func (a *app) apply(cfg *config.Config) {
+// apply installs a (re)loaded configuration's dealers, keys and webhooks; calls in
+// progress keep the dealer they started with. Only the webhooks can fail (their
+// endpoints are recorded in the store): the rest is applied all the same.
+func (a *app) apply(ctx context.Context, cfg *config.Config) error {
 	for _, d := range cfg.Dealers {
 		a.met.InitDealer(d.ID)
 		for _, p := range d.People {
@@ -179,6 +209,7 @@ func (a *app) apply(cfg *config.Config) {
 	}
 	a.ids.Store(&ids)
 	a.gaugeOpen()
+	return a.applyWebhooks(ctx, cfg)
 }
 
 // gaugeOpen sets leadline_dealer_open for every dealer from its opening hours now.

@@ -238,7 +238,9 @@ func TestIMAPUnreachable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ta.apply(cfg) // what SIGHUP does with a valid file
+		if err := ta.apply(t.Context(), cfg); err != nil { // what SIGHUP does with a valid file
+			t.Fatal(err)
+		}
 	}
 	reload(srv.URL(), "wrong")
 	eventually(t, 10*time.Second, "the refused login", func() bool { return strings.Contains(ta.logs.String(), "step=login") })

@@ -30,15 +30,23 @@ import (
 // HTTP, validation, CreateLead (which also claims the lead and queues its River job),
 // then the flow's InsertAttempt, then the INVITE. With PG_TEST_URL set it measures
 // PostgreSQL too. Every lead has its own number (the daily cap per number holds).
+// sqlite-webhooks is sqlite with a webhook endpoint for every event (benchReceiver):
+// each lead's transaction then also writes its lead.received delivery and that
+// delivery's job, and the deliveries go out while the next leads arrive.
 //
 //	go test -run '^$' -bench BenchmarkIntake -benchtime 1000x ./cmd/leadline/
 func BenchmarkIntake(b *testing.B) {
-	cases := []struct{ name, url string }{
-		{"sqlite", "sqlite://%s/leadline.db"},
-		{"sqlite-sync-normal", "sqlite://%s/leadline.db?_synchronous=NORMAL"},
+	type benchCase struct {
+		name, url string
+		hooks     bool
+	}
+	cases := []benchCase{
+		{"sqlite", "sqlite://%s/leadline.db", false},
+		{"sqlite-sync-normal", "sqlite://%s/leadline.db?_synchronous=NORMAL", false},
+		{"sqlite-webhooks", "sqlite://%s/leadline.db", true},
 	}
 	if u := os.Getenv("PG_TEST_URL"); u != "" {
-		cases = append(cases, struct{ name, url string }{"postgres", u})
+		cases = append(cases, benchCase{"postgres", u, false}, benchCase{"postgres-webhooks", u, true})
 	}
 	numbers := rand.IntN(1_000_000)
 	for _, bc := range cases {
@@ -48,13 +56,17 @@ func BenchmarkIntake(b *testing.B) {
 			if strings.HasPrefix(url, "sqlite") {
 				url = fmt.Sprintf(url, b.TempDir())
 			}
-			ta := startTestApp(b, appSpec{
+			spec := appSpec{
 				storeURL: url,
 				rtp:      rtpIntake,
 				people:   []person{{"piet", "Piet de Vries", ph.uri()}},
 				flow:     "[piet]",
 				logLevel: slog.LevelError, // logging is not what is measured
-			})
+			}
+			if bc.hooks {
+				withHooks(&spec, newBenchReceiver(b).url)
+			}
+			ta := startTestApp(b, spec)
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			post := func() (string, error) {
 				numbers++

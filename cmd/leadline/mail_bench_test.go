@@ -23,9 +23,13 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkMailIntake -benchtime 1000x ./cmd/leadline/
 func BenchmarkMailIntake(b *testing.B) {
-	cases := []struct{ name, url string }{{"sqlite", "sqlite://%s/leadline.db"}}
+	type benchCase struct {
+		name, url string
+		hooks     bool // a webhook endpoint for every event, as in BenchmarkIntake
+	}
+	cases := []benchCase{{"sqlite", "sqlite://%s/leadline.db", false}, {"sqlite-webhooks", "sqlite://%s/leadline.db", true}}
 	if u := os.Getenv("PG_TEST_URL"); u != "" {
-		cases = append(cases, struct{ name, url string }{"postgres", u})
+		cases = append(cases, benchCase{"postgres", u, false})
 	}
 	numbers := rand.IntN(1_000_000)
 	for _, bc := range cases {
@@ -41,6 +45,9 @@ func BenchmarkMailIntake(b *testing.B) {
 				logLevel:    slog.LevelError,
 				extra:       `email: {listen: "127.0.0.1:0", domain: leads.example.com, rate_limit_per_sender: "100000/1h", rate_limit_per_dealer: "100000/1h"}`,
 				dealerExtra: `    email: {senders: ["crm@autohuisjansen.nl"]}`,
+			}
+			if bc.hooks {
+				withHooks(&spec, newBenchReceiver(b).url)
 			}
 			ta := startTestApp(b, spec)
 			c, err := smtp.Dial(ta.mail.Addr().String())

@@ -68,7 +68,9 @@ func (a *app) reload(started *config.Config, path string, getenv func(string) st
 		a.log.Error("config reload refused; keeping the running configuration", "error", err)
 		return
 	}
-	a.apply(next)
+	if err := a.apply(context.Background(), next); err != nil {
+		a.log.Error("config reload: webhooks not applied; the previous ones stay", "error", err)
+	}
 	a.log.Info("config reloaded", "dealers", len(next.Dealers))
 	logWarnings(a.log, next.Warnings())
 	if paths := config.RestartNeeded(started, next); len(paths) > 0 {

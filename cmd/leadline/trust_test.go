@@ -339,7 +339,9 @@ func TestKeyRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ta.apply(cfg)
+		if err := ta.apply(t.Context(), cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	post := func(key string) int {
 		status, _, _ := ta.post(t, key, "application/json", `{"phone":"06-1234`+strconv.Itoa(5000+rand.IntN(4000))+`"}`)

@@ -17,6 +17,7 @@ type Store struct {
 	joins    []join             // oldest first
 	turns    map[string]int64   // round robin turns by dealer and step
 	rejected []dialer.Rejection // oldest first
+	events   []dialer.Event     // oldest first
 	// Down makes every call fail, as a database that went away.
 	Down bool
 }
@@ -81,7 +82,43 @@ func (s *Store) CreateLead(_ context.Context, l dialer.Lead, o dialer.CreateOpti
 	}
 	l.ReceivedAt = time.Time{} // not stored
 	s.leads[l.ID] = &lead{Lead: l, node: o.Lease.Node, until: o.Lease.Until, original: o.Original}
+	for _, t := range dialer.CreatedEvents(l.Status) {
+		s.eventLocked(l.ID, l.Dealer, t, l.CreatedAt)
+	}
 	return l, dialer.OutcomeCreated, nil
+}
+
+// eventLocked records an event, as the real store does in the transaction of the change.
+func (s *Store) eventLocked(id, dealer string, t dialer.EventType, at time.Time) {
+	s.events = append(s.events, dialer.Event{ID: int64(len(s.events) + 1), LeadID: id, Dealer: dealer, Type: t, At: at})
+}
+
+// RecordEvent records an event of an existing lead.
+func (s *Store) RecordEvent(_ context.Context, id string, t dialer.EventType, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return errDown
+	}
+	l, ok := s.leads[id]
+	if !ok {
+		return dialer.ErrNotFound
+	}
+	s.eventLocked(id, l.Dealer, t, at)
+	return nil
+}
+
+// Events returns the types of lead id's events, oldest first.
+func (s *Store) Events(id string) []dialer.EventType {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []dialer.EventType
+	for _, e := range s.events {
+		if e.LeadID == id {
+			out = append(out, e.Type)
+		}
+	}
+	return out
 }
 
 // repeatOfLocked returns the id of the dealer's lead that l repeats, or "": as the real
@@ -213,14 +250,21 @@ func (s *Store) Release(_ context.Context, id, node string) error {
 	return nil
 }
 
-func (s *Store) InsertAttempt(_ context.Context, a *dialer.Attempt) error {
+func (s *Store) InsertAttempt(_ context.Context, a *dialer.Attempt, events ...dialer.EventType) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Down {
 		return errDown
 	}
+	l, ok := s.leads[a.LeadID]
+	if !ok {
+		return dialer.ErrNotFound
+	}
 	a.ID = int64(len(s.attempts) + 1)
 	s.attempts = append(s.attempts, *a)
+	for _, t := range events {
+		s.eventLocked(a.LeadID, l.Dealer, t, a.StartedAt)
+	}
 	return nil
 }
 
@@ -259,6 +303,9 @@ func (s *Store) UpdateLead(_ context.Context, u dialer.LeadUpdate) (bool, error)
 	l.Round = max(l.Round, u.Round)
 	if u.Status.Final() {
 		l.node = ""
+	}
+	if t := u.Status.Event(); t != "" {
+		s.eventLocked(l.ID, l.Dealer, t, time.Now())
 	}
 	return true, nil
 }

@@ -1,0 +1,60 @@
+package leadview_test
+
+import (
+	"encoding/json"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/leadview"
+)
+
+// The API's golden tests (api/testdata) fix the whole object; this checks what
+// leadview decides itself: times in UTC with three decimals, the speed to lead from the
+// shown times, the channel of leads stored before channels, and no idempotency key.
+func TestFromLead(t *testing.T) {
+	cet := time.FixedZone("CET", 3600)
+	l := dialer.Lead{
+		ID: "ld_1", Dealer: "jansen", Status: dialer.StatusCompleted, Phone: "+31612345678",
+		IdempotencyKey: "idem-must-not-show",
+		CreatedAt:      time.Date(2026, 11, 27, 11, 0, 0, 999_999_999, cet),
+		ConnectedAt:    time.Date(2026, 11, 27, 11, 0, 7, 412_999_999, cet),
+	}
+	b, err := json.Marshal(leadview.FromLead(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"id":"ld_1","dealer":"jansen","status":"completed","phone":"+31612345678","channel":"api",` +
+		`"created_at":"2026-11-27T10:00:00.999Z","connected_at":"2026-11-27T10:00:07.412Z","speed_to_lead_seconds":6.413}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+}
+
+// TestImports: of the project, leadview imports dialer only (doc.go).
+func TestImports(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(p, "github.com/leadline/leadline/") && p != "github.com/leadline/leadline/dialer" {
+				t.Errorf("%s imports %s", name, p)
+			}
+		}
+	}
+}
