@@ -152,7 +152,7 @@ func TestSchemasMatchJSON(t *testing.T) {
 	}
 	for name, v := range map[string]any{
 		"Lead": leadview.Lead{}, "Duplicate": leadview.Duplicate{}, "Attempt": leadview.Attempt{}, "LeadList": leadList{},
-		"FormReceipt": formReceipt{}, "Rejection": rejectionJSON{}, "RejectionList": rejectionList{},
+		"FormReceipt": formReceipt{}, "Outcome": leadview.Outcome{}, "Rejection": rejectionJSON{}, "RejectionList": rejectionList{},
 		"HookAnswer": hookAnswer{}, "Problem": problem{}, "FieldError": dialer.FieldError{},
 		"PeopleReport": peopleReport{}, "SourcesReport": sourcesReport{}, "PersonReport": personJSON{},
 		"SourceReport": sourceJSON{},

@@ -30,17 +30,18 @@ type sourcesReport struct {
 }
 
 type personJSON struct {
-	Person              string  `json:"person"`
-	Offered             int     `json:"offered"`
-	Answered            int     `json:"answered"`
-	Accepted            int     `json:"accepted"`
-	Declined            int     `json:"declined"`
-	Missed              int     `json:"missed"`
-	Busy                int     `json:"busy"`
-	Failed              int     `json:"failed"`
-	Canceled            int     `json:"canceled"`
-	MedianAnswerSeconds float64 `json:"median_answer_seconds"`
-	ToOwner             int     `json:"to_owner"`
+	Person              string         `json:"person"`
+	Offered             int            `json:"offered"`
+	Answered            int            `json:"answered"`
+	Accepted            int            `json:"accepted"`
+	Declined            int            `json:"declined"`
+	Missed              int            `json:"missed"`
+	Busy                int            `json:"busy"`
+	Failed              int            `json:"failed"`
+	Canceled            int            `json:"canceled"`
+	MedianAnswerSeconds float64        `json:"median_answer_seconds"`
+	ToOwner             int            `json:"to_owner"`
+	Outcomes            map[string]int `json:"outcomes,omitempty"` // by outcome id, of the calls they finished
 }
 
 type sourceJSON struct {
@@ -87,7 +88,7 @@ func (s *server) handleReportPeople(w http.ResponseWriter, r *http.Request) {
 		out.People = append(out.People, personJSON{
 			Person: p.Person, Offered: p.Offered, Answered: p.Answered, Accepted: p.Accepted,
 			Declined: p.Declined, Missed: p.Missed, Busy: p.Busy, Failed: p.Failed, Canceled: p.Canceled,
-			MedianAnswerSeconds: p.MedianAnswer.Seconds(), ToOwner: p.ToOwner,
+			MedianAnswerSeconds: p.MedianAnswer.Seconds(), ToOwner: p.ToOwner, Outcomes: p.Outcomes,
 		})
 	}
 	encode(w, http.StatusOK, out)

@@ -124,6 +124,9 @@ type Dealer struct {
 	DealerSecurity
 	// Schedule: opening hours, stagger, customer calling hours (hours.go).
 	Schedule
+	// Outcomes are asked of a salesperson after a call the customer ended, key 1 for
+	// the first (outcomes.go); none: nothing is asked.
+	Outcomes []Outcome
 	// Email: the dealer's intake address, allowed senders, rules, mailbox (email.go).
 	Email DealerEmail
 	// Portals: classifieds portals' lead webhooks (email.go).

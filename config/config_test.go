@@ -358,6 +358,7 @@ dealer jansen: Autohuis Jansen
   hours       always
   customers   rung 08:00-21:00 their local time; backlog staggered 30s
   retries     none: a customer not reached ends the lead
+  outcomes    not asked (outcomes: [appointment, follow_up, not_interested] asks them)
   rounds      1
   duplicates  a lead for a number with an open lead of the last 1h joins it
   whisper     Nieuwe lead van {{.Source}}: {{.Name}}, {{.Interest}}. Druk op 1 om te verbinden, op 2 om door te geven.

@@ -150,3 +150,38 @@ func TestCoveredBy(t *testing.T) {
 		}
 	}
 }
+
+func TestOutcomes(t *testing.T) {
+	parse := func(extra string) (*config.Config, error) {
+		return config.Parse([]byte(strings.Replace(base, `    ring_timeout: "20s"`, "    ring_timeout: \"20s\"\n"+extra, 1)), nil)
+	}
+	c, err := parse("")
+	if err != nil || len(c.Dealers[0].Outcomes) != 0 {
+		t.Fatalf("no outcomes listed: %v, %v; want none asked", c.Dealers[0].Outcomes, err)
+	}
+	c, err = parse(`    outcomes: [appointment, follow_up, not_interested]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.Outcome{{"appointment", "voor een afspraak"}, {"follow_up", "om later op te volgen"}, {"not_interested", "als de klant geen interesse heeft"}}
+	if !slices.Equal(c.Dealers[0].Outcomes, want) {
+		t.Errorf("default outcomes (nl) %v", c.Dealers[0].Outcomes)
+	}
+	c, err = parse(`    outcomes: [appointment, {id: test_drive, say: "voor een proefrit"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []config.Outcome{{"appointment", "voor een afspraak"}, {"test_drive", "voor een proefrit"}}; !slices.Equal(c.Dealers[0].Outcomes, want) {
+		t.Errorf("own outcomes %v", c.Dealers[0].Outcomes)
+	}
+	for extra, want := range map[string]string{
+		`    outcomes: [test_drive]`:                   `dealers[0].outcomes[0]: outcome "test_drive" needs say`,
+		`    outcomes: [Appointment]`:                  `dealers[0].outcomes[0]: "Appointment" is not an outcome id`,
+		`    outcomes: [appointment, appointment]`:     `dealers[0].outcomes[1]: outcome "appointment" is listed twice`,
+		`    outcomes: [a, b, c, d, e, f, g, h, i, j]`: `dealers[0].outcomes: at most 9 outcomes`,
+	} {
+		if _, err := parse(extra); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", extra, err, want)
+		}
+	}
+}

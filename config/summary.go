@@ -53,6 +53,7 @@ func (c *Config) Summary(w io.Writer) error {
 		row("  hours", FormatTimetable(d.OpeningHours))
 		row("  customers", "rung "+d.CustomerHours+" their local time; backlog staggered "+FormatDuration(d.Stagger))
 		row("  retries", FormatRetries(d.Retries))
+		row("  outcomes", d.outcomesSummary())
 		rounds := "1"
 		if d.Rounds > 1 {
 			rounds = strconv.Itoa(d.Rounds) + ", " + FormatDuration(d.RoundPause) + " apart"

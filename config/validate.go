@@ -155,6 +155,7 @@ func (c *Config) Validate() error {
 		d.validateSecurity(v, path, keyOwners)
 		d.validateSchedule(v, path)
 		d.validateEmail(v, path, &c.Email, addresses)
+		d.validateOutcomes(v, path)
 		d.validateWebhooks(v, path, &c.Webhooks)
 	}
 	c.validateSoftphones(v)

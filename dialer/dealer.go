@@ -53,6 +53,9 @@ type Dealer struct {
 	// RoundPause is the wait between walks.
 	Rounds     int
 	RoundPause time.Duration
+	// Outcomes are what a salesperson is asked after a call the customer ended, key 1
+	// for the first; empty: nothing is asked.
+	Outcomes []OutcomeChoice
 }
 
 // Retry is one wait before a customer is rung again: After, or until the dealer's next
@@ -104,6 +107,8 @@ const (
 	PromptWhisper             = "whisper"
 	PromptConnecting          = "connecting"
 	PromptCustomerUnreachable = "customer_unreachable"
+	PromptOutcome             = "outcome" // what came of the call? (its choices vary per dealer)
+	PromptThanks              = "thanks"
 )
 
 // Speaker turns a prompt into telephone audio in a language (nl, en, de, fr). It may
@@ -141,6 +146,11 @@ type phrases struct {
 	connecting           string
 	customerUnreachable  string
 	again                string // before the whisper of a lead's later round
+	// The outcome prompt: outcomeAsk, then outcomeKey (key, the choice's Say) for each
+	// choice; thanks once a choice was made.
+	outcomeAsk string
+	outcomeKey string
+	thanks     string
 }
 
 var allPhrases = map[string]phrases{
@@ -150,6 +160,9 @@ var allPhrases = map[string]phrases{
 		connecting:          "Connecting you now.",
 		customerUnreachable: "The customer could not be reached. The lead stays with you.",
 		again:               "Another try. ",
+		outcomeAsk:          "The customer hung up. What came of the call?",
+		outcomeKey:          "press %d %s",
+		thanks:              "Thank you.",
 	},
 	"nl": {
 		website: "de website", unknownName: "onbekende naam",
@@ -157,6 +170,9 @@ var allPhrases = map[string]phrases{
 		connecting:          "U wordt nu verbonden.",
 		customerUnreachable: "De klant was niet bereikbaar. De lead blijft bij u.",
 		again:               "Nieuwe poging. ",
+		outcomeAsk:          "De klant heeft opgehangen. Wat is er uit het gesprek gekomen?",
+		outcomeKey:          "druk %d %s",
+		thanks:              "Dank u.",
 	},
 	"de": {
 		website: "der Webseite", unknownName: "unbekannter Name",
@@ -164,6 +180,9 @@ var allPhrases = map[string]phrases{
 		connecting:          "Sie werden jetzt verbunden.",
 		customerUnreachable: "Der Kunde war nicht erreichbar. Der Lead bleibt bei Ihnen.",
 		again:               "Neuer Versuch. ",
+		outcomeAsk:          "Der Kunde hat aufgelegt. Was hat das Gespräch ergeben?",
+		outcomeKey:          "drücken Sie %d %s",
+		thanks:              "Danke.",
 	},
 	"fr": {
 		website: "le site web", unknownName: "nom inconnu",
@@ -171,6 +190,9 @@ var allPhrases = map[string]phrases{
 		connecting:          "Mise en relation en cours.",
 		customerUnreachable: "Le client n'a pas pu être joint. Le contact reste chez vous.",
 		again:               "Nouvel essai. ",
+		outcomeAsk:          "Le client a raccroché. Qu'a donné l'appel ?",
+		outcomeKey:          "appuyez sur %d %s",
+		thanks:              "Merci.",
 	},
 }
 

@@ -40,6 +40,7 @@ type flow struct {
 	invited   sync.Once   // the lead's first INVITE was measured (FirstInvite)
 	won       atomic.Bool // a salesperson of the current step pressed 1
 	accepted  string      // the person bridged to the customer, for the summary line
+	finished  bool        // the lead's final status is written (finish ran)
 }
 
 // runFlow claims lead l unless CreateLead just stored it with this node's lease
@@ -75,6 +76,9 @@ func (s *Service) runFlow(ctx context.Context, l Lead, claimed bool) {
 	f.legs.Wait()
 	s.unhold(id)
 	cancel(nil)
+	if f.finished { // before the salesperson was asked for the call's outcome
+		return
+	}
 	if status == "" { // shut down or taken over: another run resumes it
 		if err := s.store.Release(f.db, id, s.node); err != nil {
 			log.Warn("releasing lead", "error", err)
@@ -552,6 +556,17 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 		reason = "the customer hung up"
 		if errors.Is(cust.Err(), ErrMediaTimeout) {
 			reason = "no audio from the customer"
+			break
+		}
+		if len(f.d.Outcomes) > 0 {
+			// The lead is complete when the customer hangs up: it is recorded so now, its
+			// end and talk time the call's; then the salesperson, still on the line, is
+			// asked what came of it.
+			f.end(ca, ResultAnswered, 0)
+			f.finish(StatusCompleted, reason)
+			f.finished = true
+			f.askOutcome(ctx, agent, win.person.ID)
+			return StatusCompleted, reason
 		}
 	case <-limit.C:
 		reason = "the maximum call length was reached"

@@ -29,11 +29,18 @@ type recorder struct {
 	owner     int
 	intake    []string // "channel:result"
 	invites   []string // channels of FirstInvite
+	outcomes  []string // "person:outcome"
 }
 
 func (r *recorder) Intake(_ string, ch dialer.Channel, res dialer.IntakeResult) {
 	r.mu.Lock()
 	r.intake = append(r.intake, string(ch)+":"+string(res))
+	r.mu.Unlock()
+}
+
+func (r *recorder) CallOutcome(_, person, outcome string) {
+	r.mu.Lock()
+	r.outcomes = append(r.outcomes, person+":"+outcome)
 	r.mu.Unlock()
 }
 

@@ -146,6 +146,8 @@ type Recorder interface {
 	// FirstInvite is called when the first salesperson's INVITE of a lead leaves, d after
 	// the lead arrived (LeadInput.ReceivedAt), for leads dialled as they arrive.
 	FirstInvite(dealer string, ch Channel, d time.Duration)
+	// CallOutcome is called once per outcome a salesperson gave after a call.
+	CallOutcome(dealer, person, outcome string)
 }
 
 // IntakeResult is what became of a lead or message that arrived. The strings are

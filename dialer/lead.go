@@ -99,6 +99,8 @@ type Lead struct {
 	// NextAt is when a scheduled lead will be dialled (opening hours, the customer's
 	// quiet hours, a retry, another round); zero otherwise.
 	NextAt time.Time
+	// Outcome is what the salesperson said came of the call; zero until they said.
+	Outcome CallOutcome
 	// Round is the round of the flow the lead is in, or is scheduled to start: 0 the
 	// first walk; each customer retry and each further walk after nobody accepted is
 	// the next round. Attempts record theirs.

@@ -64,6 +64,10 @@ type LeadStore interface {
 	// an attempt (the salesperson's outcome), as happened at at. ErrNotFound when the
 	// lead is missing.
 	RecordEvent(ctx context.Context, id string, t EventType, at time.Time) error
+	// SetOutcome writes the call's outcome on lead id, with its lead.outcome event, in
+	// one transaction, whatever the lead's status (it is given after the call ended). A
+	// lead that has an outcome keeps its first. ErrNotFound when the lead is missing.
+	SetOutcome(ctx context.Context, id string, o CallOutcome) error
 
 	// LastPlanned returns the latest planned time (NextAt) of the dealer's scheduled
 	// leads at or after from; the zero time when there is none.

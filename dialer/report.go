@@ -31,6 +31,9 @@ type PersonReport struct {
 	// ToOwner counts the leads this person was offered and did not take that went on to
 	// the dealer's owner (the flow's last step) afterwards.
 	ToOwner int
+	// Outcomes counts the outcomes this person gave after their calls, by outcome id;
+	// nil when none.
+	Outcomes map[string]int
 }
 
 // SourceReport is how the period's leads of one source fared.
@@ -98,6 +101,13 @@ func BuildReport(d *Dealer, leads []Lead, from, to time.Time) Report {
 			if a.Leg == LegAgent && owners[a.Person] {
 				ownerRung = j
 			}
+		}
+		if o := l.Outcome; o.ID != "" {
+			p := person(o.Person)
+			if p.Outcomes == nil {
+				p.Outcomes = map[string]int{}
+			}
+			p.Outcomes[o.ID]++
 		}
 		passed := map[string]bool{}
 		for j, a := range l.Attempts {

@@ -33,6 +33,7 @@ func TestReport(t *testing.T) {
 		svc := dialer.New(dialer.Options{Store: e.store, Reports: e.store, Caller: e.caller, Speaker: e.speaker, NodeID: "node-a"})
 		svc.SetDealers([]dialer.Dealer{testDealer()})
 		start := time.Now() // synctest: Saturday 2000-01-01 00:00 UTC
+		var first string
 		for i, lead := range []struct {
 			day    int
 			source string
@@ -46,8 +47,15 @@ func TestReport(t *testing.T) {
 			if got := e.wait(t, l.ID); got.Status != lead.status {
 				t.Fatalf("lead %d: %s, attempts %q; want %s", i+1, got.Status, results(got), lead.status)
 			}
+			if i == 0 {
+				first = l.ID
+			}
 		}
 
+		// Piet said the first lead's call ended in an appointment.
+		if err := e.store.SetOutcome(ctx, first, dialer.CallOutcome{ID: "appointment", Person: "piet", At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
 		r, err := svc.ReportDays(ctx, "jansen", "2000-01-03", "2000-01-07")
 		if err != nil {
 			t.Fatal(err)
@@ -56,7 +64,8 @@ func TestReport(t *testing.T) {
 			t.Errorf("report of %d leads from %v to %v", r.Leads, r.From, r.To)
 		}
 		want := []dialer.PersonReport{
-			{Person: "piet", Offered: 3, Answered: 2, Accepted: 1, Busy: 1, Missed: 1, MedianAnswer: 4 * time.Second, ToOwner: 2},
+			{Person: "piet", Offered: 3, Answered: 2, Accepted: 1, Busy: 1, Missed: 1, MedianAnswer: 4 * time.Second, ToOwner: 2,
+				Outcomes: map[string]int{"appointment": 1}},
 			{Person: "kees", Offered: 2, Answered: 1, Declined: 1, Missed: 1, MedianAnswer: 2 * time.Second, ToOwner: 2},
 			{Person: "anna", Offered: 2, Missed: 2, ToOwner: 2},
 			{Person: "owner", Offered: 2, Answered: 1, Accepted: 1, Missed: 1, MedianAnswer: 6 * time.Second},

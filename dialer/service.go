@@ -476,3 +476,4 @@ func (nopRecorder) CustomerAttempt(string, Result)                     {}
 func (nopRecorder) ReachedOwner(string)                                {}
 func (nopRecorder) Intake(string, Channel, IntakeResult)               {}
 func (nopRecorder) FirstInvite(string, Channel, time.Duration)         {}
+func (nopRecorder) CallOutcome(string, string, string)                 {}

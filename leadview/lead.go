@@ -33,6 +33,8 @@ type Lead struct {
 	EndedAt            Time           `json:"ended_at,omitzero"`
 	SpeedToLeadSeconds *float64       `json:"speed_to_lead_seconds,omitempty"`
 	Reason             string         `json:"reason,omitempty"`
+	// Outcome is what the salesperson said came of the call, once they said.
+	Outcome *Outcome `json:"outcome,omitempty"`
 	// NextAction and NextActionAt say what Leadline will do next with a scheduled lead
 	// and when (dialer.Action): "dial" (opening hours, the customer's calling hours),
 	// "retry_customer" (NextActionPerson, who accepted before, is rung first), or
@@ -42,6 +44,14 @@ type Lead struct {
 	NextActionPerson string        `json:"next_action_person,omitempty"`
 	Attempts         []Attempt     `json:"attempts,omitempty"`
 	Duplicates       []Duplicate   `json:"duplicates,omitempty"`
+}
+
+// Outcome is a salesperson's answer after a call: an id of the dealer's outcomes
+// (appointment, follow_up, not_interested…), who gave it and when.
+type Outcome struct {
+	ID     string `json:"id"`
+	Person string `json:"person"`
+	At     Time   `json:"at"`
 }
 
 // Duplicate is a later post for the lead's number that joined the lead while it was
@@ -96,6 +106,9 @@ func FromLead(l dialer.Lead) Lead {
 		ConnectedAt: Time(l.ConnectedAt),
 		EndedAt:     Time(l.EndedAt),
 		Reason:      l.Reason,
+	}
+	if o := l.Outcome; o.ID != "" {
+		j.Outcome = &Outcome{ID: o.ID, Person: o.Person, At: Time(o.At)}
 	}
 	if l.Status == dialer.StatusScheduled && !l.NextAt.IsZero() {
 		j.NextActionAt = Time(l.NextAt)

@@ -46,6 +46,7 @@ type Metrics struct {
 	sipResponses  *prometheus.CounterVec   // method, code
 	intake        *prometheus.CounterVec   // dealer, channel, result
 	firstInvite   *prometheus.HistogramVec // channel
+	callOutcomes  *prometheus.CounterVec   // dealer, person, outcome
 	imapConnected *prometheus.GaugeVec     // dealer
 	// trunkRegistered is leadline_trunk_registered{trunk} (trunks.go).
 	trunkRegistered *prometheus.GaugeVec
@@ -177,6 +178,11 @@ func New(reg prometheus.Registerer) *Metrics {
 				"invalid, limited (the number's daily cap), unavailable (store down: not kept, the sender retries), rejected (a message with no callable lead, kept with its reason), " +
 				"refused (at the door: sender not allowed, too big, too many).",
 		}, []string{"dealer", "channel", "result"}),
+		callOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "call_outcomes_total",
+			Help:      "Outcomes salespeople gave after a call the customer ended (the keys of the dealer's outcomes: appointment, follow_up, not_interested…), by dealer, person and outcome.",
+		}, []string{"dealer", "person", "outcome"}),
 		firstInvite: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace,
 			Name:      "intake_to_invite_seconds",
@@ -222,7 +228,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(
 		m.leadsReceived, m.leadsJoined, m.leadsFinished, m.speedToLead,
 		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
-		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, rtpDropped, m.intake, m.firstInvite,
+		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, rtpDropped, m.intake, m.firstInvite, m.callOutcomes,
 		m.imapConnected, m.trunkRegistered, m.webhooks, m.webhookTry,
 	)
 
@@ -354,6 +360,11 @@ func (m *Metrics) WebhookDelivery(dealer string, event dialer.EventType, result 
 	if took > 0 {
 		m.webhookTry.WithLabelValues(dealer).Observe(took.Seconds())
 	}
+}
+
+// CallOutcome counts an outcome a salesperson gave after a call.
+func (m *Metrics) CallOutcome(dealer, person, outcome string) {
+	m.callOutcomes.WithLabelValues(dealer, person, outcome).Inc()
 }
 
 // FirstInvite observes the time from a lead's arrival to its first INVITE.

@@ -426,6 +426,7 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_rtp_packets_total":               {dto.MetricType_COUNTER, []string{"direction"}},
 		"leadline_intake_total":                    {dto.MetricType_COUNTER, []string{"channel", "dealer", "result"}},
 		"leadline_intake_to_invite_seconds":        {dto.MetricType_HISTOGRAM, []string{"channel"}},
+		"leadline_call_outcomes_total":             {dto.MetricType_COUNTER, []string{"dealer", "outcome", "person"}},
 		"leadline_rtp_dropped_total":               {dto.MetricType_COUNTER, []string{"reason"}},
 		"leadline_imap_connected":                  {dto.MetricType_GAUGE, []string{"dealer"}},
 		"leadline_trunk_registered":                {dto.MetricType_GAUGE, []string{"trunk"}},
@@ -618,6 +619,7 @@ var exercises = map[string]func(m *metrics.Metrics){
 		}
 	},
 	"FirstInvite":     func(m *metrics.Metrics) { m.FirstInvite("jansen", dialer.ChannelEmail, 12*time.Millisecond) },
+	"CallOutcome":     func(m *metrics.Metrics) { m.CallOutcome("jansen", "piet", "appointment") },
 	"RTPDropped":      func(m *metrics.Metrics) { m.RTPDropped("source") },
 	"IMAPConnected":   func(m *metrics.Metrics) { m.IMAPConnected("jansen", true) },
 	"IMAPRemoved":     func(m *metrics.Metrics) { m.IMAPConnected("bakker", false); m.IMAPRemoved("bakker") },

@@ -111,3 +111,40 @@ func (db *DB) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// setOutcomeSQL writes a call's outcome on a lead that has none; $1 id, $2 outcome,
+// $3 person, $4 at.
+const setOutcomeSQL = `UPDATE leads SET outcome = $2, outcome_by = $3, outcome_at = $4
+	WHERE id = $1 AND outcome = ''`
+
+// SetOutcome writes the call's outcome on lead id and its lead.outcome event in one
+// transaction, whatever the lead's status; a lead that has an outcome keeps its first
+// (and no second event is written).
+func (db *DB) SetOutcome(ctx context.Context, id string, o dialer.CallOutcome) error {
+	if o.ID == "" {
+		return fmt.Errorf("set outcome of lead %s: empty outcome", id)
+	}
+	db.warm(ctx, append([]string{setOutcomeSQL}, eventQueries...)...)
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var dealer string
+		err := tx.QueryRowContext(ctx, touchLeadSQL, id, millis(db.now())).Scan(&dealer)
+		if errors.Is(err, sql.ErrNoRows) {
+			return dialer.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, setOutcomeSQL, id, o.ID, o.Person, millis(o.At))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // it had one already
+		}
+		return db.writeEvents(ctx, tx, id, dealer, o.At, false, dialer.EventOutcome)
+	})
+	if err != nil {
+		return fmt.Errorf("set outcome of lead %s: %w", id, err)
+	}
+	return nil
+}

@@ -152,3 +152,31 @@ func TestEventsOfRacingFinals(t *testing.T) {
 		}
 	})
 }
+
+// The call's outcome is written on a lead that already ended, with its event; a second
+// one changes nothing and writes no second event.
+func TestSetOutcome(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		db := newDB(t, b)
+		ctx := t.Context()
+		l := mustCreate(t, db, newLead("jansen"))
+		if ok, err := db.UpdateLead(ctx, dialer.LeadUpdate{ID: l.ID, Status: dialer.StatusCompleted, EndedAt: t0.Add(time.Minute)}); err != nil || !ok {
+			t.Fatalf("UpdateLead = %v, %v", ok, err)
+		}
+		o := dialer.CallOutcome{ID: "appointment", Person: "piet", At: t0.Add(70 * time.Second)}
+		if err := db.SetOutcome(ctx, l.ID, o); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetOutcome(ctx, l.ID, dialer.CallOutcome{ID: "not_interested", Person: "piet", At: t0.Add(80 * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		got := mustGet(t, db, l.ID)
+		equal(t, "outcome", got.Outcome, o)
+		if ev := eventTypes(t, db, l.ID); !slices.Equal(ev, []dialer.EventType{dialer.EventReceived, dialer.EventCompleted, dialer.EventOutcome}) {
+			t.Errorf("events %q", ev)
+		}
+		if err := db.SetOutcome(ctx, "0190-missing", o); !errors.Is(err, dialer.ErrNotFound) {
+			t.Errorf("outcome of a missing lead: %v, want ErrNotFound", err)
+		}
+	})
+}

@@ -32,7 +32,7 @@ var finalStatuses = []dialer.Status{
 const (
 	leadCols = `id, dealer, status, name, phone, email, source, interest, message, assigned_to,
 		external_id, idempotency_key, created_at, connected_at, ended_at, reason, next_at, round,
-		channel, sender, message_id`
+		channel, sender, message_id, outcome, outcome_by, outcome_at`
 	attemptCols = `id, lead_id, round, step, leg, person, result, sip_code,
 		started_at, answered_at, accepted_at, ended_at, trunk`
 
@@ -697,18 +697,18 @@ func scanLead(s scanner) (dialer.Lead, error) {
 		l                       dialer.Lead
 		status, channel         string
 		created, connected, end int64
-		next                    int64
+		next, outcomeAt         int64
 	)
 	err := s.Scan(&l.ID, &l.Dealer, &status, &l.Name, &l.Phone, &l.Email, &l.Source,
 		&l.Interest, &l.Message, &l.AssignedTo, &l.ExternalID, &l.IdempotencyKey,
 		&created, &connected, &end, &l.Reason, &next, &l.Round,
-		&channel, &l.Sender, &l.MessageID)
+		&channel, &l.Sender, &l.MessageID, &l.Outcome.ID, &l.Outcome.Person, &outcomeAt)
 	if err != nil {
 		return dialer.Lead{}, err
 	}
 	l.Status, l.Channel = dialer.Status(status), dialer.Channel(channel)
 	l.CreatedAt, l.ConnectedAt, l.EndedAt = fromMillis(created), fromMillis(connected), fromMillis(end)
-	l.NextAt = fromMillis(next)
+	l.NextAt, l.Outcome.At = fromMillis(next), fromMillis(outcomeAt)
 	return l, nil
 }
 

@@ -342,6 +342,9 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 		for _, r := range d.Retries {
 			dd.Retries = append(dd.Retries, dialer.Retry(r))
 		}
+		for _, o := range d.Outcomes {
+			dd.Outcomes = append(dd.Outcomes, dialer.OutcomeChoice(o))
+		}
 		for _, p := range d.People {
 			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location), Registered: p.Registered()}
 		}

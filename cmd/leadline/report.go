@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -58,14 +61,14 @@ func writeReport(w io.Writer, r dialer.Report, d *dialer.Dealer) error {
 	fmt.Fprintf(w, "%s: %d leads from %s to %s (%s)\n\n", r.Dealer, r.Leads,
 		r.From.In(loc).Format("Mon 2006-01-02"), last.In(loc).Format("Mon 2006-01-02"), loc)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "person\toffered\tanswered\taccepted\tdeclined\tmissed\tbusy\tfailed\ttaken by a colleague\tmedian answer\twent on to the owner")
+	fmt.Fprintln(tw, "person\toffered\tanswered\taccepted\tdeclined\tmissed\tbusy\tfailed\ttaken by a colleague\tmedian answer\twent on to the owner\toutcomes")
 	for _, p := range r.People {
 		name := p.Person
 		if pp, ok := d.People[p.Person]; ok && pp.Name != "" && pp.Name != p.Person {
 			name += " (" + pp.Name + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", name, p.Offered, p.Answered, p.Accepted,
-			p.Declined, p.Missed, p.Busy, p.Failed, p.Canceled, seconds(p.MedianAnswer), p.ToOwner)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n", name, p.Offered, p.Answered, p.Accepted,
+			p.Declined, p.Missed, p.Busy, p.Failed, p.Canceled, seconds(p.MedianAnswer), p.ToOwner, outcomes(p.Outcomes))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -84,6 +87,18 @@ func writeReport(w io.Writer, r dialer.Report, d *dialer.Dealer) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", src, s.Leads, s.Connected, share, seconds(s.MedianSpeed))
 	}
 	return tw.Flush()
+}
+
+// outcomes lists counts by outcome, "appointment 2, follow_up 1", or "-".
+func outcomes(m map[string]int) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, id+" "+strconv.Itoa(m[id]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func seconds(d time.Duration) string {

@@ -18,6 +18,10 @@ type Script struct {
 	Press  rune          // key pressed PressAfter after answering; 0: none
 	After  time.Duration // see Press
 	HangUp time.Duration // hang up this long after answering; 0: stay
+	// Later, when set, is a second key pressed LaterAfter after answering: the call's
+	// outcome, asked once the customer hung up.
+	Later      rune
+	LaterAfter time.Duration
 	// Trunk is the trunk the call goes through, as the leg and a refusal report it
 	// (dialer.Trunked); "" for none.
 	Trunk string
@@ -142,11 +146,16 @@ func newLeg(s Script) *Leg {
 func (l *Leg) Trunk() string { return l.trunk }
 
 func (l *Leg) act(s Script) {
-	var press, hang <-chan time.Time
+	var press, later, hang <-chan time.Time
 	if s.Press != 0 {
 		t := time.NewTimer(s.After)
 		defer t.Stop()
 		press = t.C
+	}
+	if s.Later != 0 {
+		t := time.NewTimer(s.LaterAfter)
+		defer t.Stop()
+		later = t.C
 	}
 	if s.HangUp > 0 {
 		t := time.NewTimer(s.HangUp)
@@ -158,6 +167,9 @@ func (l *Leg) act(s Script) {
 		case <-press:
 			l.digits <- s.Press
 			press = nil
+		case <-later:
+			l.digits <- s.Later
+			later = nil
 		case <-hang:
 			l.end(errFarEndHungUp)
 			return

@@ -108,6 +108,26 @@ func (s *Store) RecordEvent(_ context.Context, id string, t dialer.EventType, at
 	return nil
 }
 
+// SetOutcome writes the call's outcome on lead id with its event; a lead that has one
+// keeps it.
+func (s *Store) SetOutcome(_ context.Context, id string, o dialer.CallOutcome) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Down {
+		return errDown
+	}
+	l, ok := s.leads[id]
+	if !ok {
+		return dialer.ErrNotFound
+	}
+	if l.Outcome.ID != "" {
+		return nil
+	}
+	l.Outcome = o
+	s.eventLocked(id, l.Dealer, dialer.EventOutcome, o.At)
+	return nil
+}
+
 // Events returns the types of lead id's events, oldest first.
 func (s *Store) Events(id string) []dialer.EventType {
 	s.mu.Lock()

@@ -32,6 +32,10 @@ type Behaviour struct {
 	Key      rune          // pressed KeyAfter after answering; 0: none (voicemail)
 	KeyAfter time.Duration // see Key
 	KeyBy    string        // "rfc4733" (default), "info" or "inband"
+	// Then, when set, is a second key pressed ThenAfter after answering (the same way
+	// as Key): a salesperson's answer to the outcome question after the call.
+	Then      rune
+	ThenAfter time.Duration
 
 	Tone       float64       // Hz of what the phone says once answered; 0: silence
 	Mute       bool          // send no RTP at all (dead media)
@@ -353,7 +357,10 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		go c.talk(ctx)
 	}
 	if c.b.Key != 0 {
-		go c.press(ctx)
+		go c.press(ctx, c.b.Key, c.b.KeyAfter)
+	}
+	if c.b.Then != 0 {
+		go c.press(ctx, c.b.Then, c.b.ThenAfter)
 	}
 	var hang <-chan time.Time
 	if c.b.HangUp > 0 {
@@ -547,11 +554,11 @@ func (c *Call) talk(ctx context.Context) {
 	}
 }
 
-// press sends the scripted key KeyAfter after answering.
-func (c *Call) press(ctx context.Context) {
+// press sends key after after answering, the way Behaviour.KeyBy says.
+func (c *Call) press(ctx context.Context, key rune, after time.Duration) {
 	b := c.b
 	select {
-	case <-time.After(b.KeyAfter):
+	case <-time.After(after):
 	case <-ctx.Done():
 		return
 	}
@@ -559,7 +566,7 @@ func (c *Call) press(ctx context.Context) {
 	case "info":
 		req := c.p.fromListener(sip.NewRequest(sip.INFO, c.dlg.InviteRequest.Contact().Address))
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
-		req.SetBody([]byte("Signal=" + string(b.Key) + "\r\nDuration=160\r\n"))
+		req.SetBody([]byte("Signal=" + string(key) + "\r\nDuration=160\r\n"))
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := c.p.send(func() error { _, err := c.dlg.Do(ictx, req); return err }); err != nil {
@@ -567,11 +574,11 @@ func (c *Call) press(ctx context.Context) {
 		}
 	case "inband":
 		c.mu.Lock()
-		c.inband = append(media.GenerateDTMF(b.Key, 120*time.Millisecond, media.LevelDBm0(-8)), media.Silence(60*time.Millisecond)...)
+		c.inband = append(media.GenerateDTMF(key, 120*time.Millisecond, media.LevelDBm0(-8)), media.Silence(60*time.Millisecond)...)
 		c.mu.Unlock()
 	default:
 		c.mu.Lock()
-		c.events = media.EventPackets(b.Key, 20*time.Millisecond, 100*time.Millisecond)
+		c.events = media.EventPackets(key, 20*time.Millisecond, 100*time.Millisecond)
 		c.mu.Unlock()
 	}
 }
