@@ -272,6 +272,7 @@ func freeTCPAddr(t *testing.T) string {
 // the mailbox is a lead exactly once, and every one ends marked done. A mail whose lead
 // was committed but which was not yet marked is read again and its lead is a repeat.
 func TestIMAPKilled(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	if testing.Short() {
 		t.Skip("runs the real binary; skipped with -short")
 	}

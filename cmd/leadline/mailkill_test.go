@@ -22,6 +22,7 @@ import (
 // one besides (a 250 lost on the way); then every mail is a lead exactly once: none the
 // server said 250 to is lost, none is doubled.
 func TestMailKill9(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	if testing.Short() {
 		t.Skip("runs the real binary; skipped with -short")
 	}

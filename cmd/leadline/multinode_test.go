@@ -290,6 +290,7 @@ func invitesFor(p *siptest.Phone, lead string) int {
 }
 
 func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	c := newMNCluster(t)
 	piet := phone(t, "piet", siptest.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
 	carrier := phone(t, "carrier", siptest.Behaviour{Never: true})
@@ -335,6 +336,7 @@ func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
 // A node killed while ringing has its lead taken over by another, which continues with
 // the next step; a node killed while bridged never has its customer dialled again.
 func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	c := newMNCluster(t)
 	piet := phone(t, "piet", siptest.Behaviour{Never: true})
 	owner := phone(t, "owner", siptest.Behaviour{Ring: 300 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond})
@@ -402,6 +404,7 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 // PostgreSQL going away: new leads get 503 (never 202 for a lead not stored), a call in
 // progress continues, and everything resumes by itself when the database is back.
 func TestMultiNodeDatabaseGoesAway(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	c := newMNCluster(t)
 	owner := phone(t, "owner", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	carrier := phone(t, "carrier", siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 6 * time.Second})

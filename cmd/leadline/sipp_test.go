@@ -122,6 +122,7 @@ func lastLines(s string, n int) string {
 // the owner answers and presses 1 with sipp's RFC 4733 capture. The customer, behind the
 // trunk, answers with a tone and hangs up after 2 s.
 func TestSippDealerFlow(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	needSipp(t)
 	piet := startSipp(t, "piet", "busy")
 	kees := startSipp(t, "kees", "noanswer")

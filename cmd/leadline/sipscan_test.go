@@ -98,6 +98,7 @@ func startScanApp(t *testing.T, spec appSpec) *testApp {
 }
 
 func TestSIPScan(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	if testing.Short() {
 		t.Skip("the SIP scan takes about 30 s")
 	}

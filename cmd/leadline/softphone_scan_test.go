@@ -24,6 +24,7 @@ import (
 // lockout and finds nothing, and the right password from another address is refused,
 // with that same 403, while the lockout lasts (its end: sip's TestRegisterLockout).
 func TestSoftphoneScan(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	if testing.Short() {
 		t.Skip("the SIP scan takes a few seconds")
 	}

@@ -182,6 +182,7 @@ func checkAllDelivered(t *testing.T, n *mnNode, r *webhooktest.Receiver, ids []s
 // the kill are taken over once their lease lapses, and sent again with the same
 // webhook-id.
 func TestWebhookKill9SQLite(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	if testing.Short() {
 		t.Skip("runs the real binary; skipped with -short")
 	}
@@ -208,6 +209,7 @@ func TestWebhookKill9SQLite(t *testing.T) {
 // webhooks; one is killed mid-delivery. The other takes over its leads and its tries in
 // flight: every event reaches the receiver at least once, in order per lead.
 func TestWebhookKill9Postgres(t *testing.T) {
+	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	c := newMNCluster(t)
 	busy := phone(t, "busy", siptest.Behaviour{Code: 486})
 	r := slowReceiver(t)
