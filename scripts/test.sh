@@ -26,7 +26,7 @@ fi
 go vet "${pkgs[@]}"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 "${pkgs[@]}"
 
-go test -race -count=1 -parallel 4 -timeout 20m "${pkgs[@]}"
+go test -race -count=1 -timeout 20m "${pkgs[@]}"
 if [ $# -eq 0 ]; then
 	go run ./cmd/leadline demo >/dev/null
 	echo "demo: ok"

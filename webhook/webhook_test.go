@@ -143,7 +143,7 @@ func TestSendOutcomes(t *testing.T) {
 	v := webhooktest.NewVerifier(t)
 	target := webhooktest.NewReceiver(t, v, secretNew) // where a redirect points
 	r := webhooktest.NewReceiver(t, v, secretNew)
-	s, d := newSender(t, webhook.Options{AllowPrivateTargets: true, Timeout: 300 * time.Millisecond}, r.URL, secretNew)
+	s, d := newSender(t, webhook.Options{AllowPrivateTargets: true, Timeout: 2 * time.Second}, r.URL, secretNew)
 	for _, tc := range []struct {
 		answer webhooktest.Answer
 		want   dialer.TryResult
@@ -159,7 +159,7 @@ func TestSendOutcomes(t *testing.T) {
 			dialer.TryResult{Outcome: dialer.TryGone, Status: 410, Error: "410 Gone: endpoint deleted"}},
 		{webhooktest.Answer{Status: 302, Header: http.Header{"Location": {target.URL}}},
 			dialer.TryResult{Outcome: dialer.TryFailed, Status: 302, Error: "302 Found: redirects are not followed; configure the URL it points to"}},
-		{webhooktest.Answer{Hang: true}, dialer.TryResult{Outcome: dialer.TryFailed, Error: "no answer within 300ms"}},
+		{webhooktest.Answer{Hang: true}, dialer.TryResult{Outcome: dialer.TryFailed, Error: "no answer within 2s"}},
 	} {
 		r.Answer(func(webhooktest.Request) webhooktest.Answer { return tc.answer })
 		got := s.Send(t.Context(), d, []byte(`{}`))

@@ -10,7 +10,6 @@ import (
 // the four leads end as the README says, and the e-mailed one arrived over SMTP as ADF
 // from the dealer's CRM and rang the ring group like a posted lead.
 func TestDemo(t *testing.T) {
-	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}

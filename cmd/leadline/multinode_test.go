@@ -131,15 +131,35 @@ dealers:
 	return runServe(t, c.bin, name, cfg)
 }
 
-// buildLeadline builds the leadline binary into a temporary folder.
+// buildLeadline builds the leadline binary once for all the tests of this package that
+// run it as a process, into a folder removed when the package's tests end (TestMain).
 func buildLeadline(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "leadline")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "leadline-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir = dir
+		bin := filepath.Join(dir, "leadline")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		built.bin = bin
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
+}
+
+// built is the binary buildLeadline made.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
 }
 
 // runServe runs `leadline serve` with the configuration cfg until the test ends and

@@ -41,7 +41,6 @@ func (ta *testApp) plan(t testing.TB, id string) planView {
 // also after the restart; a customer who was busy is rung again a minute later,
 // through the salesperson who accepted, and the lead shows that plan meanwhile.
 func TestRoundRobinAndRetry(t *testing.T) {
-	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	if testing.Short() {
 		t.Skip("waits a minute for the retry; skipped with -short")
 	}
