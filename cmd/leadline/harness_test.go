@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -373,6 +374,38 @@ func freeUDPPort(t testing.TB, host string) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// freeSIPPort returns a port p on 127.0.0.1 free for UDP and TCP, with p+1 free too
+// (SIP software binds UDP and TCP on its port and TLS on the next). It is drawn from
+// 14000-19999: below the kernel's ephemeral range, where an outgoing connection's
+// source port could take it between this check and the process binding it, and below
+// the tests' fixed RTP ranges.
+func freeSIPPort(t testing.TB) int {
+	t.Helper()
+	for range 200 {
+		p := 14000 + rand.IntN(6000)
+		if portFree(p) && portFree(p+1) {
+			return p
+		}
+	}
+	t.Fatal("no free SIP port in 14000-19999")
+	return 0
+}
+
+// portFree reports whether port can be bound on 127.0.0.1 for both UDP and TCP.
+func portFree(port int) bool {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	c, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return false
+	}
+	return l.Close() == nil
 }
 
 // freeUDPPortPair returns a UDP port p on 127.0.0.1 such that p and p+2 are free (sipp

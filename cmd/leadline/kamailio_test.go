@@ -123,7 +123,7 @@ func needKamailio(t *testing.T) {
 // whose calls go to customer, and starts Kamailio on a free loopback port.
 func startKamailio(t *testing.T, password string, customer netip.AddrPort) *kamailio {
 	t.Helper()
-	k := &kamailio{port: freeUDPPort(t, "127.0.0.1"), dir: t.TempDir()}
+	k := &kamailio{port: freeSIPPort(t), dir: t.TempDir()}
 	k.cfg = filepath.Join(k.dir, "kamailio.cfg")
 	if err := os.WriteFile(k.cfg, fmt.Appendf(nil, kamailioCfg, k.port, password, customer), 0o600); err != nil {
 		t.Fatal(err)

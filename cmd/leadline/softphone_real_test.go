@@ -125,7 +125,7 @@ module_tmp account.so
 module_app menu.so
 snd_path %s
 ctrl_tcp_listen %s
-`, freeUDPPort(t, "127.0.0.1"), mic, rtpPorts, dumps, b.ctrl)
+`, freeSIPPort(t), mic, rtpPorts, dumps, b.ctrl)
 	accounts := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=auto;regint=600;audio_codecs=pcmu\n", user, registrar, transport, password)
 	for name, content := range map[string]string{"config": config, "accounts": accounts, "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
@@ -293,7 +293,7 @@ echocancellation=0
 	l := &linphone{in: in, dir: dir}
 	l.process = startProcess(t, "linphonec", cmd)
 	t.Cleanup(func() { _, _ = io.WriteString(in, "quit\n"); in.Close() })
-	l.do(t, fmt.Sprintf("ports sip %d", freeUDPPort(t, "127.0.0.1")))
+	l.do(t, fmt.Sprintf("ports sip %d", freeSIPPort(t)))
 	return l
 }
 
