@@ -353,6 +353,7 @@ dealer jansen: Autohuis Jansen
   caller ids  not listed
   timeouts    ring 20s per person, accept 10s, customer ring 30s, max call 2h
   api keys    1
+  form keys   1, from https://www.autohuis-jansen.nl
   e-mail      jansen@leads.example.com
   senders     *@autoscout24.com, crm@autohuisjansen.nl
   hours       always
