@@ -84,6 +84,7 @@ func (ts *testServer) do(t *testing.T, method, path, body string, headers ...str
 	}
 	rec := httptest.NewRecorder()
 	ts.h.ServeHTTP(rec, req)
+	checkAnswer(t, req, rec)
 	return rec
 }
 

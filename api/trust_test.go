@@ -76,6 +76,7 @@ func (ts *testServer) send(t *testing.T, q req) *httptest.ResponseRecorder {
 	}
 	rec := httptest.NewRecorder()
 	ts.h.ServeHTTP(rec, r)
+	checkAnswer(t, r, rec)
 	return rec
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test.sh runs Leadline's whole test suite the way CI does: it installs what the tests
 # need (scripts/deps.sh), starts a throwaway PostgreSQL (scripts/pg.sh), fails on any
-# gofmt, go vet or staticcheck finding, runs every test with the race detector, then
-# the demo as a smoke test, and stops PostgreSQL again.
+# gofmt, go vet, staticcheck or OpenAPI lint finding, runs every test with the race
+# detector, then the demo as a smoke test, and stops PostgreSQL again.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh ./sip/...       # only some packages (go test arguments)
@@ -25,6 +25,15 @@ if [ -n "$unformatted" ]; then
 fi
 go vet "${pkgs[@]}"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 "${pkgs[@]}"
+# api/openapi.yaml passes Redocly's OpenAPI linter (its npm package pinned in scripts/redocly).
+[ -x scripts/redocly/node_modules/.bin/redocly ] ||
+	(cd scripts/redocly && npm ci --no-audit --no-fund --prefer-offline -s >/dev/null)
+if ! lint=$(scripts/redocly/node_modules/.bin/redocly lint --config scripts/redocly/redocly.yaml \
+	--format=stylish api/openapi.yaml 2>&1); then
+	echo "test.sh: api/openapi.yaml fails Redocly's lint:" >&2
+	echo "$lint" >&2
+	exit 1
+fi
 
 go test -race -count=1 -timeout 20m "${pkgs[@]}"
 if [ $# -eq 0 ]; then
