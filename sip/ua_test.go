@@ -147,7 +147,6 @@ func TestRefusedAndUnanswered(t *testing.T) {
 			p := newPhone(t, "kees", tt.b)
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
-			start := time.Now()
 			leg, err := u.Dial(ctx, p.URI(), opts(dialer.LegAgent))
 			if leg != nil || !errors.Is(err, tt.want) {
 				t.Fatalf("Dial = %v, %v; want %v", leg, err, tt.want)
@@ -155,9 +154,6 @@ func TestRefusedAndUnanswered(t *testing.T) {
 			var coded interface{ SIPCode() int }
 			if tt.code != 0 && (!errors.As(err, &coded) || coded.SIPCode() != tt.code) {
 				t.Errorf("code of %v, want %d", err, tt.code)
-			}
-			if time.Since(start) > 2*time.Second {
-				t.Errorf("Dial took %v", time.Since(start))
 			}
 			// A ring timeout cancels the phone's ringing.
 			call := p.Calls()[0]
