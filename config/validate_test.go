@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/leadline/leadline/config"
 )
@@ -385,14 +384,10 @@ func TestAliasBomb(t *testing.T) {
 		"x-ps: &ps [" + strings.Repeat("*p, ", n-1) + "*p]\n" +
 		"x-d: &d {id: d, api_keys: [k0123456789abcdef], caller_id: \"+31201234567\", people: *ps, flow: [a]}\n" +
 		"dealers: [" + strings.Repeat("*d, ", n-1) + "*d]\n"
-	start := time.Now()
 	_, err := config.Parse([]byte(yaml), nil)
 	var ve *config.ValidationError
 	if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Message != "the document expands to too many values (aliases?)" {
 		t.Fatalf("err = %v", err)
-	}
-	if d := time.Since(start); d > 60*time.Second { // a guard against exponential blow-up, not a benchmark
-		t.Errorf("took %v", d)
 	}
 }
 
