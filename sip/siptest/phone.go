@@ -554,6 +554,10 @@ func (c *Call) talk(ctx context.Context) {
 	}
 }
 
+// Press sends key now, the way the phone's Behaviour.KeyBy says: for a test that
+// presses when something has happened rather than at a time.
+func (c *Call) Press(ctx context.Context, key rune) { c.press(ctx, key, 0) }
+
 // press sends key after after answering, the way Behaviour.KeyBy says.
 func (c *Call) press(ctx context.Context, key rune, after time.Duration) {
 	b := c.b
