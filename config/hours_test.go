@@ -44,6 +44,9 @@ func TestHoursErrors(t *testing.T) {
 	}{
 		{"bad block", `    opening_hours: {mon: ["9-17"]}`, []string{`dealers[0].opening_hours.mon[0]: "9-17": want HH:MM-HH:MM`}},
 		{"backwards", `    opening_hours: {tue: ["17:00-09:00"]}`, []string{`dealers[0].opening_hours.tue[0]: "17:00-09:00": ends before it starts`}},
+		{"minute 60", `    opening_hours: {thu: ["09:60-10:00"]}`, []string{`dealers[0].opening_hours.thu[0]: "09:60-10:00": want HH:MM-HH:MM`}},
+		{"past midnight", `    opening_hours: {fri: ["09:00-24:30"]}`, []string{`dealers[0].opening_hours.fri[0]: "09:00-24:30": want HH:MM-HH:MM`}},
+		{"empty block", `    opening_hours: {sat: [""]}`, []string{`dealers[0].opening_hours.sat[0]: "": want HH:MM-HH:MM`}},
 		{"overlap", `    opening_hours: {wed: ["09:00-13:00", "12:00-17:00"]}`, []string{`dealers[0].opening_hours.wed: blocks overlap`}},
 		{"bad date", `    opening_hours: {closed: ["25-12-2026"]}`, []string{`dealers[0].opening_hours.closed[0]: "25-12-2026": want a date like 2026-12-25`}},
 		{"unknown day", `    opening_hours: {monday: ["09:00-17:00"]}`, []string{`dealers[0].opening_hours.monday: unknown key`}},

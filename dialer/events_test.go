@@ -37,3 +37,16 @@ func TestStatusEvent(t *testing.T) {
 		t.Error("an unknown event type is valid")
 	}
 }
+
+// A refused leg's final SIP status decides its attempt's result.
+func TestRefusedBy(t *testing.T) {
+	for code, want := range map[int]error{
+		486: dialer.ErrBusy, 600: dialer.ErrBusy,
+		408: dialer.ErrNoAnswer, 480: dialer.ErrNoAnswer, 487: dialer.ErrNoAnswer,
+		403: dialer.ErrRejected, 404: dialer.ErrRejected, 488: dialer.ErrRejected, 503: dialer.ErrRejected, 603: dialer.ErrRejected,
+	} {
+		if got := dialer.RefusedBy(code); got != want {
+			t.Errorf("RefusedBy(%d) = %v, want %v", code, got, want)
+		}
+	}
+}

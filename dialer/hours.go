@@ -1,9 +1,6 @@
 package dialer
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Span is a block of opening time within one day, in minutes after local midnight;
 // To may be 24*60 (until midnight).
@@ -104,20 +101,4 @@ func (h *Hours) NextOpening(t time.Time) time.Time {
 func wall(date time.Time, min int, loc *time.Location) time.Time {
 	y, m, d := date.Date()
 	return time.Date(y, m, d, min/60, min%60, 0, 0, loc)
-}
-
-// ParseSpan reads "09:00-17:30" (24:00 allowed as an end).
-func ParseSpan(s string) (Span, error) {
-	var h1, m1, h2, m2 int
-	if n, err := fmt.Sscanf(s, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil || n != 4 {
-		return Span{}, fmt.Errorf("%q: want HH:MM-HH:MM", s)
-	}
-	from, to := h1*60+m1, h2*60+m2
-	if h1 < 0 || h1 > 23 || m1 < 0 || m1 > 59 || h2 < 0 || h2 > 24 || m2 < 0 || m2 > 59 || to > 24*60 {
-		return Span{}, fmt.Errorf("%q: not a time of day", s)
-	}
-	if to <= from {
-		return Span{}, fmt.Errorf("%q: ends before it starts", s)
-	}
-	return Span{From: from, To: to}, nil
 }

@@ -70,16 +70,3 @@ func TestHoursNext(t *testing.T) {
 		t.Errorf("skipped hour: %s", got)
 	}
 }
-
-func TestParseSpan(t *testing.T) {
-	for in, want := range map[string]Span{"09:00-17:30": {540, 1050}, "00:00-24:00": {0, 1440}} {
-		if got, err := ParseSpan(in); err != nil || got != want {
-			t.Errorf("ParseSpan(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"9-17", "17:00-09:00", "25:00-26:00", "09:60-10:00", "", "09:00-24:30"} {
-		if _, err := ParseSpan(bad); err == nil {
-			t.Errorf("ParseSpan(%q): no error", bad)
-		}
-	}
-}

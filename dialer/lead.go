@@ -230,3 +230,15 @@ var (
 	// ErrMediaTimeout ends a leg that sent no RTP for too long.
 	ErrMediaTimeout = errors.New("no media received")
 )
+
+// RefusedBy is the error that stands for a final SIP status code of 300 or more when a
+// Caller's leg is refused (RFC 3261 section 21): ErrBusy, ErrNoAnswer or ErrRejected.
+func RefusedBy(code int) error {
+	switch code {
+	case 486, 600: // Busy Here, Busy Everywhere
+		return ErrBusy
+	case 408, 480, 487: // Request Timeout, Temporarily Unavailable, Request Terminated
+		return ErrNoAnswer
+	}
+	return ErrRejected
+}

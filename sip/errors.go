@@ -19,19 +19,9 @@ func (e *StatusError) Error() string { return fmt.Sprintf("sip %d %s", e.Code, e
 // SIPCode returns the status code; the dialer records it with the attempt.
 func (e *StatusError) SIPCode() int { return e.Code }
 
-// Is classifies the code (RFC 3261 section 21).
+// Is classifies the code as dialer.RefusedBy does.
 func (e *StatusError) Is(target error) bool {
-	return target == classify(e.Code)
-}
-
-func classify(code int) error {
-	switch code {
-	case 486, 600: // Busy Here, Busy Everywhere
-		return dialer.ErrBusy
-	case 408, 480, 487: // Request Timeout, Temporarily Unavailable, Request Terminated
-		return dialer.ErrNoAnswer
-	}
-	return dialer.ErrRejected
+	return target == dialer.RefusedBy(e.Code)
 }
 
 // ErrSessionExpired ends a leg whose session timer (RFC 4028) ran out: the far end, the

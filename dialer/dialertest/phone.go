@@ -73,15 +73,9 @@ func (e *StatusError) Error() string { return fmt.Sprintf("sip %d", e.Code) }
 // SIPCode returns the code.
 func (e *StatusError) SIPCode() int { return e.Code }
 
-// Is classifies the code as sip does.
+// Is classifies the code as sip does: dialer.RefusedBy.
 func (e *StatusError) Is(target error) bool {
-	switch e.Code {
-	case 486, 600:
-		return target == dialer.ErrBusy
-	case 408, 480, 487:
-		return target == dialer.ErrNoAnswer
-	}
-	return target == dialer.ErrRejected
+	return target == dialer.RefusedBy(e.Code)
 }
 
 // Dial implements dialer.Caller.
