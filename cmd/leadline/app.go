@@ -19,8 +19,10 @@ import (
 
 	"github.com/leadline/leadline/api"
 	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/crmmail"
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/mailin"
+	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/metrics"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
@@ -42,11 +44,13 @@ type app struct {
 	ln   net.Listener
 	mail *mailin.Server  // the SMTP receiver; nil when email.listen is empty
 	imap *mailin.Readers // the dealers' IMAP mailboxes; started by run
-	// hooks sends the leads' events to the dealers' webhooks, for the store's delivery
-	// jobs.
-	hooks *webhook.Sender
-	keys  atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
-	ids   atomic.Pointer[[]string]   // the configured dealers, for the open gauge
+	// hooks sends the leads' events to the dealers' webhooks, and mailer their results
+	// to the dealers' CRM addresses, for the store's delivery jobs (crm.go).
+	hooks    *webhook.Sender
+	mailer   *crmmail.Sender
+	mailOpts mailout.Options            // how the relay is reached (tests: their CA, loopback)
+	keys     atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
+	ids      atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -104,9 +108,20 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		Leads: a.db, AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Timeout: cfg.Webhooks.Timeout,
 		Resolver: o.resolver, Recorder: a.met, Logger: log,
 	})
+	a.mailer = crmmail.New(crmmail.Options{Recorder: a.met, Logger: log})
+	a.mailOpts = o.mail
 	policy := o.delivery
 	policy.TryTimeout = cfg.Webhooks.Timeout
-	a.db.Deliver(a.hooks, policy)
+	if cfg.Email.Relay != "" {
+		// A try's lease and job time cover the slower of the two: a mail may take
+		// mailout's time limit (a submission server scanning it), a webhook its own.
+		mailTry := o.mail.Timeout
+		if mailTry <= 0 {
+			mailTry = mailout.DefaultTimeout
+		}
+		policy.TryTimeout = max(policy.TryTimeout, mailTry)
+	}
+	a.db.Deliver(courier{hooks: a.hooks, mail: a.mailer}, policy)
 	if err := a.apply(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -147,6 +162,9 @@ type appOptions struct {
 	delivery store.DeliveryPolicy
 	// resolver resolves webhook hosts; nil: the system's.
 	resolver *net.Resolver
+	// mail is how the relay is reached; zero: mailout's defaults (tests: their CA, a
+	// relay name dialled on loopback, a shorter time limit).
+	mail mailout.Options
 }
 
 type appOption func(*appOptions)
@@ -166,6 +184,11 @@ func withDelivery(p store.DeliveryPolicy) appOption {
 // withResolver resolves webhook hosts with r (tests: a name that points at loopback).
 func withResolver(r *net.Resolver) appOption {
 	return func(o *appOptions) { o.resolver = r }
+}
+
+// withMail reaches the relay with o (tests).
+func withMail(o mailout.Options) appOption {
+	return func(ao *appOptions) { ao.mail = o }
 }
 
 // middayClock is the wall clock moved back to the most recent 12:00 in Amsterdam (at most
