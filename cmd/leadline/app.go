@@ -24,6 +24,7 @@ import (
 	"github.com/leadline/leadline/mailin"
 	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/metrics"
+	"github.com/leadline/leadline/reportmail"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/store"
@@ -48,7 +49,9 @@ type app struct {
 	// to the dealers' CRM addresses, for the store's delivery jobs (crm.go).
 	hooks    *webhook.Sender
 	mailer   *crmmail.Sender
+	reports  *reportmail.Sender         // the owner's weekly report mails, for the store's report jobs
 	mailOpts mailout.Options            // how the relay is reached (tests: their CA, loopback)
+	now      func() time.Time           // the dialer's and the store's clock
 	keys     atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids      atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 }
@@ -62,7 +65,10 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	}
 	// On an error, what was opened so far is closed; a stays non-nil for that, whatever
 	// is returned.
-	a := &app{log: log}
+	a := &app{log: log, now: time.Now}
+	if o.now != nil {
+		a.now = o.now
+	}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -122,6 +128,8 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		policy.TryTimeout = max(policy.TryTimeout, mailTry)
 	}
 	a.db.Deliver(courier{hooks: a.hooks, mail: a.mailer}, policy)
+	a.reports = reportmail.New(reportmail.Options{Reports: a.svc, Recorder: a.met, Logger: log})
+	a.db.MailReports(a.reports)
 	if err := a.apply(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -208,9 +216,9 @@ var middayClock = sync.OnceValue(func() func() time.Time {
 	return func() time.Time { return time.Now().Add(offset) }
 })
 
-// apply installs a (re)loaded configuration's dealers, keys and webhooks; calls in
-// progress keep the dealer they started with. Only the webhooks can fail (their
-// endpoints are recorded in the store): the rest is applied all the same.
+// apply installs a (re)loaded configuration's dealers, keys, webhooks and mail; calls in
+// progress keep the dealer they started with. Only the webhooks and the report mails can
+// fail (the store records their endpoints and plans): the rest is applied all the same.
 func (a *app) apply(ctx context.Context, cfg *config.Config) error {
 	for _, d := range cfg.Dealers {
 		a.met.InitDealer(d.ID)
@@ -232,7 +240,7 @@ func (a *app) apply(ctx context.Context, cfg *config.Config) error {
 	}
 	a.ids.Store(&ids)
 	a.gaugeOpen()
-	return a.applyWebhooks(ctx, cfg)
+	return errors.Join(a.applyWebhooks(ctx, cfg), a.planReports(ctx))
 }
 
 // gaugeOpen sets leadline_dealer_open for every dealer from its opening hours now.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -11,14 +12,19 @@ import (
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/metrics"
+	"github.com/leadline/leadline/reportmail"
 	"github.com/leadline/leadline/store"
 	"github.com/leadline/leadline/webhook"
 )
 
 var (
-	_ store.Courier    = courier{}
-	_ crmmail.Relay    = (*mailout.Relay)(nil)
-	_ crmmail.Recorder = (*metrics.Metrics)(nil)
+	_ store.Courier       = courier{}
+	_ crmmail.Relay       = (*mailout.Relay)(nil)
+	_ crmmail.Recorder    = (*metrics.Metrics)(nil)
+	_ store.ReportMailer  = (*reportmail.Sender)(nil)
+	_ reportmail.Relay    = (*mailout.Relay)(nil)
+	_ reportmail.Reports  = (*dialer.Service)(nil)
+	_ reportmail.Recorder = (*metrics.Metrics)(nil)
 )
 
 // courier is the store's one Courier: it sends each delivery by its endpoint, a CRM
@@ -104,15 +110,18 @@ func helloName(cfg *config.Config) string {
 	return "localhost"
 }
 
-// applyMail installs the relay and the CRM addresses in the mail sender, and inits the
-// mail metrics of the dealers that get mail.
+// applyMail installs the relay, the CRM addresses in the CRM mail sender and the weekly
+// reports in the report sender, and inits the mail metrics of the dealers that get mail.
 func (a *app) applyMail(cfg *config.Config) []store.Endpoint {
 	relay := newRelay(cfg, a.mailOpts, a.log)
 	if relay != nil {
 		a.mailer.SetRelay(relay, cfg.Email.FromAddress)
+		a.reports.SetRelay(relay, cfg.Email.FromAddress)
 	} else {
 		a.mailer.SetRelay(nil, cfg.Email.FromAddress)
+		a.reports.SetRelay(nil, cfg.Email.FromAddress)
 	}
+	a.reports.SetDealers(reportConfigs(cfg))
 	send, route := crmEndpoints(cfg)
 	a.mailer.SetEndpoints(send)
 	for _, d := range cfg.Dealers {
@@ -124,4 +133,33 @@ func (a *app) applyMail(cfg *config.Config) []store.Endpoint {
 		}
 	}
 	return route
+}
+
+// reportConfigs copies the dealers' weekly reports into the report sender's terms.
+func reportConfigs(cfg *config.Config) []reportmail.Config {
+	var out []reportmail.Config
+	for _, d := range cfg.Dealers {
+		if !d.Reports.Enabled() {
+			continue
+		}
+		rd := reportmail.Dealer{ID: d.ID, Name: d.Name, Location: d.Location, People: map[string]string{}}
+		for _, p := range d.People {
+			rd.People[p.ID] = p.Name
+		}
+		out = append(out, reportmail.Config{
+			Dealer:   rd,
+			Schedule: reportmail.Schedule{Day: d.Reports.Day, At: d.Reports.At, Location: d.Location},
+			To:       d.Reports.To,
+		})
+	}
+	return out
+}
+
+// planReports has the store plan each dealer's next weekly report mail (after
+// applyMail has set the dealers).
+func (a *app) planReports(ctx context.Context) error {
+	if err := a.db.PlanReports(ctx, a.reports.Plans(a.now())); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	return nil
 }
