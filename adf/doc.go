@@ -16,6 +16,13 @@
 // count are bounded, so a hostile document costs bounded time and memory. Lead (lead.go)
 // keeps every field within the dialer's limits and free of control characters.
 //
+// It also writes ADF (write.go): Write turns a Document into ADF 1.0 with encoding/xml,
+// which escapes every text and attribute, in the order and with the elements the ADF 1.0
+// DTD requires, and with attribute values only from the DTD's lists; what Leadline sends a
+// CRM by e-mail. The tests validate Write's output against the DTD
+// (testdata/adf-1.0.dtd, with the fixes its header lists) with xmllint, and read it
+// back with Parse.
+//
 // adf imports dialer, for LeadInput, and no other leadline package; it must not import
 // store, sip, api, metrics or config. Mail intake calls Find to pick the MIME part and
 // Parse to read it, and submits each prospect's Lead to the dialer, which validates and

@@ -135,6 +135,10 @@ type Dealer struct {
 	Identity
 	// Webhooks are where the dealer's leads' events are posted (webhooks.go).
 	Webhooks []Webhook
+	// CRMEmail are the addresses the dealer's CRM takes ADF leads at: each gets the lead's
+	// result as ADF (mailout.go). Reports is the owner's weekly report mail.
+	CRMEmail []string
+	Reports  Reports
 }
 
 // Person is someone a flow can ring.

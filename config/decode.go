@@ -436,7 +436,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 			})
 		},
 	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl), d.emailDealerFields(&dl), d.identityDealerFields(&dl),
-		d.webhooksDealerFields(&dl), d.outcomeDealerFields(&dl)))
+		d.webhooksDealerFields(&dl), d.outcomeDealerFields(&dl), d.mailoutDealerFields(&dl)))
 	return dl
 }
 

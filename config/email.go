@@ -37,6 +37,13 @@ type Email struct {
 	RateLimitPerDealer string
 	PerSender          Rate
 	PerDealer          Rate
+	// Relay is the outgoing mail server for CRM mail and reports: smtp://user:pass@host:587
+	// (STARTTLS) or smtps://…:465 (mailout.go); empty: Leadline sends no mail.
+	Relay string
+	// From is the sender of Leadline's mail; default "Leadline <leadline@<domain>>".
+	// FromAddress is it parsed (derived).
+	From        string
+	FromAddress mail.Address
 }
 
 // TLSFiles are a PEM certificate (chain) and its key.
@@ -126,7 +133,7 @@ func (d *decoder) emailRootFields(c *Config) map[string]field {
 	return map[string]field{
 		"email": func(n *yaml.Node, p string) {
 			e := &c.Email
-			d.object(n, p, map[string]field{
+			d.object(n, p, withFields(map[string]field{
 				"listen": d.str(&e.Listen),
 				"domain": d.str(&e.Domain),
 				"tls": func(n *yaml.Node, p string) {
@@ -135,7 +142,7 @@ func (d *decoder) emailRootFields(c *Config) map[string]field {
 				"max_size":              d.str(&e.MaxSize),
 				"rate_limit_per_sender": d.str(&e.RateLimitPerSender),
 				"rate_limit_per_dealer": d.str(&e.RateLimitPerDealer),
-			})
+			}, d.mailoutEmailFields(e)))
 		},
 	}
 }

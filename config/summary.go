@@ -27,6 +27,7 @@ func (c *Config) Summary(w io.Writer) error {
 	row("store", redactStore(c.Store))
 	c.securitySummary(row)
 	c.emailSummary(row)
+	c.mailoutSummary(row)
 	c.webhooksSummary(row)
 	if c.TTS.Engine == EngineFiles {
 		row("tts", c.TTS.Engine+" from "+c.TTS.Dir)
@@ -50,6 +51,7 @@ func (c *Config) Summary(w io.Writer) error {
 		d.securitySummary(row)
 		d.emailSummary(row, c.Email.Listen != "")
 		d.webhooksSummary(row)
+		d.mailoutSummary(row)
 		row("  hours", FormatTimetable(d.OpeningHours))
 		row("  customers", "rung "+d.CustomerHours+" their local time; backlog staggered "+FormatDuration(d.Stagger))
 		row("  retries", FormatRetries(d.Retries))

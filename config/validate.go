@@ -136,6 +136,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateSecurity(v)
 	c.validateEmail(v)
+	c.validateMailout(v)
 	c.validateWebhooks(v)
 	addresses := map[string]string{}
 	dealerIDs := map[string]int{}
@@ -157,6 +158,7 @@ func (c *Config) Validate() error {
 		d.validateEmail(v, path, &c.Email, addresses)
 		d.validateOutcomes(v, path)
 		d.validateWebhooks(v, path, &c.Webhooks)
+		d.validateMailout(v, path, &c.Email)
 	}
 	c.validateSoftphones(v)
 	return v.err()

@@ -51,8 +51,11 @@ type Report struct {
 	Dealer   string
 	From, To time.Time
 	Leads    int
-	People   []PersonReport // in the order the flow rings them
-	Sources  []SourceReport // most leads first
+	// Connected counts the leads whose customer was bridged to a salesperson;
+	// ReachedOwner the leads whose flow reached its last step, the owner.
+	Connected, ReachedOwner int
+	People                  []PersonReport // in the order the flow rings them
+	Sources                 []SourceReport // most leads first
 }
 
 // ReportStore reads what a report needs. *store.DB implements it.
@@ -93,6 +96,7 @@ func BuildReport(d *Dealer, leads []Lead, from, to time.Time) Report {
 		}
 		s.Leads++
 		if !l.ConnectedAt.IsZero() {
+			r.Connected++
 			s.Connected++
 			speeds[l.Source] = append(speeds[l.Source], l.SpeedToLead())
 		}
@@ -101,6 +105,9 @@ func BuildReport(d *Dealer, leads []Lead, from, to time.Time) Report {
 			if a.Leg == LegAgent && owners[a.Person] {
 				ownerRung = j
 			}
+		}
+		if ownerRung >= 0 {
+			r.ReachedOwner++
 		}
 		if o := l.Outcome; o.ID != "" {
 			p := person(o.Person)
@@ -195,6 +202,27 @@ func median(d []time.Duration) time.Duration {
 	} else {
 		return (d[n/2-1] + d[n/2]) / 2
 	}
+}
+
+// ReportMail is one dealer's weekly report mail: the owner's report of the days From
+// to To (dates, To included, as ReportDays takes them), due at DueAt, as the store
+// keeps it. A dealer gets at most one a week: Week names it, the ISO week of DueAt in
+// the dealer's time zone ("2026-W44").
+type ReportMail struct {
+	Dealer   string
+	Week     string
+	DueAt    time.Time
+	From, To string
+	// State is DeliveryPending until its first try, then as a delivery's: DeliveryDelivered
+	// (sent), DeliveryFailed (tried again at NextTryAt), DeliveryGaveUp, or
+	// DeliveryDisabled when the dealer no longer had a weekly report at its time.
+	State      DeliveryState
+	Tries      int
+	FirstTryAt time.Time
+	NextTryAt  time.Time
+	DoneAt     time.Time
+	LastStatus int // the relay's reply code of the last try
+	LastError  string
 }
 
 // ErrNoReports is returned by Report when the service has no ReportStore.

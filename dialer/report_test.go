@@ -60,6 +60,9 @@ func TestReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if r.Connected != 2 || r.ReachedOwner != 2 {
+			t.Errorf("%d leads connected, %d reached the owner; want 2 and 2", r.Connected, r.ReachedOwner)
+		}
 		if r.Leads != 3 || !r.From.Equal(start.AddDate(0, 0, 2)) || !r.To.Equal(start.AddDate(0, 0, 7)) {
 			t.Errorf("report of %d leads from %v to %v", r.Leads, r.From, r.To)
 		}

@@ -2,6 +2,8 @@ package leadview
 
 import (
 	"cmp"
+	"encoding/json"
+	"fmt"
 	"math"
 	"time"
 
@@ -167,6 +169,26 @@ const TimeLayout = "2006-01-02T15:04:05.000Z"
 
 // IsZero reports whether t is the zero time (omitzero leaves it out).
 func (t Time) IsZero() bool { return time.Time(t).IsZero() }
+
+// UnmarshalJSON reads a time written by MarshalJSON (or any RFC 3339 time), and null
+// as the zero time: a webhook body read back (the CRM mail is made from one) gives the
+// times it was written with.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("leadview time: %w", err)
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("leadview time: %w", err)
+	}
+	*t = Time(v)
+	return nil
+}
 
 // MarshalJSON writes t as a JSON string in TimeLayout.
 func (t Time) MarshalJSON() ([]byte, error) {

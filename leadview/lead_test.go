@@ -36,6 +36,40 @@ func TestFromLead(t *testing.T) {
 	}
 }
 
+// A lead as shown reads back from its JSON into the same value: the CRM mail is made
+// from a webhook body, which is this JSON.
+func TestReadBack(t *testing.T) {
+	cet := time.FixedZone("CET", 3600)
+	at := func(s int) time.Time { return time.Date(2026, 11, 27, 11, 0, s, 412_000_000, cet) }
+	l := dialer.Lead{
+		ID: "ld_1", Dealer: "jansen", Status: dialer.StatusCompleted, Phone: "+31612345678", Name: "Eva",
+		Interest: "Volvo XC60", ExternalID: "as24:1", Channel: dialer.ChannelEmail,
+		CreatedAt: at(0), ConnectedAt: at(7), EndedAt: at(59),
+		Outcome:  dialer.CallOutcome{ID: "appointment", Person: "piet", At: at(59)},
+		Attempts: []dialer.Attempt{{Leg: dialer.LegAgent, Person: "piet", Result: dialer.ResultAccepted, StartedAt: at(1), AnsweredAt: at(3), AcceptedAt: at(5), EndedAt: at(59)}},
+	}
+	want := leadview.FromLead(l)
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got leadview.Lead
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := json.Marshal(got)
+	if string(again) != string(b) {
+		t.Errorf("read back and written again:\n got  %s\n want %s", again, b)
+	}
+	if !time.Time(got.ConnectedAt).Equal(at(7)) || !time.Time(got.Attempts[0].AcceptedAt).Equal(at(5)) {
+		t.Errorf("times read back: %v, %v", got.ConnectedAt, got.Attempts[0].AcceptedAt)
+	}
+	var bad leadview.Time
+	if err := json.Unmarshal([]byte(`"yesterday"`), &bad); err == nil {
+		t.Error("a time that is no RFC 3339 time read without an error")
+	}
+}
+
 // TestImports: of the project, leadview imports dialer only (doc.go).
 func TestImports(t *testing.T) {
 	files, err := filepath.Glob("*.go")

@@ -52,6 +52,7 @@ type Metrics struct {
 	trunkRegistered *prometheus.GaugeVec
 	webhooks        *prometheus.CounterVec   // dealer, event, result
 	webhookTry      *prometheus.HistogramVec // dealer
+	mailSent        *prometheus.CounterVec   // dealer, kind, result
 
 	// rtpIn and rtpOut are leadline_rtp_packets_total{direction="in"|"out"}, resolved once
 	// so that RTPPacket, called per packet, neither looks up labels nor allocates.
@@ -213,6 +214,13 @@ func New(reg prometheus.Registerer) *Metrics {
 			// at most 1 min).
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"dealer"}),
+		mailSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "mail_sent_total",
+			Help: "Mails Leadline sent through email.relay, by dealer, kind (crm: the lead's result as ADF to dealers[].crm_email; " +
+				"report: the owner's weekly report) and result: sent (the relay took it), failed (the try failed; tried again later), " +
+				"gave_up (the last try failed).",
+		}, []string{"dealer", "kind", "result"}),
 	}
 	rtpPackets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
@@ -229,7 +237,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.leadsReceived, m.leadsJoined, m.leadsFinished, m.speedToLead,
 		m.agentAttempts, m.agentAnswer, m.agentAnswered, m.agentAnswerS, m.customerTries, m.dealerOpen, m.reachedOwner,
 		m.callsActive, m.bridgesActive, m.sipResponses, rtpPackets, rtpDropped, m.intake, m.firstInvite, m.callOutcomes,
-		m.imapConnected, m.trunkRegistered, m.webhooks, m.webhookTry,
+		m.imapConnected, m.trunkRegistered, m.webhooks, m.webhookTry, m.mailSent,
 	)
 
 	// Series known at start exist at 0 from the first scrape, so that dashboards show a
@@ -265,6 +273,27 @@ func (m *Metrics) InitDealer(dealer string) {
 			m.intake.WithLabelValues(dealer, string(ch), string(r))
 		}
 	}
+}
+
+// Mail kinds and results (leadline_mail_sent_total's labels).
+var (
+	mailResults = []string{"sent", "failed", "gave_up"}
+)
+
+// InitMail creates a dealer's series of mail of kind (crm, report) at 0 for every
+// result, so that increase() sees the first mail and the alert on failing mail its first
+// failure. The wiring calls it for each dealer that has the kind of mail, at start and on
+// reload; calling it again is harmless.
+func (m *Metrics) InitMail(dealer, kind string) {
+	for _, r := range mailResults {
+		m.mailSent.WithLabelValues(dealer, kind, r)
+	}
+}
+
+// MailSent counts a mail of kind (crm, report) sent to the relay, or a try that failed
+// (tried again later), or one given up.
+func (m *Metrics) MailSent(dealer, kind, result string) {
+	m.mailSent.WithLabelValues(dealer, kind, result).Inc()
 }
 
 // InitPerson creates a configured salesperson's series at 0 (calls by each result,

@@ -222,6 +222,21 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 			},
 		},
 		{
+			name: "MailSent, with InitMail's zeros",
+			call: func(m *metrics.Metrics) {
+				m.InitMail("jansen", "crm")
+				m.MailSent("jansen", "crm", "failed")
+				m.MailSent("jansen", "crm", "sent")
+				m.MailSent("jansen", "report", "sent")
+			},
+			want: map[string]float64{
+				`leadline_mail_sent_total{dealer="jansen",kind="crm",result="sent"}`:    1,
+				`leadline_mail_sent_total{dealer="jansen",kind="crm",result="failed"}`:  1,
+				`leadline_mail_sent_total{dealer="jansen",kind="crm",result="gave_up"}`: 0,
+				`leadline_mail_sent_total{dealer="jansen",kind="report",result="sent"}`: 1,
+			},
+		},
+		{
 			name: "RTPDropped unknown reason counts nothing",
 			call: func(m *metrics.Metrics) { m.RTPDropped("boredom") },
 			want: map[string]float64{},
@@ -435,6 +450,7 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_register_lockouts_total":         {dto.MetricType_COUNTER, []string{"scope"}},
 		"leadline_webhook_deliveries_total":        {dto.MetricType_COUNTER, []string{"dealer", "event", "result"}},
 		"leadline_webhook_try_seconds":             {dto.MetricType_HISTOGRAM, []string{"dealer"}},
+		"leadline_mail_sent_total":                 {dto.MetricType_COUNTER, []string{"dealer", "kind", "result"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -627,6 +643,15 @@ var exercises = map[string]func(m *metrics.Metrics){
 	"Registrations":   func(m *metrics.Metrics) { m.Registrations(map[string]int{"jansen": 2}) },
 	"RegisterFailure": func(m *metrics.Metrics) { m.RegisterFailure("credentials") },
 	"RegisterLockout": func(m *metrics.Metrics) { m.RegisterLockout("user") },
+	"InitMail": func(m *metrics.Metrics) {
+		for _, kind := range []string{"crm", "report"} {
+			m.InitMail("jansen", kind)
+		}
+	},
+	"MailSent": func(m *metrics.Metrics) {
+		m.MailSent("jansen", "crm", "sent")
+		m.MailSent("jansen", "report", "failed")
+	},
 	"WebhookDelivery": func(m *metrics.Metrics) {
 		m.WebhookDelivery("jansen", dialer.EventConnected, dialer.DeliveryDelivered, 120*time.Millisecond)
 		m.WebhookDelivery("jansen", dialer.EventConnected, dialer.DeliveryFailed, 10*time.Second)

@@ -22,6 +22,8 @@ perl -MNet::SSLeay -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)              # a registrar and carrier for the trunk tests
 command -v node >/dev/null 2>&1 || need+=(nodejs)                     # verifies webhook signatures (webhook/webhooktest)
 command -v npm >/dev/null 2>&1 || need+=(npm)                         # installs npm's standardwebhooks for that
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)           # validates the ADF Leadline writes against the ADF 1.0 DTD
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd) # a real SMTP relay and recipient for outgoing mail
 promtool=0
 command -v promtool >/dev/null 2>&1 || promtool=1                    # alert rule and config checks
 [ ${#need[@]} -eq 0 ] && [ $promtool -eq 0 ] && exit 0

@@ -79,7 +79,8 @@ type sweepWorker struct {
 func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return 30 * time.Second }
 
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
-	return errors.Join(w.q.wakeLapsed(ctx), w.q.owner.Load().takeOverLapsed(ctx))
+	db := w.q.owner.Load()
+	return errors.Join(w.q.wakeLapsed(ctx), db.takeOverLapsed(ctx), db.sweepReports(ctx))
 }
 
 // lapsedSQL lists the watch jobs of unfinished leads whose lease ran out: their node
@@ -147,6 +148,7 @@ func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
 	river.AddWorker(workers, &watchWorker{watch: &q.watch})
 	river.AddWorker(workers, &sweepWorker{q: q})
 	river.AddWorker(workers, &deliverWorker{db: &q.owner})
+	river.AddWorker(workers, &reportWorker{db: &q.owner})
 	cfg := &river.Config{
 		Logger:  quieter(o.log),
 		Workers: workers,

@@ -76,6 +76,8 @@ type DB struct {
 	// its policy (deliver.go). Both nil until set.
 	endpoints atomic.Pointer[endpoints]
 	courier   atomic.Pointer[courier]
+	// reporter plans and sends the weekly report mails (reportmail.go); nil until set.
+	reporter atomic.Pointer[ReportMailer]
 	// batch commits the delivery jobs' writes in groups on SQLite (deliveryTx); nil on
 	// PostgreSQL.
 	batch *batcher

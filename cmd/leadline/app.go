@@ -19,9 +19,12 @@ import (
 
 	"github.com/leadline/leadline/api"
 	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/crmmail"
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/mailin"
+	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/metrics"
+	"github.com/leadline/leadline/reportmail"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/store"
@@ -42,11 +45,15 @@ type app struct {
 	ln   net.Listener
 	mail *mailin.Server  // the SMTP receiver; nil when email.listen is empty
 	imap *mailin.Readers // the dealers' IMAP mailboxes; started by run
-	// hooks sends the leads' events to the dealers' webhooks, for the store's delivery
-	// jobs.
-	hooks *webhook.Sender
-	keys  atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
-	ids   atomic.Pointer[[]string]   // the configured dealers, for the open gauge
+	// hooks sends the leads' events to the dealers' webhooks, and mailer their results
+	// to the dealers' CRM addresses, for the store's delivery jobs (crm.go).
+	hooks    *webhook.Sender
+	mailer   *crmmail.Sender
+	reports  *reportmail.Sender         // the owner's weekly report mails, for the store's report jobs
+	mailOpts mailout.Options            // how the relay is reached (tests: their CA, loopback)
+	now      func() time.Time           // the dialer's and the store's clock
+	keys     atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
+	ids      atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -58,7 +65,10 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	}
 	// On an error, what was opened so far is closed; a stays non-nil for that, whatever
 	// is returned.
-	a := &app{log: log}
+	a := &app{log: log, now: time.Now}
+	if o.now != nil {
+		a.now = o.now
+	}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -104,9 +114,22 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		Leads: a.db, AllowPrivateTargets: cfg.Webhooks.AllowPrivateTargets, Timeout: cfg.Webhooks.Timeout,
 		Resolver: o.resolver, Recorder: a.met, Logger: log,
 	})
+	a.mailer = crmmail.New(crmmail.Options{Recorder: a.met, Logger: log})
+	a.mailOpts = o.mail
 	policy := o.delivery
 	policy.TryTimeout = cfg.Webhooks.Timeout
-	a.db.Deliver(a.hooks, policy)
+	if cfg.Email.Relay != "" {
+		// A try's lease and job time cover the slower of the two: a mail may take
+		// mailout's time limit (a submission server scanning it), a webhook its own.
+		mailTry := o.mail.Timeout
+		if mailTry <= 0 {
+			mailTry = mailout.DefaultTimeout
+		}
+		policy.TryTimeout = max(policy.TryTimeout, mailTry)
+	}
+	a.db.Deliver(courier{hooks: a.hooks, mail: a.mailer}, policy)
+	a.reports = reportmail.New(reportmail.Options{Reports: a.svc, Recorder: a.met, Logger: log})
+	a.db.MailReports(a.reports)
 	if err := a.apply(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -147,6 +170,9 @@ type appOptions struct {
 	delivery store.DeliveryPolicy
 	// resolver resolves webhook hosts; nil: the system's.
 	resolver *net.Resolver
+	// mail is how the relay is reached; zero: mailout's defaults (tests: their CA, a
+	// relay name dialled on loopback, a shorter time limit).
+	mail mailout.Options
 }
 
 type appOption func(*appOptions)
@@ -168,6 +194,11 @@ func withResolver(r *net.Resolver) appOption {
 	return func(o *appOptions) { o.resolver = r }
 }
 
+// withMail reaches the relay with o (tests).
+func withMail(o mailout.Options) appOption {
+	return func(ao *appOptions) { ao.mail = o }
+}
+
 // middayClock is the wall clock moved back to the most recent 12:00 in Amsterdam (at most
 // a day back): the same offset for every call in this process, so that several apps in
 // one test agree on the time.
@@ -185,9 +216,9 @@ var middayClock = sync.OnceValue(func() func() time.Time {
 	return func() time.Time { return time.Now().Add(offset) }
 })
 
-// apply installs a (re)loaded configuration's dealers, keys and webhooks; calls in
-// progress keep the dealer they started with. Only the webhooks can fail (their
-// endpoints are recorded in the store): the rest is applied all the same.
+// apply installs a (re)loaded configuration's dealers, keys, webhooks and mail; calls in
+// progress keep the dealer they started with. Only the webhooks and the report mails can
+// fail (the store records their endpoints and plans): the rest is applied all the same.
 func (a *app) apply(ctx context.Context, cfg *config.Config) error {
 	for _, d := range cfg.Dealers {
 		a.met.InitDealer(d.ID)
@@ -209,7 +240,7 @@ func (a *app) apply(ctx context.Context, cfg *config.Config) error {
 	}
 	a.ids.Store(&ids)
 	a.gaugeOpen()
-	return a.applyWebhooks(ctx, cfg)
+	return errors.Join(a.applyWebhooks(ctx, cfg), a.planReports(ctx))
 }
 
 // gaugeOpen sets leadline_dealer_open for every dealer from its opening hours now.

@@ -35,13 +35,14 @@ func webhookEndpoints(cfg *config.Config) ([]webhook.Endpoint, []store.Endpoint)
 	return send, route
 }
 
-// applyWebhooks installs the dealers' webhooks: the sender first, so that it knows every
-// endpoint the store routes an event to.
+// applyWebhooks installs the dealers' webhooks and CRM addresses (crm.go): the senders
+// first, so that they know every endpoint the store routes an event to.
 func (a *app) applyWebhooks(ctx context.Context, cfg *config.Config) error {
 	send, route := webhookEndpoints(cfg)
 	if err := a.hooks.SetEndpoints(send); err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
+	route = append(route, a.applyMail(cfg)...)
 	if err := a.db.SetEndpoints(ctx, route); err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
