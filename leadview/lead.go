@@ -167,6 +167,9 @@ type Time time.Time
 // TimeLayout is the layout of a shown Time.
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
+// String is t as shown, for messages.
+func (t Time) String() string { return time.Time(t).UTC().Format(TimeLayout) }
+
 // IsZero reports whether t is the zero time (omitzero leaves it out).
 func (t Time) IsZero() bool { return time.Time(t).IsZero() }
 

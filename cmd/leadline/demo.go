@@ -21,6 +21,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/leadview"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -190,13 +192,13 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout, "\nwaiting for the calls…")
 
-	leads := make([]leadView, len(ids))
+	leads := make([]leadview.Lead, len(ids))
 	for i, id := range ids {
 		for {
 			if leads[i], err = getLead(ctx, base, demoLeads[i].key, id); err != nil {
 				return err
 			}
-			if final[leads[i].Status] {
+			if leads[i].Status.Final() {
 				break
 			}
 			select {
@@ -216,13 +218,13 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // demoSummary is the demo's last line: how many leads reached a salesperson and how
 // fast.
-func demoSummary(leads []leadView) string {
+func demoSummary(leads []leadview.Lead) string {
 	connected, fastest, slowest := 0, 0.0, 0.0
 	for _, l := range leads {
-		if l.Speed == nil {
+		if l.SpeedToLeadSeconds == nil {
 			continue
 		}
-		s := *l.Speed
+		s := *l.SpeedToLeadSeconds
 		if connected == 0 || s < fastest {
 			fastest = s
 		}
@@ -327,7 +329,7 @@ func findLead(ctx context.Context, base, key, messageID string) (string, error) 
 	if res.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("list leads: %s: %s", res.Status, body)
 	}
-	var page struct{ Leads []leadView }
+	var page struct{ Leads []leadview.Lead }
 	if err := json.Unmarshal(body, &page); err != nil {
 		return "", err
 	}
@@ -338,8 +340,6 @@ func findLead(ctx context.Context, base, key, messageID string) (string, error) 
 	}
 	return "", fmt.Errorf("no lead with Message-ID %s after the server said 250", messageID)
 }
-
-var final = map[string]bool{"completed": true, "exhausted": true, "customer_unreachable": true, "canceled": true, "failed": true}
 
 func postForm(ctx context.Context, base, key string, form url.Values) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/leads", strings.NewReader(form.Encode()))
@@ -354,44 +354,15 @@ func postForm(ctx context.Context, base, key string, form url.Values) (string, e
 	if res.StatusCode != http.StatusAccepted {
 		return "", fmt.Errorf("post lead: %s: %s", res.Status, body)
 	}
-	var l leadView
+	var l leadview.Lead
 	if err := json.Unmarshal(body, &l); err != nil {
 		return "", err
 	}
 	return l.ID, nil
 }
 
-// leadView is the API's lead JSON, as a client reads it.
-type leadView struct {
-	ID          string     `json:"id"`
-	Dealer      string     `json:"dealer"`
-	Status      string     `json:"status"`
-	Name        string     `json:"name"`
-	Phone       string     `json:"phone"`
-	Source      string     `json:"source"`
-	Interest    string     `json:"interest"`
-	Reason      string     `json:"reason"`
-	Channel     string     `json:"channel"`
-	Sender      string     `json:"sender"`
-	MessageID   string     `json:"message_id"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ConnectedAt *time.Time `json:"connected_at"`
-	EndedAt     *time.Time `json:"ended_at"`
-	Speed       *float64   `json:"speed_to_lead_seconds"`
-	Attempts    []struct {
-		Leg        string     `json:"leg"`
-		Person     string     `json:"person"`
-		Result     string     `json:"result"`
-		SIPCode    int        `json:"sip_code"`
-		StartedAt  time.Time  `json:"started_at"`
-		AnsweredAt *time.Time `json:"answered_at"`
-		AcceptedAt *time.Time `json:"accepted_at"`
-		EndedAt    *time.Time `json:"ended_at"`
-	} `json:"attempts"`
-}
-
-func getLead(ctx context.Context, base, key, id string) (leadView, error) {
-	var l leadView
+func getLead(ctx context.Context, base, key, id string) (leadview.Lead, error) {
+	var l leadview.Lead
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/leads/"+id, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	res, err := http.DefaultClient.Do(req)
@@ -407,7 +378,7 @@ func getLead(ctx context.Context, base, key, id string) (leadView, error) {
 }
 
 // printTimeline tells a lead's story the way a dealer would read it.
-func printTimeline(w io.Writer, n int, l leadView, names map[string]string) {
+func printTimeline(w io.Writer, n int, l leadview.Lead, names map[string]string) {
 	type event struct {
 		at   time.Time
 		text string
@@ -422,47 +393,47 @@ func printTimeline(w io.Writer, n int, l leadView, names map[string]string) {
 	if l.Channel == "email" {
 		arrived = fmt.Sprintf("lead arrived by e-mail (ADF) from %s, source %s", l.Sender, l.Source)
 	}
-	ev := []event{{l.CreatedAt, arrived}}
+	ev := []event{{time.Time(l.CreatedAt), arrived}}
 	for _, a := range l.Attempts {
 		p := who(a.Person)
 		if a.Leg == "customer" {
-			ev = append(ev, event{a.StartedAt, fmt.Sprintf("calling the customer %s for %s", l.Phone, p)})
-			if a.AnsweredAt != nil {
-				ev = append(ev, event{*a.AnsweredAt, fmt.Sprintf("customer answered: talking to %s", p)})
+			ev = append(ev, event{time.Time(a.StartedAt), fmt.Sprintf("calling the customer %s for %s", l.Phone, p)})
+			if !a.AnsweredAt.IsZero() {
+				ev = append(ev, event{time.Time(a.AnsweredAt), fmt.Sprintf("customer answered: talking to %s", p)})
 			}
-			if a.EndedAt != nil {
+			if !a.EndedAt.IsZero() {
 				text := "call ended"
 				if a.Result != "answered" {
-					text = "customer not reached: " + strings.ReplaceAll(a.Result, "_", " ")
+					text = "customer not reached: " + strings.ReplaceAll(string(a.Result), "_", " ")
 				}
-				ev = append(ev, event{*a.EndedAt, text})
+				ev = append(ev, event{time.Time(a.EndedAt), text})
 			}
 			continue
 		}
-		ev = append(ev, event{a.StartedAt, "ringing " + p})
-		if a.AnsweredAt != nil {
-			ev = append(ev, event{*a.AnsweredAt, p + " answered and hears the whisper"})
+		ev = append(ev, event{time.Time(a.StartedAt), "ringing " + p})
+		if !a.AnsweredAt.IsZero() {
+			ev = append(ev, event{time.Time(a.AnsweredAt), p + " answered and hears the whisper"})
 		}
-		if a.AcceptedAt != nil {
-			ev = append(ev, event{*a.AcceptedAt, p + " pressed 1"})
+		if !a.AcceptedAt.IsZero() {
+			ev = append(ev, event{time.Time(a.AcceptedAt), p + " pressed 1"})
 		}
-		if a.EndedAt != nil && a.Result != "accepted" {
-			ev = append(ev, event{*a.EndedAt, p + " " + agentOutcome[a.Result] + code(a.SIPCode)})
+		if !a.EndedAt.IsZero() && a.Result != "accepted" {
+			ev = append(ev, event{time.Time(a.EndedAt), p + " " + agentOutcome[a.Result] + code(a.SIPCode)})
 		}
 	}
 	slices.SortStableFunc(ev, func(a, b event) int { return a.at.Compare(b.at) })
 	fmt.Fprintf(w, "Lead %d  %s, %s  (%s)  →  %s\n", n, l.Name, l.Interest, l.Dealer, l.Status)
 	for _, e := range ev {
-		fmt.Fprintf(w, "  %+7.1fs  %s\n", e.at.Sub(l.CreatedAt).Seconds(), e.text)
+		fmt.Fprintf(w, "  %+7.1fs  %s\n", e.at.Sub(time.Time(l.CreatedAt)).Seconds(), e.text)
 	}
-	if l.Speed != nil {
-		fmt.Fprintf(w, "  speed to lead: %.1f s (lead in → customer talking to a salesperson)\n\n", *l.Speed)
+	if l.SpeedToLeadSeconds != nil {
+		fmt.Fprintf(w, "  speed to lead: %.1f s (lead in → customer talking to a salesperson)\n\n", *l.SpeedToLeadSeconds)
 	} else {
 		fmt.Fprintf(w, "  no connection: %s\n\n", l.Reason)
 	}
 }
 
-var agentOutcome = map[string]string{
+var agentOutcome = map[dialer.Result]string{
 	"declined":  "passed it on (pressed another key)",
 	"no_accept": "did not press a key (voicemail): next person",
 	"no_answer": "did not answer: next person",

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/leadview"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -239,14 +240,14 @@ func (ta *testApp) postLead(t testing.TB, input map[string]string) string {
 	if status != http.StatusAccepted {
 		t.Fatalf("POST /v1/leads: %d %s", status, b)
 	}
-	var l leadView
+	var l leadview.Lead
 	if err := json.Unmarshal(b, &l); err != nil || l.ID == "" {
 		t.Fatalf("POST /v1/leads: %v: %s", err, b)
 	}
 	return l.ID
 }
 
-func (ta *testApp) lead(t testing.TB, id string) leadView {
+func (ta *testApp) lead(t testing.TB, id string) leadview.Lead {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -257,7 +258,7 @@ func (ta *testApp) lead(t testing.TB, id string) leadView {
 	return l
 }
 
-// leadAs reads GET /v1/leads/{id} into v, for views of the lead JSON other than leadView.
+// leadAs reads GET /v1/leads/{id} into v, for views of the lead JSON other than leadview.Lead.
 func (ta *testApp) leadAs(t testing.TB, id string, v any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, ta.base+"/v1/leads/"+id, nil)
@@ -273,12 +274,12 @@ func (ta *testApp) leadAs(t testing.TB, id string, v any) {
 }
 
 // waitFinal polls the lead until its status is final.
-func (ta *testApp) waitFinal(t testing.TB, id string, within time.Duration) leadView {
+func (ta *testApp) waitFinal(t testing.TB, id string, within time.Duration) leadview.Lead {
 	t.Helper()
-	var l leadView
+	var l leadview.Lead
 	eventually(t, within, "lead "+id+" to finish", func() bool {
 		l = ta.lead(t, id)
-		return final[l.Status]
+		return l.Status.Final()
 	})
 	return l
 }
@@ -479,10 +480,10 @@ type attemptSummary struct {
 	Leg, Person, Result string
 }
 
-func summarize(l leadView) []attemptSummary {
+func summarize(l leadview.Lead) []attemptSummary {
 	out := make([]attemptSummary, len(l.Attempts))
 	for i, a := range l.Attempts {
-		out[i] = attemptSummary{a.Leg, a.Person, a.Result}
+		out[i] = attemptSummary{string(a.Leg), a.Person, string(a.Result)}
 	}
 	return out
 }

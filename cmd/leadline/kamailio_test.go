@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/leadview"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -256,9 +257,9 @@ func TestKamailioCarrier(t *testing.T) {
 		t.Helper()
 		id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
 		ta.waitFinal(t, id, 30*time.Second)
-		var l trunkLead
+		var l leadview.Lead
 		ta.leadAs(t, id, &l)
-		if got, want := strings.Join(l.trunksOf(), " "), "agent:piet:accepted: customer:piet:answered:carrier"; got != want || l.Status != "completed" {
+		if got, want := strings.Join(trunksOf(l), " "), "agent:piet:accepted: customer:piet:answered:carrier"; got != want || l.Status != "completed" {
 			t.Errorf("lead %d: %s, attempts %s; want completed, %s", n, l.Status, got, want)
 		}
 		calls := callsTo(cust, customer)
@@ -319,9 +320,9 @@ func TestKamailioRefusesRegistration(t *testing.T) {
 
 	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
 	ta.waitFinal(t, id, 30*time.Second)
-	var l trunkLead
+	var l leadview.Lead
 	ta.leadAs(t, id, &l)
-	if got, want := strings.Join(l.trunksOf(), " "), "agent:piet:accepted: customer:piet:answered:backup"; got != want {
+	if got, want := strings.Join(trunksOf(l), " "), "agent:piet:accepted: customer:piet:answered:backup"; got != want {
 		t.Errorf("attempts %s, want %s", got, want)
 	}
 	if strings.Contains(kam.run.log.String(), "INVITE") || len(nobody.Calls()) != 0 {

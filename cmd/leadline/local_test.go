@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leadline/leadline/leadview"
 )
 
 // TestLocalExample follows the README's "Running it for real" on one machine: `leadline
@@ -63,8 +65,8 @@ func TestLocalExample(t *testing.T) {
 		`{"name":"Eva Jansen","phone":"06-12345678","interest":"Volvo XC60","source":"website","assigned_to":"piet"}`))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
-	var l leadView
-	var got leadView
+	var l leadview.Lead
+	var got leadview.Lead
 	postJSON(t, req, http.StatusAccepted, &l)
 	eventually(t, 30*time.Second, "piet to be connected to the customer", func() bool {
 		var err error
@@ -92,7 +94,7 @@ func TestLocalExample(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "http://localhost:8000")
 	req.Header.Set("Idempotency-Key", "0b6c1f3e-8a4d-4e2b-9f1a-2c3d4e5f6a7b")
-	var f leadView
+	var f leadview.Lead
 	postJSON(t, req, http.StatusAccepted, &f)
 	got, err = getLead(ctx, base, key, f.ID)
 	if err != nil || got.Name != "Daan de Wit" || got.Channel != "form" {

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -230,8 +231,8 @@ func (n *mnNode) kill() {
 }
 
 type mnLead struct {
-	ID       string `json:"id"`
-	Status   string `json:"status"`
+	ID       string        `json:"id"`
+	Status   dialer.Status `json:"status"`
 	Attempts []struct {
 		Leg, Person, Result string
 	} `json:"attempts"`
@@ -278,7 +279,7 @@ func (n *mnNode) waitFinal(t *testing.T, id string, within time.Duration) mnLead
 	deadline := time.Now().Add(within)
 	for {
 		l := n.get(t, id)
-		if final[l.Status] {
+		if l.Status.Final() {
 			return l
 		}
 		if time.Now().After(deadline) {

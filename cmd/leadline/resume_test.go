@@ -100,7 +100,7 @@ func TestRestartResumesLead(t *testing.T) {
 	if n := len(callsTo(carrier, customer)); n != 1 {
 		t.Errorf("customer dialled %d times, want exactly once", n)
 	}
-	if l.Speed == nil || *l.Speed <= 0 {
-		t.Errorf("speed_to_lead_seconds %v, want > 0", l.Speed)
+	if l.SpeedToLeadSeconds == nil || *l.SpeedToLeadSeconds <= 0 {
+		t.Errorf("speed_to_lead_seconds %v, want > 0", l.SpeedToLeadSeconds)
 	}
 }

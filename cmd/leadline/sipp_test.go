@@ -168,19 +168,19 @@ func TestSippDealerFlow(t *testing.T) {
 		t.Errorf("piet's sip_code %d, want 486", l.Attempts[0].SIPCode)
 	}
 	for i, a := range l.Attempts {
-		if a.EndedAt == nil {
+		if a.EndedAt.IsZero() {
 			t.Errorf("attempt %d (%s) has no ended_at", i, a.Person)
 		}
-		if answered := a.Result == "no_accept" || a.Result == "accepted" || a.Result == "answered"; answered != (a.AnsweredAt != nil) {
+		if answered := a.Result == "no_accept" || a.Result == "accepted" || a.Result == "answered"; answered != !a.AnsweredAt.IsZero() {
 			t.Errorf("attempt %d (%s, %s): answered_at %v", i, a.Person, a.Result, a.AnsweredAt)
 		}
 	}
-	if l.Speed == nil || *l.Speed <= 0 {
-		t.Errorf("speed_to_lead_seconds %v, want > 0", l.Speed)
+	if l.SpeedToLeadSeconds == nil || *l.SpeedToLeadSeconds <= 0 {
+		t.Errorf("speed_to_lead_seconds %v, want > 0", l.SpeedToLeadSeconds)
 	}
-	if l.ConnectedAt == nil || l.EndedAt == nil {
+	if l.ConnectedAt.IsZero() || l.EndedAt.IsZero() {
 		t.Errorf("connected_at %v, ended_at %v: want both", l.ConnectedAt, l.EndedAt)
-	} else if !l.EndedAt.After(*l.ConnectedAt) {
+	} else if !time.Time(l.EndedAt).After(time.Time(l.ConnectedAt)) {
 		t.Errorf("ended_at %v is not after connected_at %v", l.EndedAt, l.ConnectedAt)
 	}
 	if n := len(callsTo(carrier, customer)); n != 1 {

@@ -219,7 +219,7 @@ func testBaresip(t *testing.T, transport, rtpPorts string) {
 	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
 	eventually(t, 15*time.Second, "baresip to answer", func() bool {
 		l := ta.lead(t, id)
-		return len(l.Attempts) > 0 && l.Attempts[0].AnsweredAt != nil
+		return len(l.Attempts) > 0 && !l.Attempts[0].AnsweredAt.IsZero()
 	})
 	t.Logf("baresip: %s", bs.command(t, "sndcode", "1"))
 	l := ta.waitFinal(t, id, 30*time.Second)
@@ -338,7 +338,7 @@ func TestLinphone(t *testing.T) {
 	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
 	eventually(t, 15*time.Second, "linphonec to answer", func() bool {
 		l := ta.lead(t, id)
-		return len(l.Attempts) > 0 && l.Attempts[0].AnsweredAt != nil
+		return len(l.Attempts) > 0 && !l.Attempts[0].AnsweredAt.IsZero()
 	})
 	lp.do(t, "play "+mic)
 	lp.do(t, "record "+heardFile)

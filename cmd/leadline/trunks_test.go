@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/api"
+	"github.com/leadline/leadline/leadview"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -25,20 +26,8 @@ const (
 	rtpKamailioRefused = "25800-25899"
 )
 
-// trunkLead is the part of a lead's JSON the trunk tests read.
-type trunkLead struct {
-	Status   string `json:"status"`
-	Attempts []struct {
-		Leg     string `json:"leg"`
-		Person  string `json:"person"`
-		Result  string `json:"result"`
-		SIPCode int    `json:"sip_code"`
-		Trunk   string `json:"trunk"`
-	} `json:"attempts"`
-}
-
 // trunksOf lists a lead's attempts as "leg:person:result:trunk".
-func (l trunkLead) trunksOf() []string {
+func trunksOf(l leadview.Lead) []string {
 	var out []string
 	for _, a := range l.Attempts {
 		out = append(out, fmt.Sprintf("%s:%s:%s:%s", a.Leg, a.Person, a.Result, a.Trunk))
@@ -64,9 +53,9 @@ func TestTrunkFailoverRecorded(t *testing.T) {
 	})
 	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
 	ta.waitFinal(t, id, 30*time.Second)
-	var l trunkLead
+	var l leadview.Lead
 	ta.leadAs(t, id, &l)
-	if got, want := strings.Join(l.trunksOf(), " "), "agent:piet:accepted: customer:piet:answered:backup"; got != want || l.Status != "completed" {
+	if got, want := strings.Join(trunksOf(l), " "), "agent:piet:accepted: customer:piet:answered:backup"; got != want || l.Status != "completed" {
 		t.Errorf("lead %s, attempts %s; want completed, %s", l.Status, got, want)
 	}
 	if n := len(callsTo(broken, customer)); n != 1 {

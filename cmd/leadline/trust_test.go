@@ -18,6 +18,7 @@ import (
 
 	"github.com/leadline/leadline/api"
 	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/leadview"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -83,7 +84,7 @@ func (ta *testApp) leadCount(t *testing.T) int {
 	}
 	defer res.Body.Close()
 	var list struct {
-		Leads []leadView `json:"leads"`
+		Leads []leadview.Lead `json:"leads"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
 		t.Fatal(err)
@@ -142,7 +143,7 @@ func TestTrustEndToEnd(t *testing.T) {
 	t.Run("honeypot", func(t *testing.T) {
 		res, body := ta.send(t, "/v1/leads", form(url.Values{"form_key": {trustFormKey}, "phone": {"06-12340003"}, "website": {"https://spam.example"}}),
 			"Content-Type", "application/x-www-form-urlencoded", "Origin", trustOrigin)
-		var l leadView
+		var l leadview.Lead
 		if err := json.Unmarshal(body, &l); res.StatusCode != http.StatusAccepted || err != nil || l.ID == "" || l.Status != "received" {
 			t.Fatalf("status %d: %s", res.StatusCode, body)
 		}
@@ -159,7 +160,7 @@ func TestTrustEndToEnd(t *testing.T) {
 		// Idempotency-Key: answered as a new form lead is, with none of its data.
 		status, _, body := ta.post(t, testKey, "application/json",
 			`{"phone":"06-12340006","name":"Geheime Klant","email":"geheim@klant.example","external_id":"crm-4711"}`)
-		var theirs leadView
+		var theirs leadview.Lead
 		if err := json.Unmarshal(body, &theirs); status != http.StatusAccepted || err != nil {
 			t.Fatalf("CRM lead: %d %s", status, body)
 		}
