@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -196,7 +197,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if leads[i], err = getLead(ctx, base, demoLeads[i].key, id); err != nil {
 				return err
 			}
-			if final[leads[i].Status] {
+			if final(leads[i].Status) {
 				break
 			}
 			select {
@@ -339,7 +340,8 @@ func findLead(ctx context.Context, base, key, messageID string) (string, error) 
 	return "", fmt.Errorf("no lead with Message-ID %s after the server said 250", messageID)
 }
 
-var final = map[string]bool{"completed": true, "exhausted": true, "customer_unreachable": true, "canceled": true, "failed": true}
+// final reports whether a lead's status, as the API shows it, is final.
+func final(status string) bool { return dialer.Status(status).Final() }
 
 func postForm(ctx context.Context, base, key string, form url.Values) (string, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/leads", strings.NewReader(form.Encode()))

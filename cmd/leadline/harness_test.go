@@ -277,7 +277,7 @@ func (ta *testApp) waitFinal(t testing.TB, id string, within time.Duration) lead
 	var l leadView
 	eventually(t, within, "lead "+id+" to finish", func() bool {
 		l = ta.lead(t, id)
-		return final[l.Status]
+		return final(l.Status)
 	})
 	return l
 }

@@ -258,7 +258,7 @@ func (n *mnNode) waitFinal(t *testing.T, id string, within time.Duration) mnLead
 	deadline := time.Now().Add(within)
 	for {
 		l := n.get(t, id)
-		if final[l.Status] {
+		if final(l.Status) {
 			return l
 		}
 		if time.Now().After(deadline) {
