@@ -30,15 +30,6 @@ type Device struct {
 	UserAgent string
 }
 
-// Devices finds a registered person's devices. The sip registrar implements it.
-type Devices interface {
-	// Devices returns the devices of the dealer's person that this node can ring now, in
-	// no particular order; none (and a nil error) when no app of theirs is registered.
-	// It is called as a step's phones are about to ring and should answer within
-	// milliseconds.
-	Devices(ctx context.Context, dealer, person string) ([]Device, error)
-}
-
 // ErrNoDevice is why a registered person's leg failed when none of their devices was
 // registered: the attempt is recorded as failed.
 var ErrNoDevice = errors.New("no registered device")

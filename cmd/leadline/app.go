@@ -47,6 +47,7 @@ type app struct {
 	hooks *webhook.Sender
 	keys  atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids   atomic.Pointer[[]string]   // the configured dealers, for the open gauge
+	now   func() time.Time           // the dialer's clock (withClock), for the open gauge
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -58,7 +59,10 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	}
 	// On an error, what was opened so far is closed; a stays non-nil for that, whatever
 	// is returned.
-	a := &app{log: log}
+	a := &app{log: log, now: time.Now}
+	if o.now != nil {
+		a.now = o.now
+	}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -214,7 +218,7 @@ func (a *app) apply(ctx context.Context, cfg *config.Config) error {
 
 // gaugeOpen sets leadline_dealer_open for every dealer from its opening hours now.
 func (a *app) gaugeOpen() {
-	now := time.Now()
+	now := a.now()
 	for _, id := range *a.ids.Load() {
 		if d, ok := a.svc.Dealer(id); ok {
 			a.met.DealerOpen(id, d.Hours.Open(now))
