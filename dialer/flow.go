@@ -70,12 +70,10 @@ func (s *Service) runFlow(ctx context.Context, l Lead, claimed bool) {
 	}
 	f.d = d
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	s.hold(id, cancel)
+	s.hold(id)
 	status, reason := f.runCaught(ctx)
 	f.legs.Wait()
 	s.unhold(id)
-	cancel(nil)
 	if f.finished { // before the salesperson was asked for the call's outcome
 		return
 	}

@@ -64,15 +64,13 @@ type Service struct {
 	dealers  atomic.Pointer[map[string]*Dealer]
 	draining atomic.Bool
 
-	flowCtx context.Context // parent of every flow; canceled by Stop
+	flowCtx context.Context // parent of every flow; canceled by Drain when its time is up
 	stopAll context.CancelCauseFunc
-	flows   sync.WaitGroup
-	mu      sync.Mutex                         // guards running
-	running map[string]context.CancelCauseFunc // lead id → its flow
+	wg      sync.WaitGroup // the flows' goroutines; Drain waits for them
+	flows   registry       // the flows running here, their leases renewed together (registry.go)
 
 	devices Devices // registered people's softphones; may be nil (devices.go)
 	guard   guard   // intake limits: countries, leads per number (abuse.go)
-	leases  leases  // leads whose flows run here, renewed together (lease.go)
 	stagger stagger // planned slots of scheduled leads (schedule.go)
 }
 
@@ -96,7 +94,6 @@ func New(o Options) *Service {
 	s := &Service{
 		store: o.Store, archive: o.Archive, reports: o.Reports, history: o.Deliveries, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
 		node: o.NodeID, ttl: o.LeaseTTL, now: o.Now, ringback: o.Ringback,
-		running: make(map[string]context.CancelCauseFunc),
 	}
 	s.guard.store = o.Abuse
 	s.devices = o.Devices
@@ -252,12 +249,7 @@ func (s *Service) Cancel(ctx context.Context, dealer, id string) (Lead, error) {
 		if updated {
 			s.rec.LeadFinished(dealer, StatusCanceled, 0)
 		}
-		s.mu.Lock()
-		stop := s.running[id]
-		s.mu.Unlock()
-		if stop != nil {
-			stop(errLeadCanceled)
-		}
+		s.flows.stop(id, errLeadCanceled)
 	}
 	return s.store.GetLead(ctx, dealer, id)
 }
@@ -272,21 +264,15 @@ var (
 // fresh from the store with this node's lease; otherwise the flow claims it first.
 func (s *Service) start(l Lead, claimed bool) {
 	ctx, cancel := context.WithCancelCause(s.flowCtx)
-	s.mu.Lock()
-	if _, dup := s.running[l.ID]; dup {
-		s.mu.Unlock()
+	if !s.flows.add(l.ID, cancel) {
 		cancel(nil)
 		return
 	}
-	s.running[l.ID] = cancel
-	s.flows.Add(1)
-	s.mu.Unlock()
+	s.wg.Add(1)
 	go func() {
-		defer s.flows.Done()
+		defer s.wg.Done()
 		defer func() {
-			s.mu.Lock()
-			delete(s.running, l.ID)
-			s.mu.Unlock()
+			s.flows.remove(l.ID)
 			cancel(nil)
 		}()
 		s.runFlow(ctx, l, claimed)
@@ -297,11 +283,7 @@ func (s *Service) start(l Lead, claimed bool) {
 func (s *Service) Draining() bool { return s.draining.Load() }
 
 // Running is the number of flows in progress on this node.
-func (s *Service) Running() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.running)
-}
+func (s *Service) Running() int { return s.flows.len() }
 
 // Watch is the queue's look at a lead that is not final: it starts the lead's flow here
 // unless it already runs here (the flow then claims the lease, and steps back when a live
@@ -309,10 +291,7 @@ func (s *Service) Running() int {
 // the flow runs here. It returns 0 once the lead is final. Store errors are returned for
 // the queue to retry.
 func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
-	s.mu.Lock()
-	_, here := s.running[id]
-	s.mu.Unlock()
-	if here {
+	if s.flows.has(id) {
 		// Its flow holds the lease here and renews it. Should this node die, the queue's
 		// sweep of lapsed leases makes the job due again long before this.
 		return LocalWatch, nil
@@ -345,7 +324,7 @@ const LocalWatch = time.Hour
 func (s *Service) Drain(ctx context.Context) {
 	s.draining.Store(true)
 	done := make(chan struct{})
-	go func() { s.flows.Wait(); close(done) }()
+	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return
