@@ -35,8 +35,9 @@ type Device struct {
 var ErrNoDevice = errors.New("no registered device")
 
 // expand turns a step's registered people into one entry per device, each a leg of its
-// own, so that ringStep rings them at once; a registered person with no device stays,
-// once, for their attempt to record that (ErrNoDevice). Others are left as they are.
+// own, so that the step rings them at once (ring); a registered person with no device
+// stays, once, for their attempt to record that (ErrNoDevice). Others are left as they
+// are.
 func (f *flow) expand(ctx context.Context, people []Person) []Person {
 	var out []Person
 	for _, p := range people {
