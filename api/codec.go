@@ -80,13 +80,6 @@ func isBodyField(key string) bool {
 	return lead || control
 }
 
-// statuses are the lead statuses in SPEC.md's order, for messages.
-var statuses = []dialer.Status{
-	dialer.StatusQueued, dialer.StatusScheduled, dialer.StatusDialing, dialer.StatusConnected,
-	dialer.StatusCompleted, dialer.StatusExhausted, dialer.StatusCustomerUnreachable,
-	dialer.StatusCanceled, dialer.StatusFailed,
-}
-
 // ---- decode ----
 
 // acceptPost lists the media types of POST /v1/leads, for Accept-Post.
@@ -446,8 +439,8 @@ func listQuery(dealer string, vals url.Values) (dialer.ListQuery, error) {
 				q.Status = s
 				return ""
 			}
-			names := make([]string, len(statuses))
-			for i, s := range statuses {
+			names := make([]string, len(dialer.Statuses))
+			for i, s := range dialer.Statuses {
 				names[i] = string(s)
 			}
 			return "must be one of " + strings.Join(names, ", ")

@@ -17,19 +17,6 @@ import (
 	"github.com/leadline/leadline/phone"
 )
 
-// AbuseStore is what the per-number cap needs from persistence. *store.DB implements
-// it. Both methods are safe for concurrent use and only read.
-type AbuseStore interface {
-	// LeadsToNumber returns how many leads of any dealer have the E.164 number phone and
-	// were created at or after since, and when the oldest of those was created (zero
-	// when n is 0).
-	LeadsToNumber(ctx context.Context, phone string, since time.Time) (n int, oldest time.Time, err error)
-	// FindRepeat returns the dealer's lead with the non-empty idempotency key, or else
-	// with the non-empty external id, with its attempts; found is false when there is
-	// none.
-	FindRepeat(ctx context.Context, dealer, idempotencyKey, externalID string) (l Lead, found bool, err error)
-}
-
 // DefaultMaxLeadsPerNumberPerDay is the cap when IntakeRules leave it 0.
 const DefaultMaxLeadsPerNumberPerDay = 3
 

@@ -2,7 +2,6 @@ package dialer
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"text/template"
 	"time"
@@ -110,12 +109,6 @@ const (
 	PromptOutcome             = "outcome" // what came of the call? (its choices vary per dealer)
 	PromptThanks              = "thanks"
 )
-
-// Speaker turns a prompt into telephone audio in a language (nl, en, de, fr). It may
-// block for the time synthesis takes; on error the dialer plays silence.
-type Speaker interface {
-	Speak(ctx context.Context, language string, p Prompt) (Audio, error)
-}
 
 func (d *Dealer) whisperText(l *Lead, p Person) string {
 	data := WhisperData{

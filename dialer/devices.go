@@ -30,22 +30,14 @@ type Device struct {
 	UserAgent string
 }
 
-// Devices finds a registered person's devices. The sip registrar implements it.
-type Devices interface {
-	// Devices returns the devices of the dealer's person that this node can ring now, in
-	// no particular order; none (and a nil error) when no app of theirs is registered.
-	// It is called as a step's phones are about to ring and should answer within
-	// milliseconds.
-	Devices(ctx context.Context, dealer, person string) ([]Device, error)
-}
-
 // ErrNoDevice is why a registered person's leg failed when none of their devices was
 // registered: the attempt is recorded as failed.
 var ErrNoDevice = errors.New("no registered device")
 
 // expand turns a step's registered people into one entry per device, each a leg of its
-// own, so that ringStep rings them at once; a registered person with no device stays,
-// once, for their attempt to record that (ErrNoDevice). Others are left as they are.
+// own, so that the step rings them at once (ring); a registered person with no device
+// stays, once, for their attempt to record that (ErrNoDevice). Others are left as they
+// are.
 func (f *flow) expand(ctx context.Context, people []Person) []Person {
 	var out []Person
 	for _, p := range people {

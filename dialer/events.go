@@ -1,7 +1,6 @@
 package dialer
 
 import (
-	"context"
 	"time"
 )
 
@@ -165,11 +164,4 @@ type TryResult struct {
 	// RetryAfter is the answer's Retry-After, 0 when it had none.
 	RetryAfter time.Duration
 	Took       time.Duration
-}
-
-// DeliveryLog reads the deliveries of a lead's events. *store.DB implements it.
-type DeliveryLog interface {
-	// Deliveries returns the deliveries of the dealer's lead, by event then endpoint.
-	// ErrNotFound when the lead does not exist or is another dealer's.
-	Deliveries(ctx context.Context, dealer, leadID string) ([]Delivery, error)
 }

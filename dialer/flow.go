@@ -2,13 +2,10 @@ package dialer
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/leadline/leadline/phone"
@@ -16,31 +13,46 @@ import (
 
 // A flow is one lead's walk through its dealer's steps, in rounds:
 //
-//	ringStep → (whisper, gate on '1') → connect → bridged → completed
+//	ring a step → (whisper, gate on '1') → connecting → bridged → completed (→ outcome)
 //	    ↓ nobody accepted: next step … owner → another round after a pause, or exhausted
-//	connect: customer not reached → a retry round (the salesperson who accepted, then
-//	    the flow) at the dealer's next retry time, or customer_unreachable after the last
+//	connecting: customer not reached → a retry round (the salesperson who accepted,
+//	    then the flow) at the dealer's next retry time, or customer_unreachable after
+//	    the last
 //
 // A round that is scheduled for later ends the run; the lead's queue job starts the
 // next run then, which reads from the attempts where the lead stands (readProgress).
 //
-// runFlow's goroutine is the only one that changes the lead. Each agent leg runs in a
-// goroutine of its own that owns its Attempt; the flow waits for all of them (legs)
-// before it finishes, so a finished flow leaves nothing behind.
+// One goroutine, runFlow's, owns the flow: every field below, every attempt, every
+// store write and every metric of the lead. The calls it places report to it on the
+// events channel (fsm.go says what each state does with each event); the goroutines it
+// starts for the blocking calls (Dial, Play, Speak: legs.go) hold no state of the flow,
+// report what came of their call and end with an evExit, and the flow does not finish
+// before every one has (settle), so a finished flow leaves nothing behind.
 type flow struct {
-	s    *Service
-	d    *Dealer
-	lead Lead
-	log  *slog.Logger
-	db   context.Context // for store writes: not canceled with the flow
+	s     *Service
+	d     *Dealer
+	store FlowStore // the flow's part of the lead store
+	lead  Lead
+	log   *slog.Logger
+	db    context.Context // for store writes: not canceled with the flow
+	rules rules           // what step reads of the dealer
 
 	progress  progress        // where the lead stood when this run began (run)
 	attempted map[string]bool // people already rung in this round
-	legs      sync.WaitGroup
-	invited   sync.Once   // the lead's first INVITE was measured (FirstInvite)
-	won       atomic.Bool // a salesperson of the current step pressed 1
-	accepted  string      // the person bridged to the customer, for the summary line
-	finished  bool        // the lead's final status is written (finish ran)
+	invited   bool            // the lead's first INVITE was measured (FirstInvite)
+	accepted  string          // the person bridged to the customer, for the summary line
+	finished  bool            // the lead's final status is written (finish ran)
+
+	// The calls and their reports (loop.go).
+	events  chan event    // reports of the flow's goroutines, timers and legs
+	closed  chan struct{} // closed once settled: a late timer reports to no one
+	running int           // goroutines started (spawn) and not yet ended (evExit)
+	live    []*call       // the current step's salespeople's calls, and the one that won
+	stopped bool          // the flow's context ended and its calls were let go
+	// decided: the lead's run is over, as status and reason say (a connection ended).
+	decided bool
+	status  Status
+	reason  string
 }
 
 // runFlow claims lead l unless CreateLead just stored it with this node's lease
@@ -62,25 +74,25 @@ func (s *Service) runFlow(ctx context.Context, l Lead, claimed bool) {
 	}
 	id := l.ID
 	log := s.log.With("lead_id", l.ID, "dealer", l.Dealer)
-	f := &flow{s: s, lead: l, log: log, db: context.WithoutCancel(ctx)}
+	f := &flow{s: s, store: s.store, lead: l, log: log, db: context.WithoutCancel(ctx),
+		events: make(chan event, 16), closed: make(chan struct{})}
 	d, ok := s.Dealer(l.Dealer)
 	if !ok {
 		f.finish(StatusFailed, fmt.Sprintf("dealer %q is no longer configured", l.Dealer))
 		return
 	}
 	f.d = d
+	f.rules = rules{outcomes: len(d.Outcomes)}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	s.hold(id, cancel)
+	s.hold(id)
 	status, reason := f.runCaught(ctx)
-	f.legs.Wait()
+	f.settle()
 	s.unhold(id)
-	cancel(nil)
 	if f.finished { // before the salesperson was asked for the call's outcome
 		return
 	}
 	if status == "" { // shut down or taken over: another run resumes it
-		if err := s.store.Release(f.db, id, s.node); err != nil {
+		if err := f.store.Release(f.db, id, s.node); err != nil {
 			log.Warn("releasing lead", "error", err)
 		}
 		log.Info("flow interrupted", "reason", reason)
@@ -93,7 +105,7 @@ func (f *flow) finish(st Status, reason string) {
 	l := &f.lead
 	var updated bool
 	err := f.retry(func() (err error) {
-		updated, err = f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: st, EndedAt: f.s.now(), Reason: reason})
+		updated, err = f.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: st, EndedAt: f.s.now(), Reason: reason})
 		return err
 	})
 	if err != nil {
@@ -112,8 +124,11 @@ func (f *flow) finish(st Status, reason string) {
 
 // stopped says how a flow whose ctx ended stops: canceled leads are final, anything
 // else (shutdown, lease lost) leaves the lead to be resumed.
-func stopped(ctx context.Context) (Status, string) {
-	switch cause := context.Cause(ctx); {
+func stopped(ctx context.Context) (Status, string) { return stoppedBy(context.Cause(ctx)) }
+
+// stoppedBy is stopped for the cause of the flow's context's end.
+func stoppedBy(cause error) (Status, string) {
+	switch {
 	case errors.Is(cause, errLeadCanceled):
 		return StatusCanceled, "canceled"
 	case cause != nil:
@@ -123,8 +138,7 @@ func stopped(ctx context.Context) (Status, string) {
 }
 
 // runCaught is run, with a panic turned into a failed lead: a fault in one lead's flow
-// must not end every call in the process. The legs it started are hung up as their
-// contexts end.
+// must not end every call in the process. settle then lets the calls it placed go.
 func (f *flow) runCaught(ctx context.Context) (st Status, reason string) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -177,7 +191,7 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 		return f.park(now, l.Round, outsideHours)
 	}
 	if l.Status != StatusDialing {
-		ok, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusDialing})
+		ok, err := f.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusDialing})
 		switch {
 		case err != nil:
 			// The lead stays as it was; its queue job looks at it again later.
@@ -203,16 +217,11 @@ func (f *flow) run(ctx context.Context) (Status, string) {
 			f.s.rec.ReachedOwner(l.Dealer)
 			news = EventReachedOwner
 		}
-		win := f.ringStep(ctx, step, people, news)
-		if ctx.Err() != nil {
-			if win != nil {
-				_ = win.leg.Hangup(f.db)
-				f.end(win.att, ResultCanceled, 0)
-			}
-			return stopped(ctx)
+		if f.ring(ctx, step, people, news) {
+			return f.status, f.reason // a salesperson accepted, and the connection ended
 		}
-		if win != nil {
-			return f.connect(ctx, win)
+		if ctx.Err() != nil {
+			return stopped(ctx)
 		}
 	}
 	return f.nobodyAccepted()
@@ -231,7 +240,7 @@ func (f *flow) park(at time.Time, round int, reason string) (Status, string) {
 	}
 	at = at.UTC().Truncate(time.Millisecond)
 	u := LeadUpdate{ID: f.lead.ID, Status: StatusScheduled, NextAt: at, Reason: reason, Round: round}
-	if err := f.retry(func() error { _, err := f.s.store.UpdateLead(f.db, u); return err }); err != nil {
+	if err := f.retry(func() error { _, err := f.store.UpdateLead(f.db, u); return err }); err != nil {
 		f.log.Error("scheduling lead", "error", err)
 	}
 	f.log.Info("lead scheduled", "round", round+1, "at", at, "reason", reason)
@@ -254,352 +263,6 @@ func (f *flow) resolve(ids []string) []Person {
 		out = append(out, p)
 	}
 	return out
-}
-
-// accepted is a salesperson who pressed 1, still on the line.
-type accepted struct {
-	person Person
-	att    *Attempt
-	leg    Leg
-	callID string
-}
-
-var errOtherWon = errors.New("another salesperson accepted")
-
-// ringStep rings people at once and returns the first to press 1, or nil. The others
-// are canceled; their goroutines finish on their own and the flow waits for them. news,
-// when set, is the lead's event that this step was reached (EventReachedOwner): it is
-// written with the step's first attempt, so before any event of what happens next (each
-// leg waits for its attempt, and the attempts are written in order).
-func (f *flow) ringStep(ctx context.Context, step int, people []Person, news EventType) *accepted {
-	stepCtx, cancel := context.WithCancelCause(ctx)
-	results := make(chan *accepted, len(people))
-	f.won.Store(false)
-	// The attempts are written, in order, while the INVITEs leave, not before them: a
-	// commit less between the lead's arrival and the salesperson's phone. A node that
-	// dies in between may ring a salesperson once more when the lead resumes; a
-	// customer's attempt, by contrast, is always written before the customer is dialled
-	// (connect).
-	atts := make([]*Attempt, len(people))
-	recorded := make([]chan error, len(people))
-	for i, p := range people {
-		atts[i] = &Attempt{LeadID: f.lead.ID, Round: f.lead.Round, Step: step, Leg: LegAgent, Person: p.ID, StartedAt: f.s.now()}
-		recorded[i] = make(chan error, 1)
-	}
-	go func() {
-		defer f.caught("recording attempts")
-		for i, a := range atts {
-			if i == 0 && news != "" {
-				recorded[i] <- f.s.store.InsertAttempt(f.db, a, news)
-				continue
-			}
-			recorded[i] <- f.s.store.InsertAttempt(f.db, a)
-		}
-	}()
-	for i, p := range people {
-		f.legs.Add(1)
-		go func() {
-			var win *accepted
-			defer f.legs.Done()
-			defer func() { results <- win }()
-			defer f.caught("a salesperson's leg")
-			win = f.ringAgent(stepCtx, p, atts[i], recorded[i])
-		}()
-	}
-	for range people {
-		if win := <-results; win != nil {
-			cancel(errOtherWon)
-			return win
-		}
-	}
-	cancel(nil)
-	return nil
-}
-
-// ringAgent calls one salesperson, whispers the lead and waits for a key. It returns the
-// leg when they pressed 1 first; otherwise it hangs up and records why. recorded says
-// whether a was stored (ringStep writes it meanwhile).
-func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-chan error) *accepted {
-	callID := rand.Text()
-	log := p.logDevice(f.log.With("person", p.ID, "call_id", callID))
-	// The whisper is synthesised while the phone rings; a leg that never answers stops it.
-	speakCtx, stopSpeaking := context.WithCancel(ctx)
-	defer stopSpeaking()
-	whisper := make(chan Audio, 1)
-	text := f.d.whisperText(&f.lead, p)
-	if f.lead.Round > 0 {
-		text = phrasesFor(f.d.Language).again + text
-	}
-	go func() {
-		a := make(Audio, 8000)
-		defer func() { whisper <- a }()
-		defer f.caught("speaking the whisper")
-		a = f.speak(speakCtx, Prompt{PromptWhisper, text})
-	}()
-
-	ringCtx, cancelRing := context.WithTimeout(ctx, f.d.RingTimeout)
-	var unrecorded error // an unrecorded leg cannot be accounted for: it is ended at once
-	stored := make(chan struct{})
-	go func() {
-		defer close(stored)
-		if unrecorded = <-recorded; unrecorded != nil {
-			cancelRing()
-		}
-	}()
-	f.invited.Do(func() {
-		if l := &f.lead; !l.ReceivedAt.IsZero() { // a lead dialled as it arrived
-			f.s.rec.FirstInvite(l.Dealer, l.Channel, f.s.now().Sub(l.ReceivedAt))
-		}
-	})
-	leg, err := f.dial(ringCtx, p, DialOpts{
-		LeadID: f.lead.ID, Kind: LegAgent, CallID: callID, CallerID: f.d.CallerID, DisplayName: "Lead " + f.lead.Name,
-	})
-	<-stored
-	cancelRing()
-	a.Trunk = trunkOf(leg, err)
-	if unrecorded != nil {
-		log.Error("recording attempt; hanging up", "error", unrecorded)
-		if leg != nil {
-			_ = leg.Hangup(f.db)
-		}
-		return nil
-	}
-	if err != nil {
-		res, code := dialResult(ctx, err, LegAgent)
-		log.Info("salesperson not reached", "result", res, "sip_code", code, "error", err)
-		f.end(a, res, code)
-		f.s.rec.AgentAttempt(f.lead.Dealer, p.ID, res, 0)
-		return nil
-	}
-	a.AnsweredAt = f.s.now()
-	f.save(a)
-	answer := a.AnsweredAt.Sub(a.StartedAt)
-
-	key := f.gate(ctx, leg, <-whisper)
-	var res Result
-	switch {
-	case key == '1' && f.won.CompareAndSwap(false, true):
-		a.AcceptedAt = f.s.now()
-		a.Result = ResultAccepted
-		f.save(a)
-		f.s.rec.AgentAttempt(f.lead.Dealer, p.ID, ResultAccepted, answer)
-		log.Info("salesperson accepted")
-		return &accepted{person: p, att: a, leg: leg, callID: callID}
-	case key == '1':
-		res = ResultCanceled // pressed 1 a moment after a colleague
-	case key != 0:
-		res = ResultDeclined
-	case ctx.Err() != nil:
-		res, _ = dialResult(ctx, ctx.Err(), LegAgent)
-	default:
-		res = ResultNoAccept
-	}
-	_ = leg.Hangup(f.db)
-	f.end(a, res, 0)
-	f.s.rec.AgentAttempt(f.lead.Dealer, p.ID, res, answer)
-	if key != 0 {
-		log.Info("salesperson passed", "result", res, "key", string(key))
-	} else {
-		log.Info("salesperson passed", "result", res)
-	}
-	return nil
-}
-
-// gate plays the whisper until a key, the accept timeout after the first full play, a
-// hang-up or ctx. It returns the key, or 0.
-func (f *flow) gate(ctx context.Context, leg Leg, whisper Audio) rune {
-	playCtx, stop := context.WithCancel(ctx)
-	played, playing := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(playing)
-		defer f.caught("playing the whisper")
-		pause := make(Audio, 8000/2)
-		for i := 0; ; i++ {
-			err := leg.Play(playCtx, whisper)
-			if i == 0 {
-				close(played)
-			}
-			if err != nil || leg.Play(playCtx, pause) != nil {
-				return
-			}
-		}
-	}()
-	defer func() { stop(); <-playing }()
-	var timeout <-chan time.Time
-	for {
-		select {
-		case k := <-leg.Digits():
-			return k
-		case <-played:
-			played = nil
-			t := time.NewTimer(f.d.AcceptTimeout)
-			defer t.Stop()
-			timeout = t.C
-		case <-timeout:
-			return 0
-		case <-leg.Done():
-			return 0
-		case <-ctx.Done():
-			return 0
-		}
-	}
-}
-
-var errAgentLeft = errors.New("the salesperson hung up before the customer answered")
-
-// connect calls the customer for the salesperson who accepted, bridges them and waits
-// for the call to end.
-func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
-	l, agent, ph := &f.lead, win.leg, phrasesFor(f.d.Language)
-	callID := rand.Text()
-	log := f.log.With("call_id", callID, "agent_call_id", win.callID)
-	defer func() {
-		_ = agent.Hangup(f.db)
-		f.end(win.att, ResultAccepted, 0)
-	}()
-	ca := &Attempt{LeadID: l.ID, Round: l.Round, Step: win.att.Step, Leg: LegCustomer, Person: win.person.ID, StartedAt: f.s.now()}
-	if err := f.s.store.InsertAttempt(f.db, ca); err != nil {
-		// Unrecorded, the customer could be dialled twice after a crash: do not dial.
-		log.Error("recording customer attempt; not calling", "error", err)
-		return StatusFailed, "could not record the customer call"
-	}
-
-	// The salesperson hears "connecting", then ringback or the customer's early media.
-	playCtx, stopPlay := context.WithCancel(ctx)
-	playing := make(chan struct{})
-	go func() {
-		defer close(playing)
-		defer f.caught("playing ringback")
-		if agent.Play(playCtx, f.speak(playCtx, Prompt{PromptConnecting, ph.connecting})) != nil {
-			return
-		}
-		ring := f.s.ringback
-		if len(ring) == 0 {
-			ring = make(Audio, 8000)
-		}
-		for agent.Play(playCtx, ring) == nil {
-		}
-	}()
-	type dialed struct {
-		leg Leg
-		err error
-	}
-	got := make(chan dialed, 1)
-	dialCtx, cancelDial := context.WithTimeout(ctx, f.d.CustomerRingTimeout)
-	defer cancelDial()
-	go func() {
-		r := dialed{err: errors.New("dialling the customer failed")}
-		defer func() { got <- r }()
-		defer f.caught("dialling the customer")
-		r.leg, r.err = f.s.caller.Dial(dialCtx, l.Phone, DialOpts{
-			LeadID: l.ID, Kind: LegCustomer, CallID: callID, CallerID: f.d.CallerID, EarlyMedia: agent,
-			Privacy: f.d.Privacy,
-		})
-	}()
-	var r dialed
-	select {
-	case r = <-got:
-	case <-agent.Done():
-		cancelDial()
-		if r = <-got; r.leg != nil {
-			_ = r.leg.Hangup(f.db)
-		}
-		r.err = errAgentLeft
-	}
-	stopPlay()
-	<-playing
-	ca.Trunk = trunkOf(r.leg, r.err)
-
-	if r.err != nil {
-		res, code := dialResult(ctx, r.err, LegCustomer)
-		log.Info("customer not reached", "result", res, "sip_code", code, "error", r.err)
-		f.end(ca, res, code)
-		f.s.rec.CustomerAttempt(l.Dealer, res)
-		switch {
-		case errors.Is(r.err, errAgentLeft):
-			return StatusFailed, errAgentLeft.Error()
-		case ctx.Err() != nil:
-			return stopped(ctx)
-		}
-		_ = agent.Play(ctx, f.speak(ctx, Prompt{PromptCustomerUnreachable, ph.customerUnreachable}))
-		return f.customerNotReached(res)
-	}
-	cust := r.leg
-	defer func() { _ = cust.Hangup(f.db) }()
-	ca.AnsweredAt = f.s.now()
-	f.s.rec.CustomerAttempt(l.Dealer, ResultAnswered)
-	if err := agent.Bridge(cust); err != nil {
-		f.end(ca, ResultAnswered, 0)
-		return StatusFailed, "the call ended before it could be bridged"
-	}
-	l.ConnectedAt = ca.AnsweredAt
-	f.save(ca)
-	if err := f.retry(func() error {
-		_, err := f.s.store.UpdateLead(f.db, LeadUpdate{ID: l.ID, Status: StatusConnected, ConnectedAt: l.ConnectedAt})
-		return err
-	}); err != nil {
-		log.Error("recording connection", "error", err)
-	}
-	f.accepted = win.person.ID
-	log.Info("customer bridged", "person", win.person.ID, "speed_to_lead_seconds", l.SpeedToLead().Seconds())
-
-	limit := time.NewTimer(f.d.MaxCallLength)
-	defer limit.Stop()
-	var reason string
-	select {
-	case <-agent.Done():
-		reason = "the salesperson hung up"
-		if errors.Is(agent.Err(), ErrMediaTimeout) {
-			reason = "no audio from the salesperson"
-		}
-	case <-cust.Done():
-		reason = "the customer hung up"
-		if errors.Is(cust.Err(), ErrMediaTimeout) {
-			reason = "no audio from the customer"
-			break
-		}
-		if len(f.d.Outcomes) > 0 {
-			// The lead is complete when the customer hangs up: it is recorded so now, its
-			// end and talk time the call's; then the salesperson, still on the line, is
-			// asked what came of it.
-			f.end(ca, ResultAnswered, 0)
-			f.finish(StatusCompleted, reason)
-			f.finished = true
-			f.askOutcome(ctx, agent, win.person.ID)
-			return StatusCompleted, reason
-		}
-	case <-limit.C:
-		reason = "the maximum call length was reached"
-	case <-ctx.Done():
-		reason = context.Cause(ctx).Error()
-	}
-	f.end(ca, ResultAnswered, 0)
-	return StatusCompleted, reason
-}
-
-// dialResult classifies why a leg did not come up.
-func dialResult(ctx context.Context, err error, kind LegKind) (Result, int) {
-	var coded interface{ SIPCode() int }
-	code := 0
-	if errors.As(err, &coded) {
-		code = coded.SIPCode()
-	}
-	if ctx.Err() != nil {
-		cause := context.Cause(ctx)
-		if kind == LegAgent && (errors.Is(cause, errOtherWon) || errors.Is(cause, errLeadCanceled)) {
-			return ResultCanceled, code
-		}
-		return ResultFailed, code
-	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, ErrNoAnswer):
-		return ResultNoAnswer, code
-	case errors.Is(err, ErrBusy):
-		return ResultBusy, code
-	case errors.Is(err, ErrRejected):
-		return ResultRejected, code
-	}
-	return ResultFailed, code
 }
 
 // trunkOf returns the trunk a leg or a Dial error names, or "".
@@ -625,7 +288,7 @@ func (f *flow) end(a *Attempt, r Result, code int) {
 }
 
 func (f *flow) save(a *Attempt) {
-	if err := f.retry(func() error { return f.s.store.UpdateAttempt(f.db, *a) }); err != nil {
+	if err := f.retry(func() error { return f.store.UpdateAttempt(f.db, *a) }); err != nil {
 		f.log.Error("recording attempt", "person", a.Person, "error", err)
 	}
 }

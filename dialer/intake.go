@@ -5,10 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/leadline/leadline/phone"
 )
 
 // LeadInput is a lead as a web form, a CRM, an e-mail or a portal sends it, before
@@ -122,34 +127,6 @@ func (e *ValidationError) add(field, format string, args ...any) {
 	e.Fields = append(e.Fields, FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
 }
 
-// Recorder receives the flow's measurable events. *metrics.Metrics implements it; labels
-// never carry a lead id or a phone number.
-type Recorder interface {
-	// LeadReceived is called once per newly stored lead; repeats and joins do not count.
-	LeadReceived(dealer string)
-	// LeadJoined is called once per submission that joined an open lead of the dealer
-	// (Dealer.DuplicateWindow) instead of being stored as a lead.
-	LeadJoined(dealer string)
-	// LeadFinished is called once per lead with its final status; speed is the speed to
-	// lead, or 0 when the customer was never bridged.
-	LeadFinished(dealer string, s Status, speed time.Duration)
-	// AgentAttempt is called once per finished agent leg; answer is the time from INVITE
-	// to answer, or 0 when the leg was not answered.
-	AgentAttempt(dealer, person string, r Result, answer time.Duration)
-	// ReachedOwner is called when a lead's flow reaches its last step.
-	ReachedOwner(dealer string)
-	// CustomerAttempt is called once per finished customer leg with its result.
-	CustomerAttempt(dealer string, r Result)
-	// Intake is called once per lead submitted or message refused or rejected, with how
-	// it arrived and what became of it.
-	Intake(dealer string, ch Channel, r IntakeResult)
-	// FirstInvite is called when the first salesperson's INVITE of a lead leaves, d after
-	// the lead arrived (LeadInput.ReceivedAt), for leads dialled as they arrive.
-	FirstInvite(dealer string, ch Channel, d time.Duration)
-	// CallOutcome is called once per outcome a salesperson gave after a call.
-	CallOutcome(dealer, person, outcome string)
-}
-
 // IntakeResult is what became of a lead or message that arrived. The strings are
 // metric label values.
 type IntakeResult string
@@ -165,6 +142,111 @@ const (
 	IntakeRejected    IntakeResult = "rejected"    // a message with no callable lead, kept with its reason
 	IntakeRefused     IntakeResult = "refused"     // refused at the door: sender not allowed, too big, too many
 )
+
+// Field limits, in characters.
+var fieldLimits = map[string]int{
+	"phone": 32, "name": 200, "email": 254, "source": 100, "interest": 200,
+	"message": 2000, "assigned_to": 64, "external_id": 255, "idempotency_key": 255,
+	"sender": 254, "message_id": 998,
+}
+
+// Validate checks and normalises a lead for dealer d, whose customers' numbers must be
+// in d.Country (when set). It returns *ValidationError listing every bad field.
+func (d *Dealer) Validate(in LeadInput) (Lead, error) {
+	var countries []string
+	if d.Country != "" {
+		countries = []string{strings.ToUpper(d.Country)}
+	}
+	return d.validate(in, countries)
+}
+
+// validate is Validate with the regions customers' numbers may be in; nil: any.
+func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
+	ve := &ValidationError{}
+	fields := []struct {
+		name string
+		val  *string
+	}{
+		{"phone", &in.Phone}, {"name", &in.Name}, {"email", &in.Email}, {"source", &in.Source},
+		{"interest", &in.Interest}, {"message", &in.Message}, {"assigned_to", &in.AssignedTo},
+		{"external_id", &in.ExternalID}, {"idempotency_key", &in.IdempotencyKey},
+		{"sender", &in.Sender}, {"message_id", &in.MessageID},
+	}
+	bad := map[string]bool{}
+	for _, f := range fields {
+		*f.val = strings.TrimSpace(*f.val)
+		switch {
+		case !utf8.ValidString(*f.val):
+			ve.add(f.name, "is not valid UTF-8")
+			bad[f.name] = true
+		case utf8.RuneCountInString(*f.val) > fieldLimits[f.name]:
+			ve.add(f.name, "is longer than %d characters", fieldLimits[f.name])
+			bad[f.name] = true
+		default:
+			if c, at, ok := controlChar(f.name, *f.val); ok {
+				hint := "remove it"
+				if f.name == "message" {
+					hint = "of those, only line breaks and tabs are allowed"
+				}
+				ve.add(f.name, "contains a control character (U+%04X, character %d); %s", c, at, hint)
+				bad[f.name] = true
+			}
+		}
+	}
+	if in.Channel == "" {
+		in.Channel = ChannelAPI
+	}
+	if !in.Channel.Valid() {
+		ve.add("channel", "unknown channel %q", in.Channel)
+	}
+	l := Lead{
+		Dealer: d.ID, Name: in.Name, Email: in.Email, Source: in.Source, Interest: in.Interest,
+		Message: in.Message, AssignedTo: in.AssignedTo, ExternalID: in.ExternalID,
+		IdempotencyKey: in.IdempotencyKey, Channel: in.Channel, Sender: in.Sender, MessageID: in.MessageID,
+	}
+	if in.Phone == "" {
+		ve.add("phone", "is required")
+	} else if !bad["phone"] {
+		p, err := phone.Normalize(in.Phone, d.Country)
+		if err != nil {
+			ve.add("phone", "%v", err)
+		} else if msg := countryProblem(p, countries); msg != "" {
+			ve.add("phone", "%s", msg)
+		}
+		l.Phone = p
+	}
+	if in.Email != "" && !bad["email"] {
+		if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email {
+			ve.add("email", "is not an e-mail address")
+		}
+	}
+	if in.AssignedTo != "" && !bad["assigned_to"] {
+		if _, ok := d.People[in.AssignedTo]; !ok {
+			ve.add("assigned_to", "unknown person %q at dealer %q", in.AssignedTo, d.ID)
+		}
+	}
+	if len(ve.Fields) > 0 {
+		return Lead{}, ve
+	}
+	return l, nil
+}
+
+// controlChar finds the first control character (C0, DEL or C1) in the lead field
+// named field, and its place (1 for the first character); ok is false when there is
+// none. Only a message may hold line breaks (CR, LF) and tabs. Lead fields are spoken
+// in whispers and shown in SIP headers: espeak-ng reads U+0001 as the start of a
+// command, and a header must hold no CR or LF.
+func controlChar(field, v string) (c rune, at int, ok bool) {
+	i := 0
+	for _, r := range v {
+		i++
+		if !unicode.IsControl(r) || field == "message" && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		return r, i, true
+	}
+	return 0, 0, false
+}
 
 // Check refuses a lead for dealer exactly as Submit would before storing it: while
 // draining, when it is invalid (with the dealer's countries), when its number had its

@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -21,23 +22,26 @@ const (
 	StatusFailed              Status = "failed"
 )
 
-// Final reports whether no further call will be made for a lead in this status.
-func (s Status) Final() bool {
-	switch s {
-	case StatusCompleted, StatusExhausted, StatusCustomerUnreachable, StatusCanceled, StatusFailed:
-		return true
-	}
-	return false
+// Statuses are every lead status, in SPEC.md's order: the open ones, then FinalStatuses.
+var Statuses = []Status{
+	StatusQueued, StatusScheduled, StatusDialing, StatusConnected,
+	StatusCompleted, StatusExhausted, StatusCustomerUnreachable, StatusCanceled, StatusFailed,
 }
 
-// Valid reports whether s is one of the known statuses.
-func (s Status) Valid() bool {
-	switch s {
-	case StatusQueued, StatusScheduled, StatusDialing, StatusConnected:
-		return true
-	}
-	return s.Final()
+// FinalStatuses are the statuses a lead ends in, in SPEC.md's order: no further call is
+// made for a lead in one of them, and the store never moves a lead out of one. This is
+// the one list of them; the store's SQL, the metrics' series and the API's messages
+// are built from it.
+var FinalStatuses = []Status{
+	StatusCompleted, StatusExhausted, StatusCustomerUnreachable, StatusCanceled, StatusFailed,
 }
+
+// Final reports whether s is one of FinalStatuses: no further call will be made for a
+// lead in this status.
+func (s Status) Final() bool { return slices.Contains(FinalStatuses, s) }
+
+// Valid reports whether s is one of Statuses.
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
 
 // LegKind tells the salesperson's leg from the customer's.
 type LegKind string

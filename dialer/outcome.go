@@ -1,8 +1,6 @@
 package dialer
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -30,81 +28,60 @@ type CallOutcome struct {
 }
 
 // outcomeTries is how often the outcome prompt is played before the salesperson is
-// let go without one; outcomeWait how long a key is waited for after each play.
+// let go without one (stateOutcome, then stateOutcomeLast); outcomeWait how long a key
+// is waited for after each play.
 const (
 	outcomeTries = 2
 	outcomeWait  = 6 * time.Second
 )
 
-// askOutcome asks the salesperson on leg (still up after the customer hung up) for the
-// call's outcome and records it. It returns when a valid key was pressed, the prompt
-// was played outcomeTries times without one, the salesperson hung up or ctx ended.
-func (f *flow) askOutcome(ctx context.Context, leg Leg, person string) {
-	choices := f.d.Outcomes
+// ask: the customer hung up (reason) and the salesperson, still on the line, is to be
+// asked what came of the call. The lead is completed now, its end and talk time the
+// call's; then the question plays (keys pressed during it count: a salesperson who
+// knows it need not wait), and a key is waited for outcomeWait after it. Keys pressed
+// during the conversation are no answer: the bridged state ignored them.
+func (f *flow) ask(c *call, reason string) {
+	f.end(c.cust.att, ResultAnswered, 0)
+	c.cust.release()
+	f.finish(StatusCompleted, reason)
+	f.finished = true
+	c.reason = reason
 	ph := phrasesFor(f.d.Language)
-	for drained := false; !drained; { // keys pressed during the conversation are no answer
-		select {
-		case <-leg.Digits():
-		default:
-			drained = true
-		}
+	parts := make([]string, len(f.d.Outcomes))
+	for i, o := range f.d.Outcomes {
+		parts[i] = fmt.Sprintf(ph.outcomeKey, i+1, o.Say)
 	}
-	parts := make([]string, len(choices))
-	for i, c := range choices {
-		parts[i] = fmt.Sprintf(ph.outcomeKey, i+1, c.Say)
-	}
-	prompt := f.speak(ctx, Prompt{PromptOutcome, ph.outcomeAsk + " " + strings.Join(parts, ", ") + "."})
-	for range outcomeTries {
-		key, ok := f.keyAfter(ctx, leg, prompt)
-		if !ok {
-			return // hung up, or the flow stops
-		}
-		i := int(key - '1')
-		if key == 0 || i < 0 || i >= len(choices) {
-			continue // nothing, or a key that is no outcome: ask again
-		}
-		o := CallOutcome{ID: choices[i].ID, Person: person, At: f.s.now()}
-		if err := f.retry(func() error { return f.s.store.SetOutcome(f.db, f.lead.ID, o) }); err != nil {
-			f.log.Error("recording the call's outcome", "outcome", o.ID, "error", err)
-			return
-		}
-		f.s.rec.CallOutcome(f.lead.Dealer, person, o.ID)
-		f.log.Info("salesperson gave the outcome", "person", person, "outcome", o.ID)
-		_ = leg.Play(ctx, f.speak(ctx, Prompt{PromptThanks, ph.thanks}))
-		return
-	}
-	f.log.Info("no outcome given", "person", person)
+	c.prompt = f.speak(c.ctx, Prompt{PromptOutcome, ph.outcomeAsk + " " + strings.Join(parts, ", ") + "."})
+	f.play(c, "playing the outcome question", f.playOnce(c, c.prompt))
 }
 
-// keyAfter plays prompt on leg and then waits outcomeWait for a key. ok is false when
-// the leg ended or ctx did; key is 0 when none came.
-func (f *flow) keyAfter(ctx context.Context, leg Leg, prompt Audio) (key rune, ok bool) {
-	// Keys pressed during the prompt count: a salesperson who knows it need not wait.
-	played := make(chan error, 1)
-	playCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		defer f.caught("playing the outcome prompt")
-		played <- leg.Play(playCtx, prompt)
-	}()
-	var timeout <-chan time.Time
-	for {
-		select {
-		case k := <-leg.Digits():
-			return k, true
-		case err := <-played:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return 0, false
-			}
-			t := time.NewTimer(outcomeWait)
-			defer t.Stop()
-			timeout, played = t.C, nil
-		case <-timeout:
-			return 0, true
-		case <-leg.Done():
-			return 0, false
-		case <-ctx.Done():
-			return 0, false
-		}
+// askAgain plays the question once more: no key came, or one that is no outcome.
+func (f *flow) askAgain(c *call) {
+	f.play(c, "playing the outcome question", f.playOnce(c, c.prompt))
+}
+
+// outcome records the outcome that key names, counts it and thanks the salesperson.
+func (f *flow) outcome(c *call, key rune) {
+	f.stopPlayer(c)
+	f.decide(StatusCompleted, c.reason)
+	choice := f.d.Outcomes[key-'1']
+	o := CallOutcome{ID: choice.ID, Person: c.person.ID, At: f.s.now()}
+	if err := f.retry(func() error { return f.store.SetOutcome(f.db, f.lead.ID, o) }); err != nil {
+		f.log.Error("recording the call's outcome", "outcome", o.ID, "error", err)
+		return
+	}
+	f.s.rec.CallOutcome(f.lead.Dealer, o.Person, o.ID)
+	f.log.Info("salesperson gave the outcome", "person", o.Person, "outcome", o.ID)
+	// A closing prompt, played by the flow itself.
+	_ = c.leg.Play(c.ctx, f.speak(c.ctx, Prompt{PromptThanks, phrasesFor(f.d.Language).thanks}))
+}
+
+// noOutcome lets the salesperson go without an outcome: they hung up, the flow stops,
+// or none was given in outcomeTries plays (e: no key, or one that is no outcome), which
+// is logged.
+func (f *flow) noOutcome(c *call, e event) {
+	f.decide(StatusCompleted, c.reason)
+	if e.kind == evDigit || e.kind == evTimeout {
+		f.log.Info("no outcome given", "person", c.person.ID)
 	}
 }

@@ -6,10 +6,23 @@ import (
 	"time"
 )
 
-// LeadStore is what the dialer and the API need from persistence. *store.DB implements it.
-// Every method is safe for concurrent use. Times are passed in by the caller so that tests
-// and the flow share one clock.
+// The dialer's ports: every interface through which it reaches the world, each as small
+// as its consumer in this package needs, with the errors it returns and whether it
+// blocks. The adapters implement them (store, sip, tts, metrics); cmd wires them into
+// Options; dialertest has in-memory fakes of them for the tests.
+
+// LeadStore is everything the Service needs from the lead database, in three parts by
+// who uses them: intake's writes, the flow's, and the reads the API answers with.
+// *store.DB implements it. Every method is safe for concurrent use. Times are passed in
+// by the caller so that tests and the flow share one clock.
 type LeadStore interface {
+	IntakeStore
+	FlowStore
+	LeadReader
+}
+
+// IntakeStore is what Submit needs: storing a lead, and planning scheduled ones.
+type IntakeStore interface {
 	// CreateLead takes in l (ID, Dealer, Phone, CreatedAt and Status set by the caller) and
 	// says what it did:
 	//   - OutcomeRepeat: the dealer already has a lead, or a joined submission, with l's
@@ -25,14 +38,21 @@ type LeadStore interface {
 	// lead's events (CreatedEvents of its status, at its CreatedAt) are written in that
 	// transaction too.
 	CreateLead(ctx context.Context, l Lead, o CreateOptions) (stored Lead, out Outcome, err error)
-	// GetLead returns the lead with its attempts and duplicates, each oldest first.
-	// ErrNotFound when the lead does not exist or belongs to another dealer (dealer ""
-	// matches any dealer).
-	GetLead(ctx context.Context, dealer, id string) (Lead, error)
-	// ListLeads returns the dealer's leads newest first, without attempts.
-	// ErrBadCursor when q.Cursor is not a next cursor the store gave out.
-	ListLeads(ctx context.Context, q ListQuery) (leads []Lead, next string, err error)
 
+	// LastPlanned returns the latest planned time (NextAt) of the dealer's scheduled
+	// leads at or after from; the zero time when there is none.
+	LastPlanned(ctx context.Context, dealer string, from time.Time) (time.Time, error)
+
+	// Advance moves a scheduled lead's NextAt forward to at, when it is later, and makes
+	// its queue job look at it then. updated is false when the lead is not scheduled or
+	// already due by then.
+	Advance(ctx context.Context, id string, at time.Time) (updated bool, err error)
+}
+
+// FlowStore is what a lead's flow needs: its lease, its attempts, its status and the
+// salesperson's outcome, and the round robin's turns. Only the flow's goroutine (and
+// Cancel, for the status) calls it for a lead.
+type FlowStore interface {
 	// Claim takes the lease on an unfinished lead for node until the given time, when no
 	// other node holds an unexpired lease (now decides expiry). It returns the lead with its
 	// attempts. ErrLeaseHeld when another node holds it; ErrNotFound when missing.
@@ -60,30 +80,25 @@ type LeadStore interface {
 	// final status: updated is false (and nothing, no event either, is written) when the
 	// lead is already final, for example canceled through the API while the flow ran.
 	UpdateLead(ctx context.Context, u LeadUpdate) (updated bool, err error)
-	// RecordEvent writes an event of lead id that is neither a change of its status nor
-	// an attempt (the salesperson's outcome), as happened at at. ErrNotFound when the
-	// lead is missing.
-	RecordEvent(ctx context.Context, id string, t EventType, at time.Time) error
 	// SetOutcome writes the call's outcome on lead id, with its lead.outcome event, in
 	// one transaction, whatever the lead's status (it is given after the call ended). A
 	// lead that has an outcome keeps its first. ErrNotFound when the lead is missing.
 	SetOutcome(ctx context.Context, id string, o CallOutcome) error
 
-	// LastPlanned returns the latest planned time (NextAt) of the dealer's scheduled
-	// leads at or after from; the zero time when there is none.
-	LastPlanned(ctx context.Context, dealer string, from time.Time) (time.Time, error)
-
-	// Advance moves a scheduled lead's NextAt forward to at, when it is later, and makes
-	// its queue job look at it then. updated is false when the lead is not scheduled or
-	// already due by then.
-	Advance(ctx context.Context, id string, at time.Time) (updated bool, err error)
-
 	// Turn returns the next turn of a round robin step, counted per dealer and step key
 	// from 0 across every node and restart.
 	Turn(ctx context.Context, dealer, step string) (int64, error)
+}
 
-	// Ping checks the store is reachable.
-	Ping(ctx context.Context) error
+// LeadReader is what the API reads through the Service: one lead, and a page of leads.
+type LeadReader interface {
+	// GetLead returns the lead with its attempts and duplicates, each oldest first.
+	// ErrNotFound when the lead does not exist or belongs to another dealer (dealer ""
+	// matches any dealer).
+	GetLead(ctx context.Context, dealer, id string) (Lead, error)
+	// ListLeads returns the dealer's leads newest first, without attempts.
+	// ErrBadCursor when q.Cursor is not a next cursor the store gave out.
+	ListLeads(ctx context.Context, q ListQuery) (leads []Lead, next string, err error)
 }
 
 // Renewal is what RenewAll found of one lead.
@@ -129,6 +144,33 @@ type Archive interface {
 	// Original returns the original message kept with the dealer's lead. ErrNotFound
 	// when the lead is missing, another dealer's, or has none.
 	Original(ctx context.Context, dealer, leadID string) (*Original, error)
+}
+
+// AbuseStore is what the per-number cap needs from persistence. *store.DB implements
+// it. Both methods are safe for concurrent use and only read.
+type AbuseStore interface {
+	// LeadsToNumber returns how many leads of any dealer have the E.164 number phone and
+	// were created at or after since, and when the oldest of those was created (zero
+	// when n is 0).
+	LeadsToNumber(ctx context.Context, phone string, since time.Time) (n int, oldest time.Time, err error)
+	// FindRepeat returns the dealer's lead with the non-empty idempotency key, or else
+	// with the non-empty external id, with its attempts; found is false when there is
+	// none.
+	FindRepeat(ctx context.Context, dealer, idempotencyKey, externalID string) (l Lead, found bool, err error)
+}
+
+// ReportStore reads what a report needs. *store.DB implements it.
+type ReportStore interface {
+	// LeadsBetween returns the dealer's leads created at or after from and before to,
+	// oldest first, each with its attempts.
+	LeadsBetween(ctx context.Context, dealer string, from, to time.Time) ([]Lead, error)
+}
+
+// DeliveryLog reads the deliveries of a lead's events. *store.DB implements it.
+type DeliveryLog interface {
+	// Deliveries returns the deliveries of the dealer's lead, by event then endpoint.
+	// ErrNotFound when the lead does not exist or is another dealer's.
+	Deliveries(ctx context.Context, dealer, leadID string) ([]Delivery, error)
 }
 
 // Outcome says what CreateLead, and so Submit, did with a lead.
@@ -240,4 +282,47 @@ type Leg interface {
 	Hangup(ctx context.Context) error
 	Done() <-chan struct{}
 	Err() error
+}
+
+// Speaker turns a prompt into telephone audio in a language (nl, en, de, fr). It may
+// block for the time synthesis takes; on error the dialer plays silence.
+type Speaker interface {
+	Speak(ctx context.Context, language string, p Prompt) (Audio, error)
+}
+
+// Devices finds a registered person's devices. The sip registrar implements it.
+type Devices interface {
+	// Devices returns the devices of the dealer's person that this node can ring now, in
+	// no particular order; none (and a nil error) when no app of theirs is registered.
+	// It is called as a step's phones are about to ring and should answer within
+	// milliseconds.
+	Devices(ctx context.Context, dealer, person string) ([]Device, error)
+}
+
+// Recorder receives the flow's measurable events. *metrics.Metrics implements it; labels
+// never carry a lead id or a phone number.
+type Recorder interface {
+	// LeadReceived is called once per newly stored lead; repeats and joins do not count.
+	LeadReceived(dealer string)
+	// LeadJoined is called once per submission that joined an open lead of the dealer
+	// (Dealer.DuplicateWindow) instead of being stored as a lead.
+	LeadJoined(dealer string)
+	// LeadFinished is called once per lead with its final status; speed is the speed to
+	// lead, or 0 when the customer was never bridged.
+	LeadFinished(dealer string, s Status, speed time.Duration)
+	// AgentAttempt is called once per finished agent leg; answer is the time from INVITE
+	// to answer, or 0 when the leg was not answered.
+	AgentAttempt(dealer, person string, r Result, answer time.Duration)
+	// ReachedOwner is called when a lead's flow reaches its last step.
+	ReachedOwner(dealer string)
+	// CustomerAttempt is called once per finished customer leg with its result.
+	CustomerAttempt(dealer string, r Result)
+	// Intake is called once per lead submitted or message refused or rejected, with how
+	// it arrived and what became of it.
+	Intake(dealer string, ch Channel, r IntakeResult)
+	// FirstInvite is called when the first salesperson's INVITE of a lead leaves, d after
+	// the lead arrived (LeadInput.ReceivedAt), for leads dialled as they arrive.
+	FirstInvite(dealer string, ch Channel, d time.Duration)
+	// CallOutcome is called once per outcome a salesperson gave after a call.
+	CallOutcome(dealer, person, outcome string)
 }

@@ -58,13 +58,6 @@ type Report struct {
 	Sources                 []SourceReport // most leads first
 }
 
-// ReportStore reads what a report needs. *store.DB implements it.
-type ReportStore interface {
-	// LeadsBetween returns the dealer's leads created at or after from and before to,
-	// oldest first, each with its attempts.
-	LeadsBetween(ctx context.Context, dealer string, from, to time.Time) ([]Lead, error)
-}
-
 // BuildReport makes the report of leads (with their attempts) for dealer d over
 // [from, to).
 func BuildReport(d *Dealer, leads []Lead, from, to time.Time) Report {

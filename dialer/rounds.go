@@ -115,7 +115,7 @@ func (f *flow) rotation(i int, st Step) []string {
 		}
 	}
 	if first < 0 {
-		turn, err := f.s.store.Turn(f.db, f.lead.Dealer, strings.Join(st.People, ","))
+		turn, err := f.store.Turn(f.db, f.lead.Dealer, strings.Join(st.People, ","))
 		if err != nil {
 			f.log.Warn("round robin turn; starting with the first person", "error", err)
 		}

@@ -6,17 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/mail"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
-
-	"github.com/leadline/leadline/phone"
 )
 
 // Options wires a Service. Store, Caller and Speaker are required.
@@ -70,15 +64,13 @@ type Service struct {
 	dealers  atomic.Pointer[map[string]*Dealer]
 	draining atomic.Bool
 
-	flowCtx context.Context // parent of every flow; canceled by Stop
+	flowCtx context.Context // parent of every flow; canceled by Drain when its time is up
 	stopAll context.CancelCauseFunc
-	flows   sync.WaitGroup
-	mu      sync.Mutex                         // guards running
-	running map[string]context.CancelCauseFunc // lead id → its flow
+	wg      sync.WaitGroup // the flows' goroutines; Drain waits for them
+	flows   registry       // the flows running here, their leases renewed together (registry.go)
 
 	devices Devices // registered people's softphones; may be nil (devices.go)
 	guard   guard   // intake limits: countries, leads per number (abuse.go)
-	leases  leases  // leads whose flows run here, renewed together (lease.go)
 	stagger stagger // planned slots of scheduled leads (schedule.go)
 }
 
@@ -102,7 +94,6 @@ func New(o Options) *Service {
 	s := &Service{
 		store: o.Store, archive: o.Archive, reports: o.Reports, history: o.Deliveries, caller: o.Caller, speaker: o.Speaker, rec: o.Recorder, log: o.Logger,
 		node: o.NodeID, ttl: o.LeaseTTL, now: o.Now, ringback: o.Ringback,
-		running: make(map[string]context.CancelCauseFunc),
 	}
 	s.guard.store = o.Abuse
 	s.devices = o.Devices
@@ -127,111 +118,6 @@ func (s *Service) SetDealers(ds []Dealer) {
 func (s *Service) Dealer(id string) (*Dealer, bool) {
 	d, ok := (*s.dealers.Load())[id]
 	return d, ok
-}
-
-// Field limits, in characters.
-var fieldLimits = map[string]int{
-	"phone": 32, "name": 200, "email": 254, "source": 100, "interest": 200,
-	"message": 2000, "assigned_to": 64, "external_id": 255, "idempotency_key": 255,
-	"sender": 254, "message_id": 998,
-}
-
-// Validate checks and normalises a lead for dealer d, whose customers' numbers must be
-// in d.Country (when set). It returns *ValidationError listing every bad field.
-func (d *Dealer) Validate(in LeadInput) (Lead, error) {
-	var countries []string
-	if d.Country != "" {
-		countries = []string{strings.ToUpper(d.Country)}
-	}
-	return d.validate(in, countries)
-}
-
-// validate is Validate with the regions customers' numbers may be in; nil: any.
-func (d *Dealer) validate(in LeadInput, countries []string) (Lead, error) {
-	ve := &ValidationError{}
-	fields := []struct {
-		name string
-		val  *string
-	}{
-		{"phone", &in.Phone}, {"name", &in.Name}, {"email", &in.Email}, {"source", &in.Source},
-		{"interest", &in.Interest}, {"message", &in.Message}, {"assigned_to", &in.AssignedTo},
-		{"external_id", &in.ExternalID}, {"idempotency_key", &in.IdempotencyKey},
-		{"sender", &in.Sender}, {"message_id", &in.MessageID},
-	}
-	bad := map[string]bool{}
-	for _, f := range fields {
-		*f.val = strings.TrimSpace(*f.val)
-		switch {
-		case !utf8.ValidString(*f.val):
-			ve.add(f.name, "is not valid UTF-8")
-			bad[f.name] = true
-		case utf8.RuneCountInString(*f.val) > fieldLimits[f.name]:
-			ve.add(f.name, "is longer than %d characters", fieldLimits[f.name])
-			bad[f.name] = true
-		default:
-			if c, at, ok := controlChar(f.name, *f.val); ok {
-				hint := "remove it"
-				if f.name == "message" {
-					hint = "of those, only line breaks and tabs are allowed"
-				}
-				ve.add(f.name, "contains a control character (U+%04X, character %d); %s", c, at, hint)
-				bad[f.name] = true
-			}
-		}
-	}
-	if in.Channel == "" {
-		in.Channel = ChannelAPI
-	}
-	if !in.Channel.Valid() {
-		ve.add("channel", "unknown channel %q", in.Channel)
-	}
-	l := Lead{
-		Dealer: d.ID, Name: in.Name, Email: in.Email, Source: in.Source, Interest: in.Interest,
-		Message: in.Message, AssignedTo: in.AssignedTo, ExternalID: in.ExternalID,
-		IdempotencyKey: in.IdempotencyKey, Channel: in.Channel, Sender: in.Sender, MessageID: in.MessageID,
-	}
-	if in.Phone == "" {
-		ve.add("phone", "is required")
-	} else if !bad["phone"] {
-		p, err := phone.Normalize(in.Phone, d.Country)
-		if err != nil {
-			ve.add("phone", "%v", err)
-		} else if msg := countryProblem(p, countries); msg != "" {
-			ve.add("phone", "%s", msg)
-		}
-		l.Phone = p
-	}
-	if in.Email != "" && !bad["email"] {
-		if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email {
-			ve.add("email", "is not an e-mail address")
-		}
-	}
-	if in.AssignedTo != "" && !bad["assigned_to"] {
-		if _, ok := d.People[in.AssignedTo]; !ok {
-			ve.add("assigned_to", "unknown person %q at dealer %q", in.AssignedTo, d.ID)
-		}
-	}
-	if len(ve.Fields) > 0 {
-		return Lead{}, ve
-	}
-	return l, nil
-}
-
-// controlChar finds the first control character (C0, DEL or C1) in the lead field
-// named field, and its place (1 for the first character); ok is false when there is
-// none. Only a message may hold line breaks (CR, LF) and tabs. Lead fields are spoken
-// in whispers and shown in SIP headers: espeak-ng reads U+0001 as the start of a
-// command, and a header must hold no CR or LF.
-func controlChar(field, v string) (c rune, at int, ok bool) {
-	i := 0
-	for _, r := range v {
-		i++
-		if !unicode.IsControl(r) || field == "message" && (r == '\n' || r == '\r' || r == '\t') {
-			continue
-		}
-		return r, i, true
-	}
-	return 0, 0, false
 }
 
 // Submit validates a lead, stores it and starts its flow at once (OutcomeCreated). When
@@ -363,12 +249,7 @@ func (s *Service) Cancel(ctx context.Context, dealer, id string) (Lead, error) {
 		if updated {
 			s.rec.LeadFinished(dealer, StatusCanceled, 0)
 		}
-		s.mu.Lock()
-		stop := s.running[id]
-		s.mu.Unlock()
-		if stop != nil {
-			stop(errLeadCanceled)
-		}
+		s.flows.stop(id, errLeadCanceled)
 	}
 	return s.store.GetLead(ctx, dealer, id)
 }
@@ -383,21 +264,15 @@ var (
 // fresh from the store with this node's lease; otherwise the flow claims it first.
 func (s *Service) start(l Lead, claimed bool) {
 	ctx, cancel := context.WithCancelCause(s.flowCtx)
-	s.mu.Lock()
-	if _, dup := s.running[l.ID]; dup {
-		s.mu.Unlock()
+	if !s.flows.add(l.ID, cancel) {
 		cancel(nil)
 		return
 	}
-	s.running[l.ID] = cancel
-	s.flows.Add(1)
-	s.mu.Unlock()
+	s.wg.Add(1)
 	go func() {
-		defer s.flows.Done()
+		defer s.wg.Done()
 		defer func() {
-			s.mu.Lock()
-			delete(s.running, l.ID)
-			s.mu.Unlock()
+			s.flows.remove(l.ID)
 			cancel(nil)
 		}()
 		s.runFlow(ctx, l, claimed)
@@ -408,11 +283,7 @@ func (s *Service) start(l Lead, claimed bool) {
 func (s *Service) Draining() bool { return s.draining.Load() }
 
 // Running is the number of flows in progress on this node.
-func (s *Service) Running() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.running)
-}
+func (s *Service) Running() int { return s.flows.len() }
 
 // Watch is the queue's look at a lead that is not final: it starts the lead's flow here
 // unless it already runs here (the flow then claims the lease, and steps back when a live
@@ -420,10 +291,7 @@ func (s *Service) Running() int {
 // the flow runs here. It returns 0 once the lead is final. Store errors are returned for
 // the queue to retry.
 func (s *Service) Watch(ctx context.Context, id string) (time.Duration, error) {
-	s.mu.Lock()
-	_, here := s.running[id]
-	s.mu.Unlock()
-	if here {
+	if s.flows.has(id) {
 		// Its flow holds the lease here and renews it. Should this node die, the queue's
 		// sweep of lapsed leases makes the job due again long before this.
 		return LocalWatch, nil
@@ -456,7 +324,7 @@ const LocalWatch = time.Hour
 func (s *Service) Drain(ctx context.Context) {
 	s.draining.Store(true)
 	done := make(chan struct{})
-	go func() { s.flows.Wait(); close(done) }()
+	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		return

@@ -66,15 +66,6 @@ type Metrics struct {
 
 var _ dialer.Recorder = (*Metrics)(nil)
 
-// finalStatuses are the statuses a lead can finish in; InitDealer creates their series.
-var finalStatuses = []dialer.Status{
-	dialer.StatusCompleted,
-	dialer.StatusExhausted,
-	dialer.StatusCustomerUnreachable,
-	dialer.StatusCanceled,
-	dialer.StatusFailed,
-}
-
 // agentResults and customerResults are the results a leg of each kind can end in;
 // InitPerson and InitDealer create their series.
 var (
@@ -261,7 +252,7 @@ func (m *Metrics) InitDealer(dealer string) {
 	m.leadsReceived.WithLabelValues(dealer)
 	m.leadsJoined.WithLabelValues(dealer)
 	m.reachedOwner.WithLabelValues(dealer)
-	for _, s := range finalStatuses {
+	for _, s := range dialer.FinalStatuses { // the statuses a lead can finish in
 		m.leadsFinished.WithLabelValues(dealer, string(s))
 	}
 	for _, r := range customerResults {

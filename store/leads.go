@@ -17,16 +17,6 @@ import (
 
 var _ dialer.LeadStore = (*DB)(nil)
 
-// finalStatuses are the statuses dialer.Status.Final reports true for (TestFinalStatuses
-// keeps the two in step).
-var finalStatuses = []dialer.Status{
-	dialer.StatusCompleted,
-	dialer.StatusExhausted,
-	dialer.StatusCustomerUnreachable,
-	dialer.StatusCanceled,
-	dialer.StatusFailed,
-}
-
 // Every statement below is plain SQL with $N parameters that both PostgreSQL (pgx) and
 // SQLite (modernc) accept. Times are unix milliseconds; 0 means unset.
 const (
@@ -45,8 +35,8 @@ var (
 	// finalSQL is "('completed', …)", the final statuses as an SQL list. The values are
 	// constants of package dialer, never input.
 	finalSQL = func() string {
-		q := make([]string, len(finalStatuses))
-		for i, s := range finalStatuses {
+		q := make([]string, len(dialer.FinalStatuses))
+		for i, s := range dialer.FinalStatuses {
 			q[i] = "'" + string(s) + "'"
 		}
 		return "(" + strings.Join(q, ", ") + ")"

@@ -51,7 +51,7 @@ type app struct {
 	mailer   *crmmail.Sender
 	reports  *reportmail.Sender         // the owner's weekly report mails, for the store's report jobs
 	mailOpts mailout.Options            // how the relay is reached (tests: their CA, loopback)
-	now      func() time.Time           // the dialer's and the store's clock
+	now      func() time.Time           // the dialer's and the store's clock (withClock), for the open gauge too
 	keys     atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids      atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 }
@@ -245,7 +245,7 @@ func (a *app) apply(ctx context.Context, cfg *config.Config) error {
 
 // gaugeOpen sets leadline_dealer_open for every dealer from its opening hours now.
 func (a *app) gaugeOpen() {
-	now := time.Now()
+	now := a.now()
 	for _, id := range *a.ids.Load() {
 		if d, ok := a.svc.Dealer(id); ok {
 			a.met.DealerOpen(id, d.Hours.Open(now))

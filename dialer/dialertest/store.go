@@ -9,7 +9,8 @@ import (
 	"github.com/leadline/leadline/dialer"
 )
 
-// Store is an in-memory dialer.LeadStore.
+// Store is an in-memory dialer.LeadStore (the intake's, the flow's and the API's parts),
+// dialer.Archive and dialer.ReportStore.
 type Store struct {
 	mu       sync.Mutex // guards the following fields
 	leads    map[string]*lead
@@ -91,21 +92,6 @@ func (s *Store) CreateLead(_ context.Context, l dialer.Lead, o dialer.CreateOpti
 // eventLocked records an event, as the real store does in the transaction of the change.
 func (s *Store) eventLocked(id, dealer string, t dialer.EventType, at time.Time) {
 	s.events = append(s.events, dialer.Event{ID: int64(len(s.events) + 1), LeadID: id, Dealer: dealer, Type: t, At: at})
-}
-
-// RecordEvent records an event of an existing lead.
-func (s *Store) RecordEvent(_ context.Context, id string, t dialer.EventType, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.Down {
-		return errDown
-	}
-	l, ok := s.leads[id]
-	if !ok {
-		return dialer.ErrNotFound
-	}
-	s.eventLocked(id, l.Dealer, t, at)
-	return nil
 }
 
 // SetOutcome writes the call's outcome on lead id with its event; a lead that has one
@@ -372,15 +358,6 @@ func (s *Store) Turn(_ context.Context, dealer, step string) (int64, error) {
 	t := s.turns[k]
 	s.turns[k] = t + 1
 	return t, nil
-}
-
-func (s *Store) Ping(context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.Down {
-		return errDown
-	}
-	return nil
 }
 
 // InsertRejection keeps r, once per dealer and non-empty Message-ID.
