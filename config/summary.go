@@ -28,6 +28,7 @@ func (c *Config) Summary(w io.Writer) error {
 	c.securitySummary(row)
 	c.emailSummary(row)
 	c.webhooksSummary(row)
+	row("recordings", c.recordingsSummary())
 	if c.TTS.Engine == EngineFiles {
 		row("tts", c.TTS.Engine+" from "+c.TTS.Dir)
 	} else {
@@ -54,6 +55,7 @@ func (c *Config) Summary(w io.Writer) error {
 		row("  customers", "rung "+d.CustomerHours+" their local time; backlog staggered "+FormatDuration(d.Stagger))
 		row("  retries", FormatRetries(d.Retries))
 		row("  outcomes", d.outcomesSummary())
+		row("  recording", d.recordingSummary())
 		rounds := "1"
 		if d.Rounds > 1 {
 			rounds = strconv.Itoa(d.Rounds) + ", " + FormatDuration(d.RoundPause) + " apart"

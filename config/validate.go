@@ -137,6 +137,7 @@ func (c *Config) Validate() error {
 	c.validateSecurity(v)
 	c.validateEmail(v)
 	c.validateWebhooks(v)
+	c.validateRecordings(v)
 	addresses := map[string]string{}
 	dealerIDs := map[string]int{}
 	keyOwners := map[[32]byte]keyOwner{}
@@ -157,6 +158,7 @@ func (c *Config) Validate() error {
 		d.validateEmail(v, path, &c.Email, addresses)
 		d.validateOutcomes(v, path)
 		d.validateWebhooks(v, path, &c.Webhooks)
+		d.validateRecording(v, path)
 	}
 	c.validateSoftphones(v)
 	return v.err()

@@ -326,7 +326,7 @@ func (f *flow) ringAgent(ctx context.Context, p Person, a *Attempt, recorded <-c
 	speakCtx, stopSpeaking := context.WithCancel(ctx)
 	defer stopSpeaking()
 	whisper := make(chan Audio, 1)
-	text := f.d.whisperText(&f.lead, p)
+	text := f.recordingWhisper() + f.d.whisperText(&f.lead, p) // recording.go
 	if f.lead.Round > 0 {
 		text = phrasesFor(f.d.Language).again + text
 	}
@@ -528,10 +528,12 @@ func (f *flow) connect(ctx context.Context, win *accepted) (Status, string) {
 	defer func() { _ = cust.Hangup(f.db) }()
 	ca.AnsweredAt = f.s.now()
 	f.s.rec.CustomerAttempt(l.Dealer, ResultAnswered)
+	recordOK := f.recordingConsent(ctx, agent, cust) // recording.go: the customer is told, or asked, first
 	if err := agent.Bridge(cust); err != nil {
 		f.end(ca, ResultAnswered, 0)
 		return StatusFailed, "the call ended before it could be bridged"
 	}
+	defer f.startRecording(ctx, agent, cust, recordOK)() // recording.go: until either leg ends
 	l.ConnectedAt = ca.AnsweredAt
 	f.save(ca)
 	if err := f.retry(func() error {

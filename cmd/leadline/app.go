@@ -22,6 +22,7 @@ import (
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/mailin"
 	"github.com/leadline/leadline/metrics"
+	"github.com/leadline/leadline/recording"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/store"
@@ -47,6 +48,7 @@ type app struct {
 	hooks *webhook.Sender
 	keys  atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids   atomic.Pointer[[]string]   // the configured dealers, for the open gauge
+	rec   *recording.Recorder        // call recordings (recordings.go)
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -94,10 +96,13 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		node = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	a.reg = sip.NewRegistrar(a.ua, registrarConfig(a, node, log, o))
+	if a.rec, err = openRecordings(ctx, cfg, a, log, o); err != nil {
+		return nil, err
+	}
 	a.svc = dialer.New(dialer.Options{
 		Store: a.db, Caller: a.ua, Speaker: speaker, Recorder: a.met, Logger: log, NodeID: node,
 		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(), Now: o.now, Abuse: a.db, Archive: a.db, Reports: a.db,
-		Devices: a.reg, Deliveries: a.db,
+		Devices: a.reg, Deliveries: a.db, Recordings: a.rec,
 	})
 	a.imap = mailin.NewReaders(readerConfig(cfg, log, a.met, o.now), a.svc)
 	a.hooks = webhook.New(webhook.Options{
@@ -347,6 +352,10 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 		}
 		for _, p := range d.People {
 			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location), Registered: p.Registered()}
+		}
+		dd.Recording = dialer.RecordingPolicy{
+			Enabled: d.Recording.Enabled, Consent: dialer.Consent(d.Recording.Consent),
+			Notice: d.Recording.Notice, Retention: d.Recording.RetentionDuration,
 		}
 		for _, st := range d.Flow {
 			dd.Flow = append(dd.Flow, dialer.Step{People: st.People, RoundRobin: st.RoundRobin})

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/leadline/leadline/recording"
+	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/sip/siptest"
+)
+
+// Noise seeds of the recorded phones: each says its own noise, so a channel of the
+// recording can be matched against what one phone sent, sample by sample.
+const (
+	salesNoise    = 0x5a1e5
+	customerNoise = 0xc057
+)
+
+// recordingCall runs one lead whose salesperson (noise, presses 1 after 2 s) is bridged
+// to a customer (PCMA, noise) who hangs up talkFor after answering, for a dealer whose
+// recording section is rec, and returns the test app, the lead id and the calls.
+func recordingCall(t *testing.T, rtp, rec string, customer siptest.Behaviour) (*testApp, string, *siptest.Call, *siptest.Call, string) {
+	t.Helper()
+	sales := newPhone(t, "piet", siptest.Behaviour{Ring: 500 * time.Millisecond, Noise: salesNoise, Key: '1', KeyAfter: 2 * time.Second})
+	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	const number = "+31612345678"
+	carrier.Behave(number, customer)
+	dir := t.TempDir()
+	ta := startTestApp(t, appSpec{
+		rtp:         rtp,
+		trunk:       carrier.Addr().String(),
+		people:      []person{{"piet", "Piet de Vries", sales.URI()}},
+		flow:        "[piet]",
+		accept:      5 * time.Second,
+		dealerExtra: "    recording: " + rec + "\n",
+		extra:       fmt.Sprintf("recordings: %q", "file://"+dir),
+	})
+	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
+	l := ta.waitFinal(t, id, 60*time.Second)
+	if l.Status != "completed" {
+		t.Fatalf("status %q (%s), want completed; attempts %v", l.Status, l.Reason, summarize(l))
+	}
+	sc, cc := sales.Calls(), callsTo(carrier, number)
+	if len(sc) != 1 || len(cc) != 1 {
+		t.Fatalf("salesperson got %d calls, customer %d; want 1 each", len(sc), len(cc))
+	}
+	waitDone(t, sc[0].Done(), 5*time.Second, "the salesperson's call to end")
+	return ta, id, sc[0], cc[0], filepath.Join(dir, testDealer, id+".wav")
+}
+
+// TestRecordingChannels: a dealer that records with consent announce. The customer
+// hears the notice before the salesperson; the bridged call is in a two-channel WAV,
+// the salesperson's audio on the left and the customer's on the right, each matching
+// what that phone sent from the bridge on and nothing from before it.
+func TestRecordingChannels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time calls; skipped with -short")
+	}
+	_, _, agent, cust, path := recordingCall(t, "26000-26099",
+		`{enabled: true, consent: announce, notice: "This call is recorded."}`,
+		siptest.Behaviour{Ring: 300 * time.Millisecond, Codec: media.PCMA, Noise: customerNoise, HangUp: 7 * time.Second})
+
+	left, right := readRecording(t, path)
+	secs := float64(len(left)) / 8000
+	t.Logf("recording: %.2f s, %s", secs, path)
+	// The customer talked 7 s from answering, the notice (a second or two)
+	// first: the recording holds what followed.
+	if secs < 1 || secs > 7 {
+		t.Fatalf("recording is %.2f s; want the bridged part of a 7 s call (1-7 s)", secs)
+	}
+
+	salesSent, custSent := siptest.Noise(salesNoise, 8000*30), siptest.Noise(customerNoise, 8000*30)
+	const skip = 800 // 0.1 s in: the first frame may be partly silent
+	lagL, corrL := bestMatch(left[skip:], salesSent)
+	lagR, corrR := bestMatch(right[skip:], custSent)
+	_, crossL := bestMatch(left[skip:], custSent)
+	_, crossR := bestMatch(right[skip:], salesSent)
+	t.Logf("left: salesperson's audio from %.2f s after answer (correlation %.3f; with the customer's %.3f)", float64(lagL-skip)/8000, corrL, crossL)
+	t.Logf("right: customer's audio from %.2f s after answer (correlation %.3f; with the salesperson's %.3f)", float64(lagR-skip)/8000, corrR, crossR)
+	if crossL > 0.3 || crossR > 0.3 {
+		t.Errorf("channels match the wrong phone: left with the customer %.3f, right with the salesperson %.3f", crossL, crossR)
+	}
+	// Nothing from before the bridge: the salesperson pressed 1 two seconds after
+	// answering (the whisper played meanwhile), the customer heard the notice first.
+	if got := float64(lagL-skip) / 8000; got < 2 {
+		t.Errorf("the left channel starts with the salesperson's audio of %.2f s after answering; before the bridge (pressed 1 at 2 s)", got)
+	}
+	if got := float64(lagR-skip) / 8000; got < 0.5 {
+		t.Errorf("the right channel starts with the customer's audio of %.2f s after answering; the notice was playing then", got)
+	}
+	// Across the whole file each channel matches its phone at that one offset, 0.1 s at
+	// a time: no drift between the channels, nothing of the other phone. A loaded
+	// machine may deliver a packet too late for its place (left silent): most windows,
+	// not all, must match.
+	for _, c := range []struct {
+		name string
+		pcm  []int16
+		sent []int16
+		lag  int
+	}{{"left", left, salesSent, lagL - skip}, {"right", right, custSent, lagR - skip}} {
+		windows, matched := 0, 0
+		for at := 0; at+800 <= len(c.pcm); at += 800 {
+			windows++
+			if ncc(c.pcm[at:at+800], c.sent[c.lag+at:c.lag+at+800]) > 0.9 {
+				matched++
+			}
+		}
+		t.Logf("%s: %d of %d windows match", c.name, matched, windows)
+		if matched*4 < windows*3 {
+			t.Errorf("%s channel: %d of %d 0.1 s windows match the phone's audio; want at least three quarters", c.name, matched, windows)
+		}
+	}
+
+	// Announce: the customer heard the notice before the salesperson's audio.
+	heard := cust.Heard()
+	if len(heard) < 8000 {
+		t.Fatalf("the customer heard %d samples", len(heard))
+	}
+	if r := rms(heard[:4000]); r < 200 {
+		t.Errorf("the customer's first half second: RMS %.0f; want the notice", r)
+	}
+	if _, c := bestMatch(heard[:4000], salesSent); c > 0.3 {
+		t.Errorf("the customer's first half second matches the salesperson (%.3f); want the notice first", c)
+	}
+	if _, c := bestMatch(heard[len(heard)-4000:], salesSent); c < 0.9 {
+		t.Errorf("the customer's last half second: correlation with the salesperson %.3f; want the bridged call", c)
+	}
+	_ = agent
+}
+
+// readRecording reads a recording's two channels with the recording package's header
+// reader, checking its format and that its sizes are final.
+func readRecording(t *testing.T, path string) (left, right []int16) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("recording: %v", err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	h, err := recording.ReadHeader(f, st.Size())
+	if err != nil {
+		t.Fatalf("recording %s: %v", path, err)
+	}
+	if h.Format != 1 || h.Channels != 2 || h.Rate != 8000 || h.Bits != 16 {
+		t.Fatalf("recording format %+v; want PCM, 2 channels, 8000 Hz, 16 bits", h)
+	}
+	if int64(h.DataSize) != st.Size()-h.DataOffset || int64(h.RIFFSize) != st.Size()-8 {
+		t.Fatalf("recording sizes: data %d, riff %d for a %d-byte file: not finished", h.DataSize, h.RIFFSize, st.Size())
+	}
+	b := make([]byte, h.DataSize)
+	if _, err := f.ReadAt(b, h.DataOffset); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+4 <= len(b); i += 4 {
+		left = append(left, int16(binary.LittleEndian.Uint16(b[i:])))
+		right = append(right, int16(binary.LittleEndian.Uint16(b[i+2:])))
+	}
+	return left, right
+}
+
+// bestMatch finds where x occurs in sent: the offset whose normalised correlation with
+// x is highest, and that correlation. It looks at 160 samples of x for every offset,
+// then scores the best offset over all of x.
+func bestMatch(x, sent []int16) (lag int, corr float64) {
+	const probe = 160
+	if len(x) < probe || len(sent) < len(x) {
+		return 0, 0
+	}
+	best, bestLag := math.Inf(-1), 0
+	for l := 0; l+len(x) <= len(sent); l++ {
+		if c := ncc(x[:probe], sent[l:l+probe]); c > best {
+			best, bestLag = c, l
+		}
+	}
+	return bestLag, ncc(x, sent[bestLag:bestLag+len(x)])
+}
+
+// ncc is the normalised correlation of a and b (same length): 1 for the same signal.
+func ncc(a, b []int16) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		ab += x * y
+		aa += x * x
+		bb += y * y
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
