@@ -225,13 +225,14 @@ func (f *flow) recordingConsent(ctx context.Context, agent, cust Leg) bool {
 		return ctx.Err() == nil
 	}
 	var timeout <-chan time.Time
+	asked := played // nil once the question was played whole
 	for {
 		select {
 		case k := <-cust.Digits():
 			f.log.Info("recording consent", "key", string(k), "allowed", k == '1')
 			return k == '1'
-		case <-played:
-			played = nil
+		case <-asked:
+			asked = nil
 			t := time.NewTimer(consentWait)
 			defer t.Stop()
 			timeout = t.C

@@ -195,3 +195,40 @@ func ncc(a, b []int16) float64 {
 	}
 	return ab / math.Sqrt(aa*bb)
 }
+
+// TestRecordingConsentAsk: with consent ask the customer is asked to press 1; a
+// customer who presses nothing is not recorded (the call is bridged all the same), one
+// who presses 1 is.
+func TestRecordingConsentAsk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time calls; skipped with -short")
+	}
+	const rec = `{enabled: true, consent: ask, notice: "Recorded."}`
+	t.Run("no key", func(t *testing.T) {
+		_, _, _, cust, path := recordingCall(t, "26100-26199", rec,
+			siptest.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 12 * time.Second})
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("a customer who pressed nothing was recorded: %s (%v)", path, err)
+		}
+		if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+			t.Errorf("the recordings directory holds something for the dealer: %v", err)
+		}
+		// Bridged all the same: the customer heard the salesperson at the end.
+		heard := cust.Heard()
+		if _, c := bestMatch(heard[len(heard)-4000:], siptest.Noise(salesNoise, 8000*30)); c < 0.9 {
+			t.Errorf("the customer's last half second: correlation with the salesperson %.3f; want the bridged call", c)
+		}
+	})
+	t.Run("pressed 1", func(t *testing.T) {
+		_, _, _, _, path := recordingCall(t, "26200-26299", rec,
+			siptest.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, Key: '1', KeyAfter: time.Second, HangUp: 6 * time.Second})
+		left, right := readRecording(t, path)
+		t.Logf("recording: %.2f s", float64(len(left))/8000)
+		if len(left) < 8000 {
+			t.Fatalf("recording is %d frames; want the bridged call", len(left))
+		}
+		if _, c := bestMatch(right[800:], siptest.Noise(customerNoise, 8000*30)); c < 0.9 {
+			t.Errorf("right channel: correlation with the customer %.3f", c)
+		}
+	})
+}
