@@ -98,6 +98,7 @@ type ActiveRecording interface {
 
 // RecordingInfo is what a lead shows of its recording.
 type RecordingInfo struct {
+	LeadID    string
 	Key       string // where the store keeps it: "<dealer>/<lead id>.wav"
 	StartedAt time.Time
 	Duration  time.Duration // 0 while it is being made

@@ -49,6 +49,7 @@ type app struct {
 	keys  atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids   atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 	rec   *recording.Recorder        // call recordings (recordings.go)
+	lib   *recording.Library         // serves, erases and expires them
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -129,6 +130,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		Handler: api.NewHandler(api.Options{
 			Logger: log, Leads: a.svc, Access: a.keys.Load, Ready: a.ready,
 			Metrics: metrics.Handler(reg), FormLimits: formLimits(cfg), TrustedProxies: cfg.TrustedProxyPrefixes,
+			Recordings: a.lib,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -261,6 +263,7 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 		return err
 	}
 	a.imap.Start()
+	g.Go(func() error { a.lib.RunRetention(gctx, retentionEvery); return nil })
 	g.Go(func() error {
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -231,4 +234,127 @@ func TestRecordingConsentAsk(t *testing.T) {
 			t.Errorf("right channel: correlation with the customer %.3f", c)
 		}
 	})
+}
+
+// TestRecordingAPI: the lead shows its recording; GET serves the WAV (ranges too); the
+// retention job, its clock moved past the expiry, deletes it and the lead says so;
+// DELETE erases another lead's recording.
+func TestRecordingAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time calls; skipped with -short")
+	}
+	ta, id, _, _, path := recordingCall(t, "26300-26399", `{enabled: true, consent: announce, notice: "Recorded.", retention: 30d}`,
+		siptest.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 5 * time.Second})
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l struct {
+		Recording *struct {
+			DurationSeconds float64 `json:"duration_seconds"`
+			Bytes           int64   `json:"bytes"`
+			ExpiresAt       string  `json:"expires_at"`
+			URL             string  `json:"url"`
+			DeletedReason   string  `json:"deleted_reason"`
+		} `json:"recording"`
+		ConnectedAt string `json:"connected_at"`
+	}
+	ta.leadAs(t, id, &l)
+	if l.Recording == nil || l.Recording.Bytes != int64(len(file)) || l.Recording.DurationSeconds*32000+44 < float64(len(file))-32 ||
+		l.Recording.URL != "/v1/leads/"+id+"/recording" {
+		t.Fatalf("lead's recording %+v; the file has %d bytes", l.Recording, len(file))
+	}
+	expires, err := time.Parse(time.RFC3339, l.Recording.ExpiresAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recording: %.2f s, %d bytes, expires %s", l.Recording.DurationSeconds, l.Recording.Bytes, l.Recording.ExpiresAt)
+
+	get := func(method, key string, h map[string]string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, ta.base+"/v1/leads/"+id+"/recording", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	res, body := get(http.MethodGet, testKey, nil)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "audio/wav" || !bytes.Equal(body, file) {
+		t.Fatalf("GET recording: %d %s, %d bytes (file %d)", res.StatusCode, res.Header.Get("Content-Type"), len(body), len(file))
+	}
+	res, body = get(http.MethodGet, testKey, map[string]string{"Range": "bytes=44-99"})
+	if res.StatusCode != http.StatusPartialContent || !bytes.Equal(body, file[44:100]) {
+		t.Fatalf("GET recording, range 44-99: %d, %d bytes", res.StatusCode, len(body))
+	}
+	if res, _ := get(http.MethodGet, "wrong-key", nil); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET recording with a wrong key: %d", res.StatusCode)
+	}
+
+	// Retention: a day before the expiry nothing goes; at it, the file and the lead say so.
+	lib := *ta.lib
+	lib.Now = func() time.Time { return expires.Add(-24 * time.Hour) }
+	if n, err := lib.Expire(t.Context()); err != nil || n != 0 {
+		t.Fatalf("Expire a day early: %d, %v", n, err)
+	}
+	lib.Now = func() time.Time { return expires }
+	if n, err := lib.Expire(t.Context()); err != nil || n != 1 {
+		t.Fatalf("Expire at expiry: %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the expired recording's file is still there: %v", err)
+	}
+	l.Recording = nil
+	ta.leadAs(t, id, &l)
+	if l.Recording == nil || l.Recording.DeletedReason != "retention" || l.Recording.URL != "" {
+		t.Errorf("lead's recording after expiry: %+v", l.Recording)
+	}
+	if res, body := get(http.MethodGet, testKey, nil); res.StatusCode != 404 || !bytes.Contains(body, []byte("retention")) {
+		t.Errorf("GET an expired recording: %d %s", res.StatusCode, body)
+	}
+	if res, _ := get(http.MethodDelete, testKey, nil); res.StatusCode != 404 {
+		t.Errorf("DELETE an expired recording: %d; want 404", res.StatusCode)
+	}
+}
+
+// TestRecordingErasure: DELETE /v1/leads/{id}/recording removes the file; the lead
+// says it was erased.
+func TestRecordingErasure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time calls; skipped with -short")
+	}
+	ta, id, _, _, path := recordingCall(t, "26400-26499", `{enabled: true, notice: "Recorded."}`,
+		siptest.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 4 * time.Second})
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, ta.base+"/v1/leads/"+id+"/recording", nil)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE recording: %d", res.StatusCode)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the erased recording's file is still there: %v", err)
+	}
+	var l struct {
+		Recording *struct {
+			DeletedReason string `json:"deleted_reason"`
+			DeletedAt     string `json:"deleted_at"`
+		} `json:"recording"`
+	}
+	ta.leadAs(t, id, &l)
+	if l.Recording == nil || l.Recording.DeletedReason != "erasure" || l.Recording.DeletedAt == "" {
+		t.Errorf("lead's recording after erasure: %+v", l.Recording)
+	}
 }
