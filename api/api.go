@@ -92,6 +92,9 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Now is the clock for webhook signature timestamps. Nil: time.Now.
 	Now func() time.Time
+	// Recordings serves and erases leads' call recordings (recording.go). Nil: no lead
+	// has one to serve.
+	Recordings Recordings
 }
 
 // server holds the handlers' dependencies. It is immutable once NewHandler returns.
@@ -106,6 +109,8 @@ type server struct {
 	seen    *replayCache // webhook signatures accepted lately
 	now     func() time.Time
 	router  *chi.Mux // for the Allow header of 405 answers
+
+	recordings Recordings // may be nil
 }
 
 // NewHandler returns the HTTP API. It panics when opts.Leads or opts.Access is nil.
@@ -126,6 +131,8 @@ func NewHandler(opts Options) http.Handler {
 		limits:  newLimiters(opts.FormLimits, opts.TrustedProxies),
 		seen:    newReplayCache(maxSeen),
 		now:     opts.Now,
+
+		recordings: opts.Recordings,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

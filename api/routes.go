@@ -30,6 +30,8 @@ func (s *server) routes() *chi.Mux {
 		r.Post("/v1/leads/{id}/cancel", s.handleCancelLead)
 		r.Get("/v1/leads/{id}/source", s.handleLeadSource)
 		r.Get("/v1/leads/{id}/deliveries", s.handleLeadDeliveries)
+		r.Get("/v1/leads/{id}/recording", s.handleGetRecording)
+		r.Delete("/v1/leads/{id}/recording", s.handleDeleteRecording)
 		r.Get("/v1/rejections", s.handleListRejections)
 		r.Get("/v1/rejections/{id}", s.handleGetRejection)
 		r.Get("/v1/rejections/{id}/source", s.handleRejectionSource)
@@ -42,7 +44,7 @@ func (s *server) routes() *chi.Mux {
 // allowedMethods lists the methods routed for path, for the Allow header of a 405.
 func (s *server) allowedMethods(path string) []string {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		if s.router.Match(chi.NewRouteContext(), m, path) {
 			allow = append(allow, m)
 		}

@@ -25,7 +25,11 @@ type Config struct {
 	Email         Email // the SMTP receiver (email.go)
 	// Webhooks: which targets the dealers' webhooks may reach, a try's time (webhooks.go).
 	Webhooks Webhooks
-	Dealers  []Dealer
+	// Recordings is where call recordings are kept: file:///DIR or s3://BUCKET/PREFIX
+	// (recording.go); RecordingStore is it parsed (derived).
+	Recordings     string
+	RecordingStore Recordings
+	Dealers        []Dealer
 	// Security: rate limits, the cap on leads per number, trusted proxies (security.go).
 	Security
 
@@ -139,6 +143,8 @@ type Dealer struct {
 	// result as ADF (mailout.go). Reports is the owner's weekly report mail.
 	CRMEmail []string
 	Reports  Reports
+	// Recording: whether and how bridged calls are recorded (recording.go).
+	Recording Recording
 }
 
 // Person is someone a flow can ring.

@@ -343,6 +343,7 @@ store           postgres://leadline:xxxxx@db.internal/leadline
 limits          3 leads per customer number a day; forms 20/1h per IP address, 3/1h per phone number
 email           SMTP :2525, domain leads.example.com, no STARTTLS, max 10MB, at most 120/1h per sender and 1200/1h per dealer
 webhooks        try timeout 10s; private targets refused
+recordings      directory recordings
 tts             espeak-ng
 
 dealer jansen: Autohuis Jansen
@@ -360,6 +361,7 @@ dealer jansen: Autohuis Jansen
   customers   rung 08:00-21:00 their local time; backlog staggered 30s
   retries     none: a customer not reached ends the lead
   outcomes    not asked (outcomes: [appointment, follow_up, not_interested] asks them)
+  recording   off
   rounds      1
   duplicates  a lead for a number with an open lead of the last 1h joins it
   whisper     Nieuwe lead van {{.Source}}: {{.Name}}, {{.Interest}}. Druk op 1 om te verbinden, op 2 om door te geven.

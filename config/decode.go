@@ -394,7 +394,7 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 				c.Dealers = append(c.Dealers, d.dealer(item, p))
 			})
 		},
-	}, d.securityRootFields(c), d.emailRootFields(c), d.webhooksRootFields(c)))
+	}, d.securityRootFields(c), d.emailRootFields(c), d.webhooksRootFields(c), d.recordingRootFields(c)))
 }
 
 func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
@@ -436,7 +436,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 			})
 		},
 	}, d.securityDealerFields(&dl), d.scheduleDealerFields(&dl), d.emailDealerFields(&dl), d.identityDealerFields(&dl),
-		d.webhooksDealerFields(&dl), d.outcomeDealerFields(&dl), d.mailoutDealerFields(&dl)))
+		d.webhooksDealerFields(&dl), d.outcomeDealerFields(&dl), d.mailoutDealerFields(&dl), d.recordingDealerFields(&dl)))
 	return dl
 }
 

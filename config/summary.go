@@ -29,6 +29,7 @@ func (c *Config) Summary(w io.Writer) error {
 	c.emailSummary(row)
 	c.mailoutSummary(row)
 	c.webhooksSummary(row)
+	row("recordings", c.recordingsSummary())
 	if c.TTS.Engine == EngineFiles {
 		row("tts", c.TTS.Engine+" from "+c.TTS.Dir)
 	} else {
@@ -56,6 +57,7 @@ func (c *Config) Summary(w io.Writer) error {
 		row("  customers", "rung "+d.CustomerHours+" their local time; backlog staggered "+FormatDuration(d.Stagger))
 		row("  retries", FormatRetries(d.Retries))
 		row("  outcomes", d.outcomesSummary())
+		row("  recording", d.recordingSummary())
 		rounds := "1"
 		if d.Rounds > 1 {
 			rounds = strconv.Itoa(d.Rounds) + ", " + FormatDuration(d.RoundPause) + " apart"

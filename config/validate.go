@@ -138,6 +138,7 @@ func (c *Config) Validate() error {
 	c.validateEmail(v)
 	c.validateMailout(v)
 	c.validateWebhooks(v)
+	c.validateRecordings(v)
 	addresses := map[string]string{}
 	dealerIDs := map[string]int{}
 	keyOwners := map[[32]byte]keyOwner{}
@@ -159,6 +160,7 @@ func (c *Config) Validate() error {
 		d.validateOutcomes(v, path)
 		d.validateWebhooks(v, path, &c.Webhooks)
 		d.validateMailout(v, path, &c.Email)
+		d.validateRecording(v, path)
 	}
 	c.validateSoftphones(v)
 	return v.err()

@@ -44,12 +44,17 @@ func (f *flow) bridge(c *call, leg Leg) {
 	cust.att.Trunk = trunkOf(leg, nil)
 	cust.att.AnsweredAt = f.s.now()
 	f.s.rec.CustomerAttempt(l.Dealer, ResultAnswered)
+	// The customer is told of the recording, or asked, before the bridge (recording.go).
+	// The flow's goroutine waits for that, as for the closing prompt of unreached: the
+	// connection is the only call left, and the notice watches both legs' ends.
+	recordOK := f.recordingConsent(c.ctx, c.leg, leg)
 	if err := c.leg.Bridge(leg); err != nil {
 		f.end(cust.att, ResultAnswered, 0)
 		c.state = stateDone
 		f.decide(StatusFailed, "the call ended before it could be bridged")
 		return
 	}
+	c.stopRec = f.startRecording(c.ctx, c.leg, leg, recordOK) // until either leg ends
 	l.ConnectedAt = cust.att.AnsweredAt
 	f.save(cust.att)
 	if err := f.retry(func() error {
@@ -125,6 +130,10 @@ func (f *flow) hangUp(c *call, reason string) {
 // disconnect lets the connection's legs go, the customer's then the salesperson's
 // (their lines hang them up), and ends the salesperson's attempt.
 func (f *flow) disconnect(c *call) {
+	if c.stopRec != nil {
+		c.stopRec()
+		c.stopRec = nil
+	}
 	if c.cust != nil {
 		c.cust.release()
 	}

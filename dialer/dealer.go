@@ -55,6 +55,8 @@ type Dealer struct {
 	// Outcomes are what a salesperson is asked after a call the customer ended, key 1
 	// for the first; empty: nothing is asked.
 	Outcomes []OutcomeChoice
+	// Recording is whether and how bridged calls are recorded (recording.go).
+	Recording RecordingPolicy
 }
 
 // Retry is one wait before a customer is rung again: After, or until the dealer's next

@@ -114,6 +114,8 @@ type Lead struct {
 	// Duplicates are the later submissions for this number that joined the lead while it
 	// was open (Dealer.DuplicateWindow), oldest first; nil when there are none.
 	Duplicates []Duplicate
+	// Recording is the lead's call recording, or nil when it has none (recording.go).
+	Recording *RecordingInfo
 }
 
 // SpeedToLead is the time from arrival to the customer being bridged, or 0.

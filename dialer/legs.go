@@ -41,6 +41,9 @@ type call struct {
 	prompt Audio  // the outcome question, synthesised once
 	off    error  // why the customer's INVITE was called off: errAgentLeft, or the flow's cause
 	reason string // why the call with the customer ended, for the lead's reason
+	// stopRec finishes the connection's recording and waits for it (recording.go);
+	// nil when the call is not recorded.
+	stopRec func()
 }
 
 // spawn runs fn in a goroutine of the flow's, which reports its end (evExit): the

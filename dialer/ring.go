@@ -33,7 +33,7 @@ func (f *flow) ring(ctx context.Context, step int, people []Person, news EventTy
 	}
 	for _, c := range f.live {
 		// The whisper is synthesised while the phone rings.
-		text := f.d.whisperText(l, c.person)
+		text := f.recordingWhisper() + f.d.whisperText(l, c.person) // recording.go
 		if l.Round > 0 {
 			text = phrasesFor(f.d.Language).again + text
 		}

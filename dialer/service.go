@@ -42,6 +42,9 @@ type Options struct {
 	Devices Devices
 	// Deliveries reads the webhook deliveries of leads' events; nil: a lead shows none.
 	Deliveries DeliveryLog
+	// Recordings records the bridged calls of dealers that record (recording.go); nil:
+	// no call is recorded.
+	Recordings CallRecorder
 }
 
 // Service takes leads in and runs one flow per lead. It implements the API's lead
@@ -60,6 +63,7 @@ type Service struct {
 	ttl      time.Duration
 	now      func() time.Time
 	ringback Audio
+	recorder CallRecorder // nil: nothing is recorded
 
 	dealers  atomic.Pointer[map[string]*Dealer]
 	draining atomic.Bool
@@ -97,6 +101,7 @@ func New(o Options) *Service {
 	}
 	s.guard.store = o.Abuse
 	s.devices = o.Devices
+	s.recorder = o.Recordings
 	s.flowCtx, s.stopAll = context.WithCancelCause(context.Background())
 	empty := map[string]*Dealer{}
 	s.dealers.Store(&empty)

@@ -46,6 +46,21 @@ type Lead struct {
 	NextActionPerson string        `json:"next_action_person,omitempty"`
 	Attempts         []Attempt     `json:"attempts,omitempty"`
 	Duplicates       []Duplicate   `json:"duplicates,omitempty"`
+	// Recording is the lead's call recording, when its call was recorded.
+	Recording *Recording `json:"recording,omitempty"`
+}
+
+// Recording is what a lead shows of its call recording: its length, size and expiry
+// while it is kept, with the path it is fetched from (GET, or DELETE to erase it);
+// once deleted, when and why ("retention", "erasure"). Duration and bytes are 0 while
+// the call is being recorded.
+type Recording struct {
+	DurationSeconds float64 `json:"duration_seconds"`
+	Bytes           int64   `json:"bytes"`
+	ExpiresAt       Time    `json:"expires_at,omitzero"`
+	URL             string  `json:"url,omitempty"`
+	DeletedAt       Time    `json:"deleted_at,omitzero"`
+	DeletedReason   string  `json:"deleted_reason,omitempty"`
 }
 
 // Outcome is a salesperson's answer after a call: an id of the dealer's outcomes
@@ -121,6 +136,15 @@ func FromLead(l dialer.Lead) Lead {
 		ms := l.ConnectedAt.Truncate(time.Millisecond).Sub(l.CreatedAt.Truncate(time.Millisecond)).Milliseconds()
 		s := math.Max(float64(ms), 0) / 1000
 		j.SpeedToLeadSeconds = &s
+	}
+	if r := l.Recording; r != nil {
+		j.Recording = &Recording{
+			DurationSeconds: math.Round(r.Duration.Seconds()*1000) / 1000, Bytes: r.Bytes, ExpiresAt: Time(r.ExpiresAt),
+			DeletedAt: Time(r.DeletedAt), DeletedReason: r.DeletedReason,
+		}
+		if r.DeletedAt.IsZero() {
+			j.Recording.URL = "/v1/leads/" + l.ID + "/recording"
+		}
 	}
 	for _, a := range l.Attempts {
 		j.Attempts = append(j.Attempts, Attempt{

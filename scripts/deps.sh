@@ -2,8 +2,8 @@
 # deps.sh installs the Debian packages the tests talk to: SIPp (sip-tester) as a real SIP
 # peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool (alone,
 # without the Prometheus daemon) and docker-compose to check the deploy files, sipvicious
-# to scan the SIP port, swaks and dovecot for the mail intake, Kamailio as a carrier that
-# wants a registration, baresip and linphone-cli as salespeople's softphones, nodejs and
+# to scan the SIP port, sox to read call recordings back, swaks and dovecot for the mail
+# intake, Kamailio as a carrier that wants a registration, baresip and linphone-cli as salespeople's softphones, nodejs and
 # npm to verify webhook signatures with npm's standardwebhooks. Quiet and quick when they
 # are already there.
 set -euo pipefail
@@ -11,6 +11,7 @@ set -euo pipefail
 need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need+=(sox)                        # reads call recordings back (a repaired WAV plays)
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need+=(postgresql-15)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # compose file validation
 command -v svwar >/dev/null 2>&1 || need+=(sipvicious)               # SIP scan of a running server

@@ -194,6 +194,14 @@ func (l *mediaLoop) remove(s *stream) {
 	}
 }
 
+// barrier returns once the packets the loop is handling now are handled: after it, a
+// change made before it (a tap removed) is seen by every packet.
+func (l *mediaLoop) barrier() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = l.closed // held only to wait for the loop
+}
+
 func (l *mediaLoop) ctl(op, fd int) error {
 	var err error
 	cerr := l.rc.Control(func(epfd uintptr) {

@@ -83,6 +83,7 @@ type stream struct {
 	watchDone bool        // closed: do not re-arm
 
 	peer   atomic.Pointer[stream] // where received media is relayed, or nil
+	tap    atomic.Pointer[tapRef] // where relayed audio is also recorded, or nil (tap.go)
 	digits chan<- rune
 	ended  func(error) // called once when media dies
 
@@ -271,6 +272,7 @@ func (s *stream) receive(b []byte, from netip.AddrPort, rx *rxScratch) {
 	}
 	if peer != nil {
 		peer.relay(p, false, codec, rx.scratch[:0])
+		s.tapAudio(codec, p, rx) // tap.go
 		return
 	}
 	rx.pcm = media.Decode(codec, rx.pcm[:0], p.Payload)

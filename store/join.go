@@ -158,7 +158,10 @@ func (db *DB) details(ctx context.Context, l *dialer.Lead) (err error) {
 	if l.Attempts, err = db.attempts(ctx, l.ID); err != nil {
 		return err
 	}
-	l.Duplicates, err = db.duplicates(ctx, l.ID)
+	if l.Duplicates, err = db.duplicates(ctx, l.ID); err != nil {
+		return err
+	}
+	l.Recording, err = db.recording(ctx, l.ID) // recordings.go
 	return err
 }
 

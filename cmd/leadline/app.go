@@ -24,6 +24,7 @@ import (
 	"github.com/leadline/leadline/mailin"
 	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/metrics"
+	"github.com/leadline/leadline/recording"
 	"github.com/leadline/leadline/reportmail"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
@@ -54,6 +55,8 @@ type app struct {
 	now      func() time.Time           // the dialer's and the store's clock (withClock), for the open gauge too
 	keys     atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids      atomic.Pointer[[]string]   // the configured dealers, for the open gauge
+	rec      *recording.Recorder        // call recordings (recordings.go)
+	lib      *recording.Library         // serves, erases and expires them
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -104,10 +107,13 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		node = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	a.reg = sip.NewRegistrar(a.ua, registrarConfig(a, node, log, o))
+	if a.rec, err = openRecordings(ctx, cfg, a, log, o); err != nil {
+		return nil, err
+	}
 	a.svc = dialer.New(dialer.Options{
 		Store: a.db, Caller: a.ua, Speaker: speaker, Recorder: a.met, Logger: log, NodeID: node,
 		LeaseTTL: cfg.TakeoverAfter, Ringback: ringback(), Now: o.now, Abuse: a.db, Archive: a.db, Reports: a.db,
-		Devices: a.reg, Deliveries: a.db,
+		Devices: a.reg, Deliveries: a.db, Recordings: a.rec,
 	})
 	a.imap = mailin.NewReaders(readerConfig(cfg, log, a.met, o.now), a.svc)
 	a.hooks = webhook.New(webhook.Options{
@@ -147,6 +153,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		Handler: api.NewHandler(api.Options{
 			Logger: log, Leads: a.svc, Access: a.keys.Load, Ready: a.ready,
 			Metrics: metrics.Handler(reg), FormLimits: formLimits(cfg), TrustedProxies: cfg.TrustedProxyPrefixes,
+			Recordings: a.lib,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -287,6 +294,7 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 		return err
 	}
 	a.imap.Start()
+	g.Go(func() error { a.lib.RunRetention(gctx, retentionEvery); return nil })
 	g.Go(func() error {
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()
@@ -378,6 +386,10 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 		}
 		for _, p := range d.People {
 			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location), Registered: p.Registered()}
+		}
+		dd.Recording = dialer.RecordingPolicy{
+			Enabled: d.Recording.Enabled, Consent: dialer.Consent(d.Recording.Consent),
+			Notice: d.Recording.Notice, Retention: d.Recording.RetentionDuration,
 		}
 		for _, st := range d.Flow {
 			dd.Flow = append(dd.Flow, dialer.Step{People: st.People, RoundRobin: st.RoundRobin})

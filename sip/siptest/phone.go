@@ -37,7 +37,11 @@ type Behaviour struct {
 	Then      rune
 	ThenAfter time.Duration
 
-	Tone       float64       // Hz of what the phone says once answered; 0: silence
+	Tone float64 // Hz of what the phone says once answered; 0: silence
+	// Noise, when not 0, makes the phone say noise instead of Tone: Noise(Noise, n) is
+	// the first n samples it sends after answering, so a recording can be matched
+	// against it sample by sample.
+	Noise      uint64
 	Mute       bool          // send no RTP at all (dead media)
 	Quiet      time.Duration // send no RTP for this long after answering
 	HangUp     time.Duration // hang up this long after answering; 0: wait for BYE
@@ -514,6 +518,7 @@ func (c *Call) talk(ctx context.Context) {
 	defer t.Stop()
 	h := rtp.Header{Version: 2, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}
 	frame := make([]int16, 160)
+	noise := noiseGen{state: c.b.Noise}
 	var payload, out []byte
 	for {
 		select {
@@ -523,9 +528,12 @@ func (c *Call) talk(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if gen != nil {
+		switch {
+		case c.b.Noise != 0:
+			noise.fill(frame)
+		case gen != nil:
 			frame = gen.Next(frame[:0])
-		} else {
+		default:
 			clear(frame)
 		}
 		c.mu.Lock()
@@ -726,4 +734,25 @@ func (c *Call) Reoffer(ctx context.Context, r Reoffer) (*sip.Response, error) {
 		_ = oldConn.Close()
 	}
 	return res, nil
+}
+
+// noiseGen is the noise a phone with Behaviour.Noise says: white noise of moderate
+// level from a xorshift generator seeded with Noise.
+type noiseGen struct{ state uint64 }
+
+func (g *noiseGen) fill(frame []int16) {
+	for i := range frame {
+		g.state ^= g.state << 13
+		g.state ^= g.state >> 7
+		g.state ^= g.state << 17
+		frame[i] = int16(int64(g.state>>48)%8001 - 4000)
+	}
+}
+
+// Noise returns the first n samples a phone with Behaviour.Noise seed says.
+func Noise(seed uint64, n int) []int16 {
+	g := noiseGen{state: seed}
+	out := make([]int16, n)
+	g.fill(out)
+	return out
 }
