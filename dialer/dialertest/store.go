@@ -193,6 +193,9 @@ func (s *Store) GetLead(_ context.Context, dealer, id string) (dialer.Lead, erro
 func (s *Store) ListLeads(_ context.Context, q dialer.ListQuery) ([]dialer.Lead, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.leads[q.Cursor]; q.Cursor != "" && !ok { // the fake's cursors are lead ids
+		return nil, "", dialer.ErrBadCursor
+	}
 	var out []dialer.Lead
 	for _, l := range s.leads {
 		if l.Dealer == q.Dealer && (q.Status == "" || l.Status == q.Status) && (q.Cursor == "" || l.ID < q.Cursor) {
