@@ -74,6 +74,9 @@ type SIP struct {
 	// Set one of them; TrunkList returns the trunks in use (trunks.go).
 	Trunk  Trunk
 	Trunks []Trunk
+	// TLS is sip.tls: Leadline's TLS listener and certificate, and the CA trusted for
+	// peers besides the system's roots (siptls.go).
+	TLS SIPTLS
 
 	// RTPPortMin and RTPPortMax bound the RTP ports, both included (derived from
 	// RTPPorts). RTPPortMin is even.

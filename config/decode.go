@@ -379,7 +379,7 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 				"external_host": d.str(&c.SIP.ExternalHost),
 				"rtp_ports":     d.str(&c.SIP.RTPPorts),
 				"media_timeout": d.duration(&c.SIP.MediaTimeout),
-			}, d.trunkSIPFields(c)))
+			}, d.trunkSIPFields(c), d.sipTLSFields(c)))
 		},
 		"store": d.str(&c.Store),
 		"tts": func(n *yaml.Node, p string) {
