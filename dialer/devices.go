@@ -109,7 +109,7 @@ type Binding struct {
 	Key       string
 	Contact   string // the Contact URI as registered
 	Source    string // "ip:port" the REGISTER came from
-	Transport string // "udp" or "tcp", as the REGISTER came
+	Transport string // "udp", "tcp" or "tls", as the REGISTER came
 	// Node is the node that took the REGISTER: a device behind NAT can be reached only
 	// through that node's socket.
 	Node      string

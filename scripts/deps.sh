@@ -2,9 +2,9 @@
 # deps.sh installs the Debian packages the tests talk to: SIPp (sip-tester) as a real SIP
 # peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool (alone,
 # without the Prometheus daemon) and docker-compose to check the deploy files, sipvicious
-# to scan the SIP port, swaks and dovecot for the mail intake, Kamailio as a carrier that
-# wants a registration, baresip and linphone-cli as salespeople's softphones. Quiet and
-# quick when they are already there.
+# to scan the SIP port, swaks and dovecot for the mail intake, Kamailio (with its TLS
+# module) as a carrier that wants a registration, over UDP and TLS, baresip and
+# linphone-cli as salespeople's softphones. Quiet and quick when they are already there.
 set -euo pipefail
 
 need=()
@@ -19,6 +19,7 @@ command -v swaks >/dev/null 2>&1 || need+=(swaks)                    # real SMTP
 perl -MNet::SSLeay -e 1 >/dev/null 2>&1 || need+=(libnet-ssleay-perl) # swaks --tls
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)                    # a real IMAP server for the mailbox tests
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)              # a registrar and carrier for the trunk tests
+compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null || need+=(kamailio-tls-modules) # the carrier over TLS
 promtool=0
 command -v promtool >/dev/null 2>&1 || promtool=1                    # alert rule and config checks
 [ ${#need[@]} -eq 0 ] && [ $promtool -eq 0 ] && exit 0

@@ -152,6 +152,9 @@ func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 	if t := c.trunk; t != nil && transport == "" {
 		transport = t.transport // a sips: URI names none
 	}
+	if strings.EqualFold(uri.Scheme, "sips") {
+		transport = "TLS" // RFC 3261 section 26.2.2: a sips: URI is reached over TLS only
+	}
 	if transport != "" {
 		req.SetTransport(strings.ToUpper(transport))
 	}
@@ -188,9 +191,9 @@ func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 }
 
 // contact is our Contact for requests sent over transport: in-dialog requests come back
-// over the same transport (RFC 3261 section 8.1.1.8).
+// over the same transport (RFC 3261 section 8.1.1.8), to the TLS listener over TLS.
 func (u *UA) contact(transport string) *sip.ContactHeader {
-	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "leadline", Host: u.host, Port: int(u.addr.Port())}}
+	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "leadline", Host: u.host, Port: u.sentByPort(transport)}}
 	if t := strings.ToLower(transport); t != "" && t != "udp" {
 		h.Address.UriParams = sip.NewParams()
 		h.Address.UriParams.Add("transport", t)
@@ -199,22 +202,24 @@ func (u *UA) contact(transport string) *sip.ContactHeader {
 }
 
 // buildOpt completes a request as sipgo's default does and makes it leave from the
-// listening socket (NOTES: sipgo pitfall 4). Over TCP a connection goes out from an
-// ephemeral port, as RFC 3261 section 18.1.1 expects; Via and Contact still name the
-// listening port.
+// listening socket (NOTES: sipgo pitfall 4). Over TCP and TLS a connection goes out
+// from an ephemeral port, as RFC 3261 section 18.1.1 expects; Via and Contact still
+// name the listening port (the TLS listener's over TLS).
 func (u *UA) buildOpt(c *sipgo.Client, req *sip.Request) error {
 	if err := sipgo.ClientRequestBuild(c, req); err != nil {
 		return err
 	}
-	fromListener(req)
+	u.fromListener(req)
 	return nil
 }
 
-// fromListener pins a UDP request to the listening socket and leaves TCP to the pool.
-func fromListener(req *sip.Request) {
+// fromListener pins a UDP request to the listening socket and leaves TCP and TLS to
+// the pool, with the TLS listener's port in Via.
+func (u *UA) fromListener(req *sip.Request) {
 	if sip.IsReliable(req.Transport()) {
 		req.Laddr = sip.Addr{}
 	}
+	u.tlsVia(req)
 }
 
 // addVia gives a request built from a dialog a new branch and the listening socket.
@@ -222,7 +227,7 @@ func (u *UA) addVia(c *sipgo.Client, req *sip.Request) error {
 	if err := sipgo.ClientRequestAddVia(c, req); err != nil {
 		return err
 	}
-	fromListener(req)
+	u.fromListener(req)
 	return nil
 }
 

@@ -75,6 +75,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		Listen: cfg.SIP.Listen, ExternalHost: cfg.SIP.ExternalHost,
 		RTPPortMin: cfg.SIP.RTPPortMin, RTPPortMax: cfg.SIP.RTPPortMax,
 		Trunks:       sipTrunks(cfg),
+		TLS:          sip.TLSConfig(cfg.SIP.TLS),
 		MediaTimeout: cfg.SIP.MediaTimeout, Logger: log, Observer: a.met,
 	})
 	if err != nil {
@@ -119,6 +120,9 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	}
 	args := []any{"http", a.ln.Addr().String(), "sip", a.ua.Addr().String(),
 		"store", cfg.StoreDriver, "node", node, "dealers", len(cfg.Dealers)}
+	if tls := a.ua.TLSAddr(); tls.IsValid() {
+		args = append(args, "sip_tls", tls.String())
+	}
 	if a.mail != nil {
 		args = append(args, "smtp", a.mail.Addr().String())
 	}
