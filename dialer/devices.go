@@ -77,6 +77,7 @@ func (f *flow) expand(ctx context.Context, people []Person) []Person {
 // dial rings one salesperson's leg: their phone, or the one device expand gave the
 // entry.
 func (f *flow) dial(ctx context.Context, p Person, o DialOpts) (Leg, error) {
+	o.SRTP = p.SRTP
 	switch {
 	case !p.Registered:
 		return f.s.caller.Dial(ctx, p.Phone, o)

@@ -32,6 +32,7 @@ type Call struct {
 	localTag string // our From tag
 	trunk    *trunk // the trunk the INVITE went to (its challenges get its credentials), or nil
 	route    *route // a registered device's: where every request of the call goes (nat.go)
+	srtp     srtpMode
 	sessID   uint64
 
 	cseq atomic.Uint32 // last CSeq we used in the dialog
@@ -93,6 +94,13 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 			return nil, err
 		}
 	}
+	mode, err := parseSRTPMode(o.SRTP)
+	if err != nil {
+		return nil, err
+	}
+	if t != nil && o.SRTP == "" {
+		mode = t.srtp // a number, or a URI naming the trunk: the trunk's
+	}
 	// Close waits for legs being dialled, so that it sees them cancelled.
 	u.mu.Lock()
 	if u.closing {
@@ -113,6 +121,7 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 		localTag: newToken(16),
 		trunk:    t,
 		route:    rt,
+		srtp:     mode,
 		sessID:   rand.Uint64() >> 1,
 		forks:    map[string]bool{},
 		digits:   make(chan rune, 32),
@@ -130,6 +139,13 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 		return nil, err
 	}
 	c.media.nat.Store(rt != nil)
+	if mode != srtpOff {
+		if err := c.media.initSRTP(); err != nil {
+			c.media.close()
+			c.cancelCtx()
+			return nil, fmt.Errorf("sip: srtp key: %w", err)
+		}
+	}
 	c.invite = u.newInvite(c, uri, o)
 	u.routeInvite(c.invite, rt)
 	u.register(c)
@@ -186,7 +202,7 @@ func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 	req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	req.AppendHeader(sip.NewHeader("X-Leadline-Lead", userPart(o.LeadID)))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(c.localBody(nil))
+	req.SetBody(c.localBody(nil, c.offerSec()))
 	return req
 }
 
@@ -328,6 +344,9 @@ func (c *Call) earlyMedia(res *sip.Response, to dialer.Leg) {
 		return
 	}
 	rm, err := parseAnswer(res.Body())
+	if err == nil {
+		err = c.applyAnswer(rm)
+	}
 	if err != nil {
 		c.log.Debug("early media sdp", "error", err)
 		return
@@ -439,8 +458,11 @@ func (c *Call) established(tx sip.ClientTransaction, res *sip.Response) error {
 	}
 	tx.OnRetransmission(c.on2xx)
 	rm, err := parseAnswer(res.Body())
+	if err == nil {
+		err = c.applyAnswer(rm)
+	}
 	if err != nil {
-		c.end(fmt.Errorf("answer: %w", err), true)
+		c.end(&answerError{err}, true)
 		return c.err
 	}
 	c.media.setRemote(rm, sourceIP(res.Source()))
