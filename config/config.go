@@ -145,6 +145,10 @@ type Person struct {
 	Hours Timetable
 	// Softphone: the SIP account of a person with phone: registered (softphones.go).
 	Softphone
+	// SRTP is off, optional or required ("": off), in lower case: media encryption
+	// (SDES, RFC 4568) on calls to the person's SIP URI or registered phones (srtp.go).
+	// A number is called through a trunk, whose srtp applies.
+	SRTP string
 }
 
 // Step is one step of a flow: a single person id, the keyword Assigned alone, a ring

@@ -425,7 +425,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 					"name":  d.str(&pr.Name),
 					"phone": d.str(&pr.Phone),
 					"hours": d.timetable(&pr.Hours),
-				}, d.softphoneFields(&pr)))
+				}, d.softphoneFields(&pr), d.personSRTPFields(&pr)))
 				dl.People = append(dl.People, pr)
 			})
 		},

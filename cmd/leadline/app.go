@@ -316,7 +316,8 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 			dd.Retries = append(dd.Retries, dialer.Retry(r))
 		}
 		for _, p := range d.People {
-			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location), Registered: p.Registered()}
+			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location),
+				Registered: p.Registered(), SRTP: p.SRTP}
 		}
 		for _, st := range d.Flow {
 			dd.Flow = append(dd.Flow, dialer.Step{People: st.People, RoundRobin: st.RoundRobin})

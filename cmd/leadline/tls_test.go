@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +126,87 @@ func TestKamailioTLSCarrier(t *testing.T) {
 	}
 	if !strings.Contains(ta2.logs.String(), "certificate signed by unknown authority") {
 		t.Error("the log does not say why the TLS trunk was left")
+	}
+}
+
+// TestBaresipTLSSRTP: baresip registers to Leadline's TLS listener (verifying its
+// certificate with the test CA), with SRTP mandatory (mediaenc=srtp-mand: it refuses
+// plain RTP). sanne has srtp: required and the trunk too, towards a customer that
+// answers with a key of its own. baresip answers over its TLS connection with SRTP,
+// presses 1 (RFC 4733, encrypted), and is bridged to the customer; the relay decrypts
+// and re-encrypts each way with the legs' own keys: the customer hears baresip's 700 Hz,
+// baresip hears the customer's 1500 Hz; no packet failed authentication.
+func TestBaresipTLSSRTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time calls; skipped with -short")
+	}
+	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	const customer = "+31612345678"
+	carrier.Behave(customer, siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 3 * time.Second, SRTP: true})
+	ca := testCA(t)
+	ta := startTestApp(t, appSpec{
+		rtp:          rtpBaresipTLS,
+		trunks:       fmt.Sprintf("  trunk: {uri: %q, srtp: required}\n", "sip:"+carrier.Addr().String()) + sipTLS(t, ca, false),
+		people:       []person{{"sanne", "Sanne Mulder", "registered"}},
+		sipPasswords: map[string]string{"sanne": sannePassword},
+		personKeys:   map[string]string{"sanne": "srtp: required"},
+		flow:         "[sanne]",
+		ring:         10 * time.Second,
+		accept:       10 * time.Second,
+	})
+	tlsAt := ta.ua.TLSAddr()
+	bs := startBaresip(t, tlsAt.String(), "tls", "sanne", sannePassword, baresipTLSRTP, baresipTLS{ca: ca.File, mediaenc: "srtp-mand"})
+	eventually(t, 15*time.Second, "baresip to register over TLS", func() bool {
+		v, ok := metricValue(ta.metrics(t), `leadline_registrations{dealer="jansen"}`)
+		return ok && v == 1
+	})
+
+	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
+	eventually(t, 15*time.Second, "baresip to answer", func() bool {
+		l := ta.lead(t, id)
+		return len(l.Attempts) > 0 && l.Attempts[0].AnsweredAt != nil
+	})
+	t.Logf("baresip: %s", bs.command(t, "sndcode", "1"))
+	l := ta.waitFinal(t, id, 30*time.Second)
+	if l.Status != "completed" {
+		t.Fatalf("status %q (%s); attempts %v", l.Status, l.Reason, summarize(l))
+	}
+	cc := callsTo(carrier, customer)
+	if len(cc) != 1 {
+		t.Fatalf("the customer got %d calls", len(cc))
+	}
+	cust := cc[0]
+	waitDone(t, cust.Done(), 10*time.Second, "the customer's call to end")
+	if !cust.SRTP() {
+		t.Error("the customer's leg did not use SRTP")
+	}
+	if h := cust.Heard(); len(h) < 8000 || siptest.Level(h[len(h)-8000:], 700) < 0.5 {
+		t.Errorf("the customer did not hear baresip's 700 Hz (%d samples, level %.2f)", len(h), siptest.Level(h, 700))
+	}
+	eventually(t, 10*time.Second, "baresip to hang up", func() bool {
+		return strings.Contains(bs.out.String(), "terminated")
+	})
+	out := bs.out.String()
+	// baresip's trace (-s) names each message's transport on the line before it; its
+	// srtp module says when a stream is encrypted.
+	invite := regexp.MustCompile(`(?m)^\s*TLS 127\.0\.0\.1:` + strconv.Itoa(int(tlsAt.Port())) + ` -> \S+\s*\n\s*INVITE `)
+	if !invite.MatchString(out) {
+		t.Error("baresip's trace shows no INVITE coming over TLS from Leadline's TLS port")
+	}
+	if !strings.Contains(out, "SRTP is Enabled") {
+		t.Error("baresip does not say SRTP is enabled")
+	}
+	if !strings.Contains(out, "m=audio") || !strings.Contains(out, "RTP/SAVP") {
+		t.Error("no RTP/SAVP in baresip's trace")
+	}
+	heard := bs.heard(t, 2*8000)
+	if siptest.Level(heard[len(heard)-8000:], 1500) < 0.5 {
+		t.Errorf("baresip did not hear the customer's 1500 Hz at the end (%d samples)", len(heard))
+	}
+	if v, _ := metricValue(ta.metrics(t), `leadline_rtp_dropped_total{reason="auth"}`); v != 0 {
+		t.Errorf("%v packets failed SRTP authentication", v)
+	}
+	if n := cust.UndecryptedPackets(); n != 0 {
+		t.Errorf("%d of Leadline's packets to the customer did not decrypt", n)
 	}
 }
