@@ -307,9 +307,11 @@ func TestKamailioCarrier(t *testing.T) {
 	cancel()
 	u.Close()
 	var coded interface{ SIPCode() int }
-	if !errors.As(err, &coded) || coded.SIPCode() != 403 || kam.count("INVITE refused") != 1 {
+	if !errors.As(err, &coded) || coded.SIPCode() != 403 {
 		t.Fatalf("INVITE without a registration: %v; want 403 from the carrier", err)
 	}
+	// Its log comes through a pipe: it may trail the answer.
+	eventually(t, 5*time.Second, "the carrier to log the refusal", func() bool { return kam.count("INVITE refused") == 1 })
 
 	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	ta := startTestApp(t, appSpec{
@@ -324,9 +326,7 @@ func TestKamailioCarrier(t *testing.T) {
 		v, ok := metricValue(ta.metrics(t), gauge)
 		return ok && v == 1
 	})
-	if kam.count("REGISTER ok for leadline") == 0 {
-		t.Fatal("the carrier logged no registration")
-	}
+	eventually(t, 5*time.Second, "the carrier to log the registration", func() bool { return kam.count("REGISTER ok for leadline") > 0 })
 	challenged := func(method, code string) bool {
 		v, _ := metricValue(ta.metrics(t), `leadline_sip_responses_total{code="`+code+`",method="`+method+`"}`)
 		return v > 0
