@@ -66,7 +66,7 @@ const (
 
 var srtpProfile = srtp.ProtectionProfileAes128CmHmacSha1_80
 
-// masterKey is an SRTP master key followed by its master salt (RFC 3711 section 8.2):
+// masterKey is an SRTP master key followed by its master salt (RFC 3711 section 3.2.1):
 // 16 and 14 bytes for cryptoSuite. It never prints.
 type masterKey [16 + 14]byte
 

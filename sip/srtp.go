@@ -49,7 +49,7 @@ func answerProto(offer string) string {
 }
 
 // offerSec is what our offers say about SRTP, by the leg's policy: nothing (off),
-// RTP/AVP with our key (optional, RFC 8643 section 4), RTP/SAVP with it (required,
+// RTP/AVP with our key (optional, RFC 8643), RTP/SAVP with it (required,
 // RFC 4568 section 7.1.1).
 func (c *Call) offerSec() mediaSec {
 	switch c.srtp {
