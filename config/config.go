@@ -80,6 +80,9 @@ type SIP struct {
 	// Set one of them; TrunkList returns the trunks in use (trunks.go).
 	Trunk  Trunk
 	Trunks []Trunk
+	// TLS is sip.tls: Leadline's TLS listener and certificate, and the CA trusted for
+	// peers besides the system's roots (siptls.go).
+	TLS SIPTLS
 
 	// RTPPortMin and RTPPortMax bound the RTP ports, both included (derived from
 	// RTPPorts). RTPPortMin is even.
@@ -159,6 +162,10 @@ type Person struct {
 	Hours Timetable
 	// Softphone: the SIP account of a person with phone: registered (softphones.go).
 	Softphone
+	// SRTP is off, optional or required ("": off), in lower case: media encryption
+	// (SDES, RFC 4568) on calls to the person's SIP URI or registered phones (srtp.go).
+	// A number is called through a trunk, whose srtp applies.
+	SRTP string
 }
 
 // Step is one step of a flow: a single person id, the keyword Assigned alone, a ring

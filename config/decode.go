@@ -379,7 +379,7 @@ func (d *decoder) root(n *yaml.Node, c *Config) {
 				"external_host": d.str(&c.SIP.ExternalHost),
 				"rtp_ports":     d.str(&c.SIP.RTPPorts),
 				"media_timeout": d.duration(&c.SIP.MediaTimeout),
-			}, d.trunkSIPFields(c)))
+			}, d.trunkSIPFields(c), d.sipTLSFields(c)))
 		},
 		"store": d.str(&c.Store),
 		"tts": func(n *yaml.Node, p string) {
@@ -425,7 +425,7 @@ func (d *decoder) dealer(n *yaml.Node, path string) Dealer {
 					"name":  d.str(&pr.Name),
 					"phone": d.str(&pr.Phone),
 					"hours": d.timetable(&pr.Hours),
-				}, d.softphoneFields(&pr)))
+				}, d.softphoneFields(&pr), d.personSRTPFields(&pr)))
 				dl.People = append(dl.People, pr)
 			})
 		},

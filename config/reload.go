@@ -36,6 +36,7 @@ var restartOnly = []struct {
 	{"sip.media_timeout", func(a, b *Config) bool { return a.SIP.MediaTimeout == b.SIP.MediaTimeout }},
 	{"sip.trunk", func(a, b *Config) bool { return a.SIP.Trunk == b.SIP.Trunk }},
 	{"sip.trunks", func(a, b *Config) bool { return sameTrunks(a.SIP.Trunks, b.SIP.Trunks) }},
+	{"sip.tls", func(a, b *Config) bool { return a.SIP.TLS == b.SIP.TLS }},
 	{"store", func(a, b *Config) bool { return a.Store == b.Store }},
 	{"tts", func(a, b *Config) bool { return a.TTS == b.TTS }},
 	{"email.listen", func(a, b *Config) bool { return a.Email.Listen == b.Email.Listen }},

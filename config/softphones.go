@@ -30,10 +30,14 @@ func (p *Person) Registered() bool { return p.Target.IsRegistered() }
 // phoneText is the person's phone as check shows it: a registered person's SIP user
 // name, never the password.
 func (p *Person) phoneText() string {
+	text := or(p.Target.String(), p.Phone)
 	if p.Registered() {
-		return phone.Registered + " (sip user " + p.SIPUser + ")"
+		text = phone.Registered + " (sip user " + p.SIPUser + ")"
 	}
-	return or(p.Target.String(), p.Phone)
+	if p.SRTP != "" && p.SRTP != SRTPOff {
+		text += ", srtp " + p.SRTP
+	}
+	return text
 }
 
 func (d *decoder) softphoneFields(p *Person) map[string]field {
@@ -48,7 +52,7 @@ type sipOwner struct{ dealer, person string }
 
 // validateSoftphones checks the people whose phones register: a password long enough,
 // and a SIP user name that is a plain token and unique over every dealer. The keys are
-// refused on anyone else.
+// refused on anyone else. Every person's srtp is checked here too (srtp.go).
 func (c *Config) validateSoftphones(v *validator) {
 	users := map[string]sipOwner{}
 	for i := range c.Dealers {
@@ -56,6 +60,7 @@ func (c *Config) validateSoftphones(v *validator) {
 		for j := range d.People {
 			p := &d.People[j]
 			pp := index(index("dealers", i)+".people", j)
+			p.validateSRTP(v, pp)
 			if !p.Registered() {
 				if p.SIPUser != "" {
 					v.add(pp+".sip_user", "only used with phone: %s", phone.Registered)

@@ -23,6 +23,7 @@ func (c *Config) Summary(w io.Writer) error {
 	row("http", c.HTTP.Listen)
 	row("sip", c.SIP.Listen+", external host "+or(c.SIP.ExternalHost, "(listen host)")+
 		", rtp ports "+c.SIP.RTPPorts+", media timeout "+FormatDuration(c.SIP.MediaTimeout))
+	c.tlsSummary(row)
 	c.trunkSummary(row)
 	row("store", redactStore(c.Store))
 	c.securitySummary(row)

@@ -35,9 +35,10 @@ type Trunk struct {
 	// Transport is udp, tcp or tls; default the URI's transport parameter, else udp
 	// (tls for a sips: URI). Validate fills it in.
 	Transport string
-	// SRTP is off, optional or required (default off). Leadline sends plain RTP for now:
-	// optional offers plain RTP, which a carrier that makes SRTP optional takes;
-	// required is refused until SRTP is built.
+	// SRTP is off, optional or required (default off): media encryption with SDES keys
+	// (RFC 4568). required offers RTP/SAVP with a=crypto and refuses an answer without
+	// one; optional offers RTP/AVP with a=crypto and uses SRTP when the answer has a key
+	// (opportunistic SRTP, RFC 8643), plain RTP otherwise.
 	SRTP string
 	// CallerIDHeader is where the caller id is asserted besides From: from (nowhere
 	// else), pai (P-Asserted-Identity) or ppi (P-Preferred-Identity), RFC 3325. Default
@@ -255,10 +256,7 @@ func (t *Trunk) validate(v *validator, path string) {
 
 	t.SRTP = strings.ToLower(or(t.SRTP, SRTPOff))
 	switch t.SRTP {
-	case SRTPOff, SRTPOptional:
-	case SRTPRequired:
-		v.add(path+".srtp", "required is not supported yet: Leadline sends plain RTP until SRTP is built; "+
-			"use optional if the carrier also takes plain RTP")
+	case SRTPOff, SRTPOptional, SRTPRequired:
 	default:
 		v.add(path+".srtp", "unknown value %q (use off, optional or required)", t.SRTP)
 	}
@@ -340,9 +338,10 @@ func (d *Dealer) validateIdentity(v *validator, path string) {
 }
 
 // Warnings lists what a validated configuration allows but is likely wrong, each with
-// its path: a dealer that does not list the numbers it owns, and a Belgian caller id
-// presented through a trunk that is not in Belgium (Belgium has blocked calls from
-// abroad that present a Belgian number since 2024) or whose country is not set.
+// its path: SRTP keys sent over signalling that is not TLS (srtp.go), a dealer that
+// does not list the numbers it owns, and a Belgian caller id presented through a trunk
+// that is not in Belgium (Belgium has blocked calls from abroad that present a Belgian
+// number since 2024) or whose country is not set.
 // `leadline check` prints them; serve logs them.
 func (c *Config) Warnings() []Problem {
 	var out []Problem
@@ -354,6 +353,7 @@ func (c *Config) Warnings() []Problem {
 		}
 		out = append(out, p)
 	}
+	c.srtpWarnings(add)
 	trunks := c.SIP.trunkRefs()
 	for i, d := range c.Dealers {
 		path := index("dealers", i)
@@ -406,8 +406,11 @@ func (c *Config) trunkSummary(row func(...string)) {
 		case CallerIDPPI:
 			parts = append(parts, "caller id also in P-Preferred-Identity")
 		}
-		if t.SRTP == SRTPOptional {
-			parts = append(parts, "srtp optional (plain RTP offered)")
+		switch t.SRTP {
+		case SRTPOptional:
+			parts = append(parts, "srtp optional (RTP/AVP with a key offered; SRTP when the answer has one)")
+		case SRTPRequired:
+			parts = append(parts, "srtp required (RTP/SAVP; an answer without a key ends the call)")
 		}
 		if t.OutboundProxy != "" {
 			parts = append(parts, "via "+t.OutboundProxy)

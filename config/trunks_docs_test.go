@@ -10,12 +10,16 @@ import (
 )
 
 // TestTrunkDocsConfigs: every YAML block in docs/trunks is a whole configuration that
-// loads without problems and without warnings, with its trunks as the page says.
+// loads without problems and without warnings, with its trunks as the page says. The
+// files a page names in /etc/leadline/tls (a certificate, its key, a CA) are made for
+// the test.
 func TestTrunkDocsConfigs(t *testing.T) {
 	pages, err := filepath.Glob("../docs/trunks/*.md")
 	if err != nil || len(pages) < 3 {
 		t.Fatalf("docs/trunks: %v, %d pages", err, len(pages))
 	}
+	cert, key, ca := tlsFiles(t)
+	files := strings.NewReplacer("/etc/leadline/tls/cert.pem", cert, "/etc/leadline/tls/key.pem", key, "/etc/leadline/tls/carrier-ca.pem", ca)
 	env := func(name string) string {
 		if strings.HasPrefix(name, "LEADLINE_") {
 			return ""
@@ -37,7 +41,7 @@ func TestTrunkDocsConfigs(t *testing.T) {
 				block, tail, _ := strings.Cut(after, "```")
 				rest = tail
 				blocks++
-				c, err := config.Parse([]byte(block), env)
+				c, err := config.Parse([]byte(files.Replace(block)), env)
 				if err != nil {
 					t.Errorf("block %d:\n%v", blocks, err)
 					continue

@@ -129,8 +129,6 @@ func TestTrunkValidationErrors(t *testing.T) {
 			[]string{"sip.trunks[0].transport: tcp, but the uri says transport=udp: set one of them"}},
 		{"sips over tcp", editTrunks(t, "      srtp: optional", "      srtp: optional\n      transport: tcp"),
 			[]string{"sip.trunks[1].transport: tcp, but a sips: uri needs tls"}},
-		{"srtp required", editTrunks(t, "srtp: optional", "srtp: required"),
-			[]string{"sip.trunks[1].srtp: required is not supported yet: Leadline sends plain RTP until SRTP is built; use optional if the carrier also takes plain RTP"}},
 		{"srtp unknown", editTrunks(t, "srtp: optional", "srtp: sdes"),
 			[]string{`sip.trunks[1].srtp: unknown value "sdes" (use off, optional or required)`}},
 		{"caller id header", editTrunks(t, "caller_id_header: pai", "caller_id_header: rpid"),

@@ -204,6 +204,7 @@ func (c *Config) validateTop(v *validator) {
 	c.TakeoverAfter = positive(v, "takeover_after", c.TakeoverAfter, DefaultTakeoverAfter)
 
 	c.validateTrunks(v)
+	c.validateSIPTLS(v)
 
 	c.Store = or(c.Store, DefaultStore)
 	c.StoreDriver, c.StoreDSN = "", ""

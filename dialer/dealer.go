@@ -77,6 +77,9 @@ type Person struct {
 	// Registered: the person's softphones register to Leadline. Phone is unused; every
 	// device registered when their step comes is rung as a leg of its own (devices.go).
 	Registered bool
+	// SRTP is the media encryption of calls to the person's SIP URI or registered
+	// phones: "" or "off", "optional", "required" (DialOpts.SRTP).
+	SRTP string
 
 	device *Device // the one device this entry of a step rings (flow.expand)
 }

@@ -69,6 +69,7 @@ func (f *flow) expand(ctx context.Context, people []Person) []Person {
 // dial rings one salesperson's leg: their phone, or the one device expand gave the
 // entry.
 func (f *flow) dial(ctx context.Context, p Person, o DialOpts) (Leg, error) {
+	o.SRTP = p.SRTP
 	switch {
 	case !p.Registered:
 		return f.s.caller.Dial(ctx, p.Phone, o)
@@ -101,7 +102,7 @@ type Binding struct {
 	Key       string
 	Contact   string // the Contact URI as registered
 	Source    string // "ip:port" the REGISTER came from
-	Transport string // "udp" or "tcp", as the REGISTER came
+	Transport string // "udp", "tcp" or "tls", as the REGISTER came
 	// Node is the node that took the REGISTER: a device behind NAT can be reached only
 	// through that node's socket.
 	Node      string

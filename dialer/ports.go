@@ -247,6 +247,10 @@ type DialOpts struct {
 	// Route, when set, is where the leg's requests go instead of the target's host, as
 	// "transport:ip:port": a registered device's (Device.Route).
 	Route string
+	// SRTP is the callee's media encryption when it is a person's SIP URI or registered
+	// phone: "" or "off", "optional", "required" (Person.SRTP). A number's is its
+	// trunk's.
+	SRTP string
 }
 
 // Trunked is implemented by a Leg, and by an error from Dial, that went through a

@@ -20,11 +20,12 @@ const (
 )
 
 // Reason label values of leadline_rtp_dropped_total, as RTPDropped takes them (the sip
-// package's dropSource, dropMalformed and dropPayloadType).
+// package's dropSource, dropMalformed, dropPayloadType and dropAuth).
 const (
 	reasonSource      = "source"
 	reasonMalformed   = "malformed"
 	reasonPayloadType = "payload_type"
+	reasonAuth        = "auth"
 )
 
 // Metrics records Leadline's events as Prometheus series. Its methods are safe for
@@ -59,7 +60,7 @@ type Metrics struct {
 	rtpIn, rtpOut prometheus.Counter
 	// rtpDropped are leadline_rtp_dropped_total{reason=…}, resolved once for the same
 	// reason: RTPDropped is called per packet, and a flood is when it is called most.
-	rtpDropSource, rtpDropMalformed, rtpDropPayloadType prometheus.Counter
+	rtpDropSource, rtpDropMalformed, rtpDropPayloadType, rtpDropAuth prometheus.Counter
 
 	*registrarMetrics // softphones' registrations (registrar.go)
 }
@@ -221,7 +222,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	rtpDropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace,
 		Name:      "rtp_dropped_total",
-		Help:      "RTP datagrams received on a leg's port and ignored, by reason: source (not from the far end's address), malformed (not RTP), payload_type (from the far end, in a format not negotiated).",
+		Help:      "RTP datagrams received on a leg's port and ignored, by reason: source (not from the far end's address), malformed (not RTP), payload_type (from the far end, in a format not negotiated), auth (SRTP that failed authentication or replay protection).",
 	}, []string{"reason"})
 
 	reg.MustRegister(
@@ -240,6 +241,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.rtpDropSource = rtpDropped.WithLabelValues(reasonSource)
 	m.rtpDropMalformed = rtpDropped.WithLabelValues(reasonMalformed)
 	m.rtpDropPayloadType = rtpDropped.WithLabelValues(reasonPayloadType)
+	m.rtpDropAuth = rtpDropped.WithLabelValues(reasonAuth)
 	m.registrarMetrics = newRegistrarMetrics(reg)
 	return m
 }
@@ -437,8 +439,10 @@ func (m *Metrics) RTPPacket(direction string) {
 
 // RTPDropped counts one datagram that came to a leg's RTP port and was ignored: reason is
 // "source" (it did not come from the far end's media address: a stranger, or a packet
-// before the far end's SDP), "malformed" (not RTP version 2) or "payload_type" (from the
-// far end, in a format we did not negotiate, such as comfort noise). It is called per
+// before the far end's SDP), "malformed" (not RTP version 2), "payload_type" (from the
+// far end, in a format we did not negotiate, such as comfort noise, or RTCP on an SRTP
+// leg) or "auth" (on an SRTP leg, a packet that failed authentication or replay
+// protection: tampered, forged, replayed). It is called per
 // packet and does not allocate; any other reason is a caller bug and is not counted, so
 // that it cannot create series.
 func (m *Metrics) RTPDropped(reason string) {
@@ -449,6 +453,8 @@ func (m *Metrics) RTPDropped(reason string) {
 		m.rtpDropMalformed.Inc()
 	case reasonPayloadType:
 		m.rtpDropPayloadType.Inc()
+	case reasonAuth:
+		m.rtpDropAuth.Inc()
 	}
 }
 

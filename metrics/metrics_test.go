@@ -199,11 +199,13 @@ func TestMethodsMoveExactlyTheirSeries(t *testing.T) {
 				m.RTPDropped("source")
 				m.RTPDropped("malformed")
 				m.RTPDropped("payload_type")
+				m.RTPDropped("auth")
 			},
 			want: map[string]float64{
 				`leadline_rtp_dropped_total{reason="source"}`:       2,
 				`leadline_rtp_dropped_total{reason="malformed"}`:    1,
 				`leadline_rtp_dropped_total{reason="payload_type"}`: 1,
+				`leadline_rtp_dropped_total{reason="auth"}`:         1,
 			},
 		},
 		{
@@ -401,8 +403,9 @@ leadline_register_failures_total{reason="locked"} 0
 # TYPE leadline_register_lockouts_total counter
 leadline_register_lockouts_total{scope="source"} 0
 leadline_register_lockouts_total{scope="user"} 0
-# HELP leadline_rtp_dropped_total RTP datagrams received on a leg's port and ignored, by reason: source (not from the far end's address), malformed (not RTP), payload_type (from the far end, in a format not negotiated).
+# HELP leadline_rtp_dropped_total RTP datagrams received on a leg's port and ignored, by reason: source (not from the far end's address), malformed (not RTP), payload_type (from the far end, in a format not negotiated), auth (SRTP that failed authentication or replay protection).
 # TYPE leadline_rtp_dropped_total counter
+leadline_rtp_dropped_total{reason="auth"} 0
 leadline_rtp_dropped_total{reason="malformed"} 0
 leadline_rtp_dropped_total{reason="payload_type"} 0
 leadline_rtp_dropped_total{reason="source"} 0
@@ -585,8 +588,13 @@ func TestRTPPacketDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { m.RTPPacket("in"); m.RTPPacket("out") }); n != 0 {
 		t.Errorf("RTPPacket allocates %v times per call pair", n)
 	}
-	if n := testing.AllocsPerRun(1000, func() { m.RTPDropped("source"); m.RTPDropped("malformed"); m.RTPDropped("payload_type") }); n != 0 {
-		t.Errorf("RTPDropped allocates %v times per three calls", n)
+	if n := testing.AllocsPerRun(1000, func() {
+		m.RTPDropped("source")
+		m.RTPDropped("malformed")
+		m.RTPDropped("payload_type")
+		m.RTPDropped("auth")
+	}); n != 0 {
+		t.Errorf("RTPDropped allocates %v times per four calls", n)
 	}
 }
 

@@ -3,9 +3,10 @@
 # peer, espeak-ng for spoken whispers, PostgreSQL 15 for the store tests, promtool (alone,
 # without the Prometheus daemon) and docker-compose to check the deploy files, sipvicious
 # to scan the SIP port, sox to read call recordings back, swaks and dovecot for the mail
-# intake, Kamailio as a carrier that wants a registration, baresip and linphone-cli as salespeople's softphones, nodejs and
-# npm to verify webhook signatures with npm's standardwebhooks. Quiet and quick when they
-# are already there.
+# intake, Kamailio (with its TLS module) as a carrier that wants a registration, over UDP
+# and TLS, baresip and linphone-cli as salespeople's softphones, nodejs and npm to verify
+# webhook signatures with npm's standardwebhooks. Quiet and quick when they are already
+# there.
 set -euo pipefail
 
 need=()
@@ -25,6 +26,7 @@ command -v node >/dev/null 2>&1 || need+=(nodejs)                     # verifies
 command -v npm >/dev/null 2>&1 || need+=(npm)                         # installs npm's standardwebhooks for that
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)           # validates the ADF Leadline writes against the ADF 1.0 DTD
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd) # a real SMTP relay and recipient for outgoing mail
+compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null || need+=(kamailio-tls-modules) # the carrier over TLS
 promtool=0
 command -v promtool >/dev/null 2>&1 || promtool=1                    # alert rule and config checks
 [ ${#need[@]} -eq 0 ] && [ $promtool -eq 0 ] && exit 0

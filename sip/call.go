@@ -32,6 +32,7 @@ type Call struct {
 	localTag string // our From tag
 	trunk    *trunk // the trunk the INVITE went to (its challenges get its credentials), or nil
 	route    *route // a registered device's: where every request of the call goes (nat.go)
+	srtp     srtpMode
 	sessID   uint64
 
 	cseq atomic.Uint32 // last CSeq we used in the dialog
@@ -93,6 +94,13 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 			return nil, err
 		}
 	}
+	mode, err := parseSRTPMode(o.SRTP)
+	if err != nil {
+		return nil, err
+	}
+	if t != nil && o.SRTP == "" {
+		mode = t.srtp // a number, or a URI naming the trunk: the trunk's
+	}
 	// Close waits for legs being dialled, so that it sees them cancelled.
 	u.mu.Lock()
 	if u.closing {
@@ -113,6 +121,7 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 		localTag: newToken(16),
 		trunk:    t,
 		route:    rt,
+		srtp:     mode,
 		sessID:   rand.Uint64() >> 1,
 		forks:    map[string]bool{},
 		digits:   make(chan rune, 32),
@@ -130,6 +139,13 @@ func (u *UA) dial(ctx context.Context, uri sip.Uri, t *trunk, o dialer.DialOpts,
 		return nil, err
 	}
 	c.media.nat.Store(rt != nil)
+	if mode != srtpOff {
+		if err := c.media.initSRTP(); err != nil {
+			c.media.close()
+			c.cancelCtx()
+			return nil, fmt.Errorf("sip: srtp key: %w", err)
+		}
+	}
 	c.invite = u.newInvite(c, uri, o)
 	u.routeInvite(c.invite, rt)
 	u.register(c)
@@ -151,6 +167,9 @@ func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 	}
 	if t := c.trunk; t != nil && transport == "" {
 		transport = t.transport // a sips: URI names none
+	}
+	if strings.EqualFold(uri.Scheme, "sips") {
+		transport = "TLS" // RFC 3261 section 26.2.2: a sips: URI is reached over TLS only
 	}
 	if transport != "" {
 		req.SetTransport(strings.ToUpper(transport))
@@ -183,14 +202,14 @@ func (u *UA) newInvite(c *Call, uri sip.Uri, o dialer.DialOpts) *sip.Request {
 	req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	req.AppendHeader(sip.NewHeader("X-Leadline-Lead", userPart(o.LeadID)))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(c.localBody(nil))
+	req.SetBody(c.localBody(nil, c.offerSec()))
 	return req
 }
 
 // contact is our Contact for requests sent over transport: in-dialog requests come back
-// over the same transport (RFC 3261 section 8.1.1.8).
+// over the same transport (RFC 3261 section 8.1.1.8), to the TLS listener over TLS.
 func (u *UA) contact(transport string) *sip.ContactHeader {
-	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "leadline", Host: u.host, Port: int(u.addr.Port())}}
+	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "leadline", Host: u.host, Port: u.sentByPort(transport)}}
 	if t := strings.ToLower(transport); t != "" && t != "udp" {
 		h.Address.UriParams = sip.NewParams()
 		h.Address.UriParams.Add("transport", t)
@@ -199,22 +218,24 @@ func (u *UA) contact(transport string) *sip.ContactHeader {
 }
 
 // buildOpt completes a request as sipgo's default does and makes it leave from the
-// listening socket (NOTES: sipgo pitfall 4). Over TCP a connection goes out from an
-// ephemeral port, as RFC 3261 section 18.1.1 expects; Via and Contact still name the
-// listening port.
+// listening socket (NOTES: sipgo pitfall 4). Over TCP and TLS a connection goes out
+// from an ephemeral port, as RFC 3261 section 18.1.1 expects; Via and Contact still
+// name the listening port (the TLS listener's over TLS).
 func (u *UA) buildOpt(c *sipgo.Client, req *sip.Request) error {
 	if err := sipgo.ClientRequestBuild(c, req); err != nil {
 		return err
 	}
-	fromListener(req)
+	u.fromListener(req)
 	return nil
 }
 
-// fromListener pins a UDP request to the listening socket and leaves TCP to the pool.
-func fromListener(req *sip.Request) {
+// fromListener pins a UDP request to the listening socket and leaves TCP and TLS to
+// the pool, with the TLS listener's port in Via.
+func (u *UA) fromListener(req *sip.Request) {
 	if sip.IsReliable(req.Transport()) {
 		req.Laddr = sip.Addr{}
 	}
+	u.tlsVia(req)
 }
 
 // addVia gives a request built from a dialog a new branch and the listening socket.
@@ -222,7 +243,7 @@ func (u *UA) addVia(c *sipgo.Client, req *sip.Request) error {
 	if err := sipgo.ClientRequestAddVia(c, req); err != nil {
 		return err
 	}
-	fromListener(req)
+	u.fromListener(req)
 	return nil
 }
 
@@ -323,6 +344,9 @@ func (c *Call) earlyMedia(res *sip.Response, to dialer.Leg) {
 		return
 	}
 	rm, err := parseAnswer(res.Body())
+	if err == nil {
+		err = c.applyAnswer(rm)
+	}
 	if err != nil {
 		c.log.Debug("early media sdp", "error", err)
 		return
@@ -434,8 +458,11 @@ func (c *Call) established(tx sip.ClientTransaction, res *sip.Response) error {
 	}
 	tx.OnRetransmission(c.on2xx)
 	rm, err := parseAnswer(res.Body())
+	if err == nil {
+		err = c.applyAnswer(rm)
+	}
 	if err != nil {
-		c.end(fmt.Errorf("answer: %w", err), true)
+		c.end(&answerError{err}, true)
 		return c.err
 	}
 	c.media.setRemote(rm, sourceIP(res.Source()))

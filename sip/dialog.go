@@ -18,17 +18,18 @@ import (
 // either side may be the one that refreshes.
 
 // localBody is our session description: the offer (answerTo nil) or the answer to the far
-// end's offer. Its o= version grows only when the description changes (RFC 3264 section
-// 8), so a session refresh repeats the same version.
-func (c *Call) localBody(answerTo *remoteMedia) []byte {
+// end's offer, with sec's protocol and SRTP key. Its o= version grows only when the
+// description changes (RFC 3264 section 8), so a session refresh repeats the same
+// version.
+func (c *Call) localBody(answerTo *remoteMedia, sec mediaSec) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	probe := localSDP(c.ua.host, c.media.port, c.sessID, 0, answerTo)
+	probe := localSDP(c.ua.host, c.media.port, c.sessID, 0, answerTo, sec)
 	if !bytes.Equal(probe, c.lastSDP) {
 		c.lastSDP = probe
 		c.sdpVersion++
 	}
-	return localSDP(c.ua.host, c.media.port, c.sessID, c.sdpVersion, answerTo)
+	return localSDP(c.ua.host, c.media.port, c.sessID, c.sdpVersion, answerTo, sec)
 }
 
 // ackWait is a re-INVITE from the far end that we answered 200, waiting for its ACK.
@@ -86,9 +87,16 @@ func (c *Call) refresh(req *sip.Request, tx sip.ServerTransaction) {
 	c.remoteCSeq = cseq
 	c.mu.Unlock()
 
-	var offer *remoteMedia
+	var (
+		offer *remoteMedia
+		key   *sdesCrypto // the far end's SRTP key in its offer
+		sec   mediaSec    // what our answer says of SRTP
+	)
 	if len(req.Body()) > 0 {
 		rm, err := parseAnswer(req.Body())
+		if err == nil {
+			key, sec, err = c.offerSRTP(rm)
+		}
 		if err != nil {
 			c.log.Info("refused re-offer", "method", req.Method.String(), "error", err)
 			u.respond(req, tx, 488, "Not Acceptable Here", nil)
@@ -106,10 +114,15 @@ func (c *Call) refresh(req *sip.Request, tx sip.ServerTransaction) {
 	var body []byte
 	switch {
 	case offer != nil:
+		if err := c.media.useSRTP(key); err != nil {
+			c.log.Info("refused re-offer", "method", req.Method.String(), "error", err)
+			u.respond(req, tx, 488, "Not Acceptable Here", nil)
+			return
+		}
 		c.media.setRemote(*offer, sourceIP(req.Source()))
-		body = c.localBody(offer)
+		body = c.localBody(offer, sec)
 	case isInvite:
-		body = c.localBody(nil)
+		body = c.localBody(nil, c.offerSec())
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", body)
 	res.AppendHeader(u.contact(req.Transport()))
@@ -190,15 +203,28 @@ func (c *Call) awaitAck(tx sip.ServerTransaction, res *sip.Response, w *ackWait,
 		}
 	}
 	if offered && len(ack.Body()) > 0 {
-		if rm, err := parseAnswer(ack.Body()); err == nil {
-			c.media.setRemote(rm, sourceIP(ack.Source()))
-		} else {
-			c.log.Info("answer in ACK", "error", err)
-		}
+		c.applyMidCallAnswer(ack.Body(), ack.Source(), "answer in ACK")
 	}
 }
 
 var errNoAck = errors.New("sip: no ACK for 200 to re-INVITE")
+
+// applyMidCallAnswer applies the far end's answer to an offer we made inside the dialog
+// (a refresh, or the offer in our 200 to its re-INVITE without SDP). One we cannot take
+// (no codec; no SRTP key on a leg that must or does use SRTP) cannot be refused: it is
+// logged and the media stays as it was; packets that do not authenticate are dropped,
+// and dead-media detection ends a call that has no valid media left.
+func (c *Call) applyMidCallAnswer(body []byte, source, what string) {
+	rm, err := parseAnswer(body)
+	if err == nil {
+		err = c.applyAnswer(rm)
+	}
+	if err != nil {
+		c.log.Info("ignored "+what, "error", err)
+		return
+	}
+	c.media.setRemote(rm, sourceIP(source))
+}
 
 // sessionTimer is the state of RFC 4028 session timers on a leg.
 type sessionTimer struct {
@@ -405,7 +431,7 @@ func (c *Call) refreshOnce(interval time.Duration, useUpdate bool) (int, *sip.Re
 	req.AppendHeader(sip.NewHeader("Supported", "timer"))
 	if method == sip.INVITE {
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		req.SetBody(c.localBody(nil))
+		req.SetBody(c.localBody(nil, c.offerSec()))
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 64*sip.T1)
 	defer cancel()
@@ -434,9 +460,7 @@ func (c *Call) refreshOnce(interval time.Duration, useUpdate bool) (int, *sip.Re
 				ack := c.inDialog(sip.ACK, req.CSeq().SeqNo)
 				_ = u.write(ack.Clone())
 				tx.OnRetransmission(func(*sip.Response) { _ = u.write(ack.Clone()) })
-				if rm, err := parseAnswer(res.Body()); err == nil {
-					c.media.setRemote(rm, sourceIP(res.Source()))
-				}
+				c.applyMidCallAnswer(res.Body(), res.Source(), "answer to our refresh")
 			}
 			if se, ok := sessionExpiresOf(res); ok {
 				c.setSessionTimer(se.interval, se.refresher != "uas")

@@ -23,7 +23,10 @@ import (
 // read back as the same choice with the direction reversed.
 func FuzzParseAnswer(f *testing.F) {
 	for _, s := range []string{
-		string(localSDP("192.0.2.1", 30000, 1, 1, nil)),
+		string(localSDP("192.0.2.1", 30000, 1, 1, nil, mediaSec{})),
+		string(localSDP("192.0.2.1", 30000, 1, 1, nil, mediaSec{proto: "RTP/SAVP", crypto: sdesCrypto{tag: 1}.attribute()})),
+		"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/SAVP 0\r\n" +
+			"a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNk|2^31|1:4\r\na=crypto:4 AES_256_CM_HMAC_SHA1_80 inline:x\r\n",
 		"v=0\r\no=sipp 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
 		"v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio 7078 RTP/AVP 8 96\r\na=rtpmap:96 telephone-event/8000\r\na=sendonly\r\n",
 		"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 7078 RTP/AVP 18 0\r\n",
@@ -43,12 +46,19 @@ func FuzzParseAnswer(f *testing.F) {
 		if rm.eventPT != -1 && (rm.eventPT < 96 || rm.eventPT > 127) {
 			t.Fatalf("telephone-event payload type %d", rm.eventPT)
 		}
-		back, err := parseAnswer(localSDP("192.0.2.1", 30000, 1, 2, &rm))
+		var sec mediaSec
+		if len(rm.cryptos) > 0 {
+			sec = mediaSec{proto: answerProto(rm.proto), crypto: sdesCrypto{tag: rm.cryptos[0].tag}.attribute()}
+		}
+		back, err := parseAnswer(localSDP("192.0.2.1", 30000, 1, 2, &rm, sec))
 		if err != nil {
 			t.Fatalf("our answer does not parse: %v", err)
 		}
 		if back.codec != rm.codec || back.eventPT != rm.eventPT || back.dir != rm.dir.answer() && !(rm.dir == inactive && back.dir == inactive) {
-			t.Fatalf("answer %+v to %+v", back, rm)
+			t.Fatalf("answer %v to %v", back, rm)
+		}
+		if len(rm.cryptos) > 0 && (len(back.cryptos) != 1 || back.cryptos[0].tag != rm.cryptos[0].tag) {
+			t.Fatalf("answer %v to %v: not one key with the offer's tag", back, rm)
 		}
 	})
 }

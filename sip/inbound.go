@@ -131,11 +131,10 @@ func (l tcpLimits) withDefaults() tcpLimits {
 	return l
 }
 
-// tcpListener is the SIP TCP listener as sipgo sees it (limitTCP).
-type tcpListener struct {
-	net.Listener
+// inboundConns counts the inbound connections of the TCP and TLS listeners together:
+// the limits hold for both at once.
+type inboundConns struct {
 	lim tcpLimits
-	log *slog.Logger
 
 	mu    sync.Mutex           // guards the following fields
 	open  int                  // connections accepted and not closed
@@ -145,14 +144,30 @@ type tcpListener struct {
 	refusedLog atomic.Int64 // when a refusal was last logged (unix ns)
 }
 
-func limitTCP(l net.Listener, lim tcpLimits, log *slog.Logger) *tcpListener {
-	return &tcpListener{Listener: l, lim: lim.withDefaults(), log: log, bySrc: map[netip.Prefix]int{}}
+func newInboundConns(lim tcpLimits) *inboundConns {
+	return &inboundConns{lim: lim.withDefaults(), bySrc: map[netip.Prefix]int{}}
+}
+
+// tcpListener is a SIP TCP or TLS listener as sipgo sees it (limitTCP).
+type tcpListener struct {
+	net.Listener
+	conns *inboundConns
+	log   *slog.Logger
+	// wrap makes the raw connection what SIP is read from: the server side of TLS
+	// (RFC 3261 section 26.2), below the idle watch, which must see SIP, not records.
+	// nil for TCP.
+	wrap func(net.Conn) net.Conn
+}
+
+func limitTCP(l net.Listener, conns *inboundConns, log *slog.Logger, wrap func(net.Conn) net.Conn) *tcpListener {
+	return &tcpListener{Listener: l, conns: conns, log: log, wrap: wrap}
 }
 
 // Accept returns the next connection within the limits, closing at once those beyond
 // them. A failed accept that a later one may get past (out of descriptors, a connection
 // reset before it was accepted) is retried after a pause, as net/http does: sipgo would
-// stop listening for good.
+// stop listening for good. A TLS connection's handshake happens at its first read, so
+// within the idle limit like any message.
 func (l *tcpListener) Accept() (net.Conn, error) {
 	var pause time.Duration
 	for {
@@ -168,23 +183,26 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 		}
 		pause = 0
 		src := sourcePrefix(c.RemoteAddr())
-		if !l.take(src) {
+		if !l.conns.take(src) {
 			if tc, ok := c.(*net.TCPConn); ok {
 				_ = tc.SetLinger(0) // a reset: no TIME_WAIT kept for a flood
 			}
 			_ = c.Close()
-			if n := l.refused.Add(1); n == 1 || time.Since(time.Unix(0, l.refusedLog.Load())) > tcpRefusedLogGap {
-				l.refusedLog.Store(time.Now().UnixNano())
+			if n := l.conns.refused.Add(1); n == 1 || time.Since(time.Unix(0, l.conns.refusedLog.Load())) > tcpRefusedLogGap {
+				l.conns.refusedLog.Store(time.Now().UnixNano())
 				l.log.Info("refused sip tcp connection: too many open", "from", c.RemoteAddr().String(), "refused_total", n)
 			}
 			continue
 		}
-		return newIdleConn(c, l.lim.idle, l.log, func() { l.release(src) }), nil
+		if l.wrap != nil {
+			c = l.wrap(c)
+		}
+		return newIdleConn(c, l.conns.lim.idle, l.log, func() { l.conns.release(src) }), nil
 	}
 }
 
 // take counts a new connection from src, unless it would exceed a limit.
-func (l *tcpListener) take(src netip.Prefix) bool {
+func (l *inboundConns) take(src netip.Prefix) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.open >= l.lim.total || l.bySrc[src] >= l.lim.perSource {
@@ -195,7 +213,7 @@ func (l *tcpListener) take(src netip.Prefix) bool {
 	return true
 }
 
-func (l *tcpListener) release(src netip.Prefix) {
+func (l *inboundConns) release(src netip.Prefix) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.open--

@@ -19,9 +19,9 @@ import (
 // reached over the connection it registered on, which is kept open for it (holdTCP).
 
 // route is where the requests of a call to a registered device go: the transport and
-// address its REGISTER came from (dialer.Device.Route, "udp:ip:port").
+// address its REGISTER came from (dialer.Device.Route, "udp:ip:port", "tls:ip:port").
 type route struct {
-	transport string // "UDP" or "TCP"
+	transport string // "UDP", "TCP" or "TLS"
 	addr      netip.AddrPort
 }
 
@@ -31,7 +31,7 @@ func parseRoute(s string) (*route, error) {
 	switch t = strings.ToUpper(t); {
 	case !ok || err != nil:
 		return nil, fmt.Errorf("sip: bad route %q", s)
-	case t != "UDP" && t != "TCP":
+	case t != "UDP" && t != "TCP" && t != "TLS":
 		return nil, fmt.Errorf("sip: bad route %q: transport %s", s, t)
 	}
 	return &route{transport: t, addr: ap}, nil
@@ -76,9 +76,10 @@ func withRport(opt sipgo.ClientRequestOption) sipgo.ClientRequestOption {
 	}
 }
 
-// hasTCP reports whether a TCP connection from addr is open.
-func (u *UA) hasTCP(addr string) bool {
-	c, err := u.ua.TransportLayer().GetConnection("tcp", addr)
+// hasConn reports whether a connection over transport ("tcp" or "tls") from addr is
+// open.
+func (u *UA) hasConn(transport, addr string) bool {
+	c, err := u.ua.TransportLayer().GetConnection(transport, addr)
 	if err != nil || c == nil {
 		return false
 	}
@@ -86,12 +87,12 @@ func (u *UA) hasTCP(addr string) bool {
 	return true
 }
 
-// holdTCP keeps the inbound TCP connection from addr, which a phone registered on, open
-// for at least d plus a grace period, counting its keep-alives (RFC 5626 section 3.5.1
-// CRLFs) as activity: the idle limit for inbound connections (inbound.go) would close
-// it between two refreshes.
-func (u *UA) holdTCP(addr string, d time.Duration) {
-	c, err := u.ua.TransportLayer().GetConnection("tcp", addr)
+// holdTCP keeps the inbound TCP or TLS connection from addr, which a phone registered
+// on, open for at least d plus a grace period, counting its keep-alives (RFC 5626
+// section 3.5.1 CRLFs) as activity: the idle limit for inbound connections (inbound.go)
+// would close it between two refreshes.
+func (u *UA) holdTCP(transport, addr string, d time.Duration) {
+	c, err := u.ua.TransportLayer().GetConnection(transport, addr)
 	if err != nil || c == nil {
 		return
 	}
@@ -107,14 +108,19 @@ func (u *UA) holdTCP(addr string, d time.Duration) {
 
 // routeInvite makes an INVITE to a registered device leave over its route's transport
 // and name that transport in our Contact, so that its requests in the dialog come back
-// the way it is reached.
+// the way it is reached (a sips: Contact for a sips: Request-URI, RFC 3261 section
+// 8.1.1.8).
 func (u *UA) routeInvite(req *sip.Request, rt *route) {
 	if rt == nil {
 		return
 	}
 	rt.apply(req)
 	req.RemoveHeader("Contact")
-	req.AppendHeader(u.contact(rt.transport))
+	ct := u.contact(rt.transport)
+	if strings.EqualFold(req.Recipient.Scheme, "sips") {
+		ct.Address.Scheme = "sips"
+	}
+	req.AppendHeader(ct)
 }
 
 // fixNAT takes the far end's SDP as a registered device behind NAT sent it: an address

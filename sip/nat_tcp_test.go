@@ -22,10 +22,10 @@ func TestHeldTCPConnection(t *testing.T) {
 			t.Fatalf("OPTIONS: %d %v", code, err)
 		}
 	}
-	if !u.hasTCP(held.conn.LocalAddr().String()) {
+	if !u.hasConn("tcp", held.conn.LocalAddr().String()) {
 		t.Fatal("the connection is not in sipgo's pool")
 	}
-	u.holdTCP(held.conn.LocalAddr().String(), time.Minute)
+	u.holdTCP("tcp", held.conn.LocalAddr().String(), time.Minute)
 
 	// Both send keep-alives only, a ping every third of the idle limit, until the loose
 	// one is closed; the held one sends on for as long again.
@@ -61,7 +61,7 @@ func TestHeldTCPConnection(t *testing.T) {
 	if code, err := held.ask(); code != 200 {
 		t.Errorf("OPTIONS on the held connection after %d keep-alives: %d %v", pings, code, err)
 	}
-	if !u.hasTCP(held.conn.LocalAddr().String()) {
+	if !u.hasConn("tcp", held.conn.LocalAddr().String()) {
 		t.Error("the held connection left sipgo's pool")
 	}
 }

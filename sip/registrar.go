@@ -26,8 +26,8 @@ import (
 // wrong, and so do all credentials while a lockout holds (lockout.go). A registration
 // keeps the Contact, but the phone is reached where the REGISTER came from: requests
 // go to its source address and port (RFC 3581 section 4) over its transport, from the
-// listening UDP socket or over the very TCP connection it registered on, so a phone
-// behind NAT is reached through the mapping its own packets opened. Such a phone is
+// listening UDP socket or over the very TCP or TLS connection it registered on, so a
+// phone behind NAT is reached through the mapping its own packets opened. Such a phone is
 // granted at most natExpiry, and kept open between its refreshes by an OPTIONS every
 // KeepAlive (RFC 3261 section 11), which its NAT must let through as it lets the
 // phone's own traffic through.
@@ -104,7 +104,7 @@ type RegistrarConfig struct {
 const (
 	minExpiry     = 60 * time.Second   // shorter requests get 423 (RFC 3261 section 10.3 step 7)
 	maxExpiry     = 3600 * time.Second // granted at most to a phone reached at its own Contact
-	natExpiry     = 300 * time.Second  // granted at most to a phone behind NAT or on TCP
+	natExpiry     = 300 * time.Second  // granted at most to a phone behind NAT or on TCP or TLS
 	defaultExpiry = 3600 * time.Second // when the REGISTER names none
 	maxDevices    = 10                 // bindings per user; the one expiring first makes room
 )
@@ -344,8 +344,10 @@ func (r *Registrar) bind(req *sip.Request, tx sip.ServerTransaction, acct Accoun
 		ua = printable(h.Value())
 	}
 	for _, c := range contacts {
-		if !strings.EqualFold(c.Address.Scheme, "sip") {
-			r.ua.respond(req, tx, 400, "Only sip: Contacts", nil)
+		// sips: only from a phone that registered over TLS (RFC 3261 section 10.2.1:
+		// a sips: Contact asks to be reached over TLS, and we reach it the way it came).
+		if scheme := strings.ToLower(c.Address.Scheme); scheme != "sip" && (scheme != "sips" || transport != "tls") {
+			r.ua.respond(req, tx, 400, "Only sip: Contacts, or sips: over TLS", nil)
 			return
 		}
 		expiry := defExpiry
@@ -412,8 +414,8 @@ func (r *Registrar) bind(req *sip.Request, tx sip.ServerTransaction, acct Accoun
 			return
 		}
 		byKey[key] = b
-		if transport == "tcp" {
-			r.ua.holdTCP(source, b.Expires.Sub(now))
+		if reliable(transport) {
+			r.ua.holdTCP(transport, source, b.Expires.Sub(now))
 		}
 		if !had {
 			r.log.Info("softphone registered", "dealer", acct.Dealer, "person", acct.Person, "device", b.ID,
@@ -471,9 +473,13 @@ func direct(b dialer.Binding) bool {
 	return err == nil && ip.Unmap() == src.Addr().Unmap() && uint16(port) == src.Port()
 }
 
+// reliable reports whether a binding's transport is a connection (tcp, tls): its phone
+// is reached over the connection it registered on, by the node that holds it.
+func reliable(transport string) bool { return transport == "tcp" || transport == "tls" }
+
 // Devices implements dialer.Devices: the person's live bindings this node can reach.
 // A binding taken by another node is reachable only when its phone is not behind NAT
-// (direct); one on TCP only while its connection is open here.
+// (direct); one on TCP or TLS only while its connection is open here.
 func (r *Registrar) Devices(ctx context.Context, dealer, person string) ([]dialer.Device, error) {
 	acct, ok := r.accounts.Load().byPerson[[2]string{dealer, person}]
 	if !ok {
@@ -486,9 +492,9 @@ func (r *Registrar) Devices(ctx context.Context, dealer, person string) ([]diale
 	var out []dialer.Device
 	for _, b := range bs {
 		switch {
-		case b.Transport == "tcp" && (b.Node != r.node || !r.ua.hasTCP(b.Source)):
+		case reliable(b.Transport) && (b.Node != r.node || !r.ua.hasConn(b.Transport, b.Source)):
 			continue
-		case b.Transport != "tcp" && b.Node != r.node && !direct(b):
+		case !reliable(b.Transport) && b.Node != r.node && !direct(b):
 			continue
 		}
 		out = append(out, dialer.Device{ID: b.ID, Target: b.Contact, Route: b.Transport + ":" + b.Source, UserAgent: b.UserAgent})

@@ -16,8 +16,8 @@ import (
 // (an atomic add each).
 type countingObserver struct {
 	nopObserver
-	in, out                    atomic.Int64
-	source, malformed, badType atomic.Int64
+	in, out                          atomic.Int64
+	source, malformed, badType, auth atomic.Int64
 }
 
 func (o *countingObserver) RTPPacket(direction string) {
@@ -36,6 +36,8 @@ func (o *countingObserver) RTPDropped(reason string) {
 		o.malformed.Add(1)
 	case dropPayloadType:
 		o.badType.Add(1)
+	case dropAuth:
+		o.auth.Add(1)
 	default:
 		panic("unknown drop reason " + reason)
 	}

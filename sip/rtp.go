@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/sip/media"
@@ -87,6 +88,13 @@ type stream struct {
 	digits chan<- rune
 	ended  func(error) // called once when media dies
 
+	// srtpIn decrypts what the far end sends (srtp.go); nil: plain RTP. The media loop
+	// is its only user.
+	srtpIn atomic.Pointer[srtpIn]
+	// txKey is our SRTP master key (zero when the leg's SRTP is off), set before the
+	// first offer and never changed.
+	txKey masterKey
+
 	// The receive side's state, owned by the media loop.
 	rxSSRC uint32 // the far end's SSRC
 	rxSeen bool   // a packet came
@@ -99,11 +107,14 @@ type stream struct {
 	ts        uint32
 	relaySSRC uint32 // source SSRC of the stream being relayed
 	relaying  bool
-	tsOffset  uint32    // relayed timestamp + tsOffset = our timestamp
-	heldRelay uint64    // relayed at the last send that saw it change
-	heldAt    time.Time // when
-	out       []byte    // packet buffer
-	closed    bool      // sock is closed: its descriptor may already name another socket
+	tsOffset  uint32        // relayed timestamp + tsOffset = our timestamp
+	heldRelay uint64        // relayed at the last send that saw it change
+	heldAt    time.Time     // when
+	out       []byte        // packet buffer, with room for an SRTP tag after a full packet
+	closed    bool          // sock is closed: its descriptor may already name another socket
+	txCtx     *srtp.Context // encrypts with txKey; nil when the leg's SRTP is off
+	tx        *srtp.Context // txCtx while the leg uses SRTP, else nil: what writeLocked encrypts with
+	txHdr     rtp.Header    // EncryptRTP's scratch
 }
 
 // newStream reads sock on loop; it closes sock when it cannot.
@@ -119,7 +130,7 @@ func newStream(sock *rtpSock, loop *mediaLoop, obs Observer, timeout time.Durati
 		ssrc:    rand.Uint32(),
 		seq:     uint16(rand.Uint32()),
 		ts:      rand.Uint32(),
-		out:     make([]byte, 1500),
+		out:     make([]byte, 1500+srtpOverhead),
 	}
 	s.eventPT.Store(-1)
 	s.sendOK.Store(true)
@@ -218,8 +229,9 @@ type rxScratch struct {
 }
 
 // receive handles one datagram that came to s from from: it drops what is not the far
-// end's (rtpsource.go), then counts the packet as live media, decodes digits and relays
-// to the peer. Only the media loop calls it.
+// end's (rtpsource.go), decrypts and authenticates it on an SRTP leg (srtp.go), then
+// counts the packet as live media, decodes digits and relays to the peer. Only the
+// media loop calls it. An SRTP packet is decrypted in place, in b.
 func (s *stream) receive(b []byte, from netip.AddrPort, rx *rxScratch) {
 	far := s.far.Load()
 	adm := far.admit(from)
@@ -230,7 +242,27 @@ func (s *stream) receive(b []byte, from netip.AddrPort, rx *rxScratch) {
 	// Not RTP version 2 (RTCP-muxed or stray packets, garbage): drop before parsing,
 	// which would allocate an error.
 	p := &rx.p
-	if len(b) < 12 || b[0]>>6 != 2 || p.Unmarshal(b) != nil {
+	if len(b) < 12 || b[0]>>6 != 2 {
+		s.obs.RTPDropped(dropMalformed)
+		return
+	}
+	if in := s.srtpIn.Load(); in != nil {
+		if isRTCP(b) { // SRTCP is not read, nor taken for live media
+			s.obs.RTPDropped(dropPayloadType)
+			return
+		}
+		if _, err := p.Header.Unmarshal(b); err != nil {
+			s.obs.RTPDropped(dropMalformed)
+			return
+		}
+		plain, err := in.ctx.DecryptRTP(b[:0], b, &p.Header)
+		if err != nil {
+			s.obs.RTPDropped(dropAuth)
+			return
+		}
+		b = plain
+	}
+	if p.Unmarshal(b) != nil {
 		s.obs.RTPDropped(dropMalformed)
 		return
 	}
@@ -372,11 +404,21 @@ func (s *stream) writeLocked(to netip.AddrPort, pt uint8, marker bool, payload [
 	if err != nil {
 		return
 	}
-	n += copy(s.out[n:], payload)
-	if err := s.sock.sendTo(s.out[:n], to); err == nil {
+	n += copy(s.out[n:len(s.out)-srtpOverhead], payload)
+	pkt := s.out[:n]
+	if s.tx != nil {
+		// In place: s.out has room for the tag.
+		if pkt, err = s.tx.EncryptRTP(pkt, pkt, &s.txHdr); err != nil {
+			return
+		}
+	}
+	if err := s.sock.sendTo(pkt, to); err == nil {
 		s.obs.RTPPacket("out")
 	}
 }
+
+// srtpOverhead is what SRTP adds to a packet with cryptoSuite: the 80-bit tag.
+const srtpOverhead = 10
 
 // play sends a as 20 ms packets paced by the clock, until it is all sent, ctx ends or
 // done is closed.

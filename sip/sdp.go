@@ -52,11 +52,26 @@ func (d direction) answer() direction {
 func (d direction) sends() bool    { return d == sendrecv || d == sendonly }
 func (d direction) receives() bool { return d == sendrecv || d == recvonly }
 
+// mediaSec is what our SDP says about SRTP (sdes.go): the m= line's transport protocol
+// and our a=crypto.
+type mediaSec struct {
+	proto  string // "RTP/AVP" when empty; "RTP/SAVP" for SRTP required
+	crypto string // our a=crypto value ("1 AES_CM_128_HMAC_SHA1_80 inline:…"), or none
+}
+
+func (m mediaSec) protocol() string {
+	if m.proto == "" {
+		return "RTP/AVP"
+	}
+	return m.proto
+}
+
 // localSDP is our offer (answerTo nil: one audio stream offering PCMU, PCMA and
 // telephone-event at 20 ms, RFC 3264 section 5) or our answer to the far end's offer: the codec
 // chosen from it, its telephone-event payload type if it has one, and the direction
-// that answers its own (RFC 3264 section 6.1).
-func localSDP(host string, port int, sessionID, version uint64, answerTo *remoteMedia) []byte {
+// that answers its own (RFC 3264 section 6.1). sec names the transport protocol and
+// our SRTP key (RFC 4568 section 9.1), if any.
+func localSDP(host string, port int, sessionID, version uint64, answerTo *remoteMedia, sec mediaSec) []byte {
 	ipv := "IP4"
 	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
 		ipv = "IP6"
@@ -64,23 +79,31 @@ func localSDP(host string, port int, sessionID, version uint64, answerTo *remote
 	var b strings.Builder
 	fmt.Fprintf(&b, "v=0\r\no=leadline %d %d IN %s %s\r\ns=Leadline\r\nc=IN %s %s\r\nt=0 0\r\n",
 		sessionID, version, ipv, host, ipv, host)
+	proto := sec.protocol()
+	crypto := func() {
+		if sec.crypto != "" {
+			fmt.Fprintf(&b, "a=crypto:%s\r\n", sec.crypto)
+		}
+	}
 	if answerTo == nil {
-		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d %d %d\r\n", port, ptPCMU, ptPCMA, ptEventOffer)
+		fmt.Fprintf(&b, "m=audio %d %s %d %d %d\r\n", port, proto, ptPCMU, ptPCMA, ptEventOffer)
 		fmt.Fprintf(&b, "a=rtpmap:%d PCMU/8000\r\na=rtpmap:%d PCMA/8000\r\n", ptPCMU, ptPCMA)
 		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", ptEventOffer, ptEventOffer)
+		crypto()
 		fmt.Fprintf(&b, "a=ptime:%d\r\na=sendrecv\r\n", ptimeMillis)
 		return []byte(b.String())
 	}
 	pt := answerTo.codec.PayloadType()
 	if answerTo.eventPT >= 0 {
-		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d %d\r\n", port, pt, answerTo.eventPT)
+		fmt.Fprintf(&b, "m=audio %d %s %d %d\r\n", port, proto, pt, answerTo.eventPT)
 	} else {
-		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d\r\n", port, pt)
+		fmt.Fprintf(&b, "m=audio %d %s %d\r\n", port, proto, pt)
 	}
 	fmt.Fprintf(&b, "a=rtpmap:%d %s/8000\r\n", pt, answerTo.codec)
 	if answerTo.eventPT >= 0 {
 		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", answerTo.eventPT, answerTo.eventPT)
 	}
+	crypto()
 	fmt.Fprintf(&b, "a=ptime:%d\r\na=%s\r\n", ptimeMillis, answerTo.dir.answer())
 	return []byte(b.String())
 }
@@ -91,6 +114,25 @@ type remoteMedia struct {
 	codec   media.Codec
 	eventPT int       // -1 when the far end does not do telephone-event
 	dir     direction // the far end's: sendonly means it puts us on hold
+	// proto is the m= line's transport protocol ("RTP/AVP", "RTP/SAVP"…); savp: it is
+	// secure RTP (SAVP, SAVPF, DTLS's UDP/TLS/RTP/SAVP), which we cannot answer plainly.
+	proto string
+	savp  bool
+	// cryptos are the a=crypto attributes we can use, in the SDP's order (sdes.go).
+	cryptos []sdesCrypto
+}
+
+// String describes rm without its keys: a key in an unexported field would be printed
+// raw by %v.
+func (rm remoteMedia) String() string {
+	return fmt.Sprintf("{%v %v event %d %v %s, %d srtp keys}", rm.addr, rm.codec, rm.eventPT, rm.dir, rm.protoOrAVP(), len(rm.cryptos))
+}
+
+func (rm remoteMedia) protoOrAVP() string {
+	if rm.proto == "" {
+		return "RTP/AVP"
+	}
+	return rm.proto
 }
 
 var errNoCommonCodec = errors.New("sdp: no common codec (PCMU or PCMA)")
@@ -133,6 +175,8 @@ func parseAnswer(body []byte) (remoteMedia, error) {
 			return rm, fmt.Errorf("sdp: bad media port %d", port)
 		}
 		rm.addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+		rm.proto = strings.Join(md.MediaName.Protos, "/")
+		rm.savp = strings.Contains(strings.ToUpper(rm.proto), "SAVP")
 		rm.dir = streamDirection(sd.Attributes, md.Attributes)
 		if ip.IsUnspecified() {
 			rm.dir = inactive
@@ -152,6 +196,14 @@ func parseAnswer(body []byte) (remoteMedia, error) {
 			}
 		}
 		for _, a := range md.Attributes {
+			if a.Key == "crypto" {
+				// RFC 4568 on RTP/SAVP, or RFC 8643's opportunistic SRTP on RTP/AVP;
+				// not on DTLS-SRTP's UDP/TLS/RTP/SAVP, whose keys come otherwise.
+				if c, err := parseCrypto(a.Value); err == nil && strings.HasPrefix(strings.ToUpper(rm.proto), "RTP/") {
+					rm.cryptos = append(rm.cryptos, c)
+				}
+				continue
+			}
 			if a.Key != "rtpmap" {
 				continue
 			}

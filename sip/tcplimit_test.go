@@ -28,11 +28,12 @@ func listenUA(t *testing.T, cfg Config) *UA {
 	return u
 }
 
-// tcpPeer is a SIP peer's TCP connection to the UA.
+// tcpPeer is a SIP peer's TCP (or TLS) connection to the UA.
 type tcpPeer struct {
-	conn *net.TCPConn
+	conn net.Conn
 	r    *bufio.Reader
-	n    int // requests sent
+	n    int  // requests sent
+	tls  bool // over TLS: Via says so
 }
 
 // dialFrom connects to to from the loopback address from; err when the connection
@@ -45,7 +46,7 @@ func dialFrom(t *testing.T, from string, to netip.AddrPort) (*tcpPeer, error) {
 		return nil, err
 	}
 	t.Cleanup(func() { c.Close() })
-	return &tcpPeer{conn: c.(*net.TCPConn), r: bufio.NewReader(c)}, nil
+	return &tcpPeer{conn: c, r: bufio.NewReader(c)}, nil
 }
 
 func mustDialFrom(t *testing.T, from string, to netip.AddrPort) *tcpPeer {
@@ -61,10 +62,14 @@ func mustDialFrom(t *testing.T, from string, to netip.AddrPort) *tcpPeer {
 func (p *tcpPeer) options() []byte {
 	p.n++
 	la := p.conn.LocalAddr().String()
-	return fmt.Appendf(nil, "OPTIONS sip:leadline@%s SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-tcp-%s-%d\r\n"+
+	transport := "TCP"
+	if p.tls {
+		transport = "TLS"
+	}
+	return fmt.Appendf(nil, "OPTIONS sip:leadline@%s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=z9hG4bK-tcp-%s-%d\r\n"+
 		"Max-Forwards: 70\r\nFrom: <sip:peer@%s>;tag=t%d\r\nTo: <sip:leadline@%s>\r\nCall-ID: tcp-%s-%d\r\n"+
 		"CSeq: %d OPTIONS\r\nContent-Length: 0\r\n\r\n",
-		p.conn.RemoteAddr(), la, la, p.n, la, p.n, p.conn.RemoteAddr(), la, p.n, p.n)
+		p.conn.RemoteAddr(), transport, la, la, p.n, la, p.n, p.conn.RemoteAddr(), la, p.n, p.n)
 }
 
 // ask sends OPTIONS and returns the answer's status code; an error when the connection

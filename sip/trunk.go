@@ -36,6 +36,9 @@ type Trunk struct {
 	// UDP (TLS for sips:). TLS connections verify the carrier's certificate against the
 	// system's roots and the URI's (or the proxy's) host name.
 	Transport string
+	// SRTP is the media encryption of calls through the trunk (sdes.go): "" or "off",
+	// "optional" (RFC 8643), "required" (RFC 4568).
+	SRTP string
 	// CallerIDHeader asserts the caller id besides From: "pai" (P-Asserted-Identity) or
 	// "ppi" (P-Preferred-Identity), RFC 3325 section 9; "" or "from": From only.
 	CallerIDHeader string
@@ -51,6 +54,7 @@ type trunk struct {
 	transport string   // "UDP", "TCP" or "TLS", as sipgo names them
 	route     *sip.Uri // the outbound proxy with lr, or nil
 	identity  string   // "P-Asserted-Identity", "P-Preferred-Identity" or ""
+	srtp      srtpMode
 	reg       *registration
 }
 
@@ -120,6 +124,10 @@ func newTrunk(t Trunk) (*trunk, error) {
 		tr.identity = "P-Preferred-Identity"
 	default:
 		return nil, fmt.Errorf("sip: trunk %s: unknown caller id header %q", tr.Name, t.CallerIDHeader)
+	}
+	var err error
+	if tr.srtp, err = parseSRTPMode(t.SRTP); err != nil {
+		return nil, fmt.Errorf("sip: trunk %s: %w", tr.Name, err)
 	}
 	if tr.RegisterExpires <= 0 {
 		tr.RegisterExpires = time.Hour
@@ -263,7 +271,8 @@ func (u *UA) usableAfter(i int) bool {
 
 // failover reports whether a trunk's failure leaves the call for the next trunk: a 5xx
 // or 408 answer, no response, a network failure; not a final answer from the far end
-// (486, 404, 603…), nor the end of ctx or of the user agent.
+// (486, 404, 603…), nor a 2xx whose SDP we refused (the customer picked up), nor the end
+// of ctx or of the user agent.
 func failover(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, errClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -272,7 +281,8 @@ func failover(ctx context.Context, err error) bool {
 	if errors.As(err, &se) {
 		return se.Code/100 == 5 || se.Code == 408
 	}
-	return true
+	var ae *answerError
+	return !errors.As(err, &ae) // the customer answered: not to be rung again elsewhere
 }
 
 // trunkFor returns the trunk a SIP URI points at (same host and port), or nil: an

@@ -2,15 +2,9 @@ package sip_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -219,20 +213,27 @@ func TestTrunkCallerIDHeaders(t *testing.T) {
 	}
 }
 
-// A trunk over TLS: the carrier's certificate is verified (here against a test CA; in
-// production the system's roots) and the INVITE crosses the TLS connection. A carrier
-// whose certificate is not trusted gets nothing, and the next trunk takes the call.
+// A trunk over TLS: the carrier's certificate is verified (here against a test CA named
+// by Config.TLS.CA; in production the system's roots too) and the INVITE crosses the TLS
+// connection, its Via and Contact naming our TLS listener. A carrier whose certificate
+// is not trusted gets nothing, and the next trunk takes the call.
 func TestTrunkOverTLS(t *testing.T) {
-	ca, peerCert := testCA(t)
+	ca := testCA(t)
+	_, _, peerCert, err := ca.Issue("carrier.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, _, err := ca.Issue("leadline.test")
+	if err != nil {
+		t.Fatal(err)
+	}
 	peer := startTLSCarrier(t, peerCert)
 	tlsTrunk := sip.Trunk{Name: "tls", URI: "sip:" + peer.addr, Transport: "tls"}
 
-	cfg := sip.Config{Trunks: []sip.Trunk{tlsTrunk}}
-	sip.SetTLSRoots(&cfg, ca)
-	u := newUA(t, cfg)
+	u := newUA(t, sip.Config{Trunks: []sip.Trunk{tlsTrunk}, TLS: sip.TLSConfig{Listen: "127.0.0.1:0", Cert: cert, Key: key, CA: ca.File}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := u.Dial(ctx, number, opts(dialer.LegCustomer))
+	_, err = u.Dial(ctx, number, opts(dialer.LegCustomer))
 	var coded interface{ SIPCode() int }
 	if !errors.As(err, &coded) || coded.SIPCode() != 486 || trunkOf(nil, err) != "tls" {
 		t.Fatalf("Dial: %v; want the TLS carrier's 486", err)
@@ -241,11 +242,12 @@ func TestTrunkOverTLS(t *testing.T) {
 	if len(invites) != 1 {
 		t.Fatalf("TLS carrier got %d INVITEs", len(invites))
 	}
-	if via := invites[0].Via(); via == nil || via.Transport != "TLS" {
-		t.Errorf("Via %v, want SIP/2.0/TLS", via)
+	port := int(u.TLSAddr().Port())
+	if via := invites[0].Via(); via == nil || via.Transport != "TLS" || via.Port != port {
+		t.Errorf("Via %v, want SIP/2.0/TLS with our TLS port %d", via, port)
 	}
-	if ct := invites[0].Contact(); ct == nil || !strings.Contains(ct.Address.String(), "transport=tls") {
-		t.Errorf("Contact %v", ct)
+	if ct := invites[0].Contact(); ct == nil || ct.Address.Port != port || !strings.Contains(ct.Address.String(), "transport=tls") {
+		t.Errorf("Contact %v, want our TLS port %d and transport=tls", ct, port)
 	}
 
 	// The system's roots do not know the test CA: the handshake fails, nothing is sent,
@@ -266,6 +268,12 @@ func TestTrunkOverTLS(t *testing.T) {
 	_, err = newUA(t, sip.Config{Trunks: []sip.Trunk{tlsTrunk}}).Dial(ctx, number, opts(dialer.LegCustomer))
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Dial to an untrusted carrier: %v; want a certificate error", err)
+	}
+	// Nor does another CA's file.
+	other := testCA(t)
+	_, err = newUA(t, sip.Config{Trunks: []sip.Trunk{tlsTrunk}, TLS: sip.TLSConfig{CA: other.File}}).Dial(ctx, number, opts(dialer.LegCustomer))
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Dial to a carrier of another CA: %v; want a certificate error", err)
 	}
 }
 
@@ -314,42 +322,12 @@ func startTLSCarrier(t *testing.T, cert tls.Certificate) *tlsCarrier {
 	return c
 }
 
-// testCA makes a CA and a certificate it signed for 127.0.0.1.
-func testCA(t *testing.T) (*x509.CertPool, tls.Certificate) {
+// testCA makes a CA whose files are in a temporary folder.
+func testCA(t *testing.T) *siptest.CA {
 	t.Helper()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey, leafKey := key(), key()
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Leadline test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, err := siptest.NewCA(t.TempDir(), "Leadline test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "carrier.test"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return pool, tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey}
+	return ca
 }

@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,9 +56,11 @@ type Config struct {
 	Logger       *slog.Logger
 	Observer     Observer
 
-	tcp tcpLimits // inbound TCP limits; zero: the defaults (inbound.go); tests shorten them
-	// tlsRoots verify TLS peers instead of the system's roots; tests set it.
-	tlsRoots *x509.CertPool
+	// TLS is SIP over TLS (tls.go): a listener, its certificate, and the CA trusted for
+	// the peers we connect to besides the system's roots.
+	TLS TLSConfig
+
+	tcp tcpLimits // inbound TCP and TLS limits; zero: the defaults (inbound.go); tests shorten them
 }
 
 // UA is Leadline's SIP user agent. It implements dialer.Caller.
@@ -78,6 +79,8 @@ type UA struct {
 	client *sipgo.Client
 	udp    net.PacketConn
 	tcp    net.Listener
+	tls    net.Listener   // SIP over TLS; nil without Config.TLS.Listen
+	tlsAt  netip.AddrPort // where tls listens
 
 	mu      sync.Mutex       // guards the following fields
 	calls   map[string]*Call // live legs by Call-ID
@@ -165,6 +168,18 @@ func Listen(cfg Config) (*UA, error) {
 		}
 	}
 	u.host = advertisedHost(cfg.ExternalHost, u.addr.Addr())
+	tlsServer, tlsClient, err := cfg.TLS.configs()
+	if err != nil {
+		u.closeSockets()
+		return nil, err
+	}
+	if cfg.TLS.Listen != "" {
+		if u.tls, err = net.Listen("tcp", cfg.TLS.Listen); err != nil {
+			u.closeSockets()
+			return nil, fmt.Errorf("sip: listen tls: %w", err)
+		}
+		u.tlsAt = u.tls.Addr().(*net.TCPAddr).AddrPort()
+	}
 	bindIP := u.addr.Addr().Unmap()
 	u.ports = &portPool{ip: bindIP, min: cfg.RTPPortMin, max: cfg.RTPPortMax}
 	for range runtime.GOMAXPROCS(0) {
@@ -190,12 +205,12 @@ func Listen(cfg Config) (*UA, error) {
 			sip.WithTransportLayerLogger(u.log),
 			sip.WithTransportLayerTransports(sip.TransportsConfig{
 				TCP: &sip.TransportTCP{DialerCreate: u.tcpDialer},
-				// TLS to trunks: the peer's certificate is verified against the host
-				// name connected to (sipgo sets ServerName).
+				// TLS to trunks and phones: the peer's certificate is verified against
+				// the host name connected to (sipgo sets ServerName).
 				TLS: &sip.TransportTLS{TransportTCP: &sip.TransportTCP{DialerCreate: u.tcpDialer}},
 			}),
 		),
-		sipgo.WithUserAgenTLSConfig(&tls.Config{RootCAs: cfg.tlsRoots, MinVersion: tls.VersionTLS12}),
+		sipgo.WithUserAgenTLSConfig(tlsClient),
 	)
 	if err != nil {
 		u.closeSockets()
@@ -217,8 +232,13 @@ func Listen(cfg Config) (*UA, error) {
 		return nil, fmt.Errorf("sip: %w", err)
 	}
 	u.routes()
+	inbound := newInboundConns(cfg.tcp)
 	go func() { _ = u.srv.ServeUDP(u.udp) }()
-	go func() { _ = u.srv.ServeTCP(limitTCP(u.tcp, cfg.tcp, u.log)) }()
+	go func() { _ = u.srv.ServeTCP(limitTCP(u.tcp, inbound, u.log, nil)) }()
+	if u.tls != nil {
+		wrap := func(c net.Conn) net.Conn { return tls.Server(c, tlsServer) }
+		go func() { _ = u.srv.ServeTLS(limitTCP(u.tls, inbound, u.log, wrap)) }()
+	}
 	// Requests must leave from the listening socket (NOTES: sipgo pitfall 4), so wait until
 	// the transport has registered it.
 	for i := 0; ; i++ {
@@ -256,6 +276,9 @@ func advertisedHost(external string, listen netip.Addr) string {
 
 // Addr is the address SIP listens on (UDP and TCP).
 func (u *UA) Addr() netip.AddrPort { return u.addr }
+
+// TLSAddr is the address SIP over TLS listens on; invalid without a TLS listener.
+func (u *UA) TLSAddr() netip.AddrPort { return u.tlsAt }
 
 // Host is the host advertised in Contact and SDP.
 func (u *UA) Host() string { return u.host }
@@ -321,6 +344,9 @@ func (u *UA) closeSockets() {
 	}
 	if u.tcp != nil {
 		u.tcp.Close()
+	}
+	if u.tls != nil {
+		u.tls.Close()
 	}
 	for _, l := range u.media {
 		l.close()

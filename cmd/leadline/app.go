@@ -92,6 +92,7 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 		Listen: cfg.SIP.Listen, ExternalHost: cfg.SIP.ExternalHost,
 		RTPPortMin: cfg.SIP.RTPPortMin, RTPPortMax: cfg.SIP.RTPPortMax,
 		Trunks:       sipTrunks(cfg),
+		TLS:          sip.TLSConfig(cfg.SIP.TLS),
 		MediaTimeout: cfg.SIP.MediaTimeout, Logger: log, Observer: a.met,
 	})
 	if err != nil {
@@ -162,6 +163,9 @@ func startApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ..
 	}
 	args := []any{"http", a.ln.Addr().String(), "sip", a.ua.Addr().String(),
 		"store", cfg.StoreDriver, "node", node, "dealers", len(cfg.Dealers)}
+	if tls := a.ua.TLSAddr(); tls.IsValid() {
+		args = append(args, "sip_tls", tls.String())
+	}
 	if a.mail != nil {
 		args = append(args, "smtp", a.mail.Addr().String())
 	}
@@ -385,7 +389,8 @@ func dealers(cfg *config.Config) []dialer.Dealer {
 			dd.Outcomes = append(dd.Outcomes, dialer.OutcomeChoice(o))
 		}
 		for _, p := range d.People {
-			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location), Registered: p.Registered()}
+			dd.People[p.ID] = dialer.Person{ID: p.ID, Name: p.Name, Phone: p.Target.String(), Hours: hours(p.Hours, d.Location),
+				Registered: p.Registered(), SRTP: p.SRTP}
 		}
 		dd.Recording = dialer.RecordingPolicy{
 			Enabled: d.Recording.Enabled, Consent: dialer.Consent(d.Recording.Consent),

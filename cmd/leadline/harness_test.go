@@ -70,6 +70,7 @@ type appSpec struct {
 	dealerExtra  string            // more of the dealer's YAML, each line indented by four spaces
 	extra        string            // more top-level YAML
 	sipPasswords map[string]string // person id → sip_password, for people whose phone is "registered"
+	personKeys   map[string]string // person id → more keys of their entry ("srtp: required")
 	appOpts      []appOption       // more options for startApp
 }
 
@@ -114,11 +115,15 @@ func (s appSpec) yaml(t testing.TB) []byte {
 	}
 	var people strings.Builder
 	for _, p := range s.people {
+		more := ""
+		if k := s.personKeys[p.id]; k != "" {
+			more = ", " + k
+		}
 		if pw := s.sipPasswords[p.id]; pw != "" {
-			fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q, sip_password: %q}\n", p.id, p.name, p.phone, pw)
+			fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q, sip_password: %q%s}\n", p.id, p.name, p.phone, pw, more)
 			continue
 		}
-		fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q}\n", p.id, p.name, p.phone)
+		fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q%s}\n", p.id, p.name, p.phone, more)
 	}
 	def := func(d, v time.Duration) time.Duration {
 		if d == 0 {

@@ -35,7 +35,35 @@ disable_tcp=yes
 auto_aliases=no
 listen=udp:127.0.0.1:%[1]d
 alias="127.0.0.1:%[1]d"
+` + kamailioRoutes
 
+// kamailioTLSCfg is the same carrier taking SIP over TLS on 127.0.0.1:%[4]d (Kamailio's
+// tls module, Debian's kamailio-tls-modules) with the certificate %[5]s and key %[6]s,
+// and relaying to the customer over UDP from 127.0.0.1:%[1]d. It asks for no client
+// certificate and verifies none. Record-routing puts it in both transports' paths
+// (double Record-Route), so a BYE from the customer reaches Leadline over TLS, at the
+// Contact Leadline gave: its own TLS listener.
+const kamailioTLSCfg = `#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+tcp_children=1
+enable_tls=yes
+auto_aliases=no
+listen=udp:127.0.0.1:%[1]d
+listen=tls:127.0.0.1:%[4]d
+alias="127.0.0.1:%[4]d"
+
+loadmodule "tls.so"
+modparam("tls", "tls_method", "TLSv1.2+")
+modparam("tls", "certificate", "%[5]s")
+modparam("tls", "private_key", "%[6]s")
+modparam("tls", "verify_certificate", 0)
+modparam("tls", "require_certificate", 0)
+` + kamailioRoutes
+
+// kamailioRoutes is what both carriers do with requests.
+const kamailioRoutes = `
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
@@ -56,7 +84,7 @@ modparam("registrar", "min_expires", 5)
 request_route {
 	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
 	if (has_totag()) {
-		if (loose_route()) { t_relay(); exit; }
+		if (loose_route()) { xlog("L_NOTICE", "carrier: in-dialog $rm over $proto relayed\n"); t_relay(); exit; }
 		if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
 		sl_send_reply("404", "Not Here");
 		exit;
@@ -97,10 +125,11 @@ request_route {
 // daemonize; its workers are its children, in a process group of their own) with the
 // configuration above, stopped at cleanup.
 type kamailio struct {
-	port int
-	dir  string
-	cfg  string
-	run  *kamailioRun // the current process
+	port    int // UDP
+	tlsPort int // TLS; 0: none
+	dir     string
+	cfg     string
+	run     *kamailioRun // the current process
 }
 
 type kamailioRun struct {
@@ -139,8 +168,44 @@ func startKamailio(t *testing.T, password string, customer netip.AddrPort) *kama
 	return k
 }
 
+// startKamailioTLS is startKamailio with the carrier taking SIP over TLS too, with a
+// certificate for 127.0.0.1 signed by ca.
+func startKamailioTLS(t *testing.T, password string, customer netip.AddrPort, ca *siptest.CA) *kamailio {
+	t.Helper()
+	needKamailioTLS(t)
+	cert, key, _, err := ca.Issue("carrier.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &kamailio{port: freeUDPPort(t, "127.0.0.1"), tlsPort: freeTCPPort(t), dir: t.TempDir()}
+	k.cfg = filepath.Join(k.dir, "kamailio.cfg")
+	if err := os.WriteFile(k.cfg, fmt.Appendf(nil, kamailioTLSCfg, k.port, password, customer, k.tlsPort, cert, key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		k.stop(t)
+		if t.Failed() || os.Getenv("LEADLINE_TEST_LOG") != "" {
+			t.Logf("---- kamailio ----\n%s", lastLines(k.run.log.String(), 80))
+		}
+	})
+	k.start(t)
+	return k
+}
+
+// needKamailioTLS skips the test without Kamailio's tls module.
+func needKamailioTLS(t *testing.T) {
+	t.Helper()
+	needKamailio(t)
+	if m, _ := filepath.Glob("/usr/lib/*/kamailio/modules/tls.so"); len(m) == 0 {
+		t.Skip("kamailio's tls module is not installed (kamailio-tls-modules; scripts/deps.sh installs it)")
+	}
+}
+
 // URI is the carrier's address, as a trunk's uri.
 func (k *kamailio) URI() string { return fmt.Sprintf("sip:127.0.0.1:%d", k.port) }
+
+// TLSURI is the carrier's TLS address, as the uri of a trunk with transport: tls.
+func (k *kamailio) TLSURI() string { return fmt.Sprintf("sip:127.0.0.1:%d", k.tlsPort) }
 
 func (k *kamailio) start(t *testing.T) {
 	t.Helper()
@@ -163,7 +228,7 @@ func (k *kamailio) start(t *testing.T) {
 			t.Fatalf("kamailio exited at start: %v\n%s", r.err, r.log.String())
 		default:
 		}
-		return udpBound(k.port) && strings.Contains(r.log.String(), "SO_RCVBUF is finally")
+		return udpBound(k.port) && strings.Contains(r.log.String(), "SO_RCVBUF is finally") && (k.tlsPort == 0 || tcpListening(k.tlsPort))
 	})
 }
 
@@ -185,7 +250,27 @@ func (k *kamailio) stop(t *testing.T) {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-r.exited
 	}
-	eventually(t, 5*time.Second, "kamailio's workers to let the port go", func() bool { return !udpBound(k.port) })
+	eventually(t, 5*time.Second, "kamailio's workers to let the port go", func() bool {
+		return !udpBound(k.port) && (k.tlsPort == 0 || !tcpListening(k.tlsPort))
+	})
+}
+
+// tcpListening reports whether something listens on TCP port of 127.0.0.1, reading
+// /proc/net/tcp (state 0A) so as not to connect to it.
+func tcpListening(port int) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], want) && f[3] == "0A" &&
+			(strings.HasPrefix(f[1], "0100007F:") || strings.HasPrefix(f[1], "00000000:")) {
+			return true
+		}
+	}
+	return false
 }
 
 // restart stops Kamailio and starts it again on the same port: it forgets every
@@ -242,9 +327,7 @@ func TestKamailioCarrier(t *testing.T) {
 		v, ok := metricValue(ta.metrics(t), gauge)
 		return ok && v == 1
 	})
-	if kam.count("REGISTER ok for leadline") == 0 {
-		t.Fatal("the carrier logged no registration")
-	}
+	eventually(t, 5*time.Second, "the carrier to log the registration", func() bool { return kam.count("REGISTER ok for leadline") > 0 })
 	challenged := func(method, code string) bool {
 		v, _ := metricValue(ta.metrics(t), `leadline_sip_responses_total{code="`+code+`",method="`+method+`"}`)
 		return v > 0

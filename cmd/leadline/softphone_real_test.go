@@ -91,11 +91,19 @@ type baresip struct {
 	ctrl string // host:port of ctrl_tcp
 }
 
+// baresipTLS is how baresip takes part over TLS with SRTP: the CA file it verifies
+// Leadline's certificate with (sip_cafile) and its media encryption (the account's
+// mediaenc: srtp, srtp-mand, srtp-mandf; baresip 1.0's srtp module).
+type baresipTLS struct {
+	ca       string
+	mediaenc string
+}
+
 // startBaresip runs baresip with a config made for the test: an account for user at
 // registrar that answers calls at once, sip_listen on a free loopback port, its
 // microphone a WAV file of 700 Hz and what it hears dumped to WAV files (sndfile), no
-// sound card, ctrl_tcp for commands.
-func startBaresip(t *testing.T, registrar, transport, user, password, rtpPorts string) *baresip {
+// sound card, ctrl_tcp for commands; with sec, a CA file and SRTP.
+func startBaresip(t *testing.T, registrar, transport, user, password, rtpPorts string, sec baresipTLS) *baresip {
 	t.Helper()
 	if _, err := exec.LookPath("baresip"); err != nil {
 		t.Skip("baresip is not installed (apt-get install baresip, or scripts/deps.sh)")
@@ -126,7 +134,16 @@ module_app menu.so
 snd_path %s
 ctrl_tcp_listen %s
 `, freeSIPPort(t), mic, rtpPorts, dumps, b.ctrl)
-	accounts := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=auto;regint=600;audio_codecs=pcmu\n", user, registrar, transport, password)
+	account := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=auto;regint=600;audio_codecs=pcmu", user, registrar, transport, password)
+	if sec.ca != "" {
+		config += "sip_cafile " + sec.ca + "\n"
+	}
+	if sec.mediaenc != "" {
+		// Before account.so, which looks the account's mediaenc up.
+		config = strings.Replace(config, "module_tmp account.so\n", "module srtp.so\nmodule_tmp account.so\n", 1)
+		account += ";mediaenc=" + sec.mediaenc
+	}
+	accounts := account + "\n"
 	for name, content := range map[string]string{"config": config, "accounts": accounts, "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
@@ -210,7 +227,7 @@ func testBaresip(t *testing.T, transport, rtpPorts string) {
 		ring:         10 * time.Second,
 		accept:       10 * time.Second,
 	})
-	bs := startBaresip(t, ta.ua.Addr().String(), transport, "sanne", sannePassword, rtpPorts)
+	bs := startBaresip(t, ta.ua.Addr().String(), transport, "sanne", sannePassword, rtpPorts, baresipTLS{})
 	eventually(t, 15*time.Second, "baresip to register", func() bool {
 		v, ok := metricValue(ta.metrics(t), `leadline_registrations{dealer="jansen"}`)
 		return ok && v == 1

@@ -19,7 +19,7 @@ func sipTrunks(cfg *config.Config) []sip.Trunk {
 		out = append(out, sip.Trunk{
 			Name: t.Name, URI: t.URI, Username: t.Username, Password: t.Password,
 			Register: t.Register, RegisterExpires: t.RegisterExpires, Transport: t.Transport,
-			CallerIDHeader: t.CallerIDHeader, OutboundProxy: t.OutboundProxy,
+			SRTP: t.SRTP, CallerIDHeader: t.CallerIDHeader, OutboundProxy: t.OutboundProxy,
 		})
 	}
 	return out

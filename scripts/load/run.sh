@@ -5,18 +5,24 @@
 #   scripts/load/run.sh                 # 500 calls at 100/s, 20 s measured
 #   CALLS=200 RATE=50 WINDOW=10 scripts/load/run.sh
 #   SKIP_RTPENGINE=1 scripts/load/run.sh
+#   SRTP=1 scripts/load/run.sh          # then the same calls again with SRTP legs
+#   SRTP=only scripts/load/run.sh       # SRTP legs only
 #   LEADLINE_BIN=/path/to/leadline KEEP=1 LOGLEVEL=debug scripts/load/run.sh
 #   LEADLINE_GOMAXPROCS=4 scripts/load/run.sh   # Go's Ps on the one core: see BENCHMARKS.md
 #   TAKEOVER=60s scripts/load/run.sh            # takeover_after: flows renew leases a sixth as often
 #
 # Leadline (`leadline serve`, built from this tree) runs pinned to core $CORE with SQLite
 # on tmpfs and the "files" prompts, so no speech synthesis runs. sipp plays the
-# salespeople (answer, press 1 with dtmf_2833_1.pcap, stay on, hang up) and the trunk's
-# customers (answer, stay on); their SDP names the sockets of rtpload
-# (scripts/load/rtpload), which posts the leads, sends 20 ms PCMU both ways on every
-# bridged call and measures. Then rtpengine (userspace, pinned to the same core) gets the
-# same calls over its ng protocol and the same traffic. Results: a table on stdout and
-# JSON lines in $OUT (default: a temporary file, printed).
+# salespeople (answer, stay on, hang up) and the trunk's customers (answer, stay on);
+# their SDP names the sockets of rtpload (scripts/load/rtpload), which posts the leads,
+# presses 1 on each salesperson's leg (RFC 4733), sends 20 ms PCMU both ways on every
+# bridged call and measures. With SRTP=1 a second Leadline (a new store) gets the same
+# calls with SRTP on both legs of each (srtp: required on the salesperson and the trunk;
+# agent_srtp.xml and customer_srtp.xml answer RTP/SAVP with a key and log Leadline's for
+# rtpload), so the two cost the same number of calls side by side. Then rtpengine
+# (userspace, pinned to the same core) gets the same calls over its ng protocol and the
+# same plain traffic. Results: a table on stdout and JSON lines in $OUT (default: a
+# temporary file, printed).
 #
 # Needs: Go, sipp (sip-tester), taskset; rtpengine-daemon for the comparison.
 set -euo pipefail
@@ -27,6 +33,12 @@ WINDOW=${WINDOW:-20}
 CORE=${CORE:-0}        # the relay's core
 TOOLCORE=${TOOLCORE:-1} # rtpload and sipp
 SKIP_RTPENGINE=${SKIP_RTPENGINE:-}
+SRTP=${SRTP:-}
+case $SRTP in
+"") MEDIA="plain" ;;
+only) MEDIA="srtp" ;;
+*) MEDIA="plain srtp" ;;
+esac
 (( CALLS >= 1 && CALLS <= 2000 )) || { echo "CALLS must be 1..2000" >&2; exit 2; }
 (( WINDOW >= 1 && WINDOW <= 300 )) || { echo "WINDOW must be 1..300 seconds" >&2; exit 2; }
 
@@ -65,7 +77,27 @@ done
 # most), the window and a margin: none may end inside the window.
 HOLD_MS=$(( (CALLS / ${RATE%.*} + 30 + WINDOW + 15) * 1000 ))
 
-cat > "$tmp/leadline.yaml" <<EOF
+# The key the sipp scenarios answer SRTP offers with (key and salt, base64): the same on
+# every leg of the load, whose streams' SSRCs differ.
+SKEY=$(head -c 30 /dev/urandom | base64)
+
+run_sipp() { # name scenario port mediaport [more sipp options]; RTPPORT: the SDP's port
+	local name=$1 scenario=$2 port=$3 mport=$4
+	shift 4
+	taskset -c "$TOOLCORE" sipp -sf "$here/$scenario" -i 127.0.0.1 -p "$port" -mp "$mport" -t u1 -nostdin \
+		-set mport "$RTPPORT" -d "$HOLD_MS" -m "$CALLS" -timeout "$(( HOLD_MS / 1000 + 120 ))s" \
+		-trace_err -error_file "$tmp/$name.err" "$@" >"$tmp/$name.out" 2>&1 &
+	pids+=($!)
+}
+
+run_leadline() { # plain | srtp
+	local media=$1 srtp="" scen="" sippopts=() toolopts=()
+	if [[ $media == srtp ]]; then
+		srtp=", srtp: required"
+		scen=_srtp
+		toolopts=(-srtp-key "$SKEY" -srtp-keys "$tmp/keys-agents.log,$tmp/keys-customers.log")
+	fi
+	cat > "$tmp/leadline.yaml" <<EOF
 log: { level: ${LOGLEVEL:-warn} }
 takeover_after: ${TAKEOVER:-10s}
 max_leads_per_number_per_day: 1000000
@@ -73,8 +105,8 @@ http: { listen: "127.0.0.1:$HTTP" }
 sip:
   listen: "127.0.0.1:$SIP"
   rtp_ports: "20000-29999"
-  trunk: { uri: "sip:127.0.0.1:$CUST_SIP" }
-store: "sqlite://$tmp/leadline.db"
+  trunk: { uri: "sip:127.0.0.1:$CUST_SIP"$srtp }
+store: "sqlite://$tmp/leadline-$media.db"
 tts: { engine: files, dir: "$tmp/prompts" }
 dealers:
   - id: load
@@ -85,37 +117,52 @@ dealers:
     ring_timeout: 20s
     accept_timeout: 10s
     people:
-      - { id: agent, phone: "sip:agent@127.0.0.1:$AGENT_SIP" }
+      - { id: agent, phone: "sip:agent@127.0.0.1:$AGENT_SIP"$srtp }
     flow: [agent]
 EOF
 
-run_sipp() { # name scenario port mediaport
-	taskset -c "$TOOLCORE" sipp -sf "$here/$2" -i 127.0.0.1 -p "$3" -mp "$4" -t u1 -nostdin \
-		-set mport "$5" -d "$HOLD_MS" -m "$CALLS" -timeout "$(( HOLD_MS / 1000 + 120 ))s" \
-		-trace_err -error_file "$tmp/$1.err" >"$tmp/$1.out" 2>&1 &
-	pids+=($!)
+	echo "== leadline ($media RTP): $CALLS calls at $RATE/s, pinned to core $CORE; $(uptime)" >&2
+	taskset -c "$CORE" env ${LEADLINE_GOMAXPROCS:+GOMAXPROCS=$LEADLINE_GOMAXPROCS} \
+		"$tmp/leadline" serve --config "$tmp/leadline.yaml" --drain 1s >"$tmp/leadline-$media.log" 2>&1 &
+	LL=$!
+	pids+=("$LL")
+	for _ in $(seq 100); do
+		curl -fsS "http://127.0.0.1:$HTTP/readyz" >/dev/null 2>&1 && break
+		kill -0 "$LL" 2>/dev/null || { cat "$tmp/leadline-$media.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	for side in agents customers; do
+		if [[ $media == srtp ]]; then
+			: >"$tmp/keys-$side.log"
+			sippopts=(-set skey "$SKEY" -trace_logs -log_file "$tmp/keys-$side.log")
+		fi
+		if [[ $side == agents ]]; then
+			RTPPORT=$AGENT_RTP run_sipp "agents-$media" "agent$scen.xml" "$AGENT_SIP" "$SIPP_MA" "${sippopts[@]}"
+		else
+			RTPPORT=$CUST_RTP run_sipp "customers-$media" "customer$scen.xml" "$CUST_SIP" "$SIPP_MC" "${sippopts[@]}"
+		fi
+	done
+	sleep 0.5
+	taskset -c "$TOOLCORE" "$tmp/rtpload" -mode leadline -api "http://127.0.0.1:$HTTP" -key "$KEY" \
+		-calls "$CALLS" -rate "$RATE" -window "${WINDOW}s" -pid "$LL" -clk-tck "$(getconf CLK_TCK)" \
+		-agent-port "$AGENT_RTP" -cust-port "$CUST_RTP" $PHONE "${toolopts[@]}" -json "$OUT" ${VERBOSE:+-v}
+	echo "leadline log: $(grep -c 'level=ERROR' "$tmp/leadline-$media.log" || true) errors, $(grep -c 'level=WARN' "$tmp/leadline-$media.log" || true) warnings" >&2
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	# The next run takes the same ports: wait (10 s at most) for these to let them go.
+	for _ in $(seq 100); do
+		alive=0
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		(( alive )) || break
+		sleep 0.1
+	done
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	pids=()
+	sleep 1
 }
 
-echo "== leadline: $CALLS calls at $RATE/s, pinned to core $CORE; $(uptime)" >&2
-taskset -c "$CORE" env ${LEADLINE_GOMAXPROCS:+GOMAXPROCS=$LEADLINE_GOMAXPROCS} \
-	"$tmp/leadline" serve --config "$tmp/leadline.yaml" --drain 1s >"$tmp/leadline.log" 2>&1 &
-LL=$!
-pids+=("$LL")
-for _ in $(seq 100); do
-	curl -fsS "http://127.0.0.1:$HTTP/readyz" >/dev/null 2>&1 && break
-	kill -0 "$LL" 2>/dev/null || { cat "$tmp/leadline.log" >&2; exit 1; }
-	sleep 0.1
+for media in $MEDIA; do
+	run_leadline "$media"
 done
-run_sipp agents agent.xml "$AGENT_SIP" "$SIPP_MA" "$AGENT_RTP"
-run_sipp customers customer.xml "$CUST_SIP" "$SIPP_MC" "$CUST_RTP"
-sleep 0.5
-taskset -c "$TOOLCORE" "$tmp/rtpload" -mode leadline -api "http://127.0.0.1:$HTTP" -key "$KEY" \
-	-calls "$CALLS" -rate "$RATE" -window "${WINDOW}s" -pid "$LL" -clk-tck "$(getconf CLK_TCK)" \
-	-agent-port "$AGENT_RTP" -cust-port "$CUST_RTP" $PHONE -json "$OUT" ${VERBOSE:+-v}
-echo "leadline log: $(grep -c 'level=ERROR' "$tmp/leadline.log" || true) errors, $(grep -c 'level=WARN' "$tmp/leadline.log" || true) warnings" >&2
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-pids=()
-sleep 1
 
 if [[ -z $SKIP_RTPENGINE ]]; then
 	if command -v rtpengine >/dev/null; then

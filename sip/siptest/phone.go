@@ -46,6 +46,15 @@ type Behaviour struct {
 	Quiet      time.Duration // send no RTP for this long after answering
 	HangUp     time.Duration // hang up this long after answering; 0: wait for BYE
 	EarlyMedia bool          // send 183 with SDP and the tone while ringing
+
+	// SRTP answers an offer's a=crypto (AES_CM_128_HMAC_SHA1_80, SDES, RFC 4568) with a
+	// key of its own on the offer's transport protocol, and then sends and receives
+	// SRTP (srtp.go). An offer without a key is answered in plain RTP; without SRTP
+	// every offer is answered RTP/AVP without a key, as a phone that knows no SRTP does.
+	SRTP bool
+	// TamperSRTP flips a bit of the authentication tag of every SRTP packet the phone
+	// sends: what a forger who does not know the key produces.
+	TamperSRTP bool
 }
 
 // Phone is one simulated SIP phone listening on loopback.
@@ -255,6 +264,8 @@ type Call struct {
 	heard    []int16 // decoded audio received after answering
 	packets  int
 	ssrcs    map[uint32]bool
+	srtp     *srtpLeg // the call's SRTP, when it uses SRTP (srtp.go)
+	offer    offered  // what Leadline's offer said about SRTP
 }
 
 // Header returns the value of a header of the INVITE, or "".
@@ -448,6 +459,13 @@ func (c *Call) setupMedia(offer []byte) error {
 			}
 		}
 	}
+	c.offer = readOffer(md)
+	if c.b.SRTP && c.offer.key != nil {
+		if c.srtp, err = newSRTPLeg(c.offer); err != nil {
+			return err
+		}
+		c.srtp.tamper = c.b.TamperSRTP
+	}
 	if c.rtp, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IP(c.p.mediaIP().AsSlice())}); err != nil {
 		return err
 	}
@@ -461,15 +479,20 @@ func (c *Call) sdp() []byte {
 	if c.offered != nil {
 		return c.offered
 	}
-	return c.sdpLocked(1, c.codec, "sendrecv")
+	return c.sdpLocked(1, c.codec, "sendrecv", true)
 }
 
-func (c *Call) sdpLocked(version int, codec media.Codec, dir string) []byte {
+// sdpLocked is the phone's SDP; with secure, its SRTP key when the call uses SRTP.
+func (c *Call) sdpLocked(version int, codec media.Codec, dir string, secure bool) []byte {
 	port := c.rtp.LocalAddr().(*net.UDPAddr).Port
 	host := c.p.sdpHost()
+	proto, crypto := "RTP/AVP", ""
+	if c.srtp != nil && secure {
+		proto, crypto = c.offer.proto, c.srtp.attribute()
+	}
 	return fmt.Appendf(nil, "v=0\r\no=%s 1 %d IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP %d %d\r\na=rtpmap:%d %s/8000\r\na=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\na=ptime:20\r\na=%s\r\n",
-		c.p.Name, version, host, host, port, codec, c.evPT, codec, codec, c.evPT, c.evPT, dir)
+		"m=audio %d %s %d %d\r\na=rtpmap:%d %s/8000\r\na=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n%sa=ptime:20\r\na=%s\r\n",
+		c.p.Name, version, host, host, port, proto, codec, c.evPT, codec, codec, c.evPT, c.evPT, crypto, dir)
 }
 
 // listen reads conn until it is closed (at hang-up, or when a re-offer moves the media).
@@ -481,7 +504,16 @@ func (c *Call) listen(conn *net.UDPConn) {
 		if err != nil {
 			return
 		}
-		if pkt.Unmarshal(buf[:n]) != nil {
+		b := buf[:n]
+		c.mu.Lock()
+		leg := c.srtp
+		c.mu.Unlock()
+		if leg != nil {
+			if b, err = leg.decrypt(b); err != nil {
+				continue
+			}
+		}
+		if pkt.Unmarshal(b) != nil {
 			continue
 		}
 		c.mu.Lock()
@@ -558,7 +590,7 @@ func (c *Call) talk(ctx context.Context) {
 		h.SequenceNumber++
 		h.Timestamp += 160
 		out, _ = (&rtp.Packet{Header: h, Payload: payload}).Marshal()
-		_, _ = conn.WriteToUDPAddrPort(out, remote)
+		_, _ = conn.WriteToUDPAddrPort(c.protect(out), remote)
 	}
 }
 
@@ -610,7 +642,7 @@ func (c *Call) sendEvents(h *rtp.Header, ev []media.EventPacket) {
 		c.mu.Lock()
 		conn, remote := c.rtp, c.remote
 		c.mu.Unlock()
-		_, _ = conn.WriteToUDPAddrPort(out, remote)
+		_, _ = conn.WriteToUDPAddrPort(c.protect(out), remote)
 	}
 	h.Timestamp = base + uint32(time.Since(start)/time.Millisecond)*8
 }
@@ -656,6 +688,7 @@ type Reoffer struct {
 	Codec     media.Codec       // the one codec offered (with telephone-event), or answered in the ACK; the phone then sends it
 	Direction string            // "sendonly" (hold), "inactive", "recvonly"; "" is sendrecv
 	NewPort   bool              // move the phone's media to a new port
+	PlainRTP  bool              // offer (or answer) RTP/AVP without the phone's SRTP key, on a call that uses SRTP
 }
 
 // Reoffer sends r in the call's dialog and waits for the final response; a 2xx to a
@@ -684,7 +717,7 @@ func (c *Call) Reoffer(ctx context.Context, r Reoffer) (*sip.Response, error) {
 	}
 	var body []byte
 	if !r.NoSDP {
-		body = c.sdpLocked(2, r.Codec, r.Direction)
+		body = c.sdpLocked(2, r.Codec, r.Direction, !r.PlainRTP)
 		c.offered = body
 	}
 	c.mu.Unlock()
@@ -715,7 +748,7 @@ func (c *Call) Reoffer(ctx context.Context, r Reoffer) (*sip.Response, error) {
 				codec = media.PCMU
 			}
 			c.mu.Lock()
-			ans := c.sdpLocked(3, codec, "sendrecv")
+			ans := c.sdpLocked(3, codec, "sendrecv", !r.PlainRTP)
 			c.mu.Unlock()
 			ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 			ack.SetBody(ans)

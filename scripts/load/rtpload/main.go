@@ -7,8 +7,9 @@
 // trunk are sipp UASs answering with SDP that names this tool's two sockets. It learns
 // each leg from the first packet Leadline sends it (a whisper or ringback) and sends
 // 20 ms packets back to that leg at once, from the socket the SDP named (Leadline takes
-// media only from there), and once the legs are bridged the packets come out of the
-// other leg.
+// media only from there); on a salesperson's leg its first packets press 1 (RFC 4733,
+// payload type 101), which accepts the lead. Once the legs are bridged the packets come
+// out of the other leg. With -srtp-keys the legs are SRTP (srtp.go).
 //
 // With -mode rtpengine it sets up the same calls on rtpengine over its ng control
 // protocol (offer/answer) and sends the same traffic through it.
@@ -64,6 +65,8 @@ type stream struct {
 	to    netip.AddrPort
 	seq   atomic.Uint32 // next sequence number to send
 	first atomic.Int64  // when its first packet came out at the far side (ns), 0: not yet
+	press int           // RFC 4733 packets of the key press sent; the send goroutine's
+	evTS  uint32        // the press's timestamp
 	winLo atomic.Uint32 // first sequence number of the measurement window; MaxUint32 before
 	winRx atomic.Uint64 // packets received in the window
 	maxUs atomic.Int64  // its longest transit in the window (µs)
@@ -80,6 +83,7 @@ type tool struct {
 	slots   [20][]*stream // by send phase within the 20 ms packet time
 	sending atomic.Bool
 	learn   bool                    // create a stream for each new source (leadline mode)
+	srtp    *srtpLegs               // SRTP legs; nil: plain RTP
 	hist    [hbuckets]atomic.Uint64 // relayed: sent to arrival at the socket
 	read    [hbuckets]atomic.Uint64 // relayed: sent to read by the tool
 	base    [hbuckets]atomic.Uint64 // baseline: sent to arrival
@@ -173,7 +177,7 @@ func (t *tool) addStream(side int, addr netip.AddrPort) *stream {
 // 20 ms phase falls in it, so that the load is spread as real calls spread it, batched
 // per socket with sendmmsg.
 func (t *tool) send(ctx context.Context) {
-	batches := [2]*batch{newBatch(256, 12+payloadLen), newBatch(256, 12+payloadLen)}
+	batches := [2]*batch{newBatch(256, 12+payloadLen+srtpTag), newBatch(256, 12+payloadLen+srtpTag)}
 	timer := time.NewTimer(time.Millisecond)
 	defer timer.Stop()
 	due := time.Now()
@@ -213,19 +217,30 @@ func (t *tool) sendSlot(todo []*stream, batches *[2]*batch) {
 		}
 		buf := b.bufs[counts[side]]
 		seq := s.seq.Add(1) - 1
-		buf[0], buf[1] = 0x80, 0 // V=2, PT 0 (PCMU)
-		binary.BigEndian.PutUint16(buf[2:], uint16(seq))
-		binary.BigEndian.PutUint32(buf[4:], seq*payloadLen)
-		binary.BigEndian.PutUint32(buf[8:], s.id)
-		p := buf[12:]
-		copy(p, magic)
-		binary.BigEndian.PutUint32(p[4:], s.id)
-		binary.BigEndian.PutUint32(p[8:], seq)
-		for i := 20; i < payloadLen; i++ {
-			p[i] = 0xFF // PCMU silence
+		n := 12 + payloadLen
+		if t.learn && s.side == 0 && s.press < pressPackets {
+			n = t.pressPacket(s, buf, seq)
+		} else {
+			buf[0], buf[1] = 0x80, 0 // V=2, PT 0 (PCMU)
+			binary.BigEndian.PutUint16(buf[2:], uint16(seq))
+			binary.BigEndian.PutUint32(buf[4:], seq*payloadLen)
+			binary.BigEndian.PutUint32(buf[8:], s.id)
+			p := buf[12:]
+			copy(p, magic)
+			binary.BigEndian.PutUint32(p[4:], s.id)
+			binary.BigEndian.PutUint32(p[8:], seq)
+			for i := 20; i < payloadLen; i++ {
+				p[i] = 0xFF // PCMU silence
+			}
+			binary.BigEndian.PutUint64(p[12:], uint64(now()))
 		}
-		binary.BigEndian.PutUint64(p[12:], uint64(now()))
-		b.setTo(counts[side], s.to, 12+payloadLen)
+		if t.srtp != nil && s.side != 2 {
+			var err error
+			if n, err = t.srtp.encrypt(buf, n); err != nil {
+				continue
+			}
+		}
+		b.setTo(counts[side], s.to, n)
 		counts[side]++
 	}
 	for side := range batches {
@@ -233,6 +248,37 @@ func (t *tool) sendSlot(todo []*stream, batches *[2]*batch) {
 			sendBatch(t.socks[side], batches[side], counts[side])
 		}
 	}
+}
+
+// pressPackets is how many packets a key press takes: three updates and three
+// retransmitted end packets (RFC 4733 section 2.5.1.4), 120 ms.
+const pressPackets = 6
+
+// srtpTag is what SRTP adds to a packet (AES_CM_128_HMAC_SHA1_80).
+const srtpTag = 10
+
+// pressPacket writes the next packet of the key press '1' on a salesperson's leg into
+// buf (telephone-event, payload type 101, every packet with the press's timestamp) and
+// returns its length.
+func (t *tool) pressPacket(s *stream, buf []byte, seq uint32) int {
+	if s.press == 0 {
+		s.evTS = seq * payloadLen
+	}
+	buf[0], buf[1] = 0x80, 101
+	if s.press == 0 {
+		buf[1] |= 0x80 // marker: the event starts
+	}
+	binary.BigEndian.PutUint16(buf[2:], uint16(seq))
+	binary.BigEndian.PutUint32(buf[4:], s.evTS)
+	binary.BigEndian.PutUint32(buf[8:], s.id)
+	dur := uint16(payloadLen * min(s.press+1, 3))
+	buf[12], buf[13] = 1, 10 // event 1, volume -10 dBm0
+	if s.press >= 3 {
+		buf[13] |= 0x80 // E: the end, sent three times
+	}
+	binary.BigEndian.PutUint16(buf[14:], dur)
+	s.press++
+	return 16
 }
 
 // recv reads side's socket until it is closed, in batches (recvmmsg).
@@ -262,12 +308,22 @@ func (t *tool) received(side int, from netip.AddrPort, buf []byte, at, read int6
 	}
 	if t.learn && from != t.self[0] && from != t.self[1] {
 		// A leg we have not heard before (Leadline's whisper or ringback on the
-		// salesperson's leg, relayed media on the customer's): send to it.
+		// salesperson's leg, relayed media on the customer's): send to it, once its
+		// SRTP key is known.
 		t.mu.Lock()
 		known := t.byAddr[[2]any{side, from}] != nil
 		t.mu.Unlock()
 		if !known {
+			if t.srtp != nil && !t.srtp.learn(from) {
+				return
+			}
 			t.addStream(side, from)
+		}
+		if t.srtp != nil {
+			var ok bool
+			if buf, ok = t.srtp.decrypt(from, buf); !ok || len(buf) < 12+20 {
+				return
+			}
 		}
 	}
 	p := buf[12:]
@@ -343,6 +399,7 @@ type Result struct {
 	BaselineP50Us float64 `json:"baseline_p50_us"` // socket to socket, no relay
 	BaselineP99Us float64 `json:"baseline_p99_us"`
 	PostErrors    int     `json:"post_errors"`
+	SRTPFailures  int64   `json:"srtp_failures,omitempty"` // packets from Leadline that did not decrypt
 }
 
 func main() {
@@ -363,6 +420,8 @@ func main() {
 		window    = flag.Duration("window", 20*time.Second, "measurement window with all calls up")
 		clkTck    = flag.Int("clk-tck", 100, "clock ticks per second (getconf CLK_TCK)")
 		jsonOut   = flag.String("json", "", "append the result as a JSON line to this file")
+		srtpKeys  = flag.String("srtp-keys", "", "leadline: SRTP legs; the files (comma-separated) where the sipp scenarios write each offer's port and key")
+		srtpKey   = flag.String("srtp-key", "", "leadline: with -srtp-keys, the key (base64 of key and salt) the sipp scenarios answer with")
 		verbose   = flag.Bool("v", false, "list every stream at the end")
 	)
 	dir := flag.String("dir", "", "prompts: where to write the prompt WAVs")
@@ -391,6 +450,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rtpload:", err)
 		os.Exit(1)
 	}
+	if *srtpKeys != "" {
+		if *mode != "leadline" {
+			fmt.Fprintln(os.Stderr, "rtpload: -srtp-keys is for -mode leadline")
+			os.Exit(2)
+		}
+		if t.srtp, err = newSRTPLegs(strings.Split(*srtpKeys, ","), *srtpKey); err != nil {
+			fmt.Fprintln(os.Stderr, "rtpload:", err)
+			os.Exit(2)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { t.recv(0) })
@@ -405,6 +474,9 @@ func main() {
 	t.addStream(2, t.socks[1].LocalAddr().(*net.UDPAddr).AddrPort()) // the baseline
 
 	res := Result{Mode: *mode, Calls: *calls, Rate: *rate}
+	if t.srtp != nil {
+		res.Mode += "-srtp"
+	}
 	var starts []int64
 	var rtpe *rtpengine
 	switch *mode {
@@ -506,6 +578,10 @@ func main() {
 	fmt.Printf("  sent to read by the tool: p50 %.0f µs, p99 %.0f µs; slots sent late by p99 %.0f µs\n", res.ReadP50Us, res.ReadP99Us, res.SendLagP99Us)
 	if n := sendErrors.Load(); n > 0 {
 		fmt.Printf("  send errors: %d (last: %v)\n", n, lastSendErr.Load())
+	}
+	if t.srtp != nil {
+		res.SRTPFailures = t.srtp.failures.Load()
+		fmt.Printf("  srtp: %d packets from Leadline did not decrypt\n", res.SRTPFailures)
 	}
 	if *verbose {
 		for i := uint32(1); i <= t.nextID.Load() && i < maxStreams; i++ {
