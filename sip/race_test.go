@@ -39,7 +39,8 @@ func TestAnswerRacingCancel(t *testing.T) {
 // A second 200 OK from a forked INVITE is ACKed and BYEd (RFC 3261 section 13.2.2.4); the
 // leg keeps the first dialog, which stays up until Leadline hangs up.
 func TestForkedAnswerHungUp(t *testing.T) {
-	u := newUA(t, sip.Config{})
+	m, reg := newMetrics(t)
+	u := newUA(t, sip.Config{Observer: m})
 	peer := startSipp(t, "forked_200.xml", "u1", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -47,8 +48,11 @@ func TestForkedAnswerHungUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the fork's BYE answered", func() bool { return strings.Count(peer.messages(), "BYE sip:") >= 1 })
-	time.Sleep(500 * time.Millisecond)
+	// The answer to the fork's BYE is the last thing the fork does here: had the fork
+	// ended the leg, it would have by then.
+	waitFor(t, "the fork's BYE answered", func() bool {
+		return metricValue(t, reg, "leadline_sip_responses_total", "method", "BYE", "code", "200") == 1
+	})
 	select {
 	case <-leg.Done():
 		t.Fatalf("leg ended with the fork: %v", leg.Err())

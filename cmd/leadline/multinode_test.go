@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx", to see the queue's jobs
 
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -275,17 +278,43 @@ func (n *mnNode) get(t *testing.T, id string) mnLead {
 // waitFinal polls until the lead is final and returns it.
 func (n *mnNode) waitFinal(t *testing.T, id string, within time.Duration) mnLead {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		l := n.get(t, id)
-		if final[l.Status] {
-			return l
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lead %s still %s after %v: %+v", id, l.Status, within, l.Attempts)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var l mnLead
+	eventually(t, within, "lead "+id+" final", func() bool {
+		l = n.get(t, id)
+		return final[l.Status]
+	})
+	return l
+}
+
+// queueSettled waits until the queue holds nothing that could dial a lead in ids again:
+// the sweep that makes lapsed leases due (River's periodic job, every takeover_after)
+// has completed since the call, and none of their watch jobs is due or running (a final
+// lead's job waits dialer.LocalWatch, or is done). River keeps completed jobs for a day.
+func queueSettled(t *testing.T, dbURL string, ids []string) {
+	t.Helper()
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer db.Close()
+	ctx := t.Context()
+	var since time.Time
+	if err := db.QueryRowContext(ctx, "SELECT now()").Scan(&since); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a sweep, and no lead's watch job due", func() bool {
+		var sweeps, due int
+		err := db.QueryRowContext(ctx, `SELECT
+			(SELECT count(*) FROM river_job WHERE kind = 'leadline_sweep_lapsed_leases'
+				AND state = 'completed' AND finalized_at > $1),
+			(SELECT count(*) FROM river_job WHERE kind = 'leadline_watch_lead'
+				AND args->>'lead_id' = ANY($2) AND (state IN ('available', 'running', 'retryable')
+				OR state = 'scheduled' AND scheduled_at <= now()))`, since, ids).Scan(&sweeps, &due)
+		if err != nil {
+			t.Fatalf("queue: %v", err)
+		}
+		return sweeps > 0 && due == 0
+	})
 }
 
 func phone(t *testing.T, name string, b siptest.Behaviour) *siptest.Phone {
@@ -334,8 +363,10 @@ func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
 			t.Errorf("lead %d: %s", i, l.Status)
 		}
 	}
-	// Let every watch job come due at least once on some node: still one INVITE a lead.
-	time.Sleep(4 * time.Second)
+	// Once the sweep of lapsed leases has run since, and no lead's watch job is due or
+	// running, no node is about to take one of these leads up again: still one INVITE a
+	// lead.
+	queueSettled(t, c.url, ids)
 	for i, id := range ids {
 		if n := invitesFor(piet, id); n != 1 {
 			t.Errorf("lead %d was dialled %d times", i, n)
@@ -367,23 +398,10 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	b := c.start(t, "node-b", "22800-22999", carrier.Addr().String(), people, "[piet, owner]")
 
 	_, l := a.post(t, fmt.Sprintf(`{"phone":%q,"name":"Eva"}`, customer(1)))
-	for range 100 {
-		if invitesFor(piet, l.ID) == 1 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if invitesFor(piet, l.ID) != 1 {
-		t.Fatal("piet not rung")
-	}
+	eventually(t, 5*time.Second, "piet rung", func() bool { return invitesFor(piet, l.ID) == 1 })
 	// A salesperson's attempt is written while the INVITE leaves (docs/DESIGN.md): a kill
 	// in that millisecond would have piet rung once more. Kill once it is recorded.
-	for range 100 {
-		if len(b.get(t, l.ID).Attempts) == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, 5*time.Second, "piet's attempt recorded", func() bool { return len(b.get(t, l.ID).Attempts) == 1 })
 	a.kill()
 	killed := time.Now()
 	got := b.waitFinal(t, l.ID, 60*time.Second)
@@ -404,13 +422,7 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	// dial the customer again.
 	c3 := c.start(t, "node-c", "22600-22799", carrier.Addr().String(), people, "[owner]")
 	_, l2 := c3.post(t, fmt.Sprintf(`{"phone":%q,"name":"Noah"}`, customer(2)))
-	deadline := time.Now().Add(20 * time.Second)
-	for b.get(t, l2.ID).Status != "connected" {
-		if time.Now().After(deadline) {
-			t.Fatalf("lead 2 never connected: %+v", b.get(t, l2.ID))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually(t, 20*time.Second, "lead 2 connected", func() bool { return b.get(t, l2.ID).Status == "connected" })
 	c3.kill()
 	got = b.waitFinal(t, l2.ID, 60*time.Second)
 	if got.Status != "completed" {
@@ -432,21 +444,19 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	a := c.start(t, "node-a", "23000-23199", carrier.Addr().String(), people, "[owner]")
 
 	_, l := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(1)))
-	deadline := time.Now().Add(20 * time.Second)
-	for a.get(t, l.ID).Status != "connected" {
-		if time.Now().After(deadline) {
-			t.Fatal("never connected")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually(t, 20*time.Second, "the call connected", func() bool { return a.get(t, l.ID).Status == "connected" })
+	renewals := strings.Count(a.logs(), `msg="renewing leases"`)
 	c.pg(t, "down")
 	code, _ := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(2)))
 	if code != http.StatusServiceUnavailable {
 		t.Errorf("post with the database down: %d, want 503", code)
 	}
-	// The bridged call goes on without the database.
+	// The bridged call goes on without the database: still up once the node has failed
+	// twice to renew its lease, when a flow that stopped on a store error would have.
 	call := carrier.Calls()[0]
-	time.Sleep(2 * time.Second)
+	eventually(t, 10*time.Second, "two failed lease renewals", func() bool {
+		return strings.Count(a.logs(), `msg="renewing leases"`) >= renewals+2
+	})
 	select {
 	case <-call.Done():
 		t.Error("call in progress ended when the database went away")
@@ -454,16 +464,11 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	}
 	c.pg(t, "up")
 	var after mnLead
-	for range 100 {
-		var code int
-		if code, after = a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(3))); code == http.StatusAccepted {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if after.ID == "" {
-		t.Fatal("leads still refused after the database came back")
-	}
+	eventually(t, 20*time.Second, "leads taken again after the database came back", func() bool {
+		code, l := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(3)))
+		after = l
+		return code == http.StatusAccepted
+	})
 	if got := a.waitFinal(t, after.ID, 30*time.Second); got.Status != "completed" {
 		t.Errorf("lead after recovery: %s", got.Status)
 	}
