@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 )
 
@@ -31,7 +32,7 @@ func TestAnswerRacingCancel(t *testing.T) {
 				t.Fatalf("Dial = %v, %v; want the ring timeout", leg, err)
 			}
 			peer.wait(t, 5*time.Second)
-			waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+			wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 		})
 	}
 }
@@ -50,7 +51,7 @@ func TestForkedAnswerHungUp(t *testing.T) {
 	}
 	// The answer to the fork's BYE is the last thing the fork does here: had the fork
 	// ended the leg, it would have by then.
-	waitFor(t, "the fork's BYE answered", func() bool {
+	wait.For(t, 5*time.Second, "the fork's BYE answered", func() bool {
 		return metricValue(t, reg, "leadline_sip_responses_total", "method", "BYE", "code", "200") == 1
 	})
 	select {
@@ -60,7 +61,7 @@ func TestForkedAnswerHungUp(t *testing.T) {
 	}
 	leg.Hangup(ctx)
 	peer.wait(t, 5*time.Second)
-	waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+	wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 }
 
 // More than ten provisional responses do not orphan the answer (NOTES: sipgo pitfall 2).

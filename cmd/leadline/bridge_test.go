@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -59,12 +60,12 @@ func TestBridgeAudio(t *testing.T) {
 	agent, cust := sc[0], cc[0]
 
 	// The customer hung up; Leadline ended the salesperson's call within a second.
-	waitDone(t, cust.Done(), 5*time.Second, "the customer's call to end")
+	wait.Closed(t, cust.Done(), 5*time.Second, "the customer's call to end")
 	if !cust.HungUpByPhone() {
 		t.Error("the customer's call was not ended by the customer")
 	}
 	hungUp := time.Now()
-	waitDone(t, agent.Done(), time.Second, "Leadline to hang up the salesperson after the customer's BYE")
+	wait.Closed(t, agent.Done(), time.Second, "Leadline to hang up the salesperson after the customer's BYE")
 	if agent.HungUpByPhone() {
 		t.Error("the salesperson's phone hung up; Leadline should have")
 	}

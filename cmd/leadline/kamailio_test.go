@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -156,7 +157,7 @@ func (k *kamailio) start(t *testing.T) {
 		close(r.exited)
 	}()
 	k.run = r
-	eventually(t, 10*time.Second, "kamailio to listen", func() bool {
+	wait.For(t, 10*time.Second, "kamailio to listen", func() bool {
 		select {
 		case <-r.exited:
 			t.Fatalf("kamailio exited at start: %v\n%s", r.err, r.log.String())
@@ -184,7 +185,7 @@ func (k *kamailio) stop(t *testing.T) {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-r.exited
 	}
-	eventually(t, 5*time.Second, "kamailio's workers to let the port go", func() bool { return !udpBound(k.port) })
+	wait.For(t, 5*time.Second, "kamailio's workers to let the port go", func() bool { return !udpBound(k.port) })
 }
 
 // restart stops Kamailio and starts it again on the same port: it forgets every
@@ -226,7 +227,7 @@ func TestKamailioCarrier(t *testing.T) {
 		t.Fatalf("INVITE without a registration: %v; want 403 from the carrier", err)
 	}
 	// Kamailio may log its refusal a moment after the 403 left.
-	eventually(t, 5*time.Second, "kamailio to log the refused INVITE", func() bool { return kam.count("INVITE refused") == 1 })
+	wait.For(t, 5*time.Second, "kamailio to log the refused INVITE", func() bool { return kam.count("INVITE refused") == 1 })
 
 	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	ta := startTestApp(t, appSpec{
@@ -237,7 +238,7 @@ func TestKamailioCarrier(t *testing.T) {
 		flow:   "[piet]",
 	})
 	const gauge = `leadline_trunk_registered{trunk="carrier"}`
-	eventually(t, 10*time.Second, "the registration", func() bool {
+	wait.For(t, 10*time.Second, "the registration", func() bool {
 		v, ok := metricValue(ta.metrics(t), gauge)
 		return ok && v == 1
 	})
@@ -275,7 +276,7 @@ func TestKamailioCarrier(t *testing.T) {
 	}
 
 	kam.restart(t)
-	eventually(t, 30*time.Second, "Leadline to register with the restarted carrier", func() bool {
+	wait.For(t, 30*time.Second, "Leadline to register with the restarted carrier", func() bool {
 		return kam.count("REGISTER ok for leadline") > 0
 	})
 	if v, ok := metricValue(ta.metrics(t), gauge); !ok || v != 1 {
@@ -307,7 +308,7 @@ func TestKamailioRefusesRegistration(t *testing.T) {
 		flow:   "[piet]",
 	})
 	var body string
-	eventually(t, 10*time.Second, "/readyz to name the refused trunk", func() bool {
+	wait.For(t, 10*time.Second, "/readyz to name the refused trunk", func() bool {
 		var code int
 		code, body = readyz(t, ta)
 		return code == http.StatusOK && strings.Contains(body, "trunk carrier (not registered: sip 401")

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leadline/leadline/internal/wait"
 )
 
 // TestLocalExample follows the README's "Running it for real" on one machine: `leadline
@@ -50,7 +52,7 @@ func TestLocalExample(t *testing.T) {
 		}
 	})
 	base := "http://" + httpAddr
-	eventually(t, 30*time.Second, "serve to be ready", func() bool {
+	wait.For(t, 30*time.Second, "serve to be ready", func() bool {
 		res, err := http.Get(base + "/readyz")
 		if err != nil {
 			return false
@@ -66,7 +68,7 @@ func TestLocalExample(t *testing.T) {
 	var l leadView
 	var got leadView
 	postJSON(t, req, http.StatusAccepted, &l)
-	eventually(t, 30*time.Second, "piet to be connected to the customer", func() bool {
+	wait.For(t, 30*time.Second, "piet to be connected to the customer", func() bool {
 		var err error
 		if l, err = getLead(ctx, base, key, l.ID); err != nil {
 			t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx", to see the queue's jobs
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -279,7 +280,7 @@ func (n *mnNode) get(t *testing.T, id string) mnLead {
 func (n *mnNode) waitFinal(t *testing.T, id string, within time.Duration) mnLead {
 	t.Helper()
 	var l mnLead
-	eventually(t, within, "lead "+id+" final", func() bool {
+	wait.For(t, within, "lead "+id+" final", func() bool {
 		l = n.get(t, id)
 		return final[l.Status]
 	})
@@ -302,7 +303,7 @@ func queueSettled(t *testing.T, dbURL string, ids []string) {
 	if err := db.QueryRowContext(ctx, "SELECT now()").Scan(&since); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "a sweep, and no lead's watch job due", func() bool {
+	wait.For(t, 30*time.Second, "a sweep, and no lead's watch job due", func() bool {
 		var sweeps, due int
 		err := db.QueryRowContext(ctx, `SELECT
 			(SELECT count(*) FROM river_job WHERE kind = 'leadline_sweep_lapsed_leases'
@@ -398,10 +399,10 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	b := c.start(t, "node-b", "22800-22999", carrier.Addr().String(), people, "[piet, owner]")
 
 	_, l := a.post(t, fmt.Sprintf(`{"phone":%q,"name":"Eva"}`, customer(1)))
-	eventually(t, 5*time.Second, "piet rung", func() bool { return invitesFor(piet, l.ID) == 1 })
+	wait.For(t, 5*time.Second, "piet rung", func() bool { return invitesFor(piet, l.ID) == 1 })
 	// A salesperson's attempt is written while the INVITE leaves (docs/DESIGN.md): a kill
 	// in that millisecond would have piet rung once more. Kill once it is recorded.
-	eventually(t, 5*time.Second, "piet's attempt recorded", func() bool { return len(b.get(t, l.ID).Attempts) == 1 })
+	wait.For(t, 5*time.Second, "piet's attempt recorded", func() bool { return len(b.get(t, l.ID).Attempts) == 1 })
 	a.kill()
 	killed := time.Now()
 	got := b.waitFinal(t, l.ID, 60*time.Second)
@@ -422,7 +423,7 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	// dial the customer again.
 	c3 := c.start(t, "node-c", "22600-22799", carrier.Addr().String(), people, "[owner]")
 	_, l2 := c3.post(t, fmt.Sprintf(`{"phone":%q,"name":"Noah"}`, customer(2)))
-	eventually(t, 20*time.Second, "lead 2 connected", func() bool { return b.get(t, l2.ID).Status == "connected" })
+	wait.For(t, 20*time.Second, "lead 2 connected", func() bool { return b.get(t, l2.ID).Status == "connected" })
 	c3.kill()
 	got = b.waitFinal(t, l2.ID, 60*time.Second)
 	if got.Status != "completed" {
@@ -444,7 +445,7 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	a := c.start(t, "node-a", "23000-23199", carrier.Addr().String(), people, "[owner]")
 
 	_, l := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(1)))
-	eventually(t, 20*time.Second, "the call connected", func() bool { return a.get(t, l.ID).Status == "connected" })
+	wait.For(t, 20*time.Second, "the call connected", func() bool { return a.get(t, l.ID).Status == "connected" })
 	renewals := strings.Count(a.logs(), `msg="renewing leases"`)
 	c.pg(t, "down")
 	code, _ := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(2)))
@@ -454,7 +455,7 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	// The bridged call goes on without the database: still up once the node has failed
 	// twice to renew its lease, when a flow that stopped on a store error would have.
 	call := carrier.Calls()[0]
-	eventually(t, 10*time.Second, "two failed lease renewals", func() bool {
+	wait.For(t, 10*time.Second, "two failed lease renewals", func() bool {
 		return strings.Count(a.logs(), `msg="renewing leases"`) >= renewals+2
 	})
 	select {
@@ -464,7 +465,7 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	}
 	c.pg(t, "up")
 	var after mnLead
-	eventually(t, 20*time.Second, "leads taken again after the database came back", func() bool {
+	wait.For(t, 20*time.Second, "leads taken again after the database came back", func() bool {
 		code, l := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(3)))
 		after = l
 		return code == http.StatusAccepted

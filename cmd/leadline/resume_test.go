@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 	"github.com/leadline/leadline/store"
 )
@@ -38,14 +39,14 @@ func TestRestartResumesLead(t *testing.T) {
 	}
 	first := startTestApp(t, spec)
 	id := first.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
-	eventually(t, 5*time.Second, "piet's phone to ring", func() bool { return len(piet.Calls()) == 1 })
+	wait.For(t, 5*time.Second, "piet's phone to ring", func() bool { return len(piet.Calls()) == 1 })
 	stopped := time.Now()
 	if err := first.stop(); err != nil {
 		t.Fatalf("stopping the first app: %v", err)
 	}
 	t.Logf("first app stopped in %v", time.Since(stopped).Round(time.Millisecond))
 	// Stopping hung up: piet's phone stopped ringing (CANCEL), it was not left ringing.
-	waitDone(t, piet.Calls()[0].Done(), 2*time.Second, "piet's phone to stop ringing after the stop")
+	wait.Closed(t, piet.Calls()[0].Done(), 2*time.Second, "piet's phone to stop ringing after the stop")
 
 	// Between the two runs, the file says the lead is unfinished.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -69,7 +70,7 @@ func TestRestartResumesLead(t *testing.T) {
 	spec.nodeID = "node-after"
 	restarted := time.Now()
 	second := startTestApp(t, spec)
-	eventually(t, 30*time.Second, "the owner's phone to ring after the restart", func() bool { return len(owner.Calls()) > 0 })
+	wait.For(t, 30*time.Second, "the owner's phone to ring after the restart", func() bool { return len(owner.Calls()) > 0 })
 	// The first app released its lease when it stopped (a clean shutdown), so nothing
 	// needs to wait for takeover_after: README promises the lead resumes when the server
 	// starts again, and every second here is a second of speed to lead.

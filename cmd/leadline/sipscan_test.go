@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -86,7 +87,7 @@ func startScanApp(t *testing.T, spec appSpec) *testApp {
 			t.Errorf("app: %v", err)
 		}
 	})
-	eventually(t, 5*time.Second, "the app to be ready", func() bool {
+	wait.For(t, 5*time.Second, "the app to be ready", func() bool {
 		res, err := http.Get(ta.base + "/readyz")
 		if err != nil {
 			return false
