@@ -47,6 +47,8 @@ type app struct {
 	hooks *webhook.Sender
 	keys  atomic.Pointer[api.Access] // dealers' keys and rules (trust.go)
 	ids   atomic.Pointer[[]string]   // the configured dealers, for the open gauge
+	// readyFile is serve's --ready-file: written once run serves, removed as it stops.
+	readyFile string
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -256,6 +258,7 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 		return err
 	}
 	a.imap.Start()
+	a.writeReady()
 	g.Go(func() error {
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()
@@ -270,6 +273,7 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		a.removeReady()
 		a.log.Info("shutting down: finishing calls in progress", "drain", drain)
 		if a.mail != nil {
 			// Mail being received is finished (its leads stored) or refused 421; the

@@ -3,7 +3,8 @@ package main
 // Several `leadline serve` processes on one PostgreSQL: each lead is dialled by exactly
 // one node, a node killed mid-flow has its leads taken over, and a database that goes
 // away refuses leads with 503 and comes back by itself. These tests run the real binary
-// and need PostgreSQL binaries (scripts/pg.sh); they are skipped without PG_TEST_URL.
+// and the PostgreSQL of PG_TEST_URL (scripts/test.sh starts it), each in a database of
+// its own; they are skipped without it.
 
 import (
 	"bufio"
@@ -16,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +25,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx", to see the queue's jobs
 
+	"github.com/leadline/leadline/internal/pgtest"
 	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -51,14 +52,25 @@ var daytimeFormat = sync.OnceValue(func() string {
 // customer returns the n-th customer number of a test, in a country where it is day.
 func customer(n int) string { return fmt.Sprintf(daytimeFormat(), 2000000+n) }
 
-// mnCluster is one throwaway PostgreSQL of its own (so stopping it disturbs no other
-// test) and the leadline binary.
+// mnCluster is a database for the nodes and the leadline binary.
 type mnCluster struct {
-	url, dir string
-	bin      string
+	url string
+	dir string // PG_TEST_DIR of a server of the test's own (newMNClusterOwnPG)
+	bin string
 }
 
+// newMNCluster gives the nodes a database of their own on the suite's PostgreSQL.
 func newMNCluster(t *testing.T) *mnCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-node tests run the real binary; skipped with -short")
+	}
+	return &mnCluster{url: pgtest.URL(t), bin: buildLeadline(t)}
+}
+
+// newMNClusterOwnPG starts a PostgreSQL server of the test's own, for a test that stops
+// it (c.pg): the suite's server must not go away under the other tests.
+func newMNClusterOwnPG(t *testing.T) *mnCluster {
 	t.Helper()
 	if os.Getenv("PG_TEST_URL") == "" {
 		t.Skip("PG_TEST_URL not set: run scripts/test.sh (it starts PostgreSQL)")
@@ -104,11 +116,6 @@ type mnNode struct {
 	log  bytes.Buffer
 	done chan struct{}
 }
-
-var (
-	startedRE = regexp.MustCompile(`msg="leadline started" http=(\S+)`)
-	smtpRE    = regexp.MustCompile(` smtp=(\S+)`)
-)
 
 // start runs a node with the given people and flow; takeover is short so the test is.
 func (c *mnCluster) start(t *testing.T, name, rtp, trunk, people, flow string) *mnNode {
@@ -167,7 +174,7 @@ var built struct {
 }
 
 // runServe runs `leadline serve` with the configuration cfg until the test ends and
-// returns once it logged that it started.
+// returns once it serves: its --ready-file is there.
 func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".yaml")
@@ -175,12 +182,12 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 		t.Fatal(err)
 	}
 	n := &mnNode{name: name, done: make(chan struct{})}
-	n.cmd = exec.Command(bin, "serve", "--config", path, "--drain", "1s")
+	readyFile := filepath.Join(filepath.Dir(path), name+".ready")
+	n.cmd = exec.Command(bin, "serve", "--config", path, "--drain", "1s", "--ready-file", readyFile)
 	stderr, _ := n.cmd.StderrPipe()
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan string, 1)
 	go func() {
 		defer close(n.done)
 		sc := bufio.NewScanner(stderr)
@@ -188,12 +195,6 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 			n.mu.Lock()
 			n.log.WriteString(sc.Text() + "\n")
 			n.mu.Unlock()
-			if m := startedRE.FindStringSubmatch(sc.Text()); m != nil {
-				if sm := smtpRE.FindStringSubmatch(sc.Text()); sm != nil {
-					n.smtp = sm[1]
-				}
-				started <- m[1]
-			}
 		}
 		n.cmd.Wait()
 	}()
@@ -211,14 +212,22 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 			n.mu.Unlock()
 		}
 	})
-	select {
-	case addr := <-started:
-		n.base = "http://" + addr
-	case <-n.done:
+	var ready readyInfo
+	exited := false
+	wait.For(t, 30*time.Second, name+" to serve", func() bool {
+		select {
+		case <-n.done:
+			exited = true
+			return true
+		default:
+		}
+		data, err := os.ReadFile(readyFile)
+		return err == nil && json.Unmarshal(data, &ready) == nil
+	})
+	if exited {
 		t.Fatalf("%s exited:\n%s", name, n.logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start:\n%s", name, n.logs())
 	}
+	n.base, n.smtp = "http://"+ready.HTTP, ready.SMTP
 	return n
 }
 
@@ -438,7 +447,8 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 // progress continues, and everything resumes by itself when the database is back.
 func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	t.Parallel() // mostly waiting on real-time calls: runs beside the others
-	c := newMNCluster(t)
+	// This test stops PostgreSQL: it has a server of its own.
+	c := newMNClusterOwnPG(t)
 	owner := phone(t, "owner", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	carrier := phone(t, "carrier", siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 6 * time.Second})
 	people := fmt.Sprintf("{id: owner, phone: %q}", owner.URI())
