@@ -80,3 +80,25 @@ func TestManyProvisionalsThenAnswer(t *testing.T) {
 	leg.Hangup(ctx)
 	peer.wait(t, 5*time.Second)
 }
+
+// Hangup reports a BYE the far end did not confirm (here 481) and ends the leg all the
+// same; hanging up again is a no-op.
+func TestHangupReportsBYEFailure(t *testing.T) {
+	u := newUA(t, sip.Config{})
+	peer := startSipp(t, "bye_481.xml", "u1", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	leg, err := u.Dial(ctx, peer.URI("kees", "u1"), opts(dialer.LegAgent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leg.Hangup(ctx); err == nil || !strings.Contains(err.Error(), "481") {
+		t.Errorf("Hangup = %v, want the BYE's 481", err)
+	}
+	wait.Closed(t, leg.Done(), 5*time.Second, "the leg to end")
+	if err := leg.Hangup(ctx); err != nil {
+		t.Errorf("second Hangup = %v, want nil", err)
+	}
+	peer.wait(t, 5*time.Second)
+	wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+}

@@ -257,9 +257,6 @@ func advertisedHost(external string, listen netip.Addr) string {
 // Addr is the address SIP listens on (UDP and TCP).
 func (u *UA) Addr() netip.AddrPort { return u.addr }
 
-// Host is the host advertised in Contact and SDP.
-func (u *UA) Host() string { return u.host }
-
 // Close hangs up every call (CANCEL when ringing, BYE when answered), gives the
 // cancellations two seconds to complete, stops listening and waits for the user agent's
 // goroutines to end. Dial fails once Close has begun.
