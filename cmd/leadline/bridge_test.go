@@ -59,13 +59,14 @@ func TestBridgeAudio(t *testing.T) {
 	}
 	agent, cust := sc[0], cc[0]
 
-	// The customer hung up; Leadline ended the salesperson's call within a second.
+	// The customer hung up; Leadline ended the salesperson's call (how soon is logged:
+	// a bound here would measure the machine's load).
 	wait.Closed(t, cust.Done(), 5*time.Second, "the customer's call to end")
 	if !cust.HungUpByPhone() {
 		t.Error("the customer's call was not ended by the customer")
 	}
 	hungUp := time.Now()
-	wait.Closed(t, agent.Done(), time.Second, "Leadline to hang up the salesperson after the customer's BYE")
+	wait.Closed(t, agent.Done(), 10*time.Second, "Leadline to hang up the salesperson after the customer's BYE")
 	if agent.HungUpByPhone() {
 		t.Error("the salesperson's phone hung up; Leadline should have")
 	}
