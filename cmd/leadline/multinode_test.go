@@ -112,9 +112,11 @@ type mnNode struct {
 	cmd  *exec.Cmd
 	base string // http://host:port
 	smtp string // host:port of its SMTP receiver, if it runs one
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
+	// ready is its --ready-file.
+	ready string
+	mu    sync.Mutex
+	log   bytes.Buffer
+	done  chan struct{}
 }
 
 // start runs a node with the given people and flow; takeover is short so the test is.
@@ -182,8 +184,8 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 		t.Fatal(err)
 	}
 	n := &mnNode{name: name, done: make(chan struct{})}
-	readyFile := filepath.Join(filepath.Dir(path), name+".ready")
-	n.cmd = exec.Command(bin, "serve", "--config", path, "--drain", "1s", "--ready-file", readyFile)
+	n.ready = filepath.Join(filepath.Dir(path), name+".ready")
+	n.cmd = exec.Command(bin, "serve", "--config", path, "--drain", "1s", "--ready-file", n.ready)
 	stderr, _ := n.cmd.StderrPipe()
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -221,7 +223,7 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 			return true
 		default:
 		}
-		data, err := os.ReadFile(readyFile)
+		data, err := os.ReadFile(n.ready)
 		return err == nil && json.Unmarshal(data, &ready) == nil
 	})
 	if exited {
