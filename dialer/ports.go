@@ -283,6 +283,8 @@ type Leg interface {
 	// Bridge relays media both ways between this leg and other until either ends.
 	Bridge(other Leg) error
 	// Hangup ends the leg (BYE) and waits briefly for the far end; it is idempotent.
+	// The leg is ended whatever it returns: an error says only that the far end did not
+	// confirm (no answer to the BYE, or not 2xx).
 	Hangup(ctx context.Context) error
 	Done() <-chan struct{}
 	Err() error

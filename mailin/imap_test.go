@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/mailin/imaptest"
 )
 
@@ -197,18 +198,6 @@ func startReaders(t *testing.T, srv *imaptest.Server, mutate func(*ReaderConfig,
 	return rig
 }
 
-// waitFor polls cond until it holds or within passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // adfMail is ADF lead mail number n from sender.
 func adfMail(n int, from string) []byte {
 	return fmt.Appendf(nil, "From: CRM <%s>\r\nTo: leads@autohuisjansen.nl\r\nSubject: New lead %d\r\n"+
@@ -256,8 +245,8 @@ func TestIMAPIdle(t *testing.T) {
 	srv.Append(t, "INBOX", adfMail(2, from), DoneKeyword)
 	srv.Append(t, "INBOX", adfMail(3, from), `\Seen`)
 	rig := startReaders(t, srv, nil)
-	waitFor(t, 10*time.Second, "the two mails not done to be taken", func() bool { return rig.in.counts() == "leads=2 repeats=0 rejected=0 refused=0" })
-	waitFor(t, 5*time.Second, "them to be marked", func() bool {
+	wait.For(t, 10*time.Second, "the two mails not done to be taken", func() bool { return rig.in.counts() == "leads=2 repeats=0 rejected=0 refused=0" })
+	wait.For(t, 5*time.Second, "them to be marked", func() bool {
 		f := flagsOf(t, srv, "INBOX")
 		return f[msgID(1)] == `$Leadline \Seen` && f[msgID(3)] == `$Leadline \Seen`
 	})
@@ -276,7 +265,7 @@ func TestIMAPIdle(t *testing.T) {
 		srv.AppendWith(t, c, "INBOX", adfMail(n, from))
 		appended := time.Now()
 		want := n - 1 // leads: 1, 3 and those appended so far
-		waitFor(t, 10*time.Second, "the appended mail to be taken", func() bool { return strings.HasPrefix(rig.in.counts(), fmt.Sprintf("leads=%d ", want)) })
+		wait.For(t, 10*time.Second, "the appended mail to be taken", func() bool { return strings.HasPrefix(rig.in.counts(), fmt.Sprintf("leads=%d ", want)) })
 		_, at := rig.in.lead(want - 1)
 		took = append(took, at.Sub(appended))
 	}
@@ -287,7 +276,7 @@ func TestIMAPIdle(t *testing.T) {
 		l.ReceivedAt.IsZero() || l.Original == nil || !bytes.Contains(l.Original.Body, []byte("<adf>")) || l.Name != "Eva Jansen 4" {
 		t.Errorf("lead as handed over: %+v", l)
 	}
-	waitFor(t, 5*time.Second, "every mail to be marked", func() bool {
+	wait.For(t, 5*time.Second, "every mail to be marked", func() bool {
 		for _, fl := range flagsOf(t, srv, "INBOX") {
 			if !strings.Contains(fl, "$Leadline") {
 				return false
@@ -308,10 +297,10 @@ func TestIMAPPollMoveFallback(t *testing.T) {
 		cfg.Poll = 300 * time.Millisecond
 		mb.IMAP.MoveTo = "Leadline"
 	})
-	waitFor(t, 10*time.Second, "the reader to connect", func() bool { return rig.obs.last() == "jansen true" })
+	wait.For(t, 10*time.Second, "the reader to connect", func() bool { return rig.obs.last() == "jansen true" })
 	srv.Append(t, "INBOX", adfMail(1, "crm@autohuisjansen.nl"))
-	waitFor(t, 10*time.Second, "the mail to be taken by polling", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=0" })
-	waitFor(t, 5*time.Second, "the mail to be moved", func() bool { return len(srv.Messages(t, "INBOX")) == 1 })
+	wait.For(t, 10*time.Second, "the mail to be taken by polling", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=0" })
+	wait.For(t, 5*time.Second, "the mail to be moved", func() bool { return len(srv.Messages(t, "INBOX")) == 1 })
 	if f := flagsOf(t, srv, "Leadline"); f[msgID(1)] != `$Leadline \Seen` {
 		t.Errorf("moved messages: %v; want the lead mail, marked $Leadline \\Seen", f)
 	}
@@ -330,12 +319,12 @@ func TestIMAPMoveTo(t *testing.T) {
 	srv.Append(t, "INBOX", adfMail(1, "crm@autohuisjansen.nl"))
 	srv.Append(t, "INBOX", adfMail(2, "someone@elsewhere.example"))
 	rig := startReaders(t, srv, func(_ *ReaderConfig, mb *Mailbox) { mb.IMAP.MoveTo = "Leads" })
-	waitFor(t, 10*time.Second, "both mails to be handled", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=1" })
-	waitFor(t, 5*time.Second, "the lead mail to be moved", func() bool { return len(srv.Messages(t, "INBOX")) == 1 })
+	wait.For(t, 10*time.Second, "both mails to be handled", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=1" })
+	wait.For(t, 5*time.Second, "the lead mail to be moved", func() bool { return len(srv.Messages(t, "INBOX")) == 1 })
 	if f := flagsOf(t, srv, "Leads"); f[msgID(1)] != `$Leadline \Seen` {
 		t.Errorf("Leads holds %v; want the lead mail, marked", f)
 	}
-	waitFor(t, 5*time.Second, "the refused mail to be marked", func() bool { return flagsOf(t, srv, "INBOX")[msgID(2)] == "$Leadline" })
+	wait.For(t, 5*time.Second, "the refused mail to be marked", func() bool { return flagsOf(t, srv, "INBOX")[msgID(2)] == "$Leadline" })
 }
 
 // TestIMAPStoreDown: while the store cannot take the lead, the message stays unmarked
@@ -344,17 +333,17 @@ func TestIMAPStoreDown(t *testing.T) {
 	srv := imaptest.Start(t, imaptest.Options{})
 	rig := startReaders(t, srv, nil)
 	rig.in.setDown(true)
-	waitFor(t, 10*time.Second, "the reader to connect", func() bool { return rig.obs.last() == "jansen true" })
+	wait.For(t, 10*time.Second, "the reader to connect", func() bool { return rig.obs.last() == "jansen true" })
 	srv.Append(t, "INBOX", adfMail(1, "crm@autohuisjansen.nl"))
-	waitFor(t, 10*time.Second, "a second try while the store is down", func() bool {
+	wait.For(t, 10*time.Second, "a second try while the store is down", func() bool {
 		return rig.log.count("lead from a mail not stored") >= 2
 	})
 	if f := flagsOf(t, srv, "INBOX"); f[msgID(1)] != "" {
 		t.Fatalf("flags %q while the store is down; want none", f[msgID(1)])
 	}
 	rig.in.setDown(false)
-	waitFor(t, 10*time.Second, "the lead once the store is back", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=0" })
-	waitFor(t, 5*time.Second, "the mail to be marked", func() bool { return flagsOf(t, srv, "INBOX")[msgID(1)] == `$Leadline \Seen` })
+	wait.For(t, 10*time.Second, "the lead once the store is back", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=0" })
+	wait.For(t, 5*time.Second, "the mail to be marked", func() bool { return flagsOf(t, srv, "INBOX")[msgID(1)] == `$Leadline \Seen` })
 	if rig.obs.last() != "jansen true" {
 		t.Errorf("the store being down disconnected the mailbox: %v", rig.obs.events)
 	}
@@ -375,7 +364,7 @@ func TestIMAPCrashBeforeMark(t *testing.T) {
 			return nil
 		}
 	})
-	waitFor(t, 10*time.Second, "the message to be read again and marked", func() bool {
+	wait.For(t, 10*time.Second, "the message to be read again and marked", func() bool {
 		return flagsOf(t, srv, "INBOX")[msgID(1)] == `$Leadline \Seen`
 	})
 	if got := rig.in.counts(); got != "leads=1 repeats=1 rejected=0 refused=0" {
@@ -392,7 +381,7 @@ func TestIMAPOversize(t *testing.T) {
 	srv.Append(t, "INBOX", big)
 	srv.Append(t, "INBOX", append(adfMail(2, "spam@elsewhere.example"), bytes.Repeat([]byte("y\r\n"), 3000)...))
 	rig := startReaders(t, srv, func(cfg *ReaderConfig, _ *Mailbox) { cfg.MaxBytes = 4096 })
-	waitFor(t, 10*time.Second, "both to be handled", func() bool { return rig.in.counts() == "leads=0 repeats=0 rejected=1 refused=1" })
+	wait.For(t, 10*time.Second, "both to be handled", func() bool { return rig.in.counts() == "leads=0 repeats=0 rejected=1 refused=1" })
 	rig.in.mu.Lock()
 	r := rig.in.rejected[0]
 	rig.in.mu.Unlock()
@@ -400,7 +389,7 @@ func TestIMAPOversize(t *testing.T) {
 		r.Original.ContentType != "text/rfc822-headers" || r.Original.Size != int64(len(big)) || bytes.Contains(r.Original.Body, []byte("<adf>")) {
 		t.Errorf("rejection %+v", r)
 	}
-	waitFor(t, 5*time.Second, "both to be marked", func() bool {
+	wait.For(t, 5*time.Second, "both to be marked", func() bool {
 		f := flagsOf(t, srv, "INBOX")
 		return f[msgID(1)] == `$Leadline \Seen` && f[msgID(2)] == "$Leadline"
 	})
@@ -433,7 +422,7 @@ func TestIMAPDKIM(t *testing.T) {
 		cfg.LookupTXT = lookup
 		mb.RequireDKIM, mb.RequireSPF = true, true
 	})
-	waitFor(t, 10*time.Second, "both to be handled", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=1" })
+	wait.For(t, 10*time.Second, "both to be handled", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=1" })
 	if l, _ := rig.in.lead(0); l.MessageID != msgID(1) {
 		t.Errorf("lead from %s; want the signed mail", l.MessageID)
 	}
@@ -454,7 +443,7 @@ func TestIMAPTLS(t *testing.T) {
 				cfg.TLS = srv.TLSConfig()
 				mb.IMAP.URL = tt.url
 			})
-			waitFor(t, 10*time.Second, "the reader to connect", func() bool { return rig.obs.last() == "jansen true" })
+			wait.For(t, 10*time.Second, "the reader to connect", func() bool { return rig.obs.last() == "jansen true" })
 		})
 	}
 	// The test's own APPEND logs in without TLS; the readers' two, over TLS.
@@ -465,7 +454,7 @@ func TestIMAPTLS(t *testing.T) {
 
 	t.Run("untrusted", func(t *testing.T) {
 		rig := startReaders(t, srv, func(_ *ReaderConfig, mb *Mailbox) { mb.IMAP.URL = srv.TLSURL() })
-		waitFor(t, 10*time.Second, "a few attempts", func() bool { return rig.log.count("IMAP mailbox still cannot be read") >= 2 })
+		wait.For(t, 10*time.Second, "a few attempts", func() bool { return rig.log.count("IMAP mailbox still cannot be read") >= 2 })
 		if n := rig.log.count("level=WARN msg=\"IMAP mailbox cannot be read"); n != 1 || rig.log.count("step=tls") < 3 {
 			t.Errorf("%d warnings; want one, at the tls step", n)
 		}
@@ -487,7 +476,7 @@ func TestIMAPLoginRefused(t *testing.T) {
 	rig := startReaders(t, srv, func(_ *ReaderConfig, mb *Mailbox) { mb.IMAP.Password = "wrong" })
 	// Dovecot delays each further attempt from the address (its auth penalty): two will do.
 	// The reader's own log, not dovecot's: dovecot logs a refusal before the reader reads it.
-	waitFor(t, 15*time.Second, "two refused logins", func() bool {
+	wait.For(t, 15*time.Second, "two refused logins", func() bool {
 		return strings.Count(srv.Log(), "auth failed") >= 2 && rig.log.count("step=login") >= 2
 	})
 	if n := rig.log.count("level=WARN"); n != 1 {
@@ -500,20 +489,20 @@ func TestIMAPLoginRefused(t *testing.T) {
 	mb := rig.mb
 	mb.IMAP.Password = srv.Password
 	rig.rs.SetMailboxes([]Mailbox{mb})
-	waitFor(t, 10*time.Second, "the reader to connect after the reload", func() bool { return rig.obs.last() == "jansen true" })
+	wait.For(t, 10*time.Second, "the reader to connect after the reload", func() bool { return rig.obs.last() == "jansen true" })
 	events := func() int { rig.obs.mu.Lock(); defer rig.obs.mu.Unlock(); return len(rig.obs.events) }
 	before := events()
 
 	mb.Senders = []string{"other@example.com"}
 	rig.rs.SetMailboxes([]Mailbox{mb})
 	srv.Append(t, "INBOX", adfMail(1, "crm@autohuisjansen.nl"))
-	waitFor(t, 10*time.Second, "the mail to be refused by the new senders", func() bool { return rig.in.counts() == "leads=0 repeats=0 rejected=0 refused=1" })
+	wait.For(t, 10*time.Second, "the mail to be refused by the new senders", func() bool { return rig.in.counts() == "leads=0 repeats=0 rejected=0 refused=1" })
 	if n := events(); n != before {
 		t.Errorf("a reload of the senders reconnected: %v", rig.obs.events[before-1:])
 	}
 
 	rig.rs.SetMailboxes(nil)
-	waitFor(t, 10*time.Second, "the reader to stop", func() bool { return rig.obs.last() == "jansen removed" })
+	wait.For(t, 10*time.Second, "the reader to stop", func() bool { return rig.obs.last() == "jansen removed" })
 }
 
 // TestIMAPServerRestart: a server that goes away is reported once; when it is back,
@@ -521,12 +510,12 @@ func TestIMAPLoginRefused(t *testing.T) {
 func TestIMAPServerRestart(t *testing.T) {
 	srv := imaptest.Start(t, imaptest.Options{})
 	rig := startReaders(t, srv, nil)
-	waitFor(t, 10*time.Second, "the reader to connect", func() bool { return rig.obs.last() == "jansen true" })
+	wait.For(t, 10*time.Second, "the reader to connect", func() bool { return rig.obs.last() == "jansen true" })
 	srv.Stop()
-	waitFor(t, 10*time.Second, "a few attempts", func() bool { return rig.log.count("IMAP mailbox still cannot be read") >= 2 })
+	wait.For(t, 10*time.Second, "a few attempts", func() bool { return rig.log.count("IMAP mailbox still cannot be read") >= 2 })
 	srv.Restart()
 	srv.Append(t, "INBOX", adfMail(1, "crm@autohuisjansen.nl"))
-	waitFor(t, 10*time.Second, "the mail after the restart", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=0" })
+	wait.For(t, 10*time.Second, "the mail after the restart", func() bool { return rig.in.counts() == "leads=1 repeats=0 rejected=0 refused=0" })
 	for msg, want := range map[string]int{"level=WARN": 1, "IMAP connection lost": 1, "IMAP mailbox read again": 1} {
 		if n := rig.log.count(msg); n != want {
 			t.Errorf("%d log lines with %q for one outage; want %d", n, msg, want)
@@ -568,7 +557,7 @@ func TestPlainRefused(t *testing.T) {
 	ip := nonLoopbackIP(t)
 	srv := imaptest.Start(t, imaptest.Options{Listen: ip})
 	rig := startReaders(t, srv, nil)
-	waitFor(t, 10*time.Second, "the refusal", func() bool { return rig.log.count("offers no STARTTLS") >= 1 })
+	wait.For(t, 10*time.Second, "the refusal", func() bool { return rig.log.count("offers no STARTTLS") >= 1 })
 	if strings.Contains(srv.Log(), "user=<leads>") {
 		t.Errorf("the password was sent in the clear:\n%s", srv.Log())
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -63,7 +64,7 @@ func TestBridgesActiveGauge(t *testing.T) {
 				t.Errorf("leadline_bridges_active %v while bridged, want 1", got)
 			}
 			tc.end(agent, cust)
-			waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+			wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 			if got := metricValue(t, reg, "leadline_bridges_active"); got != 0 {
 				t.Errorf("leadline_bridges_active %v after the call, want 0", got)
 			}

@@ -606,12 +606,16 @@ func (c *Call) bye(ctx context.Context) error {
 		return fmt.Errorf("bye: %w", err)
 	}
 	c.ua.obs.SIPResponse("BYE", res.StatusCode)
+	if !res.IsSuccess() {
+		return fmt.Errorf("bye: answered %d %s", res.StatusCode, res.Reason)
+	}
 	return nil
 }
 
 // end finishes the leg once: it records why, sends BYE when asked and the dialog is
-// up, closes the media and forgets the call.
-func (c *Call) end(why error, sendBye bool) {
+// up, closes the media and forgets the call. It returns the BYE's failure, if this call
+// sent one; the leg is ended all the same.
+func (c *Call) end(why error, sendBye bool) (byeErr error) {
 	c.endOnce.Do(func() {
 		c.err = why
 		close(c.done)
@@ -622,8 +626,8 @@ func (c *Call) end(why error, sendBye bool) {
 		if sendBye && answered {
 			// c.ctx is over: the BYE gets its own time, up to its transaction's.
 			ctx, cancel := context.WithTimeout(context.Background(), min(2*time.Second, 64*sip.T1))
-			if err := c.bye(ctx); err != nil {
-				c.log.Debug("bye", "error", err)
+			if byeErr = c.bye(ctx); byeErr != nil {
+				c.log.Debug("bye", "error", byeErr)
 			}
 			cancel()
 		}
@@ -634,6 +638,7 @@ func (c *Call) end(why error, sendBye bool) {
 		c.ua.unregister(c)
 		c.ua.obs.CallEnded(string(c.kind))
 	})
+	return byeErr
 }
 
 // Play implements dialer.Leg.
@@ -706,10 +711,12 @@ func (br *bridgeLink) end() {
 	})
 }
 
-// Hangup implements dialer.Leg.
-func (c *Call) Hangup(ctx context.Context) error {
-	c.end(errHungUpLocally, true)
-	return nil
+// Hangup implements dialer.Leg: it ends the leg, with a BYE once it was answered, and
+// reports that BYE's failure (no answer within 2 s, or not 2xx); the leg is ended
+// whatever the far end does. The BYE gets its own time: a ctx already done still sends
+// it, as a teardown must. Hanging up a leg that has ended returns nil.
+func (c *Call) Hangup(context.Context) error {
+	return c.end(errHungUpLocally, true)
 }
 
 var (

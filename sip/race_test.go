@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 )
 
@@ -31,7 +32,7 @@ func TestAnswerRacingCancel(t *testing.T) {
 				t.Fatalf("Dial = %v, %v; want the ring timeout", leg, err)
 			}
 			peer.wait(t, 5*time.Second)
-			waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+			wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 		})
 	}
 }
@@ -39,7 +40,8 @@ func TestAnswerRacingCancel(t *testing.T) {
 // A second 200 OK from a forked INVITE is ACKed and BYEd (RFC 3261 section 13.2.2.4); the
 // leg keeps the first dialog, which stays up until Leadline hangs up.
 func TestForkedAnswerHungUp(t *testing.T) {
-	u := newUA(t, sip.Config{})
+	m, reg := newMetrics(t)
+	u := newUA(t, sip.Config{Observer: m})
 	peer := startSipp(t, "forked_200.xml", "u1", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -47,8 +49,11 @@ func TestForkedAnswerHungUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the fork's BYE answered", func() bool { return strings.Count(peer.messages(), "BYE sip:") >= 1 })
-	time.Sleep(500 * time.Millisecond)
+	// The answer to the fork's BYE is the last thing the fork does here: had the fork
+	// ended the leg, it would have by then.
+	wait.For(t, 5*time.Second, "the fork's BYE answered", func() bool {
+		return metricValue(t, reg, "leadline_sip_responses_total", "method", "BYE", "code", "200") == 1
+	})
 	select {
 	case <-leg.Done():
 		t.Fatalf("leg ended with the fork: %v", leg.Err())
@@ -56,7 +61,7 @@ func TestForkedAnswerHungUp(t *testing.T) {
 	}
 	leg.Hangup(ctx)
 	peer.wait(t, 5*time.Second)
-	waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+	wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 }
 
 // More than ten provisional responses do not orphan the answer (NOTES: sipgo pitfall 2).
@@ -74,4 +79,26 @@ func TestManyProvisionalsThenAnswer(t *testing.T) {
 	}
 	leg.Hangup(ctx)
 	peer.wait(t, 5*time.Second)
+}
+
+// Hangup reports a BYE the far end did not confirm (here 481) and ends the leg all the
+// same; hanging up again is a no-op.
+func TestHangupReportsBYEFailure(t *testing.T) {
+	u := newUA(t, sip.Config{})
+	peer := startSipp(t, "bye_481.xml", "u1", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	leg, err := u.Dial(ctx, peer.URI("kees", "u1"), opts(dialer.LegAgent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leg.Hangup(ctx); err == nil || !strings.Contains(err.Error(), "481") {
+		t.Errorf("Hangup = %v, want the BYE's 481", err)
+	}
+	wait.Closed(t, leg.Done(), 5*time.Second, "the leg to end")
+	if err := leg.Hangup(ctx); err != nil {
+		t.Errorf("second Hangup = %v, want nil", err)
+	}
+	peer.wait(t, 5*time.Second)
+	wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/sip/siptest"
@@ -410,7 +411,7 @@ func TestRegisteredDeviceBehindNAT(t *testing.T) {
 	sent.Go(func() {
 		strangerRTP(stranger, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(legPort)), stop)
 	})
-	waitFor(t, "audio both ways", func() bool {
+	wait.For(t, 5*time.Second, "audio both ways", func() bool {
 		return len(agentCall.Heard()) > 8000 && len(custCall.Heard()) > 8000
 	})
 	close(stop)
@@ -559,7 +560,7 @@ func TestKeepAliveToPhoneBehindNAT(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, "three keep-alives", func() bool { return options(nated) >= 3 })
+	wait.For(t, 5*time.Second, "three keep-alives", func() bool { return options(nated) >= 3 })
 	if n := options(direct); n != 0 {
 		t.Errorf("the phone reached at its own Contact got %d keep-alives", n)
 	}

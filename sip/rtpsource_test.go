@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/media"
 )
 
@@ -147,7 +148,7 @@ func TestLatchOnceBehindNAT(t *testing.T) {
 	}
 	h := rtp.Header{Version: 2, PayloadType: 0, SSRC: 5, SequenceNumber: 1, Timestamp: 1}
 	realSide.send(t, a, h, payload(0))
-	waitUntil(t, "the latch", func() bool { return a.far.Load().latched == realSide.addr })
+	wait.For(t, 5*time.Second, "the latch", func() bool { return a.far.Load().latched == realSide.addr })
 	a.send(payload(0), false)
 	if got := realSide.recv(t); got.SSRC != a.ssrc {
 		t.Error("not sent to the latched source")
@@ -162,7 +163,7 @@ func TestLatchOnceBehindNAT(t *testing.T) {
 		sameIP.send(t, a, h, payload(0))
 		otherIP.send(t, a, h, payload(0))
 	}
-	waitUntil(t, "120 packets dropped", func() bool { return obs.source.Load() == 120 })
+	wait.For(t, 5*time.Second, "120 packets dropped", func() bool { return obs.source.Load() == 120 })
 	a.send(payload(0), false)
 	if got := realSide.recv(t); got.SSRC != a.ssrc {
 		t.Error("the latched source lost the leg")
@@ -175,7 +176,7 @@ func TestLatchOnceBehindNAT(t *testing.T) {
 	b := newLoopStream(t, obs, 0, make(chan rune, 8), func(error) {})
 	b.setRemote(remoteMedia{addr: sdpSide.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv}, sdpSide.addr.Addr())
 	otherIP.send(t, b, h, payload(0))
-	waitUntil(t, "the stranger's packet dropped", func() bool { return obs.source.Load() == 121 })
+	wait.For(t, 5*time.Second, "the stranger's packet dropped", func() bool { return obs.source.Load() == 121 })
 	if f := b.far.Load(); f.latched.IsValid() || f.settled.Load() {
 		t.Errorf("a stranger's first packet latched or settled the leg: %v", f.latched)
 	}
@@ -188,24 +189,12 @@ func TestLatchOnceBehindNAT(t *testing.T) {
 		t.Error("not sent to the new SDP address")
 	}
 	movedNAT.send(t, a, h, payload(0))
-	waitUntil(t, "the new latch", func() bool { return a.far.Load().latched == movedNAT.addr })
+	wait.For(t, 5*time.Second, "the new latch", func() bool { return a.far.Load().latched == movedNAT.addr })
 	// The same address again (a session refresh) keeps the latch.
 	a.setRemote(remoteMedia{addr: moved.addr, codec: media.PCMU, eventPT: 101, dir: sendrecv}, movedNAT.addr.Addr())
 	if a.far.Load().latched != movedNAT.addr {
 		t.Error("a refresh with the same SDP address dropped the latch")
 	}
-}
-
-// waitUntil polls cond for up to 5 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // BenchmarkReceiveStranger is what a flood of a stranger's packets costs a media loop

@@ -14,6 +14,7 @@ import (
 	sipgosip "github.com/emiago/sipgo/sip"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -50,7 +51,7 @@ func TestRequestsLeaveFromListeningPort(t *testing.T) {
 	if _, err := u.Dial(ringCtx, rings.URI(), opts(dialer.LegAgent)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("dial: %v", err)
 	}
-	waitFor(t, "CANCEL at the phone", func() bool {
+	wait.For(t, 5*time.Second, "CANCEL at the phone", func() bool {
 		m, _ := requests(rings)
 		return strings.Contains(strings.Join(m, " "), "CANCEL")
 	})

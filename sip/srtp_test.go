@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/media"
 )
 
@@ -276,7 +277,7 @@ func TestTamperedSRTPDropped(t *testing.T) {
 	if _, err := pa.conn.WriteToUDPAddrPort(rtcp, a.localAddr()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the drops", func() bool { return obs.auth.Load() == 8 && obs.badType.Load() == 1 })
+	wait.For(t, 5*time.Second, "the drops", func() bool { return obs.auth.Load() == 8 && obs.badType.Load() == 1 })
 	if !pb.none(200 * time.Millisecond) {
 		t.Error("a packet that did not authenticate reached the other leg")
 	}
@@ -301,7 +302,7 @@ func TestTamperedSRTPDropped(t *testing.T) {
 	if p := pb.recv(t); !bytes.Equal(p.Payload, payload(70)) {
 		t.Error("the good packet's payload changed")
 	}
-	waitUntil(t, "the replay dropped", func() bool { return obs.auth.Load() == 9 })
+	wait.For(t, 5*time.Second, "the replay dropped", func() bool { return obs.auth.Load() == 9 })
 	if !pb.none(200*time.Millisecond) || a.rx.Load() != 1 {
 		t.Errorf("the replay went on, or counted as live media (%d)", a.rx.Load())
 	}

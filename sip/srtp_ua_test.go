@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -101,7 +102,7 @@ func TestTrunkSRTPRequired(t *testing.T) {
 	if offerKey(agentCall) == offerKey(custCall) {
 		t.Error("both legs offered the same key")
 	}
-	waitFor(t, "audio both ways", func() bool { return len(agentCall.Heard()) > 8000 && len(custCall.Heard()) > 8000 })
+	wait.For(t, 5*time.Second, "audio both ways", func() bool { return len(agentCall.Heard()) > 8000 && len(custCall.Heard()) > 8000 })
 	a, c := agentCall.Heard(), custCall.Heard()
 	if lvl := siptest.Level(a[len(a)-4000:], 1500); lvl < 0.5 {
 		t.Errorf("the salesperson hears the customer at %.2f", lvl)
@@ -120,7 +121,7 @@ func TestTrunkSRTPRequired(t *testing.T) {
 		t.Fatalf("re-offer with the same key: %v %v", res, err)
 	}
 	before := len(agentCall.Heard())
-	waitFor(t, "audio after the re-offer", func() bool { return len(agentCall.Heard()) > before+4000 })
+	wait.For(t, 5*time.Second, "audio after the re-offer", func() bool { return len(agentCall.Heard()) > before+4000 })
 	// A re-offer without a key, to fall back to plain RTP, is refused.
 	if res, err := custCall.Reoffer(ctx, siptest.Reoffer{PlainRTP: true}); err != nil || res.StatusCode != 488 {
 		t.Errorf("re-offer without a key: %v %v, want 488", res, err)
@@ -157,7 +158,7 @@ func TestTrunkSRTPRequiredRefusesPlainAnswer(t *testing.T) {
 	if n := len(backup.Calls()); n != 0 {
 		t.Errorf("the next trunk got %d calls for a customer who picked up", n)
 	}
-	waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+	wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 }
 
 // TestTrunkSRTPOptional: optional offers RTP/AVP with a key (RFC 8643); a carrier that
@@ -185,7 +186,7 @@ func TestTrunkSRTPOptional(t *testing.T) {
 			if custCall.SRTP() != srtp {
 				t.Errorf("the customer's call uses SRTP: %v, want %v", custCall.SRTP(), srtp)
 			}
-			waitFor(t, "audio both ways", func() bool { return len(agentCall.Heard()) > 8000 && len(custCall.Heard()) > 8000 })
+			wait.For(t, 5*time.Second, "audio both ways", func() bool { return len(agentCall.Heard()) > 8000 && len(custCall.Heard()) > 8000 })
 			a, c := agentCall.Heard(), custCall.Heard()
 			if lvl := siptest.Level(a[len(a)-4000:], 1500); lvl < 0.5 {
 				t.Errorf("the salesperson hears the customer at %.2f", lvl)
@@ -209,7 +210,7 @@ func TestSRTPTamperedFromFarEnd(t *testing.T) {
 	agent := newPhone(t, "anna", siptest.Behaviour{Tone: 1000})
 	agentCall, legs := bridged(t, u, agent, "")
 	custCall := carrierPhone.Calls()[0]
-	waitFor(t, "the customer to hear the salesperson", func() bool { return len(custCall.Heard()) > 8000 })
+	wait.For(t, 5*time.Second, "the customer to hear the salesperson", func() bool { return len(custCall.Heard()) > 8000 })
 	if !custCall.SRTP() || obs.count("auth") < 25 {
 		t.Fatalf("srtp %v, %d auth drops", custCall.SRTP(), obs.count("auth"))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/sip/siptest"
@@ -82,18 +83,6 @@ func (s *stranger) received(d time.Duration) bool {
 	return err == nil
 }
 
-// eventually polls cond for up to 5 s and reports whether it came true, for tests that go
-// on to say what went wrong instead.
-func eventually(cond func() bool) bool {
-	for range 500 {
-		if cond() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
 // While the whisper plays, a stranger's RFC 4733 '1' is not the salesperson's key: the
 // first key the leg reports is the one the salesperson's phone presses ('2', pass it
 // on), a second later.
@@ -112,7 +101,7 @@ func TestStrangerCannotPressOne(t *testing.T) {
 	s := newStranger(t, u, p.Calls()[0])
 	before := metricValue(t, reg, "leadline_rtp_dropped_total", "reason", "source")
 	n := s.press(t, '1')
-	eventually(func() bool {
+	wait.Until(5*time.Second, func() bool {
 		return metricValue(t, reg, "leadline_rtp_dropped_total", "reason", "source")-before >= float64(n)
 	})
 	select {
@@ -153,7 +142,7 @@ func TestStrangerMediaInBridgedCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	agentCall, custCall := agentPhone.Calls()[0], custPhone.Calls()[0]
-	if !eventually(func() bool { return agentCall.Packets() > 10 && custCall.Packets() > 10 }) {
+	if !wait.Until(5*time.Second, func() bool { return agentCall.Packets() > 10 && custCall.Packets() > 10 }) {
 		t.Fatal("no media across the bridge")
 	}
 	s := newStranger(t, u, agentCall)
@@ -162,7 +151,7 @@ func TestStrangerMediaInBridgedCall(t *testing.T) {
 
 	// (a) A key press.
 	sent := s.press(t, '1')
-	eventually(func() bool { return dropped()-before >= float64(sent) })
+	wait.Until(5*time.Second, func() bool { return dropped()-before >= float64(sent) })
 	select {
 	case d := <-agent.Digits():
 		t.Errorf("a stranger's RFC 4733 event became the key %q", d)
@@ -183,9 +172,9 @@ func TestStrangerMediaInBridgedCall(t *testing.T) {
 		sent += 30
 		time.Sleep(3 * time.Millisecond)
 	}
-	eventually(func() bool { return dropped()-before >= float64(sent) })
+	wait.Until(5*time.Second, func() bool { return dropped()-before >= float64(sent) })
 	got := agentCall.Packets()
-	if !eventually(func() bool { return agentCall.Packets() >= got+25 }) {
+	if !wait.Until(5*time.Second, func() bool { return agentCall.Packets() >= got+25 }) {
 		t.Errorf("the salesperson's phone stopped receiving after the stranger's burst (%d packets since)", agentCall.Packets()-got)
 	}
 	if s.received(200 * time.Millisecond) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/metrics"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
@@ -64,18 +65,6 @@ func (*trunkRegObserver) BridgeEnded()       {}
 func (*trunkRegObserver) RTPPacket(string)   {}
 func (*trunkRegObserver) RTPDropped(string)  {}
 
-// waitUntil polls cond every 20 ms for up to within.
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A registering trunk registers with digest credentials whether the registrar asks
 // with 401 (WWW-Authenticate) or 407 (Proxy-Authenticate), refreshes the 10 s it was
 // granted before they are up (it never stops being registered), and unregisters its
@@ -99,10 +88,10 @@ func TestTrunkRegisterDigestRefreshAndGoodbye(t *testing.T) {
 			closeUA := func() { closeOnce.Do(func() { u.Close() }) }
 			t.Cleanup(closeUA)
 
-			waitUntil(t, 10*time.Second, "the trunk to register", func() bool {
+			wait.For(t, 10*time.Second, "the trunk to register", func() bool {
 				return u.Trunks()[0].Registered
 			})
-			waitUntil(t, 30*time.Second, "the registration's refresh", func() bool {
+			wait.For(t, 30*time.Second, "the registration's refresh", func() bool {
 				_, codes := obs.seen()
 				return codes[200] >= 2
 			})
@@ -157,7 +146,7 @@ func TestTrunkNotRegisteredIsSkipped(t *testing.T) {
 	second, t2 := carrier(t, "second", siptest.Behaviour{})
 	reg := sip.Trunk{Name: "reg", URI: "sip:" + refusing.addr.String(), Username: "leadline", Password: "wrong", Register: true}
 	u := newUA(t, sip.Config{Trunks: []sip.Trunk{reg, t2}})
-	waitFor(t, "the registrar's refusal", func() bool { return u.Trunks()[0].Error != "" })
+	wait.For(t, 5*time.Second, "the registrar's refusal", func() bool { return u.Trunks()[0].Error != "" })
 	st := u.Trunks()
 	if !st[0].Registers || st[0].Registered || st[0].Usable() || !strings.Contains(st[0].Error, "403") {
 		t.Errorf("refused trunk's state %+v", st[0])
@@ -180,7 +169,7 @@ func TestTrunkNotRegisteredIsSkipped(t *testing.T) {
 	// sipp takes one call (Call-ID) only: another registrar for another user agent.
 	reg.URI = "sip:" + startSipp(t, "trunk_register_refuse.xml", "u1", nil).addr.String()
 	alone := newUA(t, sip.Config{Trunks: []sip.Trunk{reg}})
-	waitFor(t, "the registrar's refusal", func() bool { return alone.Trunks()[0].Error != "" })
+	wait.For(t, 5*time.Second, "the registrar's refusal", func() bool { return alone.Trunks()[0].Error != "" })
 	_, err = alone.Dial(ctx, number, opts(dialer.LegCustomer))
 	if err == nil || !strings.Contains(err.Error(), "no trunk can carry the call") || trunkOf(nil, err) != "" {
 		t.Errorf("Dial with no usable trunk: %v (trunk %q)", err, trunkOf(nil, err))

@@ -280,9 +280,6 @@ func (u *UA) Addr() netip.AddrPort { return u.addr }
 // TLSAddr is the address SIP over TLS listens on; invalid without a TLS listener.
 func (u *UA) TLSAddr() netip.AddrPort { return u.tlsAt }
 
-// Host is the host advertised in Contact and SDP.
-func (u *UA) Host() string { return u.host }
-
 // Close hangs up every call (CANCEL when ringing, BYE when answered), gives the
 // cancellations two seconds to complete, stops listening and waits for the user agent's
 // goroutines to end. Dial fails once Close has begun.

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/sip/siptest"
@@ -69,18 +70,6 @@ func opts(kind dialer.LegKind) dialer.DialOpts {
 	return dialer.DialOpts{LeadID: "0190abcd-lead", Kind: kind, CallerID: "+31201234567", DisplayName: "Lead Eva Jansen"}
 }
 
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func TestAnswerPlayAndDigits(t *testing.T) {
 	for _, by := range []string{"rfc4733", "info", "inband"} {
 		t.Run(by, func(t *testing.T) {
@@ -113,7 +102,7 @@ func TestAnswerPlayAndDigits(t *testing.T) {
 				t.Errorf("From %q", from)
 			}
 			leg.Hangup(ctx)
-			waitFor(t, "phone hung up by BYE", func() bool {
+			wait.For(t, 5*time.Second, "phone hung up by BYE", func() bool {
 				select {
 				case <-call.Done():
 					return true
@@ -124,7 +113,7 @@ func TestAnswerPlayAndDigits(t *testing.T) {
 			if call.HungUpByPhone() {
 				t.Error("phone should not have hung up itself")
 			}
-			waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+			wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 		})
 	}
 }
@@ -157,7 +146,7 @@ func TestRefusedAndUnanswered(t *testing.T) {
 			}
 			// A ring timeout cancels the phone's ringing.
 			call := p.Calls()[0]
-			waitFor(t, "call ended at the phone", func() bool {
+			wait.For(t, 5*time.Second, "call ended at the phone", func() bool {
 				select {
 				case <-call.Done():
 					return true
@@ -168,7 +157,7 @@ func TestRefusedAndUnanswered(t *testing.T) {
 			if call.Answered() {
 				t.Error("phone answered")
 			}
-			waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+			wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 		})
 	}
 }
@@ -208,7 +197,7 @@ func TestBridgeTranscodesBothWays(t *testing.T) {
 		t.Errorf("customer heard the salesperson at %.2f", lvl)
 	}
 	agent.Hangup(ctx)
-	waitFor(t, "no calls left", func() bool { return u.ActiveCalls() == 0 })
+	wait.For(t, 5*time.Second, "no calls left", func() bool { return u.ActiveCalls() == 0 })
 }
 
 func TestEarlyMediaReachesSalesperson(t *testing.T) {
@@ -254,7 +243,7 @@ func TestDeadMediaEndsLeg(t *testing.T) {
 		t.Fatal("leg with dead media stayed up")
 	}
 	call := p.Calls()[0]
-	waitFor(t, "BYE at the phone", func() bool {
+	wait.For(t, 5*time.Second, "BYE at the phone", func() bool {
 		select {
 		case <-call.Done():
 			return true

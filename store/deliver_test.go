@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/store"
 )
 
@@ -98,20 +99,17 @@ func setEndpoints(t *testing.T, db *store.DB, eps ...store.Endpoint) {
 // waitDeliveries polls the lead's deliveries until done says they are as wanted.
 func waitDeliveries(t *testing.T, db *store.DB, id string, done func([]dialer.Delivery) bool) []dialer.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ds, err := db.Deliveries(t.Context(), "", id)
-		if err != nil {
+	var ds []dialer.Delivery
+	if !wait.Until(30*time.Second, func() bool {
+		var err error
+		if ds, err = db.Deliveries(t.Context(), "", id); err != nil {
 			t.Fatal(err)
 		}
-		if done(ds) {
-			return ds
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries of %s not as wanted after 30 s: %+v", id, ds)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return done(ds)
+	}) {
+		t.Fatalf("deliveries of %s not as wanted after 30 s: %+v", id, ds)
 	}
+	return ds
 }
 
 func allFinal(ds []dialer.Delivery) bool {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/pgtest"
 	"github.com/leadline/leadline/store"
 )
 
@@ -250,7 +251,7 @@ func TestReportMailOncePerWeek(t *testing.T) {
 // queue: the week's report is tried once, by one of them.
 func TestReportMailTwoNodes(t *testing.T) {
 	t.Parallel()
-	u := postgresURL(t)
+	u := pgtest.URL(t)
 	clock := newStepClock(dueWeek1.Add(-time.Hour))
 	var nodes []*store.DB
 	var mailers []*reportMailer

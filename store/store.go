@@ -89,7 +89,6 @@ type Option func(*options)
 type options struct {
 	now       func() time.Time
 	log       *slog.Logger
-	maxConns  int
 	firstLook time.Duration
 }
 
@@ -110,12 +109,6 @@ func WithNow(now func() time.Time) Option {
 // WithLogger sets where Migrate reports applied migrations. Default: discarded.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
-}
-
-// WithMaxConns caps the PostgreSQL connection pool (default 16, minimum 2) and the number of
-// SQLite reader connections (default GOMAXPROCS, at least 2). SQLite always has one writer.
-func WithMaxConns(n int) Option {
-	return func(o *options) { o.maxConns = n }
 }
 
 // Open connects to the store at rawURL without migrating it (see Migrate and
@@ -237,11 +230,8 @@ func openSQLite(rest string, o options) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	n := o.maxConns
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	n = max(n, 2)
+	// One reader connection a core, at least 2; SQLite always has one writer.
+	n := max(runtime.GOMAXPROCS(0), 2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.r = r
@@ -254,12 +244,8 @@ func openPostgres(rawURL string, o options) (*DB, error) {
 		return nil, err
 	}
 	db := stdlib.OpenDB(*cfg)
-	n := o.maxConns
-	if n <= 0 {
-		n = 16
-	}
-	// Migrate holds one connection for its lock while goose uses another.
-	n = max(n, 2)
+	// 16 connections; Migrate holds one for its lock while goose uses another.
+	const n = 16
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -327,9 +313,6 @@ func (db *DB) write(ctx context.Context, query string, args ...any) (sql.Result,
 	}
 	return s.ExecContext(ctx, args...)
 }
-
-// Dialect tells which database the store runs on.
-func (db *DB) Dialect() Dialect { return db.dialect }
 
 // SQL returns the pool that runs writes, for wiring a job queue (River's riverdatabasesql or
 // riversqlite driver) to the same database. On SQLite it has a single connection: hold it

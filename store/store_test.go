@@ -2,11 +2,8 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -17,9 +14,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver for the admin connection
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/pgtest"
 	"github.com/leadline/leadline/store"
 )
 
@@ -36,56 +33,11 @@ type backend struct {
 
 var backends = []backend{
 	{name: "sqlite", newURL: sqliteURL},
-	{name: "postgres", newURL: postgresURL},
+	{name: "postgres", newURL: pgtest.URL},
 }
 
 func sqliteURL(tb testing.TB) string {
 	return "sqlite://" + filepath.Join(tb.TempDir(), "leadline.db")
-}
-
-var pgAdmin struct {
-	once sync.Once
-	db   *sql.DB
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pgAdmin.db != nil {
-		pgAdmin.db.Close()
-	}
-	os.Exit(code)
-}
-
-// postgresURL creates a database on the PG_TEST_URL server and drops it after the test.
-func postgresURL(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("PG_TEST_URL")
-	if base == "" {
-		tb.Skip(`PG_TEST_URL not set; to include PostgreSQL: eval "$(scripts/pg.sh start)"`)
-	}
-	pgAdmin.once.Do(func() {
-		pgAdmin.db, pgAdmin.err = sql.Open("pgx", base)
-	})
-	if pgAdmin.err != nil {
-		tb.Fatalf("admin connection: %v", pgAdmin.err)
-	}
-	name := "leadline_test_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20]
-	ctx := context.Background()
-	if _, err := pgAdmin.db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("create database: %v", err)
-	}
-	tb.Cleanup(func() {
-		if _, err := pgAdmin.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop database: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("PG_TEST_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // each runs f once per backend, in parallel.

@@ -57,6 +57,8 @@ type app struct {
 	ids      atomic.Pointer[[]string]   // the configured dealers, for the open gauge
 	rec      *recording.Recorder        // call recordings (recordings.go)
 	lib      *recording.Library         // serves, erases and expires them
+	// readyFile is serve's --ready-file: written once run serves, removed as it stops.
+	readyFile string
 }
 
 // startApp opens the store (migrating it), the SIP user agent and the HTTP listener.
@@ -299,6 +301,7 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 	}
 	a.imap.Start()
 	g.Go(func() error { a.lib.RunRetention(gctx, retentionEvery); return nil })
+	a.writeReady()
 	g.Go(func() error {
 		t := time.NewTicker(30 * time.Second)
 		defer t.Stop()
@@ -313,6 +316,7 @@ func (a *app) run(ctx context.Context, drain time.Duration) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
+		a.removeReady()
 		a.log.Info("shutting down: finishing calls in progress", "drain", drain)
 		if a.mail != nil {
 			// Mail being received is finished (its leads stored) or refused 421; the

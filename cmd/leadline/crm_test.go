@@ -12,6 +12,7 @@ import (
 
 	"github.com/leadline/leadline/adf"
 	"github.com/leadline/leadline/adf/adftest"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/mailout/smtptest"
 	"github.com/leadline/leadline/sip/siptest"
@@ -79,7 +80,7 @@ func TestCRMMailADF(t *testing.T) {
 		t.Fatalf("lead %s (%s), want completed", l.Status, l.Reason)
 	}
 	// The relay is down: the completed lead's mail fails, and is tried again.
-	eventually(t, 30*time.Second, "a failed try of the CRM mail", func() bool {
+	wait.For(t, 30*time.Second, "a failed try of the CRM mail", func() bool {
 		for _, d := range ta.deliveries(t, id) {
 			if d.Event == "lead.completed" && d.Status == "failed" && strings.Contains(d.LastError, "connect") {
 				return true
@@ -182,7 +183,7 @@ func TestCRMMailAfterRestart(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("cancel: %d %s", status, body)
 	}
-	eventually(t, 20*time.Second, "a failed try of the CRM mail", func() bool {
+	wait.For(t, 20*time.Second, "a failed try of the CRM mail", func() bool {
 		ds := first.deliveries(t, id)
 		return len(ds) == 1 && ds[0].Status == "failed"
 	})

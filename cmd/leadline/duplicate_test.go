@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/api"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -47,7 +48,7 @@ func TestDuplicateJoinsEndToEnd(t *testing.T) {
 		flow:   "[piet]",
 	})
 	first := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678", "interest": "Volvo XC60"})
-	eventually(t, 10*time.Second, "piet's phone to ring", func() bool { return len(piet.Calls()) == 1 })
+	wait.For(t, 10*time.Second, "piet's phone to ring", func() bool { return len(piet.Calls()) == 1 })
 
 	status, header, body := ta.post(t, testKey, "application/json",
 		`{"name":"Eva J.","phone":"+31 6 1234 5678","interest":"Volvo EX30","external_id":"crm-2"}`)

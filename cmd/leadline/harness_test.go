@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/config"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/leadview"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -192,7 +193,7 @@ func startTestApp(t testing.TB, spec appSpec) *testApp {
 			t.Errorf("app: %v", err)
 		}
 	})
-	eventually(t, 5*time.Second, "the app to be ready", func() bool {
+	wait.For(t, 5*time.Second, "the app to be ready", func() bool {
 		res, err := http.Get(ta.base + "/readyz")
 		if err != nil {
 			return false
@@ -282,7 +283,7 @@ func (ta *testApp) leadAs(t testing.TB, id string, v any) {
 func (ta *testApp) waitFinal(t testing.TB, id string, within time.Duration) leadview.Lead {
 	t.Helper()
 	var l leadview.Lead
-	eventually(t, within, "lead "+id+" to finish", func() bool {
+	wait.For(t, within, "lead "+id+" to finish", func() bool {
 		l = ta.lead(t, id)
 		return l.Status.Final()
 	})
@@ -335,28 +336,6 @@ func callsTo(p *siptest.Phone, user string) []*siptest.Call {
 		}
 	}
 	return out
-}
-
-// eventually polls cond until it holds or within passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitDone waits for a channel to close.
-func waitDone(t testing.TB, ch <-chan struct{}, within time.Duration, what string) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(within):
-		t.Fatalf("timed out after %v waiting for %s", within, what)
-	}
 }
 
 // rms is the root mean square of pcm (silence is 0; a -12 dBm0 tone about 2,300).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/mailin"
 	"github.com/leadline/leadline/mailin/imaptest"
 	"github.com/leadline/leadline/sip/siptest"
@@ -102,7 +103,7 @@ func TestIMAPLeadRings(t *testing.T) {
 	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
 	ta := startTestApp(t, imapSpec(piet, carrier, srv.URL(), srv.Password, ""))
 
-	eventually(t, 10*time.Second, "piet's phone to ring for the mail already there", func() bool { return len(piet.Calls()) == 1 })
+	wait.For(t, 10*time.Second, "piet's phone to ring for the mail already there", func() bool { return len(piet.Calls()) == 1 })
 	ctx := context.Background()
 	l, err := ta.svc.Get(ctx, testDealer, piet.Calls()[0].Header("X-Leadline-Lead"))
 	if err != nil {
@@ -112,7 +113,7 @@ func TestIMAPLeadRings(t *testing.T) {
 		l.Name != "Eva Jansen" || l.Phone != "+31612345678" {
 		t.Errorf("lead from the mailbox: %+v", l)
 	}
-	eventually(t, 5*time.Second, "the mail to be marked", func() bool {
+	wait.For(t, 5*time.Second, "the mail to be marked", func() bool {
 		return mailFlags(t, srv)["adf-mail-0001@crm.autohuisjansen.nl"] == "done, seen"
 	})
 
@@ -141,7 +142,7 @@ func TestIMAPLeadRings(t *testing.T) {
 	for n := 1; n <= appended; n++ {
 		want[leadMailID(n)] = "done, seen"
 	}
-	eventually(t, 5*time.Second, "every mail to be marked", func() bool { return fmt.Sprint(mailFlags(t, srv)) == fmt.Sprint(want) })
+	wait.For(t, 5*time.Second, "every mail to be marked", func() bool { return fmt.Sprint(mailFlags(t, srv)) == fmt.Sprint(want) })
 	if n := len(piet.Calls()); n != 1+appended {
 		t.Errorf("piet rung %d times, want %d (not for the mail marked done before the start)", n, 1+appended)
 	}
@@ -182,7 +183,7 @@ func TestIMAPRefusedAndNoLead(t *testing.T) {
 	ta := startTestApp(t, imapSpec(piet, carrier, srv.URL(), srv.Password, ""))
 
 	want := map[string]string{leadMailID(1): "done", "newsletter-77@crm.autohuisjansen.nl": "done, seen"}
-	eventually(t, 10*time.Second, "both mails to be marked", func() bool { return fmt.Sprint(mailFlags(t, srv)) == fmt.Sprint(want) })
+	wait.For(t, 10*time.Second, "both mails to be marked", func() bool { return fmt.Sprint(mailFlags(t, srv)) == fmt.Sprint(want) })
 	rs, _, err := ta.svc.Rejections(context.Background(), testDealer, 10, "")
 	if err != nil || len(rs) != 1 || rs[0].Channel != dialer.ChannelIMAP || rs[0].MessageID != "newsletter-77@crm.autohuisjansen.nl" || rs[0].Reason == "" {
 		t.Errorf("rejections %+v, %v; want the newsletter, with its reason", rs, err)
@@ -218,11 +219,11 @@ func TestIMAPUnreachable(t *testing.T) {
 	ta := startTestApp(t, spec)
 
 	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
-	eventually(t, 10*time.Second, "piet to ring for the API lead", func() bool { return len(piet.Calls()) == 1 })
+	wait.For(t, 10*time.Second, "piet to ring for the API lead", func() bool { return len(piet.Calls()) == 1 })
 	if got := piet.Calls()[0].Header("X-Leadline-Lead"); got != id {
 		t.Errorf("piet rung for %s, want %s", got, id)
 	}
-	eventually(t, 10*time.Second, "two retries", func() bool { return strings.Count(ta.logs.String(), "IMAP mailbox still cannot be read") >= 2 })
+	wait.For(t, 10*time.Second, "two retries", func() bool { return strings.Count(ta.logs.String(), "IMAP mailbox still cannot be read") >= 2 })
 	if n := strings.Count(ta.logs.String(), "level=WARN msg=\"IMAP mailbox cannot be read"); n != 1 {
 		t.Errorf("%d warnings while unreachable, want 1", n)
 	}
@@ -243,17 +244,17 @@ func TestIMAPUnreachable(t *testing.T) {
 		}
 	}
 	reload(srv.URL(), "wrong")
-	eventually(t, 10*time.Second, "the refused login", func() bool { return strings.Contains(ta.logs.String(), "step=login") })
+	wait.For(t, 10*time.Second, "the refused login", func() bool { return strings.Contains(ta.logs.String(), "step=login") })
 	if n := strings.Count(ta.logs.String(), "level=WARN msg=\"IMAP mailbox cannot be read"); n != 2 {
 		t.Errorf("%d warnings after the wrong password, want 2 (unreachable, then login)", n)
 	}
 	reload(srv.URL(), srv.Password)
-	eventually(t, 10*time.Second, "the mailbox to be read", func() bool {
+	wait.For(t, 10*time.Second, "the mailbox to be read", func() bool {
 		got, _ := metricValue(ta.metrics(t), `leadline_imap_connected{dealer="jansen"}`)
 		return got == 1
 	})
 	srv.Append(t, "INBOX", leadMail(1))
-	eventually(t, 10*time.Second, "piet to ring for the mail", func() bool { return len(piet.Calls()) == 2 })
+	wait.For(t, 10*time.Second, "piet to ring for the mail", func() bool { return len(piet.Calls()) == 2 })
 }
 
 // freeTCPAddr is a loopback address nothing listens on: connections are refused.
@@ -340,7 +341,7 @@ func TestIMAPKilled(t *testing.T) {
 	for n := 1; n <= mails; n++ {
 		srv.AppendWith(t, c, "INBOX", leadMail(n))
 	}
-	eventually(t, 10*time.Second, "the first lead to ring", func() bool { return len(piet.Calls()) >= 1 })
+	wait.For(t, 10*time.Second, "the first lead to ring", func() bool { return len(piet.Calls()) >= 1 })
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +358,7 @@ func TestIMAPKilled(t *testing.T) {
 
 	spec.nodeID = "imap-restarted"
 	ta := startTestApp(t, spec)
-	eventually(t, 15*time.Second, "every mail to be marked after the restart", func() bool {
+	wait.For(t, 15*time.Second, "every mail to be marked after the restart", func() bool {
 		for _, f := range mailFlags(t, srv) {
 			if f != "done, seen" {
 				return false

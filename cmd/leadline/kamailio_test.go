@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/leadview"
 	"github.com/leadline/leadline/sip"
 	"github.com/leadline/leadline/sip/siptest"
@@ -222,7 +223,7 @@ func (k *kamailio) start(t *testing.T) {
 		close(r.exited)
 	}()
 	k.run = r
-	eventually(t, 10*time.Second, "kamailio to listen", func() bool {
+	wait.For(t, 10*time.Second, "kamailio to listen", func() bool {
 		select {
 		case <-r.exited:
 			t.Fatalf("kamailio exited at start: %v\n%s", r.err, r.log.String())
@@ -250,7 +251,7 @@ func (k *kamailio) stop(t *testing.T) {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-r.exited
 	}
-	eventually(t, 5*time.Second, "kamailio's workers to let the port go", func() bool {
+	wait.For(t, 5*time.Second, "kamailio's workers to let the port go", func() bool {
 		return !udpBound(k.port) && (k.tlsPort == 0 || !tcpListening(k.tlsPort))
 	})
 }
@@ -312,7 +313,7 @@ func TestKamailioCarrier(t *testing.T) {
 		t.Fatalf("INVITE without a registration: %v; want 403 from the carrier", err)
 	}
 	// Kamailio may log its refusal a moment after the 403 left.
-	eventually(t, 5*time.Second, "kamailio to log the refused INVITE", func() bool { return kam.count("INVITE refused") == 1 })
+	wait.For(t, 5*time.Second, "kamailio to log the refused INVITE", func() bool { return kam.count("INVITE refused") == 1 })
 
 	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	ta := startTestApp(t, appSpec{
@@ -323,11 +324,11 @@ func TestKamailioCarrier(t *testing.T) {
 		flow:   "[piet]",
 	})
 	const gauge = `leadline_trunk_registered{trunk="carrier"}`
-	eventually(t, 10*time.Second, "the registration", func() bool {
+	wait.For(t, 10*time.Second, "the registration", func() bool {
 		v, ok := metricValue(ta.metrics(t), gauge)
 		return ok && v == 1
 	})
-	eventually(t, 5*time.Second, "the carrier to log the registration", func() bool { return kam.count("REGISTER ok for leadline") > 0 })
+	wait.For(t, 5*time.Second, "the carrier to log the registration", func() bool { return kam.count("REGISTER ok for leadline") > 0 })
 	challenged := func(method, code string) bool {
 		v, _ := metricValue(ta.metrics(t), `leadline_sip_responses_total{code="`+code+`",method="`+method+`"}`)
 		return v > 0
@@ -359,7 +360,7 @@ func TestKamailioCarrier(t *testing.T) {
 	}
 
 	kam.restart(t)
-	eventually(t, 30*time.Second, "Leadline to register with the restarted carrier", func() bool {
+	wait.For(t, 30*time.Second, "Leadline to register with the restarted carrier", func() bool {
 		return kam.count("REGISTER ok for leadline") > 0
 	})
 	if v, ok := metricValue(ta.metrics(t), gauge); !ok || v != 1 {
@@ -391,7 +392,7 @@ func TestKamailioRefusesRegistration(t *testing.T) {
 		flow:   "[piet]",
 	})
 	var body string
-	eventually(t, 10*time.Second, "/readyz to name the refused trunk", func() bool {
+	wait.For(t, 10*time.Second, "/readyz to name the refused trunk", func() bool {
 		var code int
 		code, body = readyz(t, ta)
 		return code == http.StatusOK && strings.Contains(body, "trunk carrier (not registered: sip 401")

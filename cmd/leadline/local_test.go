@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/leadview"
 )
 
@@ -52,7 +53,7 @@ func TestLocalExample(t *testing.T) {
 		}
 	})
 	base := "http://" + httpAddr
-	eventually(t, 30*time.Second, "serve to be ready", func() bool {
+	wait.For(t, 30*time.Second, "serve to be ready", func() bool {
 		res, err := http.Get(base + "/readyz")
 		if err != nil {
 			return false
@@ -68,7 +69,7 @@ func TestLocalExample(t *testing.T) {
 	var l leadview.Lead
 	var got leadview.Lead
 	postJSON(t, req, http.StatusAccepted, &l)
-	eventually(t, 30*time.Second, "piet to be connected to the customer", func() bool {
+	wait.For(t, 30*time.Second, "piet to be connected to the customer", func() bool {
 		var err error
 		if l, err = getLead(ctx, base, key, l.ID); err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -84,7 +85,7 @@ func TestMailLeadRings(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "<-  250 ") {
 		t.Fatalf("swaks exit %d:\n%s", code, out)
 	}
-	eventually(t, 10*time.Second, "piet's phone to ring", func() bool { return len(piet.Calls()) == 1 })
+	wait.For(t, 10*time.Second, "piet's phone to ring", func() bool { return len(piet.Calls()) == 1 })
 	id := piet.Calls()[0].Header("X-Leadline-Lead")
 	ctx := context.Background()
 	l, err := ta.svc.Get(ctx, testDealer, id)
@@ -160,7 +161,7 @@ func TestMailRefusals(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "STARTTLS") {
 		t.Fatalf("over STARTTLS: swaks exit %d:\n%s", code, out)
 	}
-	eventually(t, 10*time.Second, "piet's phone to ring", func() bool { return len(piet.Calls()) == 1 })
+	wait.For(t, 10*time.Second, "piet's phone to ring", func() bool { return len(piet.Calls()) == 1 })
 	if got, _ := metricValue(ta.metrics(t), `leadline_intake_total{channel="email",dealer="jansen",result="refused"}`); got != 1 {
 		t.Errorf("refused mails counted %v, want 1 (the unknown recipient has no dealer to count for)", got)
 	}

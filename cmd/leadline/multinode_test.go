@@ -3,11 +3,13 @@ package main
 // Several `leadline serve` processes on one PostgreSQL: each lead is dialled by exactly
 // one node, a node killed mid-flow has its leads taken over, and a database that goes
 // away refuses leads with 503 and comes back by itself. These tests run the real binary
-// and need PostgreSQL binaries (scripts/pg.sh); they are skipped without PG_TEST_URL.
+// and the PostgreSQL of PG_TEST_URL (scripts/test.sh starts it), each in a database of
+// its own; they are skipped without it.
 
 import (
 	"bufio"
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,14 +17,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx", to see the queue's jobs
+
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/pgtest"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -48,14 +53,25 @@ var daytimeFormat = sync.OnceValue(func() string {
 // customer returns the n-th customer number of a test, in a country where it is day.
 func customer(n int) string { return fmt.Sprintf(daytimeFormat(), 2000000+n) }
 
-// mnCluster is one throwaway PostgreSQL of its own (so stopping it disturbs no other
-// test) and the leadline binary.
+// mnCluster is a database for the nodes and the leadline binary.
 type mnCluster struct {
-	url, dir string
-	bin      string
+	url string
+	dir string // PG_TEST_DIR of a server of the test's own (newMNClusterOwnPG)
+	bin string
 }
 
+// newMNCluster gives the nodes a database of their own on the suite's PostgreSQL.
 func newMNCluster(t *testing.T) *mnCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-node tests run the real binary; skipped with -short")
+	}
+	return &mnCluster{url: pgtest.URL(t), bin: buildLeadline(t)}
+}
+
+// newMNClusterOwnPG starts a PostgreSQL server of the test's own, for a test that stops
+// it (c.pg): the suite's server must not go away under the other tests.
+func newMNClusterOwnPG(t *testing.T) *mnCluster {
 	t.Helper()
 	if os.Getenv("PG_TEST_URL") == "" {
 		t.Skip("PG_TEST_URL not set: run scripts/test.sh (it starts PostgreSQL)")
@@ -97,15 +113,12 @@ type mnNode struct {
 	cmd  *exec.Cmd
 	base string // http://host:port
 	smtp string // host:port of its SMTP receiver, if it runs one
-	mu   sync.Mutex
-	log  bytes.Buffer
-	done chan struct{}
+	// ready is its --ready-file.
+	ready string
+	mu    sync.Mutex
+	log   bytes.Buffer
+	done  chan struct{}
 }
-
-var (
-	startedRE = regexp.MustCompile(`msg="leadline started" http=(\S+)`)
-	smtpRE    = regexp.MustCompile(` smtp=(\S+)`)
-)
 
 // start runs a node with the given people and flow; takeover is short so the test is.
 func (c *mnCluster) start(t *testing.T, name, rtp, trunk, people, flow string) *mnNode {
@@ -164,7 +177,7 @@ var built struct {
 }
 
 // runServe runs `leadline serve` with the configuration cfg until the test ends and
-// returns once it logged that it started.
+// returns once it serves: its --ready-file is there.
 func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".yaml")
@@ -172,12 +185,12 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 		t.Fatal(err)
 	}
 	n := &mnNode{name: name, done: make(chan struct{})}
-	n.cmd = exec.Command(bin, "serve", "--config", path, "--drain", "1s")
+	n.ready = filepath.Join(filepath.Dir(path), name+".ready")
+	n.cmd = exec.Command(bin, "serve", "--config", path, "--drain", "1s", "--ready-file", n.ready)
 	stderr, _ := n.cmd.StderrPipe()
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan string, 1)
 	go func() {
 		defer close(n.done)
 		sc := bufio.NewScanner(stderr)
@@ -185,12 +198,6 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 			n.mu.Lock()
 			n.log.WriteString(sc.Text() + "\n")
 			n.mu.Unlock()
-			if m := startedRE.FindStringSubmatch(sc.Text()); m != nil {
-				if sm := smtpRE.FindStringSubmatch(sc.Text()); sm != nil {
-					n.smtp = sm[1]
-				}
-				started <- m[1]
-			}
 		}
 		n.cmd.Wait()
 	}()
@@ -208,14 +215,22 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 			n.mu.Unlock()
 		}
 	})
-	select {
-	case addr := <-started:
-		n.base = "http://" + addr
-	case <-n.done:
+	var ready readyInfo
+	exited := false
+	wait.For(t, 30*time.Second, name+" to serve", func() bool {
+		select {
+		case <-n.done:
+			exited = true
+			return true
+		default:
+		}
+		data, err := os.ReadFile(n.ready)
+		return err == nil && json.Unmarshal(data, &ready) == nil
+	})
+	if exited {
 		t.Fatalf("%s exited:\n%s", name, n.logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start:\n%s", name, n.logs())
 	}
+	n.base, n.smtp = "http://"+ready.HTTP, ready.SMTP
 	return n
 }
 
@@ -276,17 +291,43 @@ func (n *mnNode) get(t *testing.T, id string) mnLead {
 // waitFinal polls until the lead is final and returns it.
 func (n *mnNode) waitFinal(t *testing.T, id string, within time.Duration) mnLead {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		l := n.get(t, id)
-		if l.Status.Final() {
-			return l
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lead %s still %s after %v: %+v", id, l.Status, within, l.Attempts)
-		}
-		time.Sleep(200 * time.Millisecond)
+	var l mnLead
+	wait.For(t, within, "lead "+id+" final", func() bool {
+		l = n.get(t, id)
+		return l.Status.Final()
+	})
+	return l
+}
+
+// queueSettled waits until the queue holds nothing that could dial a lead in ids again:
+// the sweep that makes lapsed leases due (River's periodic job, every takeover_after)
+// has completed since the call, and none of their watch jobs is due or running (a final
+// lead's job waits dialer.LocalWatch, or is done). River keeps completed jobs for a day.
+func queueSettled(t *testing.T, dbURL string, ids []string) {
+	t.Helper()
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer db.Close()
+	ctx := t.Context()
+	var since time.Time
+	if err := db.QueryRowContext(ctx, "SELECT now()").Scan(&since); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, 30*time.Second, "a sweep, and no lead's watch job due", func() bool {
+		var sweeps, due int
+		err := db.QueryRowContext(ctx, `SELECT
+			(SELECT count(*) FROM river_job WHERE kind = 'leadline_sweep_lapsed_leases'
+				AND state = 'completed' AND finalized_at > $1),
+			(SELECT count(*) FROM river_job WHERE kind = 'leadline_watch_lead'
+				AND args->>'lead_id' = ANY($2) AND (state IN ('available', 'running', 'retryable')
+				OR state = 'scheduled' AND scheduled_at <= now()))`, since, ids).Scan(&sweeps, &due)
+		if err != nil {
+			t.Fatalf("queue: %v", err)
+		}
+		return sweeps > 0 && due == 0
+	})
 }
 
 func phone(t *testing.T, name string, b siptest.Behaviour) *siptest.Phone {
@@ -335,8 +376,10 @@ func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
 			t.Errorf("lead %d: %s", i, l.Status)
 		}
 	}
-	// Let every watch job come due at least once on some node: still one INVITE a lead.
-	time.Sleep(4 * time.Second)
+	// Once the sweep of lapsed leases has run since, and no lead's watch job is due or
+	// running, no node is about to take one of these leads up again: still one INVITE a
+	// lead.
+	queueSettled(t, c.url, ids)
 	for i, id := range ids {
 		if n := invitesFor(piet, id); n != 1 {
 			t.Errorf("lead %d was dialled %d times", i, n)
@@ -368,23 +411,10 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	b := c.start(t, "node-b", "22800-22999", carrier.Addr().String(), people, "[piet, owner]")
 
 	_, l := a.post(t, fmt.Sprintf(`{"phone":%q,"name":"Eva"}`, customer(1)))
-	for range 100 {
-		if invitesFor(piet, l.ID) == 1 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if invitesFor(piet, l.ID) != 1 {
-		t.Fatal("piet not rung")
-	}
+	wait.For(t, 5*time.Second, "piet rung", func() bool { return invitesFor(piet, l.ID) == 1 })
 	// A salesperson's attempt is written while the INVITE leaves (docs/DESIGN.md): a kill
 	// in that millisecond would have piet rung once more. Kill once it is recorded.
-	for range 100 {
-		if len(b.get(t, l.ID).Attempts) == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "piet's attempt recorded", func() bool { return len(b.get(t, l.ID).Attempts) == 1 })
 	a.kill()
 	killed := time.Now()
 	got := b.waitFinal(t, l.ID, 60*time.Second)
@@ -405,13 +435,7 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	// dial the customer again.
 	c3 := c.start(t, "node-c", "22600-22799", carrier.Addr().String(), people, "[owner]")
 	_, l2 := c3.post(t, fmt.Sprintf(`{"phone":%q,"name":"Noah"}`, customer(2)))
-	deadline := time.Now().Add(20 * time.Second)
-	for b.get(t, l2.ID).Status != "connected" {
-		if time.Now().After(deadline) {
-			t.Fatalf("lead 2 never connected: %+v", b.get(t, l2.ID))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	wait.For(t, 20*time.Second, "lead 2 connected", func() bool { return b.get(t, l2.ID).Status == "connected" })
 	c3.kill()
 	got = b.waitFinal(t, l2.ID, 60*time.Second)
 	if got.Status != "completed" {
@@ -426,28 +450,27 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 // progress continues, and everything resumes by itself when the database is back.
 func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	t.Parallel() // mostly waiting on real-time calls: runs beside the others
-	c := newMNCluster(t)
+	// This test stops PostgreSQL: it has a server of its own.
+	c := newMNClusterOwnPG(t)
 	owner := phone(t, "owner", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	carrier := phone(t, "carrier", siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 6 * time.Second})
 	people := fmt.Sprintf("{id: owner, phone: %q}", owner.URI())
 	a := c.start(t, "node-a", "23000-23199", carrier.Addr().String(), people, "[owner]")
 
 	_, l := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(1)))
-	deadline := time.Now().Add(20 * time.Second)
-	for a.get(t, l.ID).Status != "connected" {
-		if time.Now().After(deadline) {
-			t.Fatal("never connected")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	wait.For(t, 20*time.Second, "the call connected", func() bool { return a.get(t, l.ID).Status == "connected" })
+	renewals := strings.Count(a.logs(), `msg="renewing leases"`)
 	c.pg(t, "down")
 	code, _ := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(2)))
 	if code != http.StatusServiceUnavailable {
 		t.Errorf("post with the database down: %d, want 503", code)
 	}
-	// The bridged call goes on without the database.
+	// The bridged call goes on without the database: still up once the node has failed
+	// twice to renew its lease, when a flow that stopped on a store error would have.
 	call := carrier.Calls()[0]
-	time.Sleep(2 * time.Second)
+	wait.For(t, 10*time.Second, "two failed lease renewals", func() bool {
+		return strings.Count(a.logs(), `msg="renewing leases"`) >= renewals+2
+	})
 	select {
 	case <-call.Done():
 		t.Error("call in progress ended when the database went away")
@@ -455,16 +478,11 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	}
 	c.pg(t, "up")
 	var after mnLead
-	for range 100 {
-		var code int
-		if code, after = a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(3))); code == http.StatusAccepted {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if after.ID == "" {
-		t.Fatal("leads still refused after the database came back")
-	}
+	wait.For(t, 20*time.Second, "leads taken again after the database came back", func() bool {
+		code, l := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(3)))
+		after = l
+		return code == http.StatusAccepted
+	})
 	if got := a.waitFinal(t, after.ID, 30*time.Second); got.Status != "completed" {
 		t.Errorf("lead after recovery: %s", got.Status)
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -31,7 +32,7 @@ func TestCallOutcomeEndToEnd(t *testing.T) {
 	}
 	// Once the customer has hung up, piet presses 2 (follow up) until Leadline takes it:
 	// a key pressed before the question is asked is not an answer.
-	eventually(t, 30*time.Second, "the customer to answer and hang up", func() bool {
+	wait.For(t, 30*time.Second, "the customer to answer and hang up", func() bool {
 		cc := callsTo(carrier, "+31612345678")
 		if len(cc) == 0 {
 			return false
@@ -44,7 +45,7 @@ func TestCallOutcomeEndToEnd(t *testing.T) {
 		}
 	})
 	var pressed time.Time
-	eventually(t, 30*time.Second, "the outcome", func() bool {
+	wait.For(t, 30*time.Second, "the outcome", func() bool {
 		ta.leadAs(t, id, &l)
 		if l.Outcome == nil && time.Since(pressed) > 500*time.Millisecond {
 			piet.Calls()[0].Press(t.Context(), '2')
@@ -55,7 +56,7 @@ func TestCallOutcomeEndToEnd(t *testing.T) {
 	if l.Status != "completed" || l.Outcome.ID != "follow_up" || l.Outcome.Person != "piet" {
 		t.Errorf("lead %s, outcome %+v; want completed with piet's follow_up", l.Status, l.Outcome)
 	}
-	waitDone(t, piet.Calls()[0].Done(), 10*time.Second, "piet's call to end after the thanks")
+	wait.Closed(t, piet.Calls()[0].Done(), 10*time.Second, "piet's call to end after the thanks")
 	if piet.Calls()[0].HungUpByPhone() {
 		t.Error("piet hung up; Leadline should have, after the thanks")
 	}

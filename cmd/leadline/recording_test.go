@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/recording"
 	"github.com/leadline/leadline/sip/media"
 	"github.com/leadline/leadline/sip/siptest"
@@ -52,7 +53,7 @@ func recordingCall(t *testing.T, rtp, rec string, customer siptest.Behaviour) (*
 	if len(sc) != 1 || len(cc) != 1 {
 		t.Fatalf("salesperson got %d calls, customer %d; want 1 each", len(sc), len(cc))
 	}
-	waitDone(t, sc[0].Done(), 5*time.Second, "the salesperson's call to end")
+	wait.Closed(t, sc[0].Done(), 5*time.Second, "the salesperson's call to end")
 	return ta, id, sc[0], cc[0], filepath.Join(dir, testDealer, id+".wav")
 }
 

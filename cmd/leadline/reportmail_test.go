@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/mailout/smtptest"
 	"github.com/leadline/leadline/sip/siptest"
@@ -135,7 +136,7 @@ func TestWeeklyReportMail(t *testing.T) {
 			t.Errorf("the report lacks %q:\n%s", want, text)
 		}
 	}
-	eventually(t, 10*time.Second, "week 48 delivered and week 49 planned", func() bool {
+	wait.For(t, 10*time.Second, "week 48 delivered and week 49 planned", func() bool {
 		rs, err = first.db.ReportMails(t.Context(), testDealer)
 		return err == nil && len(rs) == 2 && rs[0].Week == "2026-W49" && rs[0].State == dialer.DeliveryPending &&
 			rs[1].State == dialer.DeliveryDelivered
@@ -143,7 +144,7 @@ func TestWeeklyReportMail(t *testing.T) {
 	if rs[1].Tries != 1 || rs[1].LastStatus != 250 {
 		t.Errorf("week 48: %+v", rs[1])
 	}
-	eventually(t, 10*time.Second, "the report mail counted", func() bool {
+	wait.For(t, 10*time.Second, "the report mail counted", func() bool {
 		v, _ := metricValue(first.metrics(t), `leadline_mail_sent_total{dealer="jansen",kind="report",result="sent"}`)
 		return v == 1
 	})
@@ -173,7 +174,7 @@ func TestWeeklyReportMail(t *testing.T) {
 	if !strings.Contains(textPart(t, ms[1].Raw), "No leads came in.") {
 		t.Error("week 49's report does not say it had no leads")
 	}
-	eventually(t, 10*time.Second, "week 49 delivered", func() bool {
+	wait.For(t, 10*time.Second, "week 49 delivered", func() bool {
 		rs, err = second.db.ReportMails(t.Context(), testDealer)
 		return err == nil && len(rs) == 3 && rs[1].Week == "2026-W49" && rs[1].State == dialer.DeliveryDelivered
 	})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -64,7 +65,7 @@ func TestRoundRobinAndRetry(t *testing.T) {
 	}
 	first := startTestApp(t, spec)
 	retried := first.postLead(t, map[string]string{"name": "Eva", "phone": busyFirst})
-	eventually(t, 15*time.Second, "the busy customer's lead to wait for its retry", func() bool {
+	wait.For(t, 15*time.Second, "the busy customer's lead to wait for its retry", func() bool {
 		return first.plan(t, retried).Status == "scheduled"
 	})
 	v := first.plan(t, retried)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,8 +22,9 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.SetOutput(stderr)
 	path := fs.String("config", "leadline.yaml", "configuration file")
 	drain := fs.Duration("drain", 2*time.Minute, "on SIGTERM, how long calls in progress may finish")
+	readyFile := fs.String("ready-file", "", "once serving, write the HTTP, SIP and SMTP addresses here as JSON (atomically);\nremoved when shutting down (docs/operations.md)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: leadline serve [--config leadline.yaml] [--drain 2m]\n\n")
+		fmt.Fprintf(stderr, "usage: leadline serve [--config leadline.yaml] [--drain 2m] [--ready-file PATH]\n\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nenvironment (each replaces its setting in the file; ${VAR} in the file is expanded too):\n")
 		for _, line := range config.EnvOverrides() {
@@ -37,6 +39,12 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if *readyFile != "" {
+		// One left by a node killed with kill -9 must not say this one is ready.
+		if err := os.Remove(*readyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("ready file: %w", err)
+		}
+	}
 	log := newLogger(cfg.Log, stderr)
 	// sipgo logs some transport errors (unparseable packets) through slog's default:
 	// in the configured format too.
@@ -46,6 +54,7 @@ func serveCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	a.readyFile = *readyFile
 
 	// SIGHUP reloads dealers, people, flows and keys; calls in progress are untouched.
 	hup := make(chan os.Signal, 1)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -16,14 +17,14 @@ func TestSignalled(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	waitDone(t, first.Done(), 5*time.Second, "the first signal to end the first context")
+	wait.Closed(t, first.Done(), 5*time.Second, "the first signal to end the first context")
 	if second.Err() != nil {
 		t.Fatal("the first signal ended the second context too")
 	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	waitDone(t, second.Done(), 5*time.Second, "the second signal to end the second context")
+	wait.Closed(t, second.Done(), 5*time.Second, "the second signal to end the second context")
 }
 
 // TestSecondSignalEndsDrain: after the first signal a bridged call goes on (the drain
@@ -48,11 +49,11 @@ func TestSecondSignalEndsDrain(t *testing.T) {
 		stopNow: now,
 	})
 	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
-	eventually(t, 15*time.Second, "the call to be bridged", func() bool { return ta.lead(t, id).Status == "connected" })
+	wait.For(t, 15*time.Second, "the call to be bridged", func() bool { return ta.lead(t, id).Status == "connected" })
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- ta.stop() }()
-	eventually(t, 5*time.Second, "readiness to report the drain", func() bool { return ta.svc.Draining() })
+	wait.For(t, 5*time.Second, "readiness to report the drain", func() bool { return ta.svc.Draining() })
 	cust := callsTo(carrier, customer)[0]
 	select {
 	case <-cust.Done():
@@ -69,6 +70,6 @@ func TestSecondSignalEndsDrain(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("run did not return after the second signal")
 	}
-	waitDone(t, cust.Done(), 5*time.Second, "the customer's call to be hung up")
-	waitDone(t, piet.Calls()[0].Done(), 5*time.Second, "the salesperson's call to be hung up")
+	wait.Closed(t, cust.Done(), 5*time.Second, "the customer's call to be hung up")
+	wait.Closed(t, piet.Calls()[0].Done(), 5*time.Second, "the salesperson's call to be hung up")
 }

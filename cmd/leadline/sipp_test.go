@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -86,7 +87,7 @@ func startSipp(t *testing.T, name, scenario string) *sippPeer {
 			t.Logf("---- sipp %s (%s.xml): %v ----\n%s\n%s", name, scenario, s.err, lastLines(s.out.String(), 30), errs)
 		}
 	})
-	eventually(t, 5*time.Second, "sipp "+name+" to listen", func() bool {
+	wait.For(t, 5*time.Second, "sipp "+name+" to listen", func() bool {
 		select {
 		case <-s.exited:
 			t.Fatalf("sipp %s exited at start: %v\n%s", name, s.err, s.out.String())

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 )
 
@@ -58,7 +59,7 @@ func TestSoftphoneDevicesRingAtOnce(t *testing.T) {
 	for _, p := range []*siptest.Phone{laptop, mobile} {
 		register(t, p, ta.ua.Addr(), "sanne", sannePassword)
 	}
-	eventually(t, 5*time.Second, "the registrations gauge", func() bool {
+	wait.For(t, 5*time.Second, "the registrations gauge", func() bool {
 		v, ok := metricValue(ta.metrics(t), `leadline_registrations{dealer="jansen"}`)
 		return ok && v == 2
 	})
@@ -80,7 +81,7 @@ func TestSoftphoneDevicesRingAtOnce(t *testing.T) {
 	}
 	// The laptop answered at once and was hung up by Leadline when the mobile won (or,
 	// on a very slow machine, was canceled while it rang).
-	waitDone(t, lc[0].Done(), 5*time.Second, "the laptop's call to end")
+	wait.Closed(t, lc[0].Done(), 5*time.Second, "the laptop's call to end")
 	if lc[0].HungUpByPhone() {
 		t.Error("the laptop hung up itself; Leadline should have ended its call")
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/leadview"
 	"github.com/leadline/leadline/sip/siptest"
 )
@@ -70,11 +71,11 @@ func TestKamailioTLSCarrier(t *testing.T) {
 		people: []person{{"piet", "Piet de Vries", piet.URI()}},
 		flow:   "[piet]",
 	})
-	eventually(t, 15*time.Second, "the registration over TLS", func() bool {
+	wait.For(t, 15*time.Second, "the registration over TLS", func() bool {
 		v, ok := metricValue(ta.metrics(t), `leadline_trunk_registered{trunk="carrier"}`)
 		return ok && v == 1
 	})
-	eventually(t, 5*time.Second, "the carrier to log the registration", func() bool { return kam.count("REGISTER ok for leadline") > 0 })
+	wait.For(t, 5*time.Second, "the carrier to log the registration", func() bool { return kam.count("REGISTER ok for leadline") > 0 })
 	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
 	ta.waitFinal(t, id, 30*time.Second)
 	var l leadview.Lead
@@ -86,7 +87,7 @@ func TestKamailioTLSCarrier(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("the customer got %d calls through the carrier", len(calls))
 	}
-	waitDone(t, calls[0].Done(), 10*time.Second, "the customer's call to end")
+	wait.Closed(t, calls[0].Done(), 10*time.Second, "the customer's call to end")
 	if !calls[0].HungUpByPhone() {
 		t.Error("the customer did not hang up: the call ended otherwise")
 	}
@@ -94,7 +95,7 @@ func TestKamailioTLSCarrier(t *testing.T) {
 		t.Errorf("the customer did not hear the salesperson's 900 Hz through the TLS carrier (%d samples)", len(h))
 	}
 	// The customer's BYE crossed the carrier and reached Leadline's TLS listener.
-	eventually(t, 5*time.Second, "the customer's BYE relayed over TLS", func() bool {
+	wait.For(t, 5*time.Second, "the customer's BYE relayed over TLS", func() bool {
 		return kam.count("carrier: in-dialog BYE over udp relayed") == 1
 	})
 	if v, _ := metricValue(ta.metrics(t), `leadline_sip_responses_total{code="407",method="INVITE"}`); v == 0 {
@@ -106,7 +107,7 @@ func TestKamailioTLSCarrier(t *testing.T) {
 	// the backup trunk carries the call.
 	backup := newPhone(t, "backup", siptest.Behaviour{Never: true})
 	backup.Behave(customer, siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
-	eventually(t, 5*time.Second, "the carrier to log the INVITE", func() bool { return kam.count("INVITE for") == 1 })
+	wait.For(t, 5*time.Second, "the carrier to log the INVITE", func() bool { return kam.count("INVITE for") == 1 })
 	ta2 := startTestApp(t, appSpec{
 		rtp: rtpKamailioUntrusted,
 		trunks: fmt.Sprintf("  trunks:\n    - {name: carrier, uri: %q, transport: tls, username: leadline, password: s3cret}\n    - {name: backup, uri: %q}\n",
@@ -155,13 +156,13 @@ func TestBaresipTLSSRTP(t *testing.T) {
 	})
 	tlsAt := ta.ua.TLSAddr()
 	bs := startBaresip(t, tlsAt.String(), "tls", "sanne", sannePassword, baresipTLSRTP, baresipTLS{ca: ca.File, mediaenc: "srtp-mand"})
-	eventually(t, 15*time.Second, "baresip to register over TLS", func() bool {
+	wait.For(t, 15*time.Second, "baresip to register over TLS", func() bool {
 		v, ok := metricValue(ta.metrics(t), `leadline_registrations{dealer="jansen"}`)
 		return ok && v == 1
 	})
 
 	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
-	eventually(t, 15*time.Second, "baresip to answer", func() bool {
+	wait.For(t, 15*time.Second, "baresip to answer", func() bool {
 		l := ta.lead(t, id)
 		return len(l.Attempts) > 0 && !l.Attempts[0].AnsweredAt.IsZero()
 	})
@@ -175,14 +176,14 @@ func TestBaresipTLSSRTP(t *testing.T) {
 		t.Fatalf("the customer got %d calls", len(cc))
 	}
 	cust := cc[0]
-	waitDone(t, cust.Done(), 10*time.Second, "the customer's call to end")
+	wait.Closed(t, cust.Done(), 10*time.Second, "the customer's call to end")
 	if !cust.SRTP() {
 		t.Error("the customer's leg did not use SRTP")
 	}
 	if h := cust.Heard(); len(h) < 8000 || siptest.Level(h[len(h)-8000:], 700) < 0.5 {
 		t.Errorf("the customer did not hear baresip's 700 Hz (%d samples, level %.2f)", len(h), siptest.Level(h, 700))
 	}
-	eventually(t, 10*time.Second, "baresip to hang up", func() bool {
+	wait.For(t, 10*time.Second, "baresip to hang up", func() bool {
 		return strings.Contains(bs.out.String(), "terminated")
 	})
 	out := bs.out.String()

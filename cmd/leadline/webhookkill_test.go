@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 	"github.com/leadline/leadline/webhook/webhooktest"
 )
@@ -54,12 +55,8 @@ func slowReceiver(t *testing.T) *webhooktest.Receiver {
 // holds at least inFlight more unanswered: the moment for a kill.
 func waitMidDelivery(t *testing.T, r *webhooktest.Receiver, done, inFlight int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(r.Requests()) < done || r.InFlight() < inFlight {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s: %d webhooks answered, %d in flight", len(r.Requests()), r.InFlight())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !wait.Until(30*time.Second, func() bool { return len(r.Requests()) >= done && r.InFlight() >= inFlight }) {
+		t.Fatalf("after 30 s: %d webhooks answered, %d in flight", len(r.Requests()), r.InFlight())
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/sip/siptest"
 	"github.com/leadline/leadline/store"
 	"github.com/leadline/leadline/webhook/webhooktest"
@@ -68,7 +69,7 @@ func (ta *testApp) deliveries(t testing.TB, id string) []deliveryView {
 func (ta *testApp) waitDelivered(t testing.TB, id string, n int, within time.Duration) []deliveryView {
 	t.Helper()
 	var ds []deliveryView
-	eventually(t, within, fmt.Sprintf("%d final deliveries of lead %s", n, id), func() bool {
+	wait.For(t, within, fmt.Sprintf("%d final deliveries of lead %s", n, id), func() bool {
 		ds = ta.deliveries(t, id)
 		if len(ds) != n {
 			return false
@@ -311,7 +312,7 @@ func TestWebhookPrivateTargets(t *testing.T) {
 	spec.appOpts = append(spec.appOpts, withResolver(webhooktest.LoopbackResolver(t)))
 	ta := startTestApp(t, spec)
 	id := ta.postLead(t, map[string]string{"phone": "06-12345678"})
-	eventually(t, 30*time.Second, "a refused try", func() bool {
+	wait.For(t, 30*time.Second, "a refused try", func() bool {
 		ds := ta.deliveries(t, id)
 		return len(ds) > 0 && ds[0].Tries > 0 && ds[0].Status == "failed"
 	})

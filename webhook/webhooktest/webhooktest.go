@@ -206,7 +206,6 @@ type Receiver struct {
 	mu     sync.Mutex // guards the following
 	reqs   []Request
 	answer func(Request) Answer
-	seen   chan struct{} // signalled after each request
 }
 
 // NewReceiver starts a receiver that verifies every request with all of secrets
@@ -217,7 +216,7 @@ func NewReceiver(tb testing.TB, v *Verifier, secrets ...string) *Receiver {
 	if v == nil {
 		v = NewVerifier(tb)
 	}
-	r := &Receiver{secrets: secrets, v: v, seen: make(chan struct{}, 1)}
+	r := &Receiver{secrets: secrets, v: v}
 	stop := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.serve(w, req, stop)
@@ -291,10 +290,6 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, stop <-chan s
 	r.mu.Lock()
 	r.reqs = append(r.reqs, got)
 	r.mu.Unlock()
-	select {
-	case r.seen <- struct{}{}:
-	default:
-	}
 }
 
 // InFlight is the number of requests that arrived and are not answered yet.
@@ -309,26 +304,6 @@ func (r *Receiver) Requests() []Request {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.reqs)
-}
-
-// Wait returns the requests once done says they are complete; it fails the test after
-// within.
-func (r *Receiver) Wait(tb testing.TB, within time.Duration, done func([]Request) bool) []Request {
-	tb.Helper()
-	deadline := time.NewTimer(within)
-	defer deadline.Stop()
-	for {
-		reqs := r.Requests()
-		if done(reqs) {
-			return reqs
-		}
-		select {
-		case <-r.seen:
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline.C:
-			tb.Fatalf("the receiver's requests were not complete after %v: %d requests", within, len(reqs))
-		}
-	}
 }
 
 // CheckVerified fails the test for every request whose signature did not verify.
