@@ -75,7 +75,7 @@ func TestBridgeAudio(t *testing.T) {
 	// What the salesperson heard (packets received since the answer, decoded): the
 	// whisper first (answered at 0 s, 1 pressed at 2 s), the customer's 1500 Hz last.
 	// Its first and last seconds are what counts; how much lies between depends on how
-	// busy the machine is (a late packet is not played).
+	// busy the machine is.
 	heard := agent.Heard()
 	if len(heard) < 2*8000 {
 		t.Fatalf("salesperson heard %.1f s of audio, want at least 2 s", float64(len(heard))/8000)
