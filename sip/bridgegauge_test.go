@@ -8,8 +8,8 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 // leadline_bridges_active goes up once when two legs are bridged and down once when the
@@ -41,8 +41,8 @@ func TestBridgesActiveGauge(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newMetrics(t)
 			u := newUA(t, sip.Config{Observer: m})
-			agentPhone := newPhone(t, "anna", siptest.Behaviour{Tone: 1000})
-			custB := siptest.Behaviour{Tone: 1500}
+			agentPhone := newPhone(t, "anna", simphone.Behaviour{Tone: 1000})
+			custB := simphone.Behaviour{Tone: 1500}
 			if tc.name == "customer hangs up, then the salesperson's leg" {
 				custB.HangUp = 300 * time.Millisecond
 			}

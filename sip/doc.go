@@ -29,6 +29,6 @@
 // on an epoll set of its own and relays a packet with one recvfrom and one sendto, with
 // no goroutine per leg and no allocation. That makes the package Linux-only.
 //
-// sip imports dialer (for the Caller and Leg contracts) and sip/media. It must not import
+// sip imports dialer (for the Caller and Leg contracts) and media. It must not import
 // api, store, metrics or config; cmd copies configuration into Config.
 package sip

@@ -14,7 +14,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/leadline/leadline/dialer"
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // FuzzParseAnswer feeds SDP to parseAnswer, which reads every answer and re-offer from

@@ -18,9 +18,9 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
+	"github.com/leadline/leadline/media"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/media"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 const (
@@ -165,9 +165,9 @@ func newRegistrar(t *testing.T, lim sip.Lockout) *regEnv {
 }
 
 // phoneAt starts a phone listening on ip (a loopback address).
-func phoneAt(t *testing.T, name, ip string, b siptest.Behaviour) *siptest.Phone {
+func phoneAt(t *testing.T, name, ip string, b simphone.Behaviour) *simphone.Phone {
 	t.Helper()
-	p, err := siptest.NewPhoneAt(name, ip+":0", b, nil)
+	p, err := simphone.NewPhoneAt(name, ip+":0", b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func ctx(t *testing.T) context.Context {
 // a wrong password the same refusal as an unknown user; the right password registers.
 func TestRegisterNoEnumeration(t *testing.T) {
 	e := newRegistrar(t, sip.Lockout{})
-	p := newPhone(t, "laptop", siptest.Behaviour{})
+	p := newPhone(t, "laptop", simphone.Behaviour{})
 	at := e.ua.Addr()
 
 	challenges := map[string][]string{}
@@ -265,9 +265,9 @@ func TestRegisterNoEnumeration(t *testing.T) {
 func TestRegisterLockout(t *testing.T) {
 	e := newRegistrar(t, sip.Lockout{UserLimit: 3, SourceLimit: 6, Window: time.Minute, Duration: 2 * time.Minute})
 	at := e.ua.Addr()
-	home := phoneAt(t, "home", "127.0.0.1", siptest.Behaviour{})
-	guesser := phoneAt(t, "guesser", "127.0.0.2", siptest.Behaviour{})
-	other := phoneAt(t, "other", "127.0.0.3", siptest.Behaviour{})
+	home := phoneAt(t, "home", "127.0.0.1", simphone.Behaviour{})
+	guesser := phoneAt(t, "guesser", "127.0.0.2", simphone.Behaviour{})
+	other := phoneAt(t, "other", "127.0.0.3", simphone.Behaviour{})
 	if res, err := home.Register(ctx(t), at, "sanne", sannePass, 300); err != nil || res.StatusCode != 200 {
 		t.Fatalf("home phone: %v %v", res, err)
 	}
@@ -282,7 +282,7 @@ func TestRegisterLockout(t *testing.T) {
 	if n := e.obs.count(&e.obs.lockouts, "user"); n != 1 {
 		t.Fatalf("%d user lockouts, want 1", n)
 	}
-	for _, p := range []*siptest.Phone{guesser, other} {
+	for _, p := range []*simphone.Phone{guesser, other} {
 		res, err := p.Register(ctx(t), at, "sanne", sannePass, 300)
 		if err != nil {
 			t.Fatal(err)
@@ -338,7 +338,7 @@ func TestRegisteredDeviceBehindNAT(t *testing.T) {
 	e := newRegistrar(t, sip.Lockout{})
 	// The phone says nothing for its first second: what it hears meanwhile can only
 	// have been sent to its NAT's address before any latch.
-	nated := phoneAt(t, "sanne", "127.0.0.7", siptest.Behaviour{Ring: 500 * time.Millisecond, Tone: 700, Quiet: time.Second})
+	nated := phoneAt(t, "sanne", "127.0.0.7", simphone.Behaviour{Ring: 500 * time.Millisecond, Tone: 700, Quiet: time.Second})
 	private := netip.MustParseAddr("127.0.0.5")
 	nated.BehindNAT(private)
 	sipTrap := trap(t, netip.AddrPortFrom(private, nated.Addr().Port()))
@@ -356,7 +356,7 @@ func TestRegisteredDeviceBehindNAT(t *testing.T) {
 	if d := devs[0]; !strings.Contains(d.Target, "@127.0.0.5:") || d.Route != "udp:"+nated.Addr().String() {
 		t.Fatalf("device %+v: want the private Contact as target, routed to %s", d, nated.Addr())
 	}
-	customer := newPhone(t, "customer", siptest.Behaviour{Ring: 100 * time.Millisecond, Tone: 1200})
+	customer := newPhone(t, "customer", simphone.Behaviour{Ring: 100 * time.Millisecond, Tone: 1200})
 
 	// While the phone rings, a trap takes the port its SDP names at the private address.
 	var rtpTrap *trapped
@@ -384,7 +384,7 @@ func TestRegisteredDeviceBehindNAT(t *testing.T) {
 	if err := agent.Play(ctx(t), tone(500, 400*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	if h := nated.Calls()[0].Heard(); siptest.Level(h, 500) < 0.5 {
+	if h := nated.Calls()[0].Heard(); simphone.Level(h, 500) < 0.5 {
 		t.Fatalf("the phone behind NAT did not hear what was played before it sent anything (%d samples)", len(h))
 	}
 	cust, err := e.ua.Dial(ctx(t), customer.URI(), opts(dialer.LegCustomer))
@@ -417,13 +417,13 @@ func TestRegisteredDeviceBehindNAT(t *testing.T) {
 	close(stop)
 	sent.Wait()
 	heardByAgent, heardByCust := agentCall.Heard(), custCall.Heard()
-	if l := siptest.Level(heardByAgent[len(heardByAgent)-4000:], 1200); l < 0.5 {
+	if l := simphone.Level(heardByAgent[len(heardByAgent)-4000:], 1200); l < 0.5 {
 		t.Errorf("the device behind NAT hears the customer's tone at %.2f", l)
 	}
-	if l := siptest.Level(heardByCust[len(heardByCust)-4000:], 700); l < 0.5 {
+	if l := simphone.Level(heardByCust[len(heardByCust)-4000:], 700); l < 0.5 {
 		t.Errorf("the customer hears the device's tone at %.2f", l)
 	}
-	if l := siptest.Level(heardByCust[len(heardByCust)-4000:], 1900); l > 0.01 {
+	if l := simphone.Level(heardByCust[len(heardByCust)-4000:], 1900); l > 0.01 {
 		t.Errorf("the stranger's tone reached the customer (%.2f)", l)
 	}
 	_ = stranger.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
@@ -477,7 +477,7 @@ func trap(t *testing.T, a netip.AddrPort) *trapped {
 // neither.
 func TestInviteFromRegisteredPhone(t *testing.T) {
 	e := newRegistrar(t, sip.Lockout{})
-	p := newPhone(t, "sanne", siptest.Behaviour{})
+	p := newPhone(t, "sanne", simphone.Behaviour{})
 	if res, err := p.Register(ctx(t), e.ua.Addr(), "sanne", sannePass, 300); err != nil || res.StatusCode != 200 {
 		t.Fatalf("register: %v %v", res, err)
 	}
@@ -540,18 +540,18 @@ func TestKeepAliveToPhoneBehindNAT(t *testing.T) {
 		{User: "sanne", Password: sannePass, Dealer: "jansen", Person: "sanne"},
 		{User: "kees", Password: keesPass, Dealer: "jansen", Person: "kees"},
 	})
-	nated := phoneAt(t, "sanne", "127.0.0.7", siptest.Behaviour{})
+	nated := phoneAt(t, "sanne", "127.0.0.7", simphone.Behaviour{})
 	private := netip.MustParseAddr("127.0.0.5")
 	nated.BehindNAT(private)
 	trapped := trap(t, netip.AddrPortFrom(private, nated.Addr().Port()))
-	direct := phoneAt(t, "kees", "127.0.0.1", siptest.Behaviour{})
+	direct := phoneAt(t, "kees", "127.0.0.1", simphone.Behaviour{})
 	if res, err := nated.Register(ctx(t), u.Addr(), "sanne", sannePass, 300); err != nil || res.StatusCode != 200 {
 		t.Fatalf("register: %v %v", res, err)
 	}
 	if res, err := direct.Register(ctx(t), u.Addr(), "kees", keesPass, 300); err != nil || res.StatusCode != 200 {
 		t.Fatalf("register: %v %v", res, err)
 	}
-	options := func(p *siptest.Phone) int {
+	options := func(p *simphone.Phone) int {
 		n := 0
 		for _, pkt := range p.Received() {
 			if strings.HasPrefix(string(pkt.Data), "OPTIONS ") && pkt.From == u.Addr() {

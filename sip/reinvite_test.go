@@ -9,13 +9,13 @@ import (
 	sipgosip "github.com/emiago/sipgo/sip"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/media"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/media"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 // packetsDuring counts the RTP packets call receives over d.
-func packetsDuring(call *siptest.Call, d time.Duration) int {
+func packetsDuring(call *simphone.Call, d time.Duration) int {
 	n := call.Packets()
 	time.Sleep(d)
 	return call.Packets() - n
@@ -27,23 +27,23 @@ func packetsDuring(call *siptest.Call, d time.Duration) int {
 func TestReofferKeepsCallAndMediaFollows(t *testing.T) {
 	tests := []struct {
 		name   string
-		offer  siptest.Reoffer
+		offer  simphone.Reoffer
 		answer []string // lines the 200's SDP must hold ("" for no SDP)
 		pt     uint8    // payload type Leadline sends afterwards
 		quiet  bool     // Leadline must stop sending
 	}{
-		{"hold sendonly", siptest.Reoffer{Direction: "sendonly"}, []string{"a=recvonly", " RTP/AVP 0 101"}, 0, true},
-		{"hold inactive", siptest.Reoffer{Direction: "inactive"}, []string{"a=inactive"}, 0, true},
-		{"codec change to PCMA", siptest.Reoffer{Codec: media.PCMA}, []string{"RTP/AVP 8 101", "a=rtpmap:8 PCMA/8000", "a=sendrecv"}, 8, false},
-		{"new media port", siptest.Reoffer{NewPort: true}, []string{"RTP/AVP 0 101"}, 0, false},
-		{"re-INVITE without SDP", siptest.Reoffer{NoSDP: true, Codec: media.PCMA}, []string{"RTP/AVP 0 8 101"}, 8, false},
-		{"UPDATE with SDP", siptest.Reoffer{Method: sipgosip.UPDATE, Codec: media.PCMA}, []string{"RTP/AVP 8 101"}, 8, false},
-		{"UPDATE without SDP", siptest.Reoffer{Method: sipgosip.UPDATE, NoSDP: true}, nil, 0, false},
+		{"hold sendonly", simphone.Reoffer{Direction: "sendonly"}, []string{"a=recvonly", " RTP/AVP 0 101"}, 0, true},
+		{"hold inactive", simphone.Reoffer{Direction: "inactive"}, []string{"a=inactive"}, 0, true},
+		{"codec change to PCMA", simphone.Reoffer{Codec: media.PCMA}, []string{"RTP/AVP 8 101", "a=rtpmap:8 PCMA/8000", "a=sendrecv"}, 8, false},
+		{"new media port", simphone.Reoffer{NewPort: true}, []string{"RTP/AVP 0 101"}, 0, false},
+		{"re-INVITE without SDP", simphone.Reoffer{NoSDP: true, Codec: media.PCMA}, []string{"RTP/AVP 0 8 101"}, 8, false},
+		{"UPDATE with SDP", simphone.Reoffer{Method: sipgosip.UPDATE, Codec: media.PCMA}, []string{"RTP/AVP 8 101"}, 8, false},
+		{"UPDATE without SDP", simphone.Reoffer{Method: sipgosip.UPDATE, NoSDP: true}, nil, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newUA(t, sip.Config{MediaTimeout: 400 * time.Millisecond})
-			p := newPhone(t, "anna", siptest.Behaviour{Tone: 1000})
+			p := newPhone(t, "anna", simphone.Behaviour{Tone: 1000})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			// The phone answers PCMU; the re-offers with PCMA move both sides to it.
@@ -97,7 +97,7 @@ func TestReofferKeepsCallAndMediaFollows(t *testing.T) {
 			default:
 			}
 			if tt.quiet { // resume
-				if res, err := call.Reoffer(ctx, siptest.Reoffer{}); err != nil || res.StatusCode != 200 {
+				if res, err := call.Reoffer(ctx, simphone.Reoffer{}); err != nil || res.StatusCode != 200 {
 					t.Fatalf("resume: %v %v", res, err)
 				}
 				if n := packetsDuring(call, 300*time.Millisecond); n < 10 {

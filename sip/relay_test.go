@@ -11,7 +11,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/leadline/leadline/dialer"
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // countingObserver counts RTP packets, and those dropped by reason, as the metrics do

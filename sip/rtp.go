@@ -14,7 +14,7 @@ import (
 	"github.com/pion/srtp/v3"
 
 	"github.com/leadline/leadline/dialer"
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // relayHold is how long relayed media keeps generated audio (prompts, ringback) off a

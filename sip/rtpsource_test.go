@@ -8,7 +8,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // The rule of rtpsource.go as a table: which source a leg takes media from, in each

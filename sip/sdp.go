@@ -9,7 +9,7 @@ import (
 
 	"github.com/pion/sdp/v3"
 
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // Payload types of the offer (RFC 3551 static types; 101 is the usual dynamic choice for

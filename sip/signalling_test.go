@@ -15,12 +15,12 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 // requests returns the method and source of every request a phone received, raw.
-func requests(p *siptest.Phone) (methods []string, pkts []siptest.Packet) {
+func requests(p *simphone.Phone) (methods []string, pkts []simphone.Packet) {
 	for _, pk := range p.Received() {
 		line, _, _ := bytes.Cut(pk.Data, []byte("\r\n"))
 		if bytes.HasPrefix(line, []byte("SIP/2.0")) {
@@ -37,8 +37,8 @@ func requests(p *siptest.Phone) (methods []string, pkts []siptest.Packet) {
 // and Contact agree with the packets' source (NOTES: sipgo pitfall 4).
 func TestRequestsLeaveFromListeningPort(t *testing.T) {
 	u := newUA(t, sip.Config{})
-	answers := newPhone(t, "anna", siptest.Behaviour{Ring: 50 * time.Millisecond})
-	rings := newPhone(t, "kees", siptest.Behaviour{Never: true})
+	answers := newPhone(t, "anna", simphone.Behaviour{Ring: 50 * time.Millisecond})
+	rings := newPhone(t, "kees", simphone.Behaviour{Never: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	leg, err := u.Dial(ctx, answers.URI(), opts(dialer.LegAgent))
@@ -55,7 +55,7 @@ func TestRequestsLeaveFromListeningPort(t *testing.T) {
 		m, _ := requests(rings)
 		return strings.Contains(strings.Join(m, " "), "CANCEL")
 	})
-	for _, p := range []*siptest.Phone{answers, rings} {
+	for _, p := range []*simphone.Phone{answers, rings} {
 		methods, pkts := requests(p)
 		for i, pk := range pkts {
 			if pk.From != u.Addr() {
@@ -74,7 +74,7 @@ func TestRequestsLeaveFromListeningPort(t *testing.T) {
 // raw INVITE has exactly the headers Leadline meant to send.
 func TestLeadFieldsNeverBecomeHeaders(t *testing.T) {
 	u := newUA(t, sip.Config{})
-	p := newPhone(t, "anna", siptest.Behaviour{Code: 486})
+	p := newPhone(t, "anna", simphone.Behaviour{Code: 486})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	o := dialer.DialOpts{

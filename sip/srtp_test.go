@@ -13,7 +13,7 @@ import (
 	"github.com/pion/srtp/v3"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // key30 is a fixed master key and salt for tests: bytes 0..29.

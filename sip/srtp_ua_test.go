@@ -10,12 +10,12 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 // SRTP with SDES keys (RFC 4568) towards trunks and phones: simulated peers that answer
-// with keys of their own (siptest.Behaviour.SRTP) or know no SRTP.
+// with keys of their own (simphone.Behaviour.SRTP) or know no SRTP.
 
 // dropObserver counts RTP drops by reason.
 type dropObserver struct {
@@ -47,7 +47,7 @@ func (o *dropObserver) count(reason string) int {
 var cryptoRE = regexp.MustCompile(`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:([A-Za-z0-9+/=]{40})\r\n`)
 
 // offerKey is the key of our offer in an INVITE, or "".
-func offerKey(c *siptest.Call) string {
+func offerKey(c *simphone.Call) string {
 	if m := cryptoRE.FindStringSubmatch(string(c.Invite.Body())); m != nil {
 		return m[1]
 	}
@@ -56,7 +56,7 @@ func offerKey(c *siptest.Call) string {
 
 // bridged dials agent (with agentSRTP) and the customer (through the UA's trunk) and
 // bridges them; it returns the agent phone's call and the two legs.
-func bridged(t *testing.T, u *sip.UA, agent *siptest.Phone, agentSRTP string) (*siptest.Call, [2]dialer.Leg) {
+func bridged(t *testing.T, u *sip.UA, agent *simphone.Phone, agentSRTP string) (*simphone.Call, [2]dialer.Leg) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -84,13 +84,13 @@ func bridged(t *testing.T, u *sip.UA, agent *siptest.Phone, agentSRTP string) (*
 // with one leg's far end's key and encrypts with the other leg's own; the two legs'
 // keys differ.
 func TestTrunkSRTPRequired(t *testing.T) {
-	carrierPhone, tr := carrier(t, "carrier", siptest.Behaviour{SRTP: true, Tone: 1500})
+	carrierPhone, tr := carrier(t, "carrier", simphone.Behaviour{SRTP: true, Tone: 1500})
 	tr.SRTP = "required"
 	u := newUA(t, sip.Config{Trunks: []sip.Trunk{tr}})
-	agent := newPhone(t, "anna", siptest.Behaviour{SRTP: true, Tone: 1000})
+	agent := newPhone(t, "anna", simphone.Behaviour{SRTP: true, Tone: 1000})
 	agentCall, _ := bridged(t, u, agent, "required")
 	custCall := carrierPhone.Calls()[0]
-	for name, c := range map[string]*siptest.Call{"salesperson": agentCall, "customer": custCall} {
+	for name, c := range map[string]*simphone.Call{"salesperson": agentCall, "customer": custCall} {
 		body := string(c.Invite.Body())
 		if !strings.Contains(body, "m=audio ") || !strings.Contains(body, " RTP/SAVP 0 8 101\r\n") || offerKey(c) == "" {
 			t.Errorf("%s: the offer is not RTP/SAVP with a key:\n%s", name, body)
@@ -104,10 +104,10 @@ func TestTrunkSRTPRequired(t *testing.T) {
 	}
 	wait.For(t, 5*time.Second, "audio both ways", func() bool { return len(agentCall.Heard()) > 8000 && len(custCall.Heard()) > 8000 })
 	a, c := agentCall.Heard(), custCall.Heard()
-	if lvl := siptest.Level(a[len(a)-4000:], 1500); lvl < 0.5 {
+	if lvl := simphone.Level(a[len(a)-4000:], 1500); lvl < 0.5 {
 		t.Errorf("the salesperson hears the customer at %.2f", lvl)
 	}
-	if lvl := siptest.Level(c[len(c)-4000:], 1000); lvl < 0.5 {
+	if lvl := simphone.Level(c[len(c)-4000:], 1000); lvl < 0.5 {
 		t.Errorf("the customer hears the salesperson at %.2f", lvl)
 	}
 	if n := agentCall.UndecryptedPackets() + custCall.UndecryptedPackets(); n != 0 {
@@ -117,13 +117,13 @@ func TestTrunkSRTPRequired(t *testing.T) {
 	// The carrier re-offers with the same key: the call keeps its SRTP and its audio.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if res, err := custCall.Reoffer(ctx, siptest.Reoffer{}); err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=crypto:1 ") {
+	if res, err := custCall.Reoffer(ctx, simphone.Reoffer{}); err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=crypto:1 ") {
 		t.Fatalf("re-offer with the same key: %v %v", res, err)
 	}
 	before := len(agentCall.Heard())
 	wait.For(t, 5*time.Second, "audio after the re-offer", func() bool { return len(agentCall.Heard()) > before+4000 })
 	// A re-offer without a key, to fall back to plain RTP, is refused.
-	if res, err := custCall.Reoffer(ctx, siptest.Reoffer{PlainRTP: true}); err != nil || res.StatusCode != 488 {
+	if res, err := custCall.Reoffer(ctx, simphone.Reoffer{PlainRTP: true}); err != nil || res.StatusCode != 488 {
 		t.Errorf("re-offer without a key: %v %v, want 488", res, err)
 	}
 }
@@ -132,9 +132,9 @@ func TestTrunkSRTPRequired(t *testing.T) {
 // without a key (it knows no SRTP) gets an ACK and a BYE at once; the call fails with
 // the reason, and is not tried on the next trunk: the customer picked up.
 func TestTrunkSRTPRequiredRefusesPlainAnswer(t *testing.T) {
-	plain, tr := carrier(t, "plain", siptest.Behaviour{Tone: 1500})
+	plain, tr := carrier(t, "plain", simphone.Behaviour{Tone: 1500})
 	tr.SRTP = "required"
-	backup, t2 := carrier(t, "backup", siptest.Behaviour{})
+	backup, t2 := carrier(t, "backup", simphone.Behaviour{})
 	u := newUA(t, sip.Config{Trunks: []sip.Trunk{tr, t2}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -171,10 +171,10 @@ func TestTrunkSRTPOptional(t *testing.T) {
 			name = "srtp carrier"
 		}
 		t.Run(name, func(t *testing.T) {
-			carrierPhone, tr := carrier(t, "carrier", siptest.Behaviour{SRTP: srtp, Tone: 1500})
+			carrierPhone, tr := carrier(t, "carrier", simphone.Behaviour{SRTP: srtp, Tone: 1500})
 			tr.SRTP = "optional"
 			u := newUA(t, sip.Config{Trunks: []sip.Trunk{tr}})
-			agent := newPhone(t, "anna", siptest.Behaviour{Tone: 1000})
+			agent := newPhone(t, "anna", simphone.Behaviour{Tone: 1000})
 			agentCall, _ := bridged(t, u, agent, "")
 			custCall := carrierPhone.Calls()[0]
 			if body := string(custCall.Invite.Body()); !strings.Contains(body, " RTP/AVP 0 8 101\r\n") || offerKey(custCall) == "" {
@@ -188,10 +188,10 @@ func TestTrunkSRTPOptional(t *testing.T) {
 			}
 			wait.For(t, 5*time.Second, "audio both ways", func() bool { return len(agentCall.Heard()) > 8000 && len(custCall.Heard()) > 8000 })
 			a, c := agentCall.Heard(), custCall.Heard()
-			if lvl := siptest.Level(a[len(a)-4000:], 1500); lvl < 0.5 {
+			if lvl := simphone.Level(a[len(a)-4000:], 1500); lvl < 0.5 {
 				t.Errorf("the salesperson hears the customer at %.2f", lvl)
 			}
-			if lvl := siptest.Level(c[len(c)-4000:], 1000); lvl < 0.5 {
+			if lvl := simphone.Level(c[len(c)-4000:], 1000); lvl < 0.5 {
 				t.Errorf("the customer hears the salesperson at %.2f", lvl)
 			}
 		})
@@ -204,18 +204,18 @@ func TestTrunkSRTPOptional(t *testing.T) {
 // its key press is never read.
 func TestSRTPTamperedFromFarEnd(t *testing.T) {
 	obs := &dropObserver{}
-	carrierPhone, tr := carrier(t, "carrier", siptest.Behaviour{SRTP: true, TamperSRTP: true, Tone: 1500})
+	carrierPhone, tr := carrier(t, "carrier", simphone.Behaviour{SRTP: true, TamperSRTP: true, Tone: 1500})
 	tr.SRTP = "required"
 	u := newUA(t, sip.Config{Trunks: []sip.Trunk{tr}, Observer: obs})
-	agent := newPhone(t, "anna", siptest.Behaviour{Tone: 1000})
+	agent := newPhone(t, "anna", simphone.Behaviour{Tone: 1000})
 	agentCall, legs := bridged(t, u, agent, "")
 	custCall := carrierPhone.Calls()[0]
 	wait.For(t, 5*time.Second, "the customer to hear the salesperson", func() bool { return len(custCall.Heard()) > 8000 })
 	if !custCall.SRTP() || obs.count("auth") < 25 {
 		t.Fatalf("srtp %v, %d auth drops", custCall.SRTP(), obs.count("auth"))
 	}
-	if h := agentCall.Heard(); siptest.Level(h, 1500) > 0.01 {
-		t.Errorf("the salesperson hears the tampered customer's tone at %.2f", siptest.Level(h, 1500))
+	if h := agentCall.Heard(); simphone.Level(h, 1500) > 0.01 {
+		t.Errorf("the salesperson hears the tampered customer's tone at %.2f", simphone.Level(h, 1500))
 	}
 	select {
 	case d := <-legs[1].Digits():

@@ -15,14 +15,14 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
+	"github.com/leadline/leadline/media"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/media"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 // Issue 14, item 2: a stranger who finds a leg's RTP port (it is in every INVITE's SDP,
 // and ports are easy to scan) sends to it from its own address. These tests run a real
-// call over SIP on loopback with siptest phones, and a stranger's UDP socket on
+// call over SIP on loopback with simphone phones, and a stranger's UDP socket on
 // 127.0.0.2 sending to the leg's RTP port.
 
 // stranger is a UDP socket on 127.0.0.2 that sends RTP to a leg's port.
@@ -33,7 +33,7 @@ type stranger struct {
 }
 
 // newStranger aims at the RTP port Leadline's INVITE to call offered.
-func newStranger(t *testing.T, u *sip.UA, call *siptest.Call) *stranger {
+func newStranger(t *testing.T, u *sip.UA, call *simphone.Call) *stranger {
 	t.Helper()
 	m := regexp.MustCompile(`m=audio (\d+) `).FindSubmatch(call.Invite.Body())
 	if m == nil {
@@ -89,7 +89,7 @@ func (s *stranger) received(d time.Duration) bool {
 func TestStrangerCannotPressOne(t *testing.T) {
 	m, reg := newMetrics(t)
 	u := newUA(t, sip.Config{Observer: m})
-	p := newPhone(t, "piet", siptest.Behaviour{Tone: 1000, Key: '2', KeyAfter: time.Second})
+	p := newPhone(t, "piet", simphone.Behaviour{Tone: 1000, Key: '2', KeyAfter: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	leg, err := u.Dial(ctx, p.URI(), opts(dialer.LegAgent))
@@ -124,8 +124,8 @@ func TestStrangerCannotPressOne(t *testing.T) {
 func TestStrangerMediaInBridgedCall(t *testing.T) {
 	m, reg := newMetrics(t)
 	u := newUA(t, sip.Config{Observer: m})
-	agentPhone := newPhone(t, "anna", siptest.Behaviour{Tone: 1000, Codec: media.PCMU})
-	custPhone := newPhone(t, "eva", siptest.Behaviour{Tone: 1500, Codec: media.PCMA})
+	agentPhone := newPhone(t, "anna", simphone.Behaviour{Tone: 1000, Codec: media.PCMU})
+	custPhone := newPhone(t, "eva", simphone.Behaviour{Tone: 1500, Codec: media.PCMA})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	agent, err := u.Dial(ctx, agentPhone.URI(), opts(dialer.LegAgent))
@@ -201,7 +201,7 @@ func TestStrangerMediaInBridgedCall(t *testing.T) {
 func TestStrangerDoesNotKeepDeadCallUp(t *testing.T) {
 	m, reg := newMetrics(t)
 	u := newUA(t, sip.Config{Observer: m, MediaTimeout: 300 * time.Millisecond})
-	p := newPhone(t, "mute", siptest.Behaviour{Mute: true})
+	p := newPhone(t, "mute", simphone.Behaviour{Mute: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	leg, err := u.Dial(ctx, p.URI(), opts(dialer.LegAgent))

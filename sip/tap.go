@@ -4,7 +4,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/leadline/leadline/dialer"
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // A recording taps the bridged path: the audio a leg receives from its far end and

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // SIP over TLS to Leadline's own listener (sip.tls): requests are answered as over TCP,
@@ -18,9 +18,9 @@ import (
 
 // tlsUA is a UA listening for TLS with a certificate of a test CA, with inbound limits
 // lim.
-func tlsUA(t *testing.T, lim tcpLimits) (*UA, *siptest.CA) {
+func tlsUA(t *testing.T, lim tcpLimits) (*UA, *simphone.CA) {
 	t.Helper()
-	ca, err := siptest.NewCA(t.TempDir(), "tls test CA")
+	ca, err := simphone.NewCA(t.TempDir(), "tls test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func tlsUA(t *testing.T, lim tcpLimits) (*UA, *siptest.CA) {
 
 // dialTLSFrom connects to to over TLS from the loopback address from, trusting ca, and
 // completes the handshake.
-func dialTLSFrom(t *testing.T, from string, to netip.AddrPort, ca *siptest.CA) (*tcpPeer, error) {
+func dialTLSFrom(t *testing.T, from string, to netip.AddrPort, ca *simphone.CA) (*tcpPeer, error) {
 	t.Helper()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
 	c, err := tls.DialWithDialer(d, "tcp", to.String(), &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12})
@@ -88,7 +88,7 @@ func TestTLSListener(t *testing.T) {
 			t.Errorf("%s over TLS: %d %v, want %d", method, code, err, want)
 		}
 	}
-	other, err := siptest.NewCA(t.TempDir(), "another CA")
+	other, err := simphone.NewCA(t.TempDir(), "another CA")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/metrics"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 // trunkRegObserver is a sip.Observer and sip.TrunkObserver that keeps the registration
@@ -143,7 +143,7 @@ func TestTrunkRegisterDigestRefreshAndGoodbye(t *testing.T) {
 // INVITE. With no other trunk, the call fails without a trunk to name.
 func TestTrunkNotRegisteredIsSkipped(t *testing.T) {
 	refusing := startSipp(t, "trunk_register_refuse.xml", "u1", nil)
-	second, t2 := carrier(t, "second", siptest.Behaviour{})
+	second, t2 := carrier(t, "second", simphone.Behaviour{})
 	reg := sip.Trunk{Name: "reg", URI: "sip:" + refusing.addr.String(), Username: "leadline", Password: "wrong", Register: true}
 	u := newUA(t, sip.Config{Trunks: []sip.Trunk{reg, t2}})
 	wait.For(t, 5*time.Second, "the registrar's refusal", func() bool { return u.Trunks()[0].Error != "" })

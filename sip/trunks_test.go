@@ -15,8 +15,8 @@ import (
 	sipgosip "github.com/emiago/sipgo/sip"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 const number = "+31612345678"
@@ -33,7 +33,7 @@ func trunkOf(leg dialer.Leg, err error) string {
 	return ""
 }
 
-func carrier(t *testing.T, name string, b siptest.Behaviour) (*siptest.Phone, sip.Trunk) {
+func carrier(t *testing.T, name string, b simphone.Behaviour) (*simphone.Phone, sip.Trunk) {
 	t.Helper()
 	p := newPhone(t, name, b)
 	return p, sip.Trunk{Name: name, URI: "sip:" + p.Addr().String()}
@@ -56,8 +56,8 @@ func TestTrunkFailover(t *testing.T) {
 		{603, 0, "first"},
 	} {
 		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
-			first, t1 := carrier(t, "first", siptest.Behaviour{Code: tt.code})
-			second, t2 := carrier(t, "second", siptest.Behaviour{Tone: 800})
+			first, t1 := carrier(t, "first", simphone.Behaviour{Code: tt.code})
+			second, t2 := carrier(t, "second", simphone.Behaviour{Tone: 800})
 			u := newUA(t, sip.Config{Trunks: []sip.Trunk{t1, t2}})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -115,7 +115,7 @@ func TestTrunkFailoverOnSilence(t *testing.T) {
 			got <- strings.SplitN(string(buf[:n]), "\r\n", 2)[0]
 		}
 	}()
-	second, t2 := carrier(t, "second", siptest.Behaviour{})
+	second, t2 := carrier(t, "second", simphone.Behaviour{})
 	u := newUA(t, sip.Config{Trunks: []sip.Trunk{{Name: "silent", URI: "sip:" + silent.LocalAddr().String()}, t2}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -140,7 +140,7 @@ func TestTrunkFailoverOnSilence(t *testing.T) {
 // The outbound proxy gets every request for the trunk, with the trunk in the
 // Request-URI and itself as a loose route.
 func TestTrunkOutboundProxy(t *testing.T) {
-	proxy := newPhone(t, "proxy", siptest.Behaviour{})
+	proxy := newPhone(t, "proxy", simphone.Behaviour{})
 	u := newUA(t, sip.Config{Trunks: []sip.Trunk{{
 		Name: "behind", URI: "sip:carrier.invalid", OutboundProxy: "sip:" + proxy.Addr().String(),
 	}}})
@@ -180,7 +180,7 @@ func TestTrunkCallerIDHeaders(t *testing.T) {
 		{"pai", "none", display + " <sip:+31201234567@127.0.0.1>", display + " <sip:+31201234567@127.0.0.1>", "", "none"},
 	} {
 		t.Run(tt.header+"/"+tt.privacy, func(t *testing.T) {
-			p, tr := carrier(t, "carrier", siptest.Behaviour{Code: 486})
+			p, tr := carrier(t, "carrier", simphone.Behaviour{Code: 486})
 			tr.CallerIDHeader = tt.header
 			u := newUA(t, sip.Config{Trunks: []sip.Trunk{tr}})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -203,7 +203,7 @@ func TestTrunkCallerIDHeaders(t *testing.T) {
 	}
 	// A phone dialled by its SIP URI is no trunk: no identity header, whatever the
 	// trunks assert.
-	p := newPhone(t, "piet", siptest.Behaviour{Code: 486})
+	p := newPhone(t, "piet", simphone.Behaviour{Code: 486})
 	u := newUA(t, sip.Config{Trunks: []sip.Trunk{{URI: "sip:127.0.0.1:9", CallerIDHeader: "pai"}}})
 	if _, err := u.Dial(context.Background(), p.URI(), opts(dialer.LegAgent)); !errors.Is(err, dialer.ErrBusy) {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestTrunkOverTLS(t *testing.T) {
 
 	// The system's roots do not know the test CA: the handshake fails, nothing is sent,
 	// and the next trunk carries the call.
-	backup, t2 := carrier(t, "backup", siptest.Behaviour{})
+	backup, t2 := carrier(t, "backup", simphone.Behaviour{})
 	u2 := newUA(t, sip.Config{Trunks: []sip.Trunk{tlsTrunk, t2}})
 	leg, err := u2.Dial(ctx, number, opts(dialer.LegCustomer))
 	if err != nil {
@@ -323,9 +323,9 @@ func startTLSCarrier(t *testing.T, cert tls.Certificate) *tlsCarrier {
 }
 
 // testCA makes a CA whose files are in a temporary folder.
-func testCA(t *testing.T) *siptest.CA {
+func testCA(t *testing.T) *simphone.CA {
 	t.Helper()
-	ca, err := siptest.NewCA(t.TempDir(), "Leadline test CA")
+	ca, err := simphone.NewCA(t.TempDir(), "Leadline test CA")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/leadline/leadline/dialer"
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // Observer receives the user agent's measurable events. *metrics.Metrics implements it.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
+	"github.com/leadline/leadline/media"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/media"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 func TestMain(m *testing.M) {
@@ -52,9 +52,9 @@ func newUA(t *testing.T, cfg sip.Config) *sip.UA {
 	return u
 }
 
-func newPhone(t *testing.T, name string, b siptest.Behaviour) *siptest.Phone {
+func newPhone(t *testing.T, name string, b simphone.Behaviour) *simphone.Phone {
 	t.Helper()
-	p, err := siptest.NewPhone(name, b, nil)
+	p, err := simphone.NewPhone(name, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestAnswerPlayAndDigits(t *testing.T) {
 	for _, by := range []string{"rfc4733", "info", "inband"} {
 		t.Run(by, func(t *testing.T) {
 			u := newUA(t, sip.Config{})
-			p := newPhone(t, "piet", siptest.Behaviour{Ring: 100 * time.Millisecond, Key: '1', KeyAfter: 600 * time.Millisecond, KeyBy: by})
+			p := newPhone(t, "piet", simphone.Behaviour{Ring: 100 * time.Millisecond, Key: '1', KeyAfter: 600 * time.Millisecond, KeyBy: by})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			leg, err := u.Dial(ctx, p.URI(), opts(dialer.LegAgent))
@@ -92,7 +92,7 @@ func TestAnswerPlayAndDigits(t *testing.T) {
 				t.Fatal("no digit")
 			}
 			call := p.Calls()[0]
-			if lvl := siptest.Level(call.Heard(), 440); lvl < 0.5 {
+			if lvl := simphone.Level(call.Heard(), 440); lvl < 0.5 {
 				t.Errorf("phone heard 440 Hz at level %.2f, want the whisper", lvl)
 			}
 			if got := call.Header("X-Leadline-Lead"); got != "0190abcd-lead" {
@@ -122,14 +122,14 @@ func TestRefusedAndUnanswered(t *testing.T) {
 	u := newUA(t, sip.Config{})
 	tests := []struct {
 		name string
-		b    siptest.Behaviour
+		b    simphone.Behaviour
 		want error
 		code int
 	}{
-		{"busy", siptest.Behaviour{Ring: 50 * time.Millisecond, Code: 486}, dialer.ErrBusy, 486},
-		{"declined", siptest.Behaviour{Ring: 50 * time.Millisecond, Code: 603}, dialer.ErrRejected, 603},
-		{"unavailable", siptest.Behaviour{Code: 480}, dialer.ErrNoAnswer, 480},
-		{"never answers", siptest.Behaviour{Never: true}, context.DeadlineExceeded, 0},
+		{"busy", simphone.Behaviour{Ring: 50 * time.Millisecond, Code: 486}, dialer.ErrBusy, 486},
+		{"declined", simphone.Behaviour{Ring: 50 * time.Millisecond, Code: 603}, dialer.ErrRejected, 603},
+		{"unavailable", simphone.Behaviour{Code: 480}, dialer.ErrNoAnswer, 480},
+		{"never answers", simphone.Behaviour{Never: true}, context.DeadlineExceeded, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,8 +166,8 @@ func TestRefusedAndUnanswered(t *testing.T) {
 // side is seen on the leg.
 func TestBridgeTranscodesBothWays(t *testing.T) {
 	u := newUA(t, sip.Config{})
-	agentPhone := newPhone(t, "anna", siptest.Behaviour{Tone: 1000, Codec: media.PCMU})
-	custPhone := newPhone(t, "eva", siptest.Behaviour{Tone: 1500, Codec: media.PCMA, HangUp: 1500 * time.Millisecond})
+	agentPhone := newPhone(t, "anna", simphone.Behaviour{Tone: 1000, Codec: media.PCMU})
+	custPhone := newPhone(t, "eva", simphone.Behaviour{Tone: 1500, Codec: media.PCMA, HangUp: 1500 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	agent, err := u.Dial(ctx, agentPhone.URI(), opts(dialer.LegAgent))
@@ -190,10 +190,10 @@ func TestBridgeTranscodesBothWays(t *testing.T) {
 		t.Fatal("customer BYE not seen")
 	}
 	a, c := agentPhone.Calls()[0].Heard(), custPhone.Calls()[0].Heard()
-	if lvl := siptest.Level(a, 1500); lvl < 0.5 {
+	if lvl := simphone.Level(a, 1500); lvl < 0.5 {
 		t.Errorf("salesperson heard the customer at %.2f", lvl)
 	}
-	if lvl := siptest.Level(c, 1000); lvl < 0.5 {
+	if lvl := simphone.Level(c, 1000); lvl < 0.5 {
 		t.Errorf("customer heard the salesperson at %.2f", lvl)
 	}
 	agent.Hangup(ctx)
@@ -202,8 +202,8 @@ func TestBridgeTranscodesBothWays(t *testing.T) {
 
 func TestEarlyMediaReachesSalesperson(t *testing.T) {
 	u := newUA(t, sip.Config{})
-	agentPhone := newPhone(t, "anna", siptest.Behaviour{})
-	custPhone := newPhone(t, "eva", siptest.Behaviour{Never: true, EarlyMedia: true, Tone: 1500})
+	agentPhone := newPhone(t, "anna", simphone.Behaviour{})
+	custPhone := newPhone(t, "eva", simphone.Behaviour{Never: true, EarlyMedia: true, Tone: 1500})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	agent, err := u.Dial(ctx, agentPhone.URI(), opts(dialer.LegAgent))
@@ -220,14 +220,14 @@ func TestEarlyMediaReachesSalesperson(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	heard := agentPhone.Calls()[0].Heard()
-	if lvl := siptest.Level(heard, 1500); lvl < 0.3 {
+	if lvl := simphone.Level(heard, 1500); lvl < 0.3 {
 		t.Errorf("early media at level %.2f", lvl)
 	}
 }
 
 func TestDeadMediaEndsLeg(t *testing.T) {
 	u := newUA(t, sip.Config{MediaTimeout: 300 * time.Millisecond})
-	p := newPhone(t, "mute", siptest.Behaviour{Mute: true})
+	p := newPhone(t, "mute", simphone.Behaviour{Mute: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	leg, err := u.Dial(ctx, p.URI(), opts(dialer.LegAgent))

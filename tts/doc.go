@@ -2,5 +2,5 @@
 // installed, from prerecorded WAV files with the "files" engine, and as tones when
 // neither can speak, so a call never stays silent.
 //
-// It implements dialer.Speaker and imports dialer and sip/media only.
+// It implements dialer.Speaker and imports dialer and media only.
 package tts

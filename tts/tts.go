@@ -16,7 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/leadline/leadline/dialer"
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // Engines.

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/media"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/media"
+	"github.com/leadline/leadline/simphone"
 )
 
 // TestBridgeAudio follows the audio of one lead through Leadline with simulated phones:
@@ -20,12 +20,12 @@ func TestBridgeAudio(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	sales := newPhone(t, "piet", siptest.Behaviour{
+	sales := newPhone(t, "piet", simphone.Behaviour{
 		Ring: time.Second, Tone: 1000, Key: '1', KeyAfter: 2 * time.Second,
 	})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const customer = "+31612345678"
-	carrier.Behave(customer, siptest.Behaviour{
+	carrier.Behave(customer, simphone.Behaviour{
 		Ring: 300 * time.Millisecond, Codec: media.PCMA, Tone: 1500, HangUp: 3 * time.Second,
 	})
 	ta := startTestApp(t, appSpec{
@@ -81,14 +81,14 @@ func TestBridgeAudio(t *testing.T) {
 		t.Fatalf("salesperson heard %.1f s of audio, want at least 2 s", float64(len(heard))/8000)
 	}
 	head := heard[:8000]
-	if r := rms(head); r < 300 || siptest.Level(head, 1500) > 0.1 {
+	if r := rms(head); r < 300 || simphone.Level(head, 1500) > 0.1 {
 		t.Errorf("first second after answer: RMS %.0f, 1500 Hz level %.2f; want the whisper (RMS > 300), not silence or the customer",
-			r, siptest.Level(head, 1500))
+			r, simphone.Level(head, 1500))
 	} else {
 		t.Logf("whisper: RMS %.0f in the first second", r)
 	}
 	tail := heard[len(heard)-8000:]
-	if lv := siptest.Level(tail, 1500); lv < 0.5 {
+	if lv := simphone.Level(tail, 1500); lv < 0.5 {
 		t.Errorf("salesperson's last second: 1500 Hz level %.2f (RMS %.0f); want the customer (> 0.5)", lv, rms(tail))
 	} else {
 		t.Logf("salesperson heard the customer: 1500 Hz level %.2f", lv)
@@ -98,14 +98,14 @@ func TestBridgeAudio(t *testing.T) {
 		t.Fatalf("customer heard %.1f s of audio, want at least 2 s", float64(len(ch))/8000)
 	}
 	ctail := ch[len(ch)-8000:]
-	if lv := siptest.Level(ctail, 1000); lv < 0.5 {
+	if lv := simphone.Level(ctail, 1000); lv < 0.5 {
 		t.Errorf("customer's last second: 1000 Hz level %.2f (RMS %.0f); want the salesperson (> 0.5)", lv, rms(ctail))
 	} else {
 		t.Logf("customer heard the salesperson: 1000 Hz level %.2f", lv)
 	}
 
 	// INVITEs: the lead id on both legs; the customer sees the dealer's caller id.
-	for leg, c := range map[string]*siptest.Call{"salesperson": agent, "customer": cust} {
+	for leg, c := range map[string]*simphone.Call{"salesperson": agent, "customer": cust} {
 		if got := c.Header("X-Leadline-Lead"); got != id {
 			t.Errorf("%s's INVITE: X-Leadline-Lead %q, want %q", leg, got, id)
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/mailout/smtptest"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 const (
@@ -65,10 +65,10 @@ func TestCRMMailADF(t *testing.T) {
 	adftest.Xmllint(t)
 	smtptest.Available(t)
 	port := smtptest.FreePort(t)
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 100 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond,
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 100 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond,
 		Then: '1', ThenAfter: 4 * time.Second, Tone: 700})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
-	carrier.Behave("+31612345678", siptest.Behaviour{Ring: 100 * time.Millisecond, Tone: 500, HangUp: 1500 * time.Millisecond})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
+	carrier.Behave("+31612345678", simphone.Behaviour{Ring: 100 * time.Millisecond, Tone: 500, HangUp: 1500 * time.Millisecond})
 	spec := crmSpec(port, []person{{"piet", "Piet de Vries", piet.URI()}}, "[piet]",
 		"    outcomes: [appointment, follow_up, not_interested]")
 	spec.trunk = carrier.Addr().String()
@@ -173,7 +173,7 @@ func TestCRMMailAfterRestart(t *testing.T) {
 	adftest.Xmllint(t)
 	smtptest.Available(t)
 	port := smtptest.FreePort(t)
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
 	spec := crmSpec(port, []person{{"piet", "Piet de Vries", piet.URI()}}, "[piet]", "")
 	spec.ring = time.Minute
 	spec.db = t.TempDir() + "/leadline.db"

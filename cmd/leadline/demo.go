@@ -23,27 +23,27 @@ import (
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/leadview"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
-// The demo's cast: every phone is a siptest.Phone on loopback.
+// The demo's cast: every phone is a simphone.Phone on loopback.
 var demoPeople = []struct {
 	dealer, id, name, role string
-	b                      siptest.Behaviour
+	b                      simphone.Behaviour
 }{
-	{"jansen", "piet", "Piet de Vries", "answers and presses 1", siptest.Behaviour{Ring: 1200 * time.Millisecond, Key: '1', KeyAfter: 2500 * time.Millisecond, Tone: 700}},
-	{"jansen", "anna", "Anna Smit", "lets it go to voicemail", siptest.Behaviour{Ring: 1500 * time.Millisecond, Tone: 300}},
-	{"jansen", "sanne", "Sanne Mulder", "does not pick up", siptest.Behaviour{Never: true}},
-	{"jansen", "tom", "Tom Peters", "answers and presses 1 (SIP INFO)", siptest.Behaviour{Ring: 2 * time.Second, Key: '1', KeyAfter: 2 * time.Second, KeyBy: "info", Tone: 700}},
-	{"jansen", "jan", "Jan Jansen (owner)", "answers and presses 1", siptest.Behaviour{Ring: time.Second, Key: '1', KeyAfter: 2 * time.Second}},
-	{"bakker", "kees", "Kees Bakker", "is busy", siptest.Behaviour{Ring: 400 * time.Millisecond, Code: 486}},
-	{"bakker", "henk", "Henk Bakker (owner)", "answers and presses 1 (in-band tone)", siptest.Behaviour{Ring: 1500 * time.Millisecond, Key: '1', KeyAfter: 2 * time.Second, KeyBy: "inband", Tone: 600}},
+	{"jansen", "piet", "Piet de Vries", "answers and presses 1", simphone.Behaviour{Ring: 1200 * time.Millisecond, Key: '1', KeyAfter: 2500 * time.Millisecond, Tone: 700}},
+	{"jansen", "anna", "Anna Smit", "lets it go to voicemail", simphone.Behaviour{Ring: 1500 * time.Millisecond, Tone: 300}},
+	{"jansen", "sanne", "Sanne Mulder", "does not pick up", simphone.Behaviour{Never: true}},
+	{"jansen", "tom", "Tom Peters", "answers and presses 1 (SIP INFO)", simphone.Behaviour{Ring: 2 * time.Second, Key: '1', KeyAfter: 2 * time.Second, KeyBy: "info", Tone: 700}},
+	{"jansen", "jan", "Jan Jansen (owner)", "answers and presses 1", simphone.Behaviour{Ring: time.Second, Key: '1', KeyAfter: 2 * time.Second}},
+	{"bakker", "kees", "Kees Bakker", "is busy", simphone.Behaviour{Ring: 400 * time.Millisecond, Code: 486}},
+	{"bakker", "henk", "Henk Bakker (owner)", "answers and presses 1 (in-band tone)", simphone.Behaviour{Ring: 1500 * time.Millisecond, Key: '1', KeyAfter: 2 * time.Second, KeyBy: "inband", Tone: 600}},
 }
 
 type demoLead struct {
 	dealer, key string
 	form        url.Values
-	customer    siptest.Behaviour
+	customer    simphone.Behaviour
 	// mailFrom, when set, sends the lead as an ADF e-mail from this address to the
 	// dealer's address over SMTP, as a CRM or portal does, instead of posting it.
 	mailFrom string
@@ -51,13 +51,13 @@ type demoLead struct {
 
 var demoLeads = []demoLead{
 	{"jansen", "demo-key-jansen-000001", url.Values{"name": {"Eva Jansen"}, "phone": {"06-12345678"}, "interest": {"Volvo XC60"}, "source": {"the website"}, "assigned_to": {"piet"}},
-		siptest.Behaviour{Ring: 1500 * time.Millisecond, Tone: 500, HangUp: 4 * time.Second}, ""},
+		simphone.Behaviour{Ring: 1500 * time.Millisecond, Tone: 500, HangUp: 4 * time.Second}, ""},
 	{"bakker", "demo-key-bakker-000001", url.Values{"name": {"Lars de Boer"}, "phone": {"06-23456789"}, "interest": {"Kia Niro"}, "source": {"AutoScout24"}, "assigned_to": {"kees"}},
-		siptest.Behaviour{Ring: time.Second, Tone: 500, HangUp: 3 * time.Second}, ""},
+		simphone.Behaviour{Ring: time.Second, Tone: 500, HangUp: 3 * time.Second}, ""},
 	{"jansen", "demo-key-jansen-000001", url.Values{"name": {"Sophie Visser"}, "phone": {"06-34567890"}, "interest": {"Volvo EX30"}, "source": {"the website"}, "assigned_to": {"anna"}},
-		siptest.Behaviour{Ring: time.Second, Tone: 500, HangUp: 3 * time.Second}, ""},
+		simphone.Behaviour{Ring: time.Second, Tone: 500, HangUp: 3 * time.Second}, ""},
 	{"jansen", "demo-key-jansen-000001", url.Values{"name": {"Noah Bakker"}, "phone": {"06-45678901"}, "interest": {"Polestar 2"}, "source": {"Facebook"}},
-		siptest.Behaviour{Never: true}, demoCRM},
+		simphone.Behaviour{Never: true}, demoCRM},
 }
 
 // demoCRM is the jansen dealer's CRM, which mails its leads to Leadline as ADF; the
@@ -113,7 +113,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer os.RemoveAll(dir)
 
 	quiet := slog.New(slog.DiscardHandler)
-	carrier, err := siptest.NewPhone("carrier", siptest.Behaviour{Never: true}, quiet)
+	carrier, err := simphone.NewPhone("carrier", simphone.Behaviour{Never: true}, quiet)
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	people := map[string][]string{}
 	names := map[string]string{}
 	for _, p := range demoPeople {
-		ph, err := siptest.NewPhone(p.id, p.b, quiet)
+		ph, err := simphone.NewPhone(p.id, p.b, quiet)
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/leadline/leadline/api"
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // rtpDuplicate is TestDuplicateJoinsEndToEnd's RTP range (see harness_test.go).
@@ -41,7 +41,7 @@ func TestDuplicateJoinsEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true}) // rings until the ring timeout
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true}) // rings until the ring timeout
 	ta := startTestApp(t, appSpec{
 		rtp:    rtpDuplicate,
 		people: []person{{"piet", "Piet de Vries", piet.URI()}},

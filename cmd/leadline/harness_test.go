@@ -27,7 +27,7 @@ import (
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/leadview"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 const (
@@ -317,9 +317,9 @@ func metricValue(page, series string) (float64, bool) {
 }
 
 // newPhone starts a simulated phone that stops at the end of the test.
-func newPhone(t testing.TB, name string, b siptest.Behaviour) *siptest.Phone {
+func newPhone(t testing.TB, name string, b simphone.Behaviour) *simphone.Phone {
 	t.Helper()
-	p, err := siptest.NewPhone(name, b, nil)
+	p, err := simphone.NewPhone(name, b, nil)
 	if err != nil {
 		t.Fatalf("phone %s: %v", name, err)
 	}
@@ -328,8 +328,8 @@ func newPhone(t testing.TB, name string, b siptest.Behaviour) *siptest.Phone {
 }
 
 // callsTo returns the calls a carrier phone received for user (an E.164 number).
-func callsTo(p *siptest.Phone, user string) []*siptest.Call {
-	var out []*siptest.Call
+func callsTo(p *simphone.Phone, user string) []*simphone.Call {
+	var out []*simphone.Call
 	for _, c := range p.Calls() {
 		if c.Invite.Recipient.User == user {
 			out = append(out, c)

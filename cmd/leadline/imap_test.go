@@ -20,7 +20,7 @@ import (
 	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/mailin"
 	"github.com/leadline/leadline/mailin/imaptest"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // Leads read from a dealer's IMAP mailbox on a real dovecot (mailin/imaptest), by the
@@ -30,7 +30,7 @@ const rtpIMAP = "24900-24999"
 
 // imapSpec is a Leadline whose test dealer reads the mailbox at url (user leads) and
 // rings piet; a customer leg goes to the carrier.
-func imapSpec(piet, carrier *siptest.Phone, url, password, extra string) appSpec {
+func imapSpec(piet, carrier *simphone.Phone, url, password, extra string) appSpec {
 	return appSpec{
 		rtp: rtpIMAP, trunk: carrier.Addr().String(),
 		people: []person{{"piet", "Piet de Vries", piet.URI()}}, flow: "[piet]",
@@ -99,8 +99,8 @@ func TestIMAPLeadRings(t *testing.T) {
 	srv := imaptest.Start(t, imaptest.Options{})
 	srv.Append(t, "INBOX", readMail(t, "adf-mail.eml"))
 	srv.Append(t, "INBOX", leadMail(90), mailin.DoneKeyword)
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	ta := startTestApp(t, imapSpec(piet, carrier, srv.URL(), srv.Password, ""))
 
 	wait.For(t, 10*time.Second, "piet's phone to ring for the mail already there", func() bool { return len(piet.Calls()) == 1 })
@@ -178,8 +178,8 @@ func TestIMAPRefusedAndNoLead(t *testing.T) {
 	evil := bytes.Replace(leadMail(1), []byte("crm@autohuisjansen.nl"), []byte("leads@evil.example"), 1)
 	srv.Append(t, "INBOX", evil)
 	srv.Append(t, "INBOX", readMail(t, "no-lead-mail.eml"))
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	ta := startTestApp(t, imapSpec(piet, carrier, srv.URL(), srv.Password, ""))
 
 	want := map[string]string{leadMailID(1): "done", "newsletter-77@crm.autohuisjansen.nl": "done, seen"}
@@ -211,8 +211,8 @@ func TestIMAPUnreachable(t *testing.T) {
 		t.Skip("real-time calls; skipped with -short")
 	}
 	srv := imaptest.Start(t, imaptest.Options{})
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	closed := "imap://" + freeTCPAddr(t)
 	spec := imapSpec(piet, carrier, closed, srv.Password, "")
 	spec.logLevel = -4 // debug: the retries show
@@ -278,8 +278,8 @@ func TestIMAPKilled(t *testing.T) {
 		t.Skip("runs the real binary; skipped with -short")
 	}
 	srv := imaptest.Start(t, imaptest.Options{})
-	piet := newPhone(t, "piet", siptest.Behaviour{Code: 486})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Code: 486})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	spec := imapSpec(piet, carrier, srv.URL(), srv.Password, "")
 	spec.db = filepath.Join(t.TempDir(), "leadline.db")
 	spec.nodeID = "imap-killed"

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // rtpIntakeAPI is TestIntakeOverHTTPEndToEnd's RTP range (see harness_test.go).
@@ -63,7 +63,7 @@ func TestIntakeOverHTTPEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true}) // rings until the ring timeout
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true}) // rings until the ring timeout
 	ta := startTestApp(t, appSpec{
 		rtp:         rtpIntakeAPI,
 		people:      []person{{"piet", "Piet de Vries", piet.URI()}},

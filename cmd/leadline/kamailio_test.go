@@ -17,8 +17,8 @@ import (
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/leadview"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 // kamailioCfg is a carrier that wants its account registered before it routes a call:
@@ -171,7 +171,7 @@ func startKamailio(t *testing.T, password string, customer netip.AddrPort) *kama
 
 // startKamailioTLS is startKamailio with the carrier taking SIP over TLS too, with a
 // certificate for 127.0.0.1 signed by ca.
-func startKamailioTLS(t *testing.T, password string, customer netip.AddrPort, ca *siptest.CA) *kamailio {
+func startKamailioTLS(t *testing.T, password string, customer netip.AddrPort, ca *simphone.CA) *kamailio {
 	t.Helper()
 	needKamailioTLS(t)
 	cert, key, _, err := ca.Issue("carrier.test")
@@ -293,8 +293,8 @@ func (k *kamailio) count(what string) int { return strings.Count(k.run.log.Strin
 func TestKamailioCarrier(t *testing.T) {
 	needKamailio(t)
 	const customer = "+31612345678"
-	cust := newPhone(t, "customer", siptest.Behaviour{Never: true})
-	cust.Behave(customer, siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
+	cust := newPhone(t, "customer", simphone.Behaviour{Never: true})
+	cust.Behave(customer, simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
 	kam := startKamailio(t, "s3cret", cust.Addr())
 
 	// The carrier really wants a registration: without one, the INVITE is refused 403
@@ -315,7 +315,7 @@ func TestKamailioCarrier(t *testing.T) {
 	// Kamailio may log its refusal a moment after the 403 left.
 	wait.For(t, 5*time.Second, "kamailio to log the refused INVITE", func() bool { return kam.count("INVITE refused") == 1 })
 
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	ta := startTestApp(t, appSpec{
 		rtp: rtpKamailio,
 		trunks: fmt.Sprintf("  trunks:\n    - {name: carrier, uri: %q, username: leadline, password: s3cret, register: true, caller_id_header: pai}\n",
@@ -379,11 +379,11 @@ func TestKamailioCarrier(t *testing.T) {
 func TestKamailioRefusesRegistration(t *testing.T) {
 	needKamailio(t)
 	const customer = "+31612345678"
-	nobody := newPhone(t, "nobody", siptest.Behaviour{Never: true})
+	nobody := newPhone(t, "nobody", simphone.Behaviour{Never: true})
 	kam := startKamailio(t, "s3cret", nobody.Addr())
-	backup := newPhone(t, "backup", siptest.Behaviour{Never: true})
-	backup.Behave(customer, siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
+	backup := newPhone(t, "backup", simphone.Behaviour{Never: true})
+	backup.Behave(customer, simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	ta := startTestApp(t, appSpec{
 		rtp: rtpKamailioRefused,
 		trunks: fmt.Sprintf("  trunks:\n    - {name: carrier, uri: %q, username: leadline, password: wrong, register: true}\n    - {name: backup, uri: %q}\n",

@@ -20,14 +20,14 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 const rtpMail = "24800-24899"
 
 // mailSpec is a Leadline with an SMTP receiver on a free port (with STARTTLS when tls
 // is set) and the test dealer reachable at jansen@leads.example.com.
-func mailSpec(t *testing.T, piet *siptest.Phone, carrier *siptest.Phone, tls bool) appSpec {
+func mailSpec(t *testing.T, piet *simphone.Phone, carrier *simphone.Phone, tls bool) appSpec {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,9 +76,9 @@ func TestMailLeadRings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond, Tone: 700})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
-	carrier.Behave("+31612345678", siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond, Tone: 700})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
+	carrier.Behave("+31612345678", simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
 	ta := startTestApp(t, mailSpec(t, piet, carrier, false))
 
 	code, out := swaks(t, ta, "adf-mail.eml")
@@ -144,8 +144,8 @@ func TestMailRefusals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	ta := startTestApp(t, mailSpec(t, piet, carrier, true))
 
 	if code, out := swaks(t, ta, "adf-mail.eml", "--to", "nobody@leads.example.com"); code == 0 || !strings.Contains(out, "<** 550") {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // TestMailKill9: `leadline serve` is killed (SIGKILL: no drain) while four SMTP clients
@@ -27,7 +27,7 @@ func TestMailKill9(t *testing.T) {
 		t.Skip("runs the real binary; skipped with -short")
 	}
 	bin := buildLeadline(t)
-	busy := phone(t, "piet", siptest.Behaviour{Code: 486}) // flows end at once
+	busy := phone(t, "piet", simphone.Behaviour{Code: 486}) // flows end at once
 	db := filepath.Join(t.TempDir(), "leadline.db")
 	cfg := fmt.Sprintf(`
 http: {listen: "127.0.0.1:0"}

@@ -28,7 +28,7 @@ import (
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/pgtest"
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 const mnKey = "multi-node-key-jansen-0001"
@@ -330,9 +330,9 @@ func queueSettled(t *testing.T, dbURL string, ids []string) {
 	})
 }
 
-func phone(t *testing.T, name string, b siptest.Behaviour) *siptest.Phone {
+func phone(t *testing.T, name string, b simphone.Behaviour) *simphone.Phone {
 	t.Helper()
-	p, err := siptest.NewPhone(name, b, nil)
+	p, err := simphone.NewPhone(name, b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func phone(t *testing.T, name string, b siptest.Behaviour) *siptest.Phone {
 }
 
 // invitesFor counts the INVITEs a phone got for a lead.
-func invitesFor(p *siptest.Phone, lead string) int {
+func invitesFor(p *simphone.Phone, lead string) int {
 	n := 0
 	for _, c := range p.Calls() {
 		if c.Header("X-Leadline-Lead") == lead {
@@ -354,8 +354,8 @@ func invitesFor(p *siptest.Phone, lead string) int {
 func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
 	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	c := newMNCluster(t)
-	piet := phone(t, "piet", siptest.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
-	carrier := phone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := phone(t, "piet", simphone.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
+	carrier := phone(t, "carrier", simphone.Behaviour{Never: true})
 	people := fmt.Sprintf("{id: piet, phone: %q}", piet.URI())
 	nodes := []*mnNode{
 		c.start(t, "node-a", "22000-22199", carrier.Addr().String(), people, "[piet]"),
@@ -402,10 +402,10 @@ func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
 func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	c := newMNCluster(t)
-	piet := phone(t, "piet", siptest.Behaviour{Never: true})
-	owner := phone(t, "owner", siptest.Behaviour{Ring: 300 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond})
-	carrier := phone(t, "carrier", siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
-	carrier.Behave(customer(2), siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 500}) // talks until hung up
+	piet := phone(t, "piet", simphone.Behaviour{Never: true})
+	owner := phone(t, "owner", simphone.Behaviour{Ring: 300 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond})
+	carrier := phone(t, "carrier", simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
+	carrier.Behave(customer(2), simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 500}) // talks until hung up
 	people := fmt.Sprintf("{id: piet, phone: %q}, {id: owner, phone: %q}", piet.URI(), owner.URI())
 	a := c.start(t, "node-a", "22600-22799", carrier.Addr().String(), people, "[piet, owner]")
 	b := c.start(t, "node-b", "22800-22999", carrier.Addr().String(), people, "[piet, owner]")
@@ -452,8 +452,8 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	// This test stops PostgreSQL: it has a server of its own.
 	c := newMNClusterOwnPG(t)
-	owner := phone(t, "owner", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
-	carrier := phone(t, "carrier", siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 6 * time.Second})
+	owner := phone(t, "owner", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
+	carrier := phone(t, "carrier", simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 6 * time.Second})
 	people := fmt.Sprintf("{id: owner, phone: %q}", owner.URI())
 	a := c.start(t, "node-a", "23000-23199", carrier.Addr().String(), people, "[owner]")
 

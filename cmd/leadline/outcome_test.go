@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // TestCallOutcomeEndToEnd: the customer hangs up; piet, still on the line, hears the
@@ -15,9 +15,9 @@ func TestCallOutcomeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 100 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond, Tone: 700})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
-	carrier.Behave("+31612345678", siptest.Behaviour{Ring: 100 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 100 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond, Tone: 700})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
+	carrier.Behave("+31612345678", simphone.Behaviour{Ring: 100 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
 	ta := startTestApp(t, appSpec{
 		rtp: rtpMail, trunk: carrier.Addr().String(),
 		people: []person{{"piet", "Piet de Vries", piet.URI()}}, flow: "[piet]",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
 )
 
@@ -152,7 +153,7 @@ phones:
 // TestPhonesComposeCast keeps the built-in cast, deploy/phones.yaml and
 // deploy/leadline.yaml in step: every person and the trunk ring one of the phones.
 func TestPhonesComposeCast(t *testing.T) {
-	builtin, err := parsePhones([]byte(defaultPhones))
+	builtin, err := simphone.ParseCast([]byte(simphone.DefaultCast))
 	if err != nil {
 		t.Fatalf("built-in cast: %v", err)
 	}
@@ -160,12 +161,12 @@ func TestPhonesComposeCast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file, err := parsePhones(data)
+	file, err := simphone.ParseCast(data)
 	if err != nil {
 		t.Fatalf("deploy/phones.yaml: %v", err)
 	}
 	if !reflect.DeepEqual(builtin, file) {
-		t.Errorf("deploy/phones.yaml differs from the built-in cast (phones.go defaultPhones)")
+		t.Errorf("deploy/phones.yaml differs from the built-in cast (simphone.DefaultCast)")
 	}
 	uris := map[string]bool{}
 	for _, p := range file.Phones {
@@ -205,7 +206,7 @@ func TestPhonesBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parsePhones([]byte(tt.yaml))
+			_, err := simphone.ParseCast([]byte(tt.yaml))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
 			}

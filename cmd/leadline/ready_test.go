@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // rtpReady is TestReadyWhenTheStoreIsFull's RTP range (see harness_test.go).
@@ -20,7 +20,7 @@ const rtpReady = "24600-24699"
 // and /readyz answers 503 saying why; with room again, a lead is taken and /readyz is
 // 200. store.TestReadyOnAFullDisk does the same on a real full file system.
 func TestReadyWhenTheStoreIsFull(t *testing.T) {
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
 	ta := startTestApp(t, appSpec{
 		rtp:    rtpReady,
 		people: []person{{"piet", "Piet de Vries", piet.URI()}},

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // `serve --ready-file` writes the addresses it serves on once it serves, and removes
@@ -21,7 +21,7 @@ func TestServeReadyFile(t *testing.T) {
 		t.Skip("runs the real binary; skipped with -short")
 	}
 	bin := buildLeadline(t)
-	busy := phone(t, "busy", siptest.Behaviour{Code: 486})
+	busy := phone(t, "busy", simphone.Behaviour{Code: 486})
 	cfg := fmt.Sprintf(`
 http: {listen: "127.0.0.1:0"}
 sip: {listen: "127.0.0.1:0", rtp_ports: "25500-25599"}

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
+	"github.com/leadline/leadline/media"
 	"github.com/leadline/leadline/recording"
-	"github.com/leadline/leadline/sip/media"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // Noise seeds of the recorded phones: each says its own noise, so a channel of the
@@ -28,10 +28,10 @@ const (
 // recordingCall runs one lead whose salesperson (noise, presses 1 after 2 s) is bridged
 // to a customer (PCMA, noise) who hangs up talkFor after answering, for a dealer whose
 // recording section is rec, and returns the test app, the lead id and the calls.
-func recordingCall(t *testing.T, rtp, rec string, customer siptest.Behaviour) (*testApp, string, *siptest.Call, *siptest.Call, string) {
+func recordingCall(t *testing.T, rtp, rec string, customer simphone.Behaviour) (*testApp, string, *simphone.Call, *simphone.Call, string) {
 	t.Helper()
-	sales := newPhone(t, "piet", siptest.Behaviour{Ring: 500 * time.Millisecond, Noise: salesNoise, Key: '1', KeyAfter: 2 * time.Second})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	sales := newPhone(t, "piet", simphone.Behaviour{Ring: 500 * time.Millisecond, Noise: salesNoise, Key: '1', KeyAfter: 2 * time.Second})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const number = "+31612345678"
 	carrier.Behave(number, customer)
 	dir := t.TempDir()
@@ -67,7 +67,7 @@ func TestRecordingChannels(t *testing.T) {
 	}
 	_, _, agent, cust, path := recordingCall(t, "26000-26099",
 		`{enabled: true, consent: announce, notice: "This call is recorded."}`,
-		siptest.Behaviour{Ring: 300 * time.Millisecond, Codec: media.PCMA, Noise: customerNoise, HangUp: 7 * time.Second})
+		simphone.Behaviour{Ring: 300 * time.Millisecond, Codec: media.PCMA, Noise: customerNoise, HangUp: 7 * time.Second})
 
 	left, right := readRecording(t, path)
 	secs := float64(len(left)) / 8000
@@ -78,7 +78,7 @@ func TestRecordingChannels(t *testing.T) {
 		t.Fatalf("recording is %.2f s; want the bridged part of a 7 s call (1-7 s)", secs)
 	}
 
-	salesSent, custSent := siptest.Noise(salesNoise, 8000*30), siptest.Noise(customerNoise, 8000*30)
+	salesSent, custSent := simphone.Noise(salesNoise, 8000*30), simphone.Noise(customerNoise, 8000*30)
 	const skip = 800 // 0.1 s in: the first frame may be partly silent
 	lagL, corrL := bestMatch(left[skip:], salesSent)
 	lagR, corrR := bestMatch(right[skip:], custSent)
@@ -210,7 +210,7 @@ func TestRecordingConsentAsk(t *testing.T) {
 	const rec = `{enabled: true, consent: ask, notice: "Recorded."}`
 	t.Run("no key", func(t *testing.T) {
 		_, _, _, cust, path := recordingCall(t, "26100-26199", rec,
-			siptest.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 12 * time.Second})
+			simphone.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 12 * time.Second})
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
 			t.Errorf("a customer who pressed nothing was recorded: %s (%v)", path, err)
 		}
@@ -219,19 +219,19 @@ func TestRecordingConsentAsk(t *testing.T) {
 		}
 		// Bridged all the same: the customer heard the salesperson at the end.
 		heard := cust.Heard()
-		if _, c := bestMatch(heard[len(heard)-4000:], siptest.Noise(salesNoise, 8000*30)); c < 0.9 {
+		if _, c := bestMatch(heard[len(heard)-4000:], simphone.Noise(salesNoise, 8000*30)); c < 0.9 {
 			t.Errorf("the customer's last half second: correlation with the salesperson %.3f; want the bridged call", c)
 		}
 	})
 	t.Run("pressed 1", func(t *testing.T) {
 		_, _, _, _, path := recordingCall(t, "26200-26299", rec,
-			siptest.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, Key: '1', KeyAfter: time.Second, HangUp: 6 * time.Second})
+			simphone.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, Key: '1', KeyAfter: time.Second, HangUp: 6 * time.Second})
 		left, right := readRecording(t, path)
 		t.Logf("recording: %.2f s", float64(len(left))/8000)
 		if len(left) < 8000 {
 			t.Fatalf("recording is %d frames; want the bridged call", len(left))
 		}
-		if _, c := bestMatch(right[800:], siptest.Noise(customerNoise, 8000*30)); c < 0.9 {
+		if _, c := bestMatch(right[800:], simphone.Noise(customerNoise, 8000*30)); c < 0.9 {
 			t.Errorf("right channel: correlation with the customer %.3f", c)
 		}
 	})
@@ -245,7 +245,7 @@ func TestRecordingAPI(t *testing.T) {
 		t.Skip("real-time calls; skipped with -short")
 	}
 	ta, id, _, _, path := recordingCall(t, "26300-26399", `{enabled: true, consent: announce, notice: "Recorded.", retention: 30d}`,
-		siptest.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 5 * time.Second})
+		simphone.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 5 * time.Second})
 	file, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -331,7 +331,7 @@ func TestRecordingErasure(t *testing.T) {
 		t.Skip("real-time calls; skipped with -short")
 	}
 	ta, id, _, _, path := recordingCall(t, "26400-26499", `{enabled: true, notice: "Recorded."}`,
-		siptest.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 4 * time.Second})
+		simphone.Behaviour{Ring: 300 * time.Millisecond, Noise: customerNoise, HangUp: 4 * time.Second})
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // TestRefusedLeads posts leads the API must refuse: each gets its problem+json answer,
 // nothing is stored, no flow starts and no phone rings.
 func TestRefusedLeads(t *testing.T) {
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	ta := startTestApp(t, appSpec{
 		rtp:    rtpRefused,
 		trunk:  carrier.Addr().String(),

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // TestReportCommand: after a lead that piet's busy phone passed on to the owner, who
@@ -20,10 +20,10 @@ func TestReportCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 100 * time.Millisecond, Code: 486})
-	owner := newPhone(t, "owner", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
-	carrier.Behave("+31612345678", siptest.Behaviour{Ring: 100 * time.Millisecond, HangUp: 500 * time.Millisecond})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 100 * time.Millisecond, Code: 486})
+	owner := newPhone(t, "owner", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
+	carrier.Behave("+31612345678", simphone.Behaviour{Ring: 100 * time.Millisecond, HangUp: 500 * time.Millisecond})
 	spec := appSpec{
 		db: filepath.Join(t.TempDir(), "leadline.db"), nodeID: "report",
 		rtp: rtpMail, trunk: carrier.Addr().String(),

@@ -17,7 +17,7 @@ import (
 	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/mailout"
 	"github.com/leadline/leadline/mailout/smtptest"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 const rtpReportMail = "26100-26199"
@@ -88,10 +88,10 @@ func TestWeeklyReportMail(t *testing.T) {
 	clock := &stepClock{}
 	clock.set(time.Date(2026, 11, 18, 12, 0, 0, 0, ams))
 
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 100 * time.Millisecond, Code: 486})
-	owner := newPhone(t, "owner", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
-	carrier.Behave("+31612345678", siptest.Behaviour{Ring: 100 * time.Millisecond, HangUp: 500 * time.Millisecond})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 100 * time.Millisecond, Code: 486})
+	owner := newPhone(t, "owner", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
+	carrier.Behave("+31612345678", simphone.Behaviour{Ring: 100 * time.Millisecond, HangUp: 500 * time.Millisecond})
 	spec := appSpec{
 		db: t.TempDir() + "/leadline.db", rtp: rtpReportMail, trunk: carrier.Addr().String(),
 		people: []person{{"piet", "Piet de Vries", piet.URI()}, {"owner", "Jan Jansen", owner.URI()}},

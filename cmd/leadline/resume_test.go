@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/store"
 )
 
@@ -19,11 +19,11 @@ func TestRestartResumesLead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
-	owner := newPhone(t, "owner", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond, Tone: 700})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
+	owner := newPhone(t, "owner", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond, Tone: 700})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const customer = "+31612345678"
-	carrier.Behave(customer, siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
+	carrier.Behave(customer, simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
 
 	db := filepath.Join(t.TempDir(), "leadline.db")
 	spec := appSpec{

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // rtpRules is TestRoundRobinAndRetry's RTP range (see harness_test.go).
@@ -46,12 +46,12 @@ func TestRoundRobinAndRetry(t *testing.T) {
 		t.Skip("waits a minute for the retry; skipped with -short")
 	}
 	t.Parallel()
-	accepts := siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond}
+	accepts := simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond}
 	piet, kees, anna := newPhone(t, "piet", accepts), newPhone(t, "kees", accepts), newPhone(t, "anna", accepts)
 	owner := newPhone(t, "owner", accepts)
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Ring: 200 * time.Millisecond, HangUp: time.Second})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Ring: 200 * time.Millisecond, HangUp: time.Second})
 	const busyFirst = "+31612345671"
-	carrier.Behave(busyFirst, siptest.Behaviour{Ring: 200 * time.Millisecond, Code: 486})
+	carrier.Behave(busyFirst, simphone.Behaviour{Ring: 200 * time.Millisecond, Code: 486})
 
 	spec := appSpec{
 		db:    filepath.Join(t.TempDir(), "leadline.db"),
@@ -92,7 +92,7 @@ func TestRoundRobinAndRetry(t *testing.T) {
 	if l := again.waitFinal(t, third, 20*time.Second); l.Status != "completed" || l.Attempts[0].Person != "anna" {
 		t.Errorf("third lead: %s, first rung %s; want completed by anna (the turn survives the restart)", l.Status, l.Attempts[0].Person)
 	}
-	carrier.Behave(busyFirst, siptest.Behaviour{Ring: 200 * time.Millisecond, HangUp: time.Second})
+	carrier.Behave(busyFirst, simphone.Behaviour{Ring: 200 * time.Millisecond, HangUp: time.Second})
 	l := again.waitFinal(t, retried, 90*time.Second)
 	if l.Status != "completed" {
 		t.Fatalf("retried lead %s (%s)", l.Status, l.Reason)

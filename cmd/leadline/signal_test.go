@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // TestSignalled: the first signal ends the first context only, the second the other.
@@ -34,10 +34,10 @@ func TestSecondSignalEndsDrain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond, Tone: 700})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond, Tone: 700})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const customer = "+31612345678"
-	carrier.Behave(customer, siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500})
+	carrier.Behave(customer, simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500})
 	now, stopNow := context.WithCancel(context.Background())
 	defer stopNow()
 	ta := startTestApp(t, appSpec{

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // sippPeer is one sipp (SIPp 3.6.1) running a UAS scenario from testdata/sipp for one
@@ -129,9 +129,9 @@ func TestSippDealerFlow(t *testing.T) {
 	kees := startSipp(t, "kees", "noanswer")
 	anna := startSipp(t, "anna", "voicemail")
 	owner := startSipp(t, "owner", "accept")
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const customer = "+31612345678"
-	carrier.Behave(customer, siptest.Behaviour{Ring: 500 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
+	carrier.Behave(customer, simphone.Behaviour{Ring: 500 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
 
 	ta := startTestApp(t, appSpec{
 		rtp:   rtpSipp,

@@ -21,7 +21,7 @@ import (
 
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // Issue 6, SIP: what an attacker on the network learns from scanning Leadline's SIP port
@@ -108,8 +108,8 @@ func TestSIPScan(t *testing.T) {
 			t.Skipf("sipvicious is not installed (%s not found); apt-get install sipvicious to run the SIP scan", tool)
 		}
 	}
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
-	kees := newPhone(t, "carrier", siptest.Behaviour{Never: true}) // the trunk: kees and every customer
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
+	kees := newPhone(t, "carrier", simphone.Behaviour{Never: true}) // the trunk: kees and every customer
 	ta := startScanApp(t, appSpec{
 		rtp:   rtpScan,
 		trunk: kees.Addr().String(),

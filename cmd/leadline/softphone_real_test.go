@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/media"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/media"
+	"github.com/leadline/leadline/simphone"
 )
 
 // Real softphones registering to Leadline as a salesperson: baresip and linphone-cli
@@ -216,9 +216,9 @@ func TestBaresip(t *testing.T) {
 }
 
 func testBaresip(t *testing.T, transport, rtpPorts string) {
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const customer = "+31612345678"
-	carrier.Behave(customer, siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 3 * time.Second})
+	carrier.Behave(customer, simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 3 * time.Second})
 	ta := startTestApp(t, appSpec{
 		rtp:          rtpBaresip,
 		trunk:        carrier.Addr().String(),
@@ -250,8 +250,8 @@ func testBaresip(t *testing.T, transport, rtpPorts string) {
 	}
 	cust := cc[0]
 	wait.Closed(t, cust.Done(), 10*time.Second, "the customer's call to end")
-	if h := cust.Heard(); len(h) < 8000 || siptest.Level(h[len(h)-8000:], 700) < 0.5 {
-		t.Errorf("the customer did not hear baresip's 700 Hz (%d samples, level %.2f)", len(h), siptest.Level(h, 700))
+	if h := cust.Heard(); len(h) < 8000 || simphone.Level(h[len(h)-8000:], 700) < 0.5 {
+		t.Errorf("the customer did not hear baresip's 700 Hz (%d samples, level %.2f)", len(h), simphone.Level(h, 700))
 	}
 	wait.For(t, 10*time.Second, "baresip to hang up", func() bool {
 		return strings.Contains(bs.out.String(), "terminated")
@@ -262,7 +262,7 @@ func testBaresip(t *testing.T, transport, rtpPorts string) {
 		t.Errorf("baresip's trace shows the INVITE coming over %v, want %s", m, transport)
 	}
 	heard := bs.heard(t, 8000) // its last second is what the test reads
-	if siptest.Level(heard[len(heard)-8000:], 1500) < 0.5 {
+	if simphone.Level(heard[len(heard)-8000:], 1500) < 0.5 {
 		t.Errorf("baresip did not hear the customer's 1500 Hz at the end (%d samples)", len(heard))
 	}
 }
@@ -331,9 +331,9 @@ func TestLinphone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const customer = "+31612345678"
-	carrier.Behave(customer, siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 4 * time.Second})
+	carrier.Behave(customer, simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 4 * time.Second})
 	ta := startTestApp(t, appSpec{
 		rtp:          rtpLinphone,
 		trunk:        carrier.Addr().String(),
@@ -370,8 +370,8 @@ func TestLinphone(t *testing.T) {
 		t.Fatalf("the customer got %d calls", len(cc))
 	}
 	wait.Closed(t, cc[0].Done(), 10*time.Second, "the customer's call to end")
-	if h := cc[0].Heard(); len(h) < 8000 || siptest.Level(h[len(h)-8000:], 700) < 0.5 {
-		t.Errorf("the customer did not hear linphone's 700 Hz (%d samples, level %.2f)", len(h), siptest.Level(h, 700))
+	if h := cc[0].Heard(); len(h) < 8000 || simphone.Level(h[len(h)-8000:], 700) < 0.5 {
+		t.Errorf("the customer did not hear linphone's 700 Hz (%d samples, level %.2f)", len(h), simphone.Level(h, 700))
 	}
 	var heard []int16
 	wait.For(t, 10*time.Second, "linphone's recording", func() bool {
@@ -387,7 +387,7 @@ func TestLinphone(t *testing.T) {
 		heard = pcm
 		return len(heard) > 2*8000
 	})
-	if siptest.Level(heard[len(heard)-8000:], 1500) < 0.5 {
+	if simphone.Level(heard[len(heard)-8000:], 1500) < 0.5 {
 		t.Errorf("linphone did not record the customer's 1500 Hz at the end (%d samples)", len(heard))
 	}
 }

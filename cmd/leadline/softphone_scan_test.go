@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 
 	leadsip "github.com/leadline/leadline/sip"
 )
@@ -33,7 +33,7 @@ func TestSoftphoneScan(t *testing.T) {
 			t.Skipf("sipvicious is not installed (%s not found)", tool)
 		}
 	}
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const keesPassword = "kees-pw-5t9w2m4x"
 	ta := startTestApp(t, appSpec{
 		rtp:          rtpSoftScan,
@@ -140,9 +140,9 @@ func TestSoftphoneScan(t *testing.T) {
 }
 
 // phoneOn starts a phone listening on ip, a loopback address of its own.
-func phoneOn(t *testing.T, name, ip string) *siptest.Phone {
+func phoneOn(t *testing.T, name, ip string) *simphone.Phone {
 	t.Helper()
-	p, err := siptest.NewPhoneAt(name, ip+":0", siptest.Behaviour{}, nil)
+	p, err := simphone.NewPhoneAt(name, ip+":0", simphone.Behaviour{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func phoneOn(t *testing.T, name, ip string) *siptest.Phone {
 
 // finalAnswer registers p as user with password and reduces the final answer to what
 // may not depend on the user (status, reason, headers that do not echo the request).
-func finalAnswer(t *testing.T, p *siptest.Phone, at netip.AddrPort, user, password string) string {
+func finalAnswer(t *testing.T, p *simphone.Phone, at netip.AddrPort, user, password string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

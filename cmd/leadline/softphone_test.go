@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // Salespeople's own softphones (issue 13): they register to Leadline, every device of a
@@ -24,7 +24,7 @@ const (
 )
 
 // register signs p in as user and fails the test unless it gets 200.
-func register(t *testing.T, p *siptest.Phone, at netip.AddrPort, user, password string) {
+func register(t *testing.T, p *simphone.Phone, at netip.AddrPort, user, password string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -41,12 +41,12 @@ func TestSoftphoneDevicesRingAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	laptop := newPhone(t, "sanne-laptop", siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 900, Key: '1', KeyAfter: 4 * time.Second})
-	mobile := newPhone(t, "sanne-mobile", siptest.Behaviour{Ring: 500 * time.Millisecond, Tone: 1000, Key: '1', KeyAfter: time.Second})
-	owner := newPhone(t, "owner", siptest.Behaviour{Never: true})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	laptop := newPhone(t, "sanne-laptop", simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 900, Key: '1', KeyAfter: 4 * time.Second})
+	mobile := newPhone(t, "sanne-mobile", simphone.Behaviour{Ring: 500 * time.Millisecond, Tone: 1000, Key: '1', KeyAfter: time.Second})
+	owner := newPhone(t, "owner", simphone.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const customer = "+31612345678"
-	carrier.Behave(customer, siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 2 * time.Second})
+	carrier.Behave(customer, simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 2 * time.Second})
 	ta := startTestApp(t, appSpec{
 		rtp:          rtpSoftphone,
 		trunk:        carrier.Addr().String(),
@@ -56,7 +56,7 @@ func TestSoftphoneDevicesRingAtOnce(t *testing.T) {
 		ring:         8 * time.Second,
 		accept:       6 * time.Second,
 	})
-	for _, p := range []*siptest.Phone{laptop, mobile} {
+	for _, p := range []*simphone.Phone{laptop, mobile} {
 		register(t, p, ta.ua.Addr(), "sanne", sannePassword)
 	}
 	wait.For(t, 5*time.Second, "the registrations gauge", func() bool {
@@ -89,7 +89,7 @@ func TestSoftphoneDevicesRingAtOnce(t *testing.T) {
 		t.Error("an INVITE to a device lacks X-Leadline-Lead")
 	}
 	// The mobile, bridged, heard the customer's 1500 Hz at the end.
-	if h := mc[0].Heard(); len(h) < 8000 || siptest.Level(h[len(h)-4000:], 1500) < 0.5 {
+	if h := mc[0].Heard(); len(h) < 8000 || simphone.Level(h[len(h)-4000:], 1500) < 0.5 {
 		t.Errorf("the mobile did not hear the customer at the end (%d samples)", len(h))
 	}
 

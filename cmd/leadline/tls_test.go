@@ -10,7 +10,7 @@ import (
 
 	"github.com/leadline/leadline/internal/wait"
 	"github.com/leadline/leadline/leadview"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // SIP over TLS with real peers (issue 13): Kamailio as a carrier on TLS with a
@@ -25,9 +25,9 @@ const (
 )
 
 // testCA makes a CA for the test whose files are in a temporary folder.
-func testCA(t *testing.T) *siptest.CA {
+func testCA(t *testing.T) *simphone.CA {
 	t.Helper()
-	ca, err := siptest.NewCA(t.TempDir(), "Leadline test CA")
+	ca, err := simphone.NewCA(t.TempDir(), "Leadline test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func testCA(t *testing.T) *siptest.CA {
 
 // sipTLS is a sip.tls block (indented for appSpec.trunks) with a TLS listener on a free
 // loopback port, a certificate from ca, and ca trusted for peers when trust is set.
-func sipTLS(t *testing.T, ca *siptest.CA, trust bool) string {
+func sipTLS(t *testing.T, ca *simphone.CA, trust bool) string {
 	t.Helper()
 	cert, key, _, err := ca.Issue("leadline.test")
 	if err != nil {
@@ -58,12 +58,12 @@ func sipTLS(t *testing.T, ca *siptest.CA, trust bool) string {
 func TestKamailioTLSCarrier(t *testing.T) {
 	needKamailioTLS(t)
 	const customer = "+31612345678"
-	cust := newPhone(t, "customer", siptest.Behaviour{Never: true})
-	cust.Behave(customer, siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 1500 * time.Millisecond})
+	cust := newPhone(t, "customer", simphone.Behaviour{Never: true})
+	cust.Behave(customer, simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 1500 * time.Millisecond})
 	ca := testCA(t)
 	kam := startKamailioTLS(t, "s3cret", cust.Addr(), ca)
 
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond, Tone: 900})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond, Tone: 900})
 	ta := startTestApp(t, appSpec{
 		rtp: rtpKamailioTLS,
 		trunks: fmt.Sprintf("  trunks:\n    - {name: carrier, uri: %q, transport: tls, username: leadline, password: s3cret, register: true}\n",
@@ -91,7 +91,7 @@ func TestKamailioTLSCarrier(t *testing.T) {
 	if !calls[0].HungUpByPhone() {
 		t.Error("the customer did not hang up: the call ended otherwise")
 	}
-	if h := calls[0].Heard(); siptest.Level(h, 900) < 0.5 {
+	if h := calls[0].Heard(); simphone.Level(h, 900) < 0.5 {
 		t.Errorf("the customer did not hear the salesperson's 900 Hz through the TLS carrier (%d samples)", len(h))
 	}
 	// The customer's BYE crossed the carrier and reached Leadline's TLS listener.
@@ -105,8 +105,8 @@ func TestKamailioTLSCarrier(t *testing.T) {
 
 	// Without sip.tls.ca the carrier's certificate is refused: no INVITE reaches it, and
 	// the backup trunk carries the call.
-	backup := newPhone(t, "backup", siptest.Behaviour{Never: true})
-	backup.Behave(customer, siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
+	backup := newPhone(t, "backup", simphone.Behaviour{Never: true})
+	backup.Behave(customer, simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
 	wait.For(t, 5*time.Second, "the carrier to log the INVITE", func() bool { return kam.count("INVITE for") == 1 })
 	ta2 := startTestApp(t, appSpec{
 		rtp: rtpKamailioUntrusted,
@@ -140,9 +140,9 @@ func TestBaresipTLSSRTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time calls; skipped with -short")
 	}
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	const customer = "+31612345678"
-	carrier.Behave(customer, siptest.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 3 * time.Second, SRTP: true})
+	carrier.Behave(customer, simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 1500, HangUp: 3 * time.Second, SRTP: true})
 	ca := testCA(t)
 	ta := startTestApp(t, appSpec{
 		rtp:          rtpBaresipTLS,
@@ -180,8 +180,8 @@ func TestBaresipTLSSRTP(t *testing.T) {
 	if !cust.SRTP() {
 		t.Error("the customer's leg did not use SRTP")
 	}
-	if h := cust.Heard(); len(h) < 8000 || siptest.Level(h[len(h)-8000:], 700) < 0.5 {
-		t.Errorf("the customer did not hear baresip's 700 Hz (%d samples, level %.2f)", len(h), siptest.Level(h, 700))
+	if h := cust.Heard(); len(h) < 8000 || simphone.Level(h[len(h)-8000:], 700) < 0.5 {
+		t.Errorf("the customer did not hear baresip's 700 Hz (%d samples, level %.2f)", len(h), simphone.Level(h, 700))
 	}
 	wait.For(t, 10*time.Second, "baresip to hang up", func() bool {
 		return strings.Contains(bs.out.String(), "terminated")
@@ -200,7 +200,7 @@ func TestBaresipTLSSRTP(t *testing.T) {
 		t.Error("no RTP/SAVP in baresip's trace")
 	}
 	heard := bs.heard(t, 2*8000)
-	if siptest.Level(heard[len(heard)-8000:], 1500) < 0.5 {
+	if simphone.Level(heard[len(heard)-8000:], 1500) < 0.5 {
 		t.Errorf("baresip did not hear the customer's 1500 Hz at the end (%d samples)", len(heard))
 	}
 	if v, _ := metricValue(ta.metrics(t), `leadline_rtp_dropped_total{reason="auth"}`); v != 0 {

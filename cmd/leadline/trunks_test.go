@@ -15,8 +15,8 @@ import (
 
 	"github.com/leadline/leadline/api"
 	"github.com/leadline/leadline/leadview"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/sip"
-	"github.com/leadline/leadline/sip/siptest"
 )
 
 // RTP ranges of the trunk tests (see harness_test.go).
@@ -40,10 +40,10 @@ func trunksOf(l leadview.Lead) []string {
 // the API. A salesperson dialled by SIP URI went through no trunk.
 func TestTrunkFailoverRecorded(t *testing.T) {
 	const customer = "+31612345678"
-	broken := newPhone(t, "broken", siptest.Behaviour{Code: 503})
-	backup := newPhone(t, "backup", siptest.Behaviour{Never: true})
-	backup.Behave(customer, siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
+	broken := newPhone(t, "broken", simphone.Behaviour{Code: 503})
+	backup := newPhone(t, "backup", simphone.Behaviour{Never: true})
+	backup.Behave(customer, simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: time.Second})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	ta := startTestApp(t, appSpec{
 		rtp: rtpFailover,
 		trunks: fmt.Sprintf("  trunks:\n    - {name: broken, uri: %q}\n    - {name: backup, uri: %q, caller_id_header: pai}\n",

@@ -19,7 +19,7 @@ import (
 	"github.com/leadline/leadline/api"
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/leadview"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 )
 
 // Issue 6 end to end: who may post leads and how often, on a whole Leadline with its
@@ -111,8 +111,8 @@ func problemOf(t *testing.T, res *http.Response, body []byte, status int, kind s
 }
 
 func TestTrustEndToEnd(t *testing.T) {
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
 	ta := startTestApp(t, appSpec{
 		rtp:    rtpTrust,
 		trunk:  carrier.Addr().String(),
@@ -328,7 +328,7 @@ func TestTrustEndToEnd(t *testing.T) {
 // TestKeyRotation rotates the dealer's API key as docs/security.md says: add the new
 // key (here as its hash), reload, then remove the old one and reload; no restart.
 func TestKeyRotation(t *testing.T) {
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
 	spec := appSpec{rtp: rtpTrust, people: []person{{"piet", "Piet de Vries", piet.URI()}}, flow: "[piet]", ring: time.Second}
 	ta := startTestApp(t, spec)
 	const newKey = "rotated-key-jansen-000000002"
@@ -361,7 +361,7 @@ func TestKeyRotation(t *testing.T) {
 // TestReloadSaysWhatNeedsRestart: a reload applies the dealers at once and says which
 // changed settings (here the SIP and HTTP listeners) wait for a restart.
 func TestReloadSaysWhatNeedsRestart(t *testing.T) {
-	piet := newPhone(t, "piet", siptest.Behaviour{Never: true})
+	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
 	spec := appSpec{rtp: rtpTrust, people: []person{{"piet", "Piet de Vries", piet.URI()}}, flow: "[piet]", ring: time.Second,
 		db: filepath.Join(t.TempDir(), "leadline.db"), nodeID: "reload"}
 	ta := startTestApp(t, spec)

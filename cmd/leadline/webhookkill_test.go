@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/webhook/webhooktest"
 )
 
@@ -184,7 +184,7 @@ func TestWebhookKill9SQLite(t *testing.T) {
 		t.Skip("runs the real binary; skipped with -short")
 	}
 	bin := buildLeadline(t)
-	busy := phone(t, "busy", siptest.Behaviour{Code: 486})
+	busy := phone(t, "busy", simphone.Behaviour{Code: 486})
 	r := slowReceiver(t)
 	db := "sqlite://" + t.TempDir() + "/leadline.db"
 	cfg := killConfig("kill-sqlite", db, "23300-23399", busy.URI(), r.URL)
@@ -208,7 +208,7 @@ func TestWebhookKill9SQLite(t *testing.T) {
 func TestWebhookKill9Postgres(t *testing.T) {
 	t.Parallel() // mostly waiting on real-time calls: runs beside the others
 	c := newMNCluster(t)
-	busy := phone(t, "busy", siptest.Behaviour{Code: 486})
+	busy := phone(t, "busy", simphone.Behaviour{Code: 486})
 	r := slowReceiver(t)
 	a := runServe(t, c.bin, "node-a", killConfig("node-a", c.url, "23600-23799", busy.URI(), r.URL))
 	b := runServe(t, c.bin, "node-b", killConfig("node-b", c.url, "23800-23999", busy.URI(), r.URL))

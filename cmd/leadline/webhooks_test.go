@@ -16,7 +16,7 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/internal/wait"
-	"github.com/leadline/leadline/sip/siptest"
+	"github.com/leadline/leadline/simphone"
 	"github.com/leadline/leadline/store"
 	"github.com/leadline/leadline/webhook/webhooktest"
 )
@@ -116,9 +116,9 @@ func TestWebhooksInOrderWithRetry(t *testing.T) {
 		}
 		return webhooktest.Answer{Status: 200}
 	})
-	piet := newPhone(t, "piet", siptest.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
-	owner := newPhone(t, "owner", siptest.Behaviour{Never: true})
-	carrier := newPhone(t, "carrier", siptest.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 1500 * time.Millisecond})
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
+	owner := newPhone(t, "owner", simphone.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 1500 * time.Millisecond})
 	spec := hookSpec(r.URL, "", []person{{"piet", "Piet", piet.URI()}, {"owner", "Jan", owner.URI()}})
 	spec.trunk = carrier.Addr().String()
 	ta := startTestApp(t, spec)
@@ -235,7 +235,7 @@ func TestWebhookTimeoutThenGone(t *testing.T) {
 		}
 		return webhooktest.Answer{Status: 410, Body: "this CRM integration was removed"}
 	})
-	busy := newPhone(t, "busy", siptest.Behaviour{Ring: 100 * time.Millisecond, Code: 486})
+	busy := newPhone(t, "busy", simphone.Behaviour{Ring: 100 * time.Millisecond, Code: 486})
 	ta := startTestApp(t, hookSpec(r.URL, "", []person{{"piet", "Piet", busy.URI()}, {"owner", "Jan", busy.URI()}},
 		"lead.received", "lead.exhausted"))
 
@@ -285,7 +285,7 @@ func TestWebhookPrivateTargets(t *testing.T) {
 		t.Skip("real-time flows; skipped with -short")
 	}
 	r := webhooktest.NewReceiver(t, nil, hookSecret)
-	busy := newPhone(t, "busy", siptest.Behaviour{Code: 486})
+	busy := newPhone(t, "busy", simphone.Behaviour{Code: 486})
 	people := []person{{"piet", "Piet", busy.URI()}, {"owner", "Jan", busy.URI()}}
 
 	for _, target := range []string{r.URL, "https://10.0.0.1/hooks"} {

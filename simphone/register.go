@@ -1,4 +1,4 @@
-package siptest
+package simphone
 
 import (
 	"context"
@@ -129,7 +129,7 @@ func (p *Phone) registerRequest(registrar netip.AddrPort, user string, expires i
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: p.reg.cseq, MethodName: sip.REGISTER})
 	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: p.Name, Host: p.contactHost(), Port: int(p.addr.Port())}})
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	req.AppendHeader(sip.NewHeader("User-Agent", "siptest "+p.Name))
+	req.AppendHeader(sip.NewHeader("User-Agent", "simphone "+p.Name))
 	for _, h := range hdrs {
 		req.AppendHeader(h)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // Seed corpora live in testdata/fuzz/<FuzzName>; run a target with
-// go test -run '^$' -fuzz '^FuzzEventDecoder$' -fuzztime 30s ./sip/media/
+// go test -run '^$' -fuzz '^FuzzEventDecoder$' -fuzztime 30s ./media/
 
 // eventStream splits fuzz input into (timestamp, payload) records: four
 // bytes of big-endian timestamp, one length byte (mod 8), then the payload.

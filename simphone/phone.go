@@ -1,4 +1,4 @@
-package siptest
+package simphone
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 
-	"github.com/leadline/leadline/sip/media"
+	"github.com/leadline/leadline/media"
 )
 
 // Behaviour scripts a phone.

@@ -1,4 +1,4 @@
-package siptest
+package simphone
 
 import (
 	"crypto/rand"
