@@ -13,6 +13,10 @@
 // idle ones) and opens no TCP connection but for its own requests. A leg takes RTP only
 // from its far end.
 //
+// A leg is placed by the INVITE client (invite.go) and is then a Call (call.go), whose
+// dialog dialog.go keeps; every request we send goes through outbound.go, every request
+// from outside comes in through inbound.go's checks and limits.
+//
 // Its registrar (registrar.go, RFC 3261 section 10) takes the REGISTERs of salespeople's
 // softphones behind digest authentication (digest.go) and a lockout (lockout.go), keeps
 // their bindings in a store, and reaches each phone where its registration came from,

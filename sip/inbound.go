@@ -2,7 +2,6 @@ package sip
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -400,79 +398,4 @@ func contentLength(line []byte) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// Outbound TCP connections are opened only for requests we send. sipgo would otherwise
-// open one to answer a request whose connection has closed, to whatever host its Via
-// names: a peer could make us connect anywhere by sending a request and hanging up.
-// Such a response is dropped instead (RFC 3261 section 18.2.2 says SHOULD connect).
-
-var errNoDial = errors.New("sip: not opening a connection for a response")
-
-// tcpDialer is sipgo's TCP dialer with dialControl.
-func (u *UA) tcpDialer(laddr net.Addr) net.Dialer {
-	return net.Dialer{Timeout: 10 * time.Second, LocalAddr: laddr, Control: u.dialControl}
-}
-
-// dialControl allows a connection while one of our requests is being handed to the
-// transport (u.dials > 0), the only time sipgo opens one for us.
-func (u *UA) dialControl(string, string, syscall.RawConn) error {
-	if u.dials.Load() > 0 {
-		return nil
-	}
-	return errNoDial
-}
-
-// send hands a request to the transport with f, unless Close has stopped sending.
-func (u *UA) send(f func() error) error {
-	u.sendMu.RLock()
-	defer u.sendMu.RUnlock()
-	if u.sendDone {
-		return errClosed
-	}
-	u.dials.Add(1)
-	defer u.dials.Add(-1)
-	return f()
-}
-
-// request starts a client transaction for req.
-func (u *UA) request(ctx context.Context, req *sip.Request, opt sipgo.ClientRequestOption) (tx sip.ClientTransaction, err error) {
-	if u.steer(req) {
-		opt = withRport(opt)
-	}
-	err = u.send(func() error {
-		tx, err = u.client.TransactionRequest(ctx, req, opt)
-		return err
-	})
-	return tx, err
-}
-
-// write sends a request built from a dialog (an ACK) outside any transaction.
-func (u *UA) write(req *sip.Request) error {
-	opt := sipgo.ClientRequestOption(u.addVia)
-	if u.steer(req) {
-		opt = withRport(opt)
-	}
-	return u.send(func() error { return u.client.WriteRequest(req, opt) })
-}
-
-// do sends a request built from a dialog and waits for its final response.
-func (u *UA) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
-	tx, err := u.request(ctx, req, u.addVia)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if !res.IsProvisional() {
-				return res, nil
-			}
-		case <-tx.Done():
-			return nil, tx.Err()
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 }
