@@ -97,7 +97,7 @@ dealers:
     flow: [assigned, henk]
 `
 
-func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func demoCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "log what the server does")
@@ -130,7 +130,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		names[p.id] = p.name
 	}
 	cfg, err := config.Parse(fmt.Appendf(nil, demoConfig, carrier.Addr(), filepath.Join(dir, "demo.db"),
-		strings.Join(people["jansen"], ", "), strings.Join(people["bakker"], ", ")), os.Getenv)
+		strings.Join(people["jansen"], ", "), strings.Join(people["bakker"], ", ")), getenv)
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}

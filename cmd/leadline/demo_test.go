@@ -14,7 +14,7 @@ func TestDemo(t *testing.T) {
 		t.Skip("real-time calls; skipped with -short")
 	}
 	var out, errs syncBuffer
-	if err := demoCmd(t.Context(), nil, &out, &errs); err != nil {
+	if err := demoCmd(t.Context(), nil, func(string) string { return "" }, &out, &errs); err != nil {
 		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errs.String())
 	}
 	got := out.String()

@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		err = serveCmd(ctx, rest, getenv, stderr)
 	case "demo":
-		err = demoCmd(ctx, rest, stdout, stderr)
+		err = demoCmd(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		err = checkCmd(rest, getenv, stdout)
 	case "migrate":
