@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/leadline/leadline/config"
 	"github.com/leadline/leadline/internal/wait"
@@ -75,30 +78,8 @@ type appSpec struct {
 	appOpts      []appOption       // more options for startApp
 }
 
-const testConfig = `%s
-node_id: %q
-http: {listen: "127.0.0.1:0"}
-sip:
-  listen: "127.0.0.1:0"
-  rtp_ports: %q
-%s
-store: %q
-log: {level: info}
-dealers:
-  - id: jansen
-    name: Autohuis Jansen
-    api_keys: [%q]
-    language: en
-    caller_id: %q
-    ring_timeout: %s
-    accept_timeout: %s
-    customer_ring_timeout: %s
-    whisper: %q
-    people:
-%s
-    flow: %s
-%s`
-
+// yaml is the configuration s describes, built as a document and marshalled; the YAML
+// fragments of s (trunks, extra, dealerExtra, personKeys) are parsed and merged into it.
 func (s appSpec) yaml(t testing.TB) []byte {
 	t.Helper()
 	if s.storeURL == "" {
@@ -107,37 +88,72 @@ func (s appSpec) yaml(t testing.TB) []byte {
 		}
 		s.storeURL = "sqlite://" + s.db
 	}
-	trunk := ""
+	sip := map[string]any{"listen": "127.0.0.1:0", "rtp_ports": s.rtp}
 	if s.trunk != "" {
-		trunk = fmt.Sprintf("  trunk: {uri: %q}", "sip:"+s.trunk)
+		sip["trunk"] = map[string]any{"uri": "sip:" + s.trunk}
 	}
 	if s.trunks != "" {
-		trunk = strings.TrimRight(s.trunks, "\n")
+		delete(sip, "trunk")
+		mergeYAML(sip, yamlFragment(t, s.trunks, 2))
 	}
-	var people strings.Builder
+	people := make([]any, 0, len(s.people))
 	for _, p := range s.people {
-		more := ""
-		if k := s.personKeys[p.id]; k != "" {
-			more = ", " + k
-		}
+		e := map[string]any{"id": p.id, "name": p.name, "phone": p.phone}
 		if pw := s.sipPasswords[p.id]; pw != "" {
-			fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q, sip_password: %q%s}\n", p.id, p.name, p.phone, pw, more)
+			e["sip_password"] = pw
+		}
+		mergeYAML(e, yamlFragment(t, s.personKeys[p.id], 0))
+		people = append(people, e)
+	}
+	var flow any
+	if err := yaml.Unmarshal([]byte(s.flow), &flow); err != nil {
+		t.Fatalf("appSpec.flow %q: %v", s.flow, err)
+	}
+	def := func(d, v time.Duration) string { return cmp.Or(d, v).String() }
+	dealer := map[string]any{
+		"id": "jansen", "name": "Autohuis Jansen", "api_keys": []string{testKey}, "language": "en",
+		"caller_id": testCallerID, "ring_timeout": def(s.ring, 5*time.Second), "accept_timeout": def(s.accept, 2*time.Second),
+		"customer_ring_timeout": def(s.customerRing, 5*time.Second),
+		"whisper":               cmp.Or(s.whisper, "New lead: {{.Name}}. Press 1."), "people": people, "flow": flow,
+	}
+	mergeYAML(dealer, yamlFragment(t, s.dealerExtra, 4))
+	doc := map[string]any{
+		"node_id": s.nodeID, "http": map[string]any{"listen": "127.0.0.1:0"}, "sip": sip,
+		"store": s.storeURL, "log": map[string]any{"level": "info"}, "dealers": []any{dealer},
+	}
+	mergeYAML(doc, yamlFragment(t, s.extra, 0))
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// yamlFragment parses a mapping written indent spaces deep ("" is an empty one).
+func yamlFragment(t testing.TB, frag string, indent int) map[string]any {
+	t.Helper()
+	lines := strings.Split(frag, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(l, strings.Repeat(" ", indent))
+	}
+	m := map[string]any{}
+	if err := yaml.Unmarshal([]byte(strings.Join(lines, "\n")), &m); err != nil {
+		t.Fatalf("YAML fragment %q: %v", frag, err)
+	}
+	return m
+}
+
+// mergeYAML merges from into into: mappings key by key, anything else replaced.
+func mergeYAML(into, from map[string]any) {
+	for k, v := range from {
+		a, ok1 := into[k].(map[string]any)
+		b, ok2 := v.(map[string]any)
+		if ok1 && ok2 {
+			mergeYAML(a, b)
 			continue
 		}
-		fmt.Fprintf(&people, "      - {id: %s, name: %q, phone: %q%s}\n", p.id, p.name, p.phone, more)
+		into[k] = v
 	}
-	def := func(d, v time.Duration) time.Duration {
-		if d == 0 {
-			return v
-		}
-		return d
-	}
-	if s.whisper == "" {
-		s.whisper = "New lead: {{.Name}}. Press 1."
-	}
-	return fmt.Appendf(nil, testConfig, s.extra, s.nodeID, s.rtp, trunk, s.storeURL, testKey, testCallerID,
-		def(s.ring, 5*time.Second), def(s.accept, 2*time.Second), def(s.customerRing, 5*time.Second),
-		s.whisper, people.String(), s.flow, s.dealerExtra)
 }
 
 // testApp is a running Leadline.
