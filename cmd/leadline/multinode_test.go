@@ -31,7 +31,7 @@ import (
 	"github.com/leadline/leadline/simphone"
 )
 
-const mnKey = "multi-node-key-jansen-0001"
+const mnKey = testKey // the key of appSpec's dealer
 
 // Customers are only rung 08:00-21:00 in their own time and these tests run a real
 // clock: their customers live where it is day now (Amsterdam, New York or Tokyo).
@@ -121,28 +121,14 @@ type mnNode struct {
 }
 
 // start runs a node with the given people and flow; takeover is short so the test is.
-func (c *mnCluster) start(t *testing.T, name, rtp, trunk, people, flow string) *mnNode {
+func (c *mnCluster) start(t *testing.T, name, rtp, trunk string, people []person, flow string) *mnNode {
 	t.Helper()
-	cfg := fmt.Sprintf(`
-node_id: %s
-takeover_after: 3s
-http: {listen: "127.0.0.1:0"}
-sip: {listen: "127.0.0.1:0", rtp_ports: %q, trunk: {uri: "sip:%s"}}
-store: %q
-log: {level: info}
-dealers:
-  - id: jansen
-    api_keys: [%q]
-    language: en
-    caller_id: "+31201234567"
-    ring_timeout: 30s
-    accept_timeout: 3s
-    customer_ring_timeout: 10s
-    countries: [NL, US, JP]
-    people: [%s]
-    flow: %s
-`, name, rtp, trunk, c.url, mnKey, people, flow)
-	return runServe(t, c.bin, name, cfg)
+	cfg := appSpec{
+		nodeID: name, rtp: rtp, trunk: trunk, storeURL: c.url, people: people, flow: flow,
+		ring: 30 * time.Second, accept: 3 * time.Second, customerRing: 10 * time.Second,
+		extra: "takeover_after: 3s", dealerExtra: "    countries: [NL, US, JP]",
+	}.yaml(t)
+	return runServe(t, c.bin, name, string(cfg))
 }
 
 // buildLeadline builds the leadline binary once for all the tests of this package that
@@ -356,7 +342,7 @@ func TestMultiNodeEachLeadDialledOnce(t *testing.T) {
 	c := newMNCluster(t)
 	piet := phone(t, "piet", simphone.Behaviour{Ring: 50 * time.Millisecond, Code: 486})
 	carrier := phone(t, "carrier", simphone.Behaviour{Never: true})
-	people := fmt.Sprintf("{id: piet, phone: %q}", piet.URI())
+	people := []person{{"piet", "Piet", piet.URI()}}
 	nodes := []*mnNode{
 		c.start(t, "node-a", "22000-22199", carrier.Addr().String(), people, "[piet]"),
 		c.start(t, "node-b", "22200-22399", carrier.Addr().String(), people, "[piet]"),
@@ -406,7 +392,7 @@ func TestMultiNodeKilledNodeIsTakenOver(t *testing.T) {
 	owner := phone(t, "owner", simphone.Behaviour{Ring: 300 * time.Millisecond, Key: '1', KeyAfter: 500 * time.Millisecond})
 	carrier := phone(t, "carrier", simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 500, HangUp: 2 * time.Second})
 	carrier.Behave(customer(2), simphone.Behaviour{Ring: 300 * time.Millisecond, Tone: 500}) // talks until hung up
-	people := fmt.Sprintf("{id: piet, phone: %q}, {id: owner, phone: %q}", piet.URI(), owner.URI())
+	people := []person{{"piet", "Piet", piet.URI()}, {"owner", "Jan", owner.URI()}}
 	a := c.start(t, "node-a", "22600-22799", carrier.Addr().String(), people, "[piet, owner]")
 	b := c.start(t, "node-b", "22800-22999", carrier.Addr().String(), people, "[piet, owner]")
 
@@ -454,7 +440,7 @@ func TestMultiNodeDatabaseGoesAway(t *testing.T) {
 	c := newMNClusterOwnPG(t)
 	owner := phone(t, "owner", simphone.Behaviour{Ring: 200 * time.Millisecond, Key: '1', KeyAfter: 300 * time.Millisecond})
 	carrier := phone(t, "carrier", simphone.Behaviour{Ring: 200 * time.Millisecond, Tone: 500, HangUp: 6 * time.Second})
-	people := fmt.Sprintf("{id: owner, phone: %q}", owner.URI())
+	people := []person{{"owner", "Jan", owner.URI()}}
 	a := c.start(t, "node-a", "23000-23199", carrier.Addr().String(), people, "[owner]")
 
 	_, l := a.post(t, fmt.Sprintf(`{"phone":%q}`, customer(1)))
