@@ -29,22 +29,12 @@ func TestMailKill9(t *testing.T) {
 	bin := buildLeadline(t)
 	busy := phone(t, "piet", simphone.Behaviour{Code: 486}) // flows end at once
 	db := filepath.Join(t.TempDir(), "leadline.db")
-	cfg := fmt.Sprintf(`
-http: {listen: "127.0.0.1:0"}
-sip: {listen: "127.0.0.1:0", rtp_ports: "24900-24999"}
-email: {listen: "127.0.0.1:0", domain: leads.example.com, rate_limit_per_sender: "100000/1h", rate_limit_per_dealer: "100000/1h"}
-store: "sqlite://%s"
-log: {level: info}
-max_leads_per_number_per_day: 1000
-dealers:
-  - id: jansen
-    api_keys: [%q]
-    language: en
-    caller_id: "+31201234567"
-    email: {senders: ["crm@autohuisjansen.nl"]}
-    people: [{id: piet, phone: %q}]
-    flow: [piet]
-`, db, mnKey, busy.URI())
+	cfg := string(appSpec{
+		nodeID: "mailkill", rtp: "24900-24999", db: db, people: []person{{"piet", "Piet", busy.URI()}}, flow: "[piet]",
+		extra: `email: {listen: "127.0.0.1:0", domain: leads.example.com, rate_limit_per_sender: "100000/1h", rate_limit_per_dealer: "100000/1h"}` +
+			"\nmax_leads_per_number_per_day: 1000",
+		dealerExtra: `    email: {senders: ["crm@autohuisjansen.nl"]}`,
+	}.yaml(t))
 
 	const mails = 200
 	var (

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"syscall"
@@ -22,18 +21,8 @@ func TestServeReadyFile(t *testing.T) {
 	}
 	bin := buildLeadline(t)
 	busy := phone(t, "busy", simphone.Behaviour{Code: 486})
-	cfg := fmt.Sprintf(`
-http: {listen: "127.0.0.1:0"}
-sip: {listen: "127.0.0.1:0", rtp_ports: "25500-25599"}
-store: "sqlite://%s/leadline.db"
-dealers:
-  - id: jansen
-    api_keys: [%q]
-    caller_id: "+31201234567"
-    people: [{id: piet, phone: %q}]
-    flow: [piet]
-`, t.TempDir(), mnKey, busy.URI())
-	n := runServe(t, bin, "ready", cfg)
+	cfg := appSpec{nodeID: "ready", rtp: "25500-25599", people: []person{{"piet", "Piet", busy.URI()}}, flow: "[piet]"}.yaml(t)
+	n := runServe(t, bin, "ready", string(cfg))
 
 	data, err := os.ReadFile(n.ready)
 	if err != nil {

@@ -18,27 +18,14 @@ import (
 // killConfig is a `leadline serve` configuration whose dealer has one webhook to url;
 // its salespeople are busy, so each lead is received, reaches the owner and is
 // exhausted within a second: three events.
-func killConfig(node, store, rtp, busy, url string) string {
-	return fmt.Sprintf(`
-node_id: %s
-takeover_after: 3s
-http: {listen: "127.0.0.1:0"}
-sip: {listen: "127.0.0.1:0", rtp_ports: %q}
-store: %q
-log: {level: info}
-max_leads_per_number_per_day: 1000
-webhooks: {allow_private_targets: true, timeout: 2s}
-dealers:
-  - id: jansen
-    api_keys: [%q]
-    language: en
-    caller_id: "+31201234567"
-    countries: [NL, US, JP]
-    people: [{id: piet, phone: %q}, {id: owner, phone: %q}]
-    flow: [piet, owner]
-    webhooks:
-      - {url: %q, secret: %q}
-`, node, rtp, store, mnKey, busy, busy, url, hookSecret)
+func killConfig(t *testing.T, node, store, rtp, busy, url string) string {
+	return string(appSpec{
+		nodeID: node, rtp: rtp, storeURL: store, flow: "[piet, owner]",
+		people: []person{{"piet", "Piet", busy}, {"owner", "Jan", busy}},
+		extra: "takeover_after: 3s\nmax_leads_per_number_per_day: 1000\n" +
+			"webhooks: {allow_private_targets: true, timeout: 2s}",
+		dealerExtra: fmt.Sprintf("    countries: [NL, US, JP]\n    webhooks:\n      - {url: %q, secret: %q}", url, hookSecret),
+	}.yaml(t))
 }
 
 // slowReceiver is a CRM that takes a while to answer, so that a kill finds tries in
@@ -187,7 +174,7 @@ func TestWebhookKill9SQLite(t *testing.T) {
 	busy := phone(t, "busy", simphone.Behaviour{Code: 486})
 	r := slowReceiver(t)
 	db := "sqlite://" + t.TempDir() + "/leadline.db"
-	cfg := killConfig("kill-sqlite", db, "23300-23399", busy.URI(), r.URL)
+	cfg := killConfig(t, "kill-sqlite", db, "23300-23399", busy.URI(), r.URL)
 
 	first := runServe(t, bin, "before", cfg)
 	ids := postLeads(t, 30, first)
@@ -210,8 +197,8 @@ func TestWebhookKill9Postgres(t *testing.T) {
 	c := newMNCluster(t)
 	busy := phone(t, "busy", simphone.Behaviour{Code: 486})
 	r := slowReceiver(t)
-	a := runServe(t, c.bin, "node-a", killConfig("node-a", c.url, "23600-23799", busy.URI(), r.URL))
-	b := runServe(t, c.bin, "node-b", killConfig("node-b", c.url, "23800-23999", busy.URI(), r.URL))
+	a := runServe(t, c.bin, "node-a", killConfig(t, "node-a", c.url, "23600-23799", busy.URI(), r.URL))
+	b := runServe(t, c.bin, "node-b", killConfig(t, "node-b", c.url, "23800-23999", busy.URI(), r.URL))
 
 	ids := postLeads(t, 40, a, b)
 	waitMidDelivery(t, r, 20, 12)
