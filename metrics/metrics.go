@@ -62,6 +62,7 @@ type Metrics struct {
 	rtpDropSource, rtpDropMalformed, rtpDropPayloadType prometheus.Counter
 
 	*registrarMetrics // softphones' registrations (registrar.go)
+	*recordingMetrics // call recordings (recording.go)
 }
 
 var _ dialer.Recorder = (*Metrics)(nil)
@@ -241,6 +242,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.rtpDropMalformed = rtpDropped.WithLabelValues(reasonMalformed)
 	m.rtpDropPayloadType = rtpDropped.WithLabelValues(reasonPayloadType)
 	m.registrarMetrics = newRegistrarMetrics(reg)
+	m.recordingMetrics = newRecordingMetrics(reg)
 	return m
 }
 

@@ -357,4 +357,18 @@ func TestRecordingErasure(t *testing.T) {
 	if l.Recording == nil || l.Recording.DeletedReason != "erasure" || l.Recording.DeletedAt == "" {
 		t.Errorf("lead's recording after erasure: %+v", l.Recording)
 	}
+	// The metrics saw the recording written and erased.
+	page := ta.metrics(t)
+	for series, want := range map[string]float64{
+		"leadline_recordings_written_total":                     1,
+		`leadline_recordings_deleted_total{reason="erasure"}`:   1,
+		`leadline_recordings_deleted_total{reason="retention"}`: 0,
+	} {
+		if v, ok := metricValue(page, series); !ok || v != want {
+			t.Errorf("%s = %v (exposed %v), want %v", series, v, ok, want)
+		}
+	}
+	if v, _ := metricValue(page, "leadline_recording_bytes_total"); v < 44 {
+		t.Errorf("leadline_recording_bytes_total = %v, want at least a WAV header", v)
+	}
 }

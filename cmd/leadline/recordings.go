@@ -14,7 +14,7 @@ import (
 // recordings a crash left unfinished (their WAV headers repaired) before any call.
 func openRecordings(ctx context.Context, cfg *config.Config, a *app, log *slog.Logger, o appOptions) (*recording.Recorder, error) {
 	rs := cfg.RecordingStore
-	opts := recording.Options{Dir: rs.Dir, Logger: log, Now: o.now, Catalog: a.db}
+	opts := recording.Options{Dir: rs.Dir, Logger: log, Now: o.now, Catalog: a.db, Observer: a.met}
 	if rs.Kind != "file" {
 		return nil, fmt.Errorf("recordings: %s stores are not supported yet", rs.Kind)
 	}
@@ -27,7 +27,7 @@ func openRecordings(ctx context.Context, cfg *config.Config, a *app, log *slog.L
 	} else if n > 0 {
 		log.Info("recordings: finished recordings a crash interrupted", "count", n)
 	}
-	a.lib = &recording.Library{Store: rec.Store(), Index: a.db, Now: o.now, Logger: log}
+	a.lib = &recording.Library{Store: rec.Store(), Index: a.db, Now: o.now, Observer: a.met, Logger: log}
 	return rec, nil
 }
 
