@@ -48,7 +48,11 @@ type Options struct {
 	// Store keeps finished recordings; nil: FileStore{Dir}.
 	Store Store
 	// Catalog notes recordings with their leads; nil: nothing is noted.
-	Catalog  Catalog
+	Catalog Catalog
+	// Spool, with an object Store (a SpooledStore on Dir), makes Dir a spool: a finished
+	// recording stays there and Spool.Spooler notes it and enqueues its upload, instead
+	// of Store.Put and Catalog.RecordingFinished (spool.go).
+	Spool    *Spool
 	Observer Observer
 	Logger   *slog.Logger
 	// Now is the clock of start and expiry times; nil: time.Now. The mixer always runs
@@ -206,11 +210,21 @@ func (r *Recorder) finished(ctx context.Context, lead, key, path string, frames,
 		r.o.Observer.RecordingFailed("finish")
 		return fmt.Errorf("recording %s: %w", key, err)
 	}
+	d := time.Duration(frames) * time.Second / SampleRate
+	if sp := r.o.Spool; sp != nil {
+		up := dialer.RecordingUpload{Queue: sp.Queue, Key: key, Path: done}
+		if err := sp.Spooler.RecordingSpooled(ctx, lead, d, size, up); err != nil {
+			r.o.Observer.RecordingFailed("finish")
+			return fmt.Errorf("recording %s: %w", key, err)
+		}
+		r.o.Observer.RecordingWritten(size)
+		r.o.Logger.Info("recording finished; spooled for its upload", "lead_id", lead, "key", key, "seconds", d.Seconds(), "bytes", size)
+		return nil
+	}
 	if err := r.o.Store.Put(ctx, key, done); err != nil {
 		r.o.Observer.RecordingFailed("store")
 		return fmt.Errorf("recording %s: %w", key, err)
 	}
-	d := time.Duration(frames) * time.Second / SampleRate
 	if r.o.Catalog != nil {
 		if err := r.o.Catalog.RecordingFinished(ctx, lead, d, size); err != nil {
 			r.o.Observer.RecordingFailed("finish")
@@ -230,7 +244,7 @@ const maxRecover = 100000
 // file that cannot be repaired is left as it is and logged. It returns how many it
 // finished. Run it at start, before calls are made.
 func (r *Recorder) Recover(ctx context.Context) (int, error) {
-	var parts []string
+	var parts, spooled []string
 	err := filepath.WalkDir(r.o.Dir, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && path == r.o.Dir {
 			return fs.SkipAll // nothing was ever recorded here
@@ -240,6 +254,9 @@ func (r *Recorder) Recover(ctx context.Context) (int, error) {
 		}
 		if !d.IsDir() && strings.HasSuffix(path, ".wav"+partSuffix) && len(parts) < maxRecover {
 			parts = append(parts, path)
+		}
+		if r.o.Spool != nil && !d.IsDir() && strings.HasSuffix(path, ".wav") && len(spooled) < maxRecover {
+			spooled = append(spooled, path)
 		}
 		return nil
 	})
@@ -271,5 +288,40 @@ func (r *Recorder) Recover(ctx context.Context) (int, error) {
 		}
 		n++
 	}
+	// Finished recordings still in the spool: their upload job is enqueued again, which
+	// adds none when it exists (one that was not, because the database was away when
+	// the call ended, is then).
+	for _, path := range spooled {
+		if err := r.respool(ctx, path); err != nil {
+			r.o.Logger.Error("recording: a spooled recording cannot be queued for its upload", "path", path, "error", err)
+		}
+	}
 	return n, nil
+}
+
+// respool notes the finished recording at path in the spool and enqueues its upload.
+func (r *Recorder) respool(ctx context.Context, path string) error {
+	rel, err := filepath.Rel(r.o.Dir, path)
+	if err != nil {
+		return err
+	}
+	key := filepath.ToSlash(rel)
+	lead := strings.TrimSuffix(filepath.Base(key), ".wav")
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	h, err := ReadHeader(f, st.Size())
+	if err != nil {
+		return err
+	}
+	frames := int64(h.DataSize) / frameBytes
+	d := time.Duration(frames) * time.Second / SampleRate
+	up := dialer.RecordingUpload{Queue: r.o.Spool.Queue, Key: key, Path: path}
+	return r.o.Spool.Spooler.RecordingSpooled(ctx, lead, d, st.Size(), up)
 }
