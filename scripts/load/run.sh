@@ -8,13 +8,14 @@
 #   LEADLINE_BIN=/path/to/leadline KEEP=1 LOGLEVEL=debug scripts/load/run.sh
 #   LEADLINE_GOMAXPROCS=4 scripts/load/run.sh   # Go's Ps on the one core: see BENCHMARKS.md
 #   TAKEOVER=60s scripts/load/run.sh            # takeover_after: flows renew leases a sixth as often
+#   RECORD=1 SKIP_RTPENGINE=1 scripts/load/run.sh  # every call recorded (consent announce) to tmpfs
 #
 # Leadline (`leadline serve`, built from this tree) runs pinned to core $CORE with SQLite
 # on tmpfs and the "files" prompts, so no speech synthesis runs. sipp plays the
-# salespeople (answer, press 1 with dtmf_2833_1.pcap, stay on, hang up) and the trunk's
-# customers (answer, stay on); their SDP names the sockets of rtpload
-# (scripts/load/rtpload), which posts the leads, sends 20 ms PCMU both ways on every
-# bridged call and measures. Then rtpengine (userspace, pinned to the same core) gets the
+# salespeople (answer, stay on, hang up) and the trunk's customers (answer, stay on);
+# their SDP names the sockets of rtpload (scripts/load/rtpload), which posts the leads,
+# presses 1 for each salesperson (RFC 4733, from the socket the SDP named), sends 20 ms
+# PCMU both ways on every bridged call and measures. Then rtpengine (userspace, pinned to the same core) gets the
 # same calls over its ng protocol and the same traffic. Results: a table on stdout and
 # JSON lines in $OUT (default: a temporary file, printed).
 #
@@ -88,6 +89,12 @@ dealers:
       - { id: agent, phone: "sip:agent@127.0.0.1:$AGENT_SIP" }
     flow: [agent]
 EOF
+if [[ -n ${RECORD:-} ]]; then
+	# Every bridged call recorded (after a 0.4 s notice tone), into tmpfs: the relay's
+	# CPU for the recording, not the disk's.
+	sed -i "1i recordings: \"file://$tmp/recordings\"" "$tmp/leadline.yaml"
+	echo '    recording: { enabled: true, consent: announce, retention: 1d }' >>"$tmp/leadline.yaml"
+fi
 
 run_sipp() { # name scenario port mediaport
 	taskset -c "$TOOLCORE" sipp -sf "$here/$2" -i 127.0.0.1 -p "$3" -mp "$4" -t u1 -nostdin \

@@ -68,6 +68,7 @@ type stream struct {
 	winRx atomic.Uint64 // packets received in the window
 	maxUs atomic.Int64  // its longest transit in the window (µs)
 	sumUs atomic.Int64  // and their sum
+	seq0  uint32        // its first sequence number
 }
 
 type tool struct {
@@ -159,8 +160,8 @@ func (t *tool) addStream(side int, addr netip.AddrPort) *stream {
 	if id >= maxStreams {
 		return nil
 	}
-	s := &stream{id: id, side: side, to: addr}
-	s.seq.Store(rand.Uint32() >> 8)
+	s := &stream{id: id, side: side, to: addr, seq0: rand.Uint32() >> 8}
+	s.seq.Store(s.seq0)
 	s.winLo.Store(^uint32(0))
 	t.streams[id].Store(s)
 	t.byAddr[k] = s
@@ -213,6 +214,17 @@ func (t *tool) sendSlot(todo []*stream, batches *[2]*batch) {
 		}
 		buf := b.bufs[counts[side]]
 		seq := s.seq.Add(1) - 1
+		if t.learn && s.side == 0 {
+			if k := seq - s.seq0; k >= pressAt && k < pressAt+pressPackets {
+				// The salesperson presses 1, from the socket the SDP named: RFC 4733
+				// on payload type 101 (sipp's own pcap would come from another port,
+				// which Leadline drops).
+				writePress(buf, s, seq, k-pressAt)
+				b.setTo(counts[side], s.to, 12+4)
+				counts[side]++
+				continue
+			}
+		}
 		buf[0], buf[1] = 0x80, 0 // V=2, PT 0 (PCMU)
 		binary.BigEndian.PutUint16(buf[2:], uint16(seq))
 		binary.BigEndian.PutUint32(buf[4:], seq*payloadLen)
@@ -233,6 +245,30 @@ func (t *tool) sendSlot(todo []*stream, batches *[2]*batch) {
 			sendBatch(t.socks[side], batches[side], counts[side])
 		}
 	}
+}
+
+// The salesperson's key: '1' half a second after Leadline's first packet on the leg
+// (its 26th packet), ten RFC 4733 packets of 20 ms, the last three marking its end.
+const (
+	pressAt      = 25
+	pressPackets = 10
+)
+
+// writePress writes the i-th packet of the key press into buf.
+func writePress(buf []byte, s *stream, seq, i uint32) {
+	buf[0], buf[1] = 0x80, 101 // V=2, PT 101 (telephone-event)
+	if i == 0 {
+		buf[1] |= 0x80 // marker: the event starts
+	}
+	binary.BigEndian.PutUint16(buf[2:], uint16(seq))
+	binary.BigEndian.PutUint32(buf[4:], (s.seq0+pressAt)*payloadLen) // the event's start
+	binary.BigEndian.PutUint32(buf[8:], s.id)
+	buf[12] = 1 // event '1'
+	buf[13] = 10
+	if i >= pressPackets-3 {
+		buf[13] |= 0x80 // end
+	}
+	binary.BigEndian.PutUint16(buf[14:], uint16(min(i+1, pressPackets-3)*payloadLen))
 }
 
 // recv reads side's socket until it is closed, in batches (recvmmsg).
