@@ -62,7 +62,8 @@ type Options struct {
 
 // Recorder makes recordings. It implements dialer.CallRecorder.
 type Recorder struct {
-	o Options
+	o  Options
+	fl flusher
 }
 
 var _ dialer.CallRecorder = (*Recorder)(nil)
@@ -126,10 +127,10 @@ func (r *Recorder) Start(ctx context.Context, s dialer.RecordingStart) (dialer.A
 		r.o.Observer.RecordingFailed("start")
 		return nil, fmt.Errorf("recording: %w", err)
 	}
-	a := &active{r: r, w: w, lead: s.LeadID, key: key, path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	a := &active{r: r, w: w, lead: s.LeadID, key: key, path: path}
 	a.mixer.now = time.Now
 	a.mixer.start = time.Now()
-	go a.run()
+	r.add(a)
 	return a, nil
 }
 
@@ -138,7 +139,7 @@ func safeName(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`+"\x00")
 }
 
-// flushEvery is how often a recording's frames are written to its file.
+// flushEvery is how often the recordings' frames are written to their files.
 const flushEvery = 200 * time.Millisecond
 
 // active is one recording being made.
@@ -150,37 +151,90 @@ type active struct {
 	key  string
 	path string
 
-	stop, done chan struct{}
-	stopOnce   sync.Once
-	writeErr   error // the first write error; later frames are dropped (run's)
+	fmu      sync.Mutex // guards the following: one flush at a time
+	buf      []int16
+	final    bool  // the last frames are written
+	writeErr error // the first write error; later frames are dropped
+
 	finishOnce sync.Once
 	finishErr  error
 }
 
-// run writes the mixer's frames to the file every flushEvery until stop, then the rest.
-func (a *active) run() {
-	defer close(a.done)
+// flusher is the Recorder's one goroutine that writes every recording's frames every
+// flushEvery: one wake-up for all the calls, not one per call (the media loop shares its
+// core with it). It runs while there are recordings.
+type flusher struct {
+	mu      sync.Mutex // guards the following
+	active  map[*active]struct{}
+	running bool
+}
+
+// add makes a's frames written every flushEvery until remove.
+func (r *Recorder) add(a *active) {
+	r.fl.mu.Lock()
+	defer r.fl.mu.Unlock()
+	if r.fl.active == nil {
+		r.fl.active = map[*active]struct{}{}
+	}
+	r.fl.active[a] = struct{}{}
+	if !r.fl.running {
+		r.fl.running = true
+		go r.flushLoop()
+	}
+}
+
+func (r *Recorder) remove(a *active) {
+	r.fl.mu.Lock()
+	delete(r.fl.active, a)
+	r.fl.mu.Unlock()
+}
+
+// flushLoop flushes the recordings every flushEvery; it ends when there are none.
+func (r *Recorder) flushLoop() {
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
-	buf := make([]int16, 0, 2*ringFrames)
-	for {
-		final := false
-		select {
-		case <-t.C:
-		case <-a.stop:
-			final = true
-		}
-		buf = a.take(buf[:0], final)
-		if a.writeErr == nil && len(buf) > 0 {
-			if err := a.w.Write(buf); err != nil {
-				a.writeErr = err
-				a.r.o.Observer.RecordingFailed("write")
-				a.r.o.Logger.Error("recording: write failed; the rest of the call is not recorded", "lead_id", a.lead, "error", err)
-			}
-		}
-		if final {
+	var todo []*active
+	for range t.C {
+		r.fl.mu.Lock()
+		if len(r.fl.active) == 0 {
+			r.fl.running = false
+			r.fl.mu.Unlock()
 			return
 		}
+		todo = todo[:0]
+		for a := range r.fl.active {
+			todo = append(todo, a)
+		}
+		r.fl.mu.Unlock()
+		for _, a := range todo {
+			a.flush(false)
+		}
+		clear(todo) // keep no finished recording alive
+	}
+}
+
+// flush writes the mixer's frames up to margin behind the clock (final: all of them,
+// and no more after).
+func (a *active) flush(final bool) {
+	a.fmu.Lock()
+	defer a.fmu.Unlock()
+	if a.final {
+		return
+	}
+	if a.buf == nil {
+		a.buf = make([]int16, 0, 2*ringFrames)
+	}
+	a.buf = a.take(a.buf[:0], final)
+	a.final = final
+	if a.writeErr == nil && len(a.buf) > 0 {
+		if err := a.w.Write(a.buf); err != nil {
+			a.writeErr = err
+			a.r.o.Observer.RecordingFailed("write")
+			a.r.o.Logger.Error("recording: write failed; the rest of the call is not recorded", "lead_id", a.lead, "error", err)
+		}
+	}
+	if final {
+		a.buf = nil
 	}
 }
 
@@ -191,8 +245,8 @@ func (a *active) Finish(ctx context.Context) error {
 }
 
 func (a *active) finish(ctx context.Context) error {
-	a.stopOnce.Do(func() { close(a.stop) })
-	<-a.done
+	a.r.remove(a)
+	a.flush(true)
 	frames := a.w.Frames()
 	size, err := a.w.Close()
 	if err != nil {
