@@ -110,6 +110,15 @@ type RecordingInfo struct {
 	DeletedReason string
 }
 
+// RecordingUpload is a finished recording waiting in a node's spool directory for its
+// upload to object storage: the job that uploads it runs on Queue, which only the
+// processes using that spool directory work.
+type RecordingUpload struct {
+	Queue string
+	Key   string
+	Path  string // the file in the spool
+}
+
 // Recording deletion reasons.
 const (
 	DeletedRetention = "retention"

@@ -63,6 +63,7 @@ type Metrics struct {
 	rtpDropSource, rtpDropMalformed, rtpDropPayloadType, rtpDropAuth prometheus.Counter
 
 	*registrarMetrics // softphones' registrations (registrar.go)
+	*recordingMetrics // call recordings (recording.go)
 }
 
 var _ dialer.Recorder = (*Metrics)(nil)
@@ -243,6 +244,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.rtpDropPayloadType = rtpDropped.WithLabelValues(reasonPayloadType)
 	m.rtpDropAuth = rtpDropped.WithLabelValues(reasonAuth)
 	m.registrarMetrics = newRegistrarMetrics(reg)
+	m.recordingMetrics = newRecordingMetrics(reg)
 	return m
 }
 

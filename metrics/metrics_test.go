@@ -18,7 +18,10 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/metrics"
+	"github.com/leadline/leadline/recording"
 )
+
+var _ recording.Observer = (*metrics.Metrics)(nil)
 
 func newMetrics(t *testing.T) (*metrics.Metrics, *prometheus.Registry) {
 	t.Helper()
@@ -394,6 +397,25 @@ leadline_bridges_active 0
 # TYPE leadline_calls_active gauge
 leadline_calls_active{leg="agent"} 0
 leadline_calls_active{leg="customer"} 0
+# HELP leadline_recording_bytes_total Bytes of the WAV files of the call recordings counted by leadline_recordings_written_total.
+# TYPE leadline_recording_bytes_total counter
+leadline_recording_bytes_total 0
+# HELP leadline_recording_failures_total Call recordings that could not be made, finished, kept or deleted, by stage: start (the file or its row could not be created: the call goes unrecorded), write (a write failed: the rest of the call is not recorded), finish (the file could not be closed or noted), store (the store refused the finished file), upload (an upload to object storage failed; tried again later), repair (a file a crash interrupted could not be repaired), delete (an erasure or expiry could not delete the file).
+# TYPE leadline_recording_failures_total counter
+leadline_recording_failures_total{stage="delete"} 0
+leadline_recording_failures_total{stage="finish"} 0
+leadline_recording_failures_total{stage="repair"} 0
+leadline_recording_failures_total{stage="start"} 0
+leadline_recording_failures_total{stage="store"} 0
+leadline_recording_failures_total{stage="upload"} 0
+leadline_recording_failures_total{stage="write"} 0
+# HELP leadline_recordings_deleted_total Call recordings deleted, by reason: retention (the dealer's recording.retention ran out) or erasure (DELETE /v1/leads/{id}/recording).
+# TYPE leadline_recordings_deleted_total counter
+leadline_recordings_deleted_total{reason="erasure"} 0
+leadline_recordings_deleted_total{reason="retention"} 0
+# HELP leadline_recordings_written_total Call recordings finished and kept (including those a crash interrupted, finished at the next start).
+# TYPE leadline_recordings_written_total counter
+leadline_recordings_written_total 0
 # HELP leadline_register_failures_total REGISTERs refused, by reason: credentials (an unknown user or a wrong password, not told apart), locked (refused unchecked during a lockout), bad_request (malformed credentials, a foreign or replayed nonce).
 # TYPE leadline_register_failures_total counter
 leadline_register_failures_total{reason="bad_request"} 0
@@ -454,6 +476,10 @@ func TestNamesTypesLabels(t *testing.T) {
 		"leadline_webhook_deliveries_total":        {dto.MetricType_COUNTER, []string{"dealer", "event", "result"}},
 		"leadline_webhook_try_seconds":             {dto.MetricType_HISTOGRAM, []string{"dealer"}},
 		"leadline_mail_sent_total":                 {dto.MetricType_COUNTER, []string{"dealer", "kind", "result"}},
+		"leadline_recordings_written_total":        {dto.MetricType_COUNTER, nil},
+		"leadline_recording_bytes_total":           {dto.MetricType_COUNTER, nil},
+		"leadline_recording_failures_total":        {dto.MetricType_COUNTER, []string{"stage"}},
+		"leadline_recordings_deleted_total":        {dto.MetricType_COUNTER, []string{"reason"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -620,21 +646,24 @@ func BenchmarkRTPPacketParallel(b *testing.B) {
 // fails until a new method is added here; the dashboard and alert tests only accept
 // metrics that these calls make appear.
 var exercises = map[string]func(m *metrics.Metrics){
-	"InitDealer":      func(m *metrics.Metrics) { m.InitDealer("jansen") },
-	"InitPerson":      func(m *metrics.Metrics) { m.InitPerson("jansen", "piet") },
-	"LeadReceived":    func(m *metrics.Metrics) { m.LeadReceived("jansen") },
-	"LeadJoined":      func(m *metrics.Metrics) { m.LeadJoined("jansen") },
-	"LeadFinished":    func(m *metrics.Metrics) { m.LeadFinished("jansen", dialer.StatusCompleted, 7*time.Second) },
-	"AgentAttempt":    func(m *metrics.Metrics) { m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, 2*time.Second) },
-	"CustomerAttempt": func(m *metrics.Metrics) { m.CustomerAttempt("jansen", dialer.ResultAnswered) },
-	"ReachedOwner":    func(m *metrics.Metrics) { m.ReachedOwner("jansen") },
-	"DealerOpen":      func(m *metrics.Metrics) { m.DealerOpen("jansen", true) },
-	"CallStarted":     func(m *metrics.Metrics) { m.CallStarted("agent") },
-	"CallEnded":       func(m *metrics.Metrics) { m.CallEnded("customer") },
-	"BridgeStarted":   func(m *metrics.Metrics) { m.BridgeStarted() },
-	"BridgeEnded":     func(m *metrics.Metrics) { m.BridgeEnded() },
-	"SIPResponse":     func(m *metrics.Metrics) { m.SIPResponse("INVITE", 200) },
-	"RTPPacket":       func(m *metrics.Metrics) { m.RTPPacket("in"); m.RTPPacket("out") },
+	"RecordingWritten": func(m *metrics.Metrics) { m.RecordingWritten(96044) },
+	"RecordingFailed":  func(m *metrics.Metrics) { m.RecordingFailed("write") },
+	"RecordingDeleted": func(m *metrics.Metrics) { m.RecordingDeleted(dialer.DeletedRetention) },
+	"InitDealer":       func(m *metrics.Metrics) { m.InitDealer("jansen") },
+	"InitPerson":       func(m *metrics.Metrics) { m.InitPerson("jansen", "piet") },
+	"LeadReceived":     func(m *metrics.Metrics) { m.LeadReceived("jansen") },
+	"LeadJoined":       func(m *metrics.Metrics) { m.LeadJoined("jansen") },
+	"LeadFinished":     func(m *metrics.Metrics) { m.LeadFinished("jansen", dialer.StatusCompleted, 7*time.Second) },
+	"AgentAttempt":     func(m *metrics.Metrics) { m.AgentAttempt("jansen", "piet", dialer.ResultAccepted, 2*time.Second) },
+	"CustomerAttempt":  func(m *metrics.Metrics) { m.CustomerAttempt("jansen", dialer.ResultAnswered) },
+	"ReachedOwner":     func(m *metrics.Metrics) { m.ReachedOwner("jansen") },
+	"DealerOpen":       func(m *metrics.Metrics) { m.DealerOpen("jansen", true) },
+	"CallStarted":      func(m *metrics.Metrics) { m.CallStarted("agent") },
+	"CallEnded":        func(m *metrics.Metrics) { m.CallEnded("customer") },
+	"BridgeStarted":    func(m *metrics.Metrics) { m.BridgeStarted() },
+	"BridgeEnded":      func(m *metrics.Metrics) { m.BridgeEnded() },
+	"SIPResponse":      func(m *metrics.Metrics) { m.SIPResponse("INVITE", 200) },
+	"RTPPacket":        func(m *metrics.Metrics) { m.RTPPacket("in"); m.RTPPacket("out") },
 	"Intake": func(m *metrics.Metrics) {
 		// Every result, so that the dashboard and the alert rules may name any of them.
 		for _, r := range []dialer.IntakeResult{dialer.IntakeCreated, dialer.IntakeRepeat, dialer.IntakeJoined, dialer.IntakeInvalid,

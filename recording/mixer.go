@@ -53,7 +53,12 @@ func (m *mixer) Audio(channel int, pcm []int16, ts, src uint32) {
 	}
 	now := m.now()
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.place(channel, pcm, ts, src, now)
+	m.mu.Unlock()
+}
+
+// place is Audio's work, under mu; no defer, it runs per packet.
+func (m *mixer) place(channel int, pcm []int16, ts, src uint32, now time.Time) {
 	if m.closed {
 		return
 	}
@@ -78,10 +83,11 @@ func (m *mixer) Audio(channel int, pcm []int16, ts, src uint32) {
 	if pos+n > m.written+ringFrames {
 		return // cannot happen while anchored within reanchor of the clock
 	}
-	ring := &m.ring[channel]
-	for i := from; i < n; i++ {
-		ring[(pos+i)&ringMask] = pcm[i]
-	}
+	// At most two copies: up to the ring's end, then from its start.
+	ring := m.ring[channel][:]
+	at := int((pos + from) & ringMask)
+	k := copy(ring[at:], pcm[from:])
+	copy(ring, pcm[int(from)+k:])
 }
 
 // take appends to out the frames from the last take up to margin before the wall clock
@@ -96,10 +102,17 @@ func (m *mixer) take(out []int16, final bool) []int16 {
 		target -= margin
 	}
 	target = min(target, m.written+ringFrames)
-	for p := m.written; p < target; p++ {
-		i := p & ringMask
-		out = append(out, m.ring[0][i], m.ring[1][i])
-		m.ring[0][i], m.ring[1][i] = 0, 0
+	// By contiguous runs of the ring (at most two), interleaving and clearing.
+	for p := m.written; p < target; {
+		i := int(p & ringMask)
+		n := min(int(target-p), ringFrames-i)
+		l, r := m.ring[0][i:i+n], m.ring[1][i:i+n]
+		for j := range l {
+			out = append(out, l[j], r[j])
+		}
+		clear(l)
+		clear(r)
+		p += int64(n)
 	}
 	m.written = max(m.written, target)
 	if final {

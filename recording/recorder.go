@@ -48,7 +48,11 @@ type Options struct {
 	// Store keeps finished recordings; nil: FileStore{Dir}.
 	Store Store
 	// Catalog notes recordings with their leads; nil: nothing is noted.
-	Catalog  Catalog
+	Catalog Catalog
+	// Spool, with an object Store (a SpooledStore on Dir), makes Dir a spool: a finished
+	// recording stays there and Spool.Spooler notes it and enqueues its upload, instead
+	// of Store.Put and Catalog.RecordingFinished (spool.go).
+	Spool    *Spool
 	Observer Observer
 	Logger   *slog.Logger
 	// Now is the clock of start and expiry times; nil: time.Now. The mixer always runs
@@ -58,7 +62,8 @@ type Options struct {
 
 // Recorder makes recordings. It implements dialer.CallRecorder.
 type Recorder struct {
-	o Options
+	o  Options
+	fl flusher
 }
 
 var _ dialer.CallRecorder = (*Recorder)(nil)
@@ -122,10 +127,10 @@ func (r *Recorder) Start(ctx context.Context, s dialer.RecordingStart) (dialer.A
 		r.o.Observer.RecordingFailed("start")
 		return nil, fmt.Errorf("recording: %w", err)
 	}
-	a := &active{r: r, w: w, lead: s.LeadID, key: key, path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	a := &active{r: r, w: w, lead: s.LeadID, key: key, path: path}
 	a.mixer.now = time.Now
 	a.mixer.start = time.Now()
-	go a.run()
+	r.add(a)
 	return a, nil
 }
 
@@ -134,7 +139,7 @@ func safeName(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`+"\x00")
 }
 
-// flushEvery is how often a recording's frames are written to its file.
+// flushEvery is how often the recordings' frames are written to their files.
 const flushEvery = 200 * time.Millisecond
 
 // active is one recording being made.
@@ -146,37 +151,90 @@ type active struct {
 	key  string
 	path string
 
-	stop, done chan struct{}
-	stopOnce   sync.Once
-	writeErr   error // the first write error; later frames are dropped (run's)
+	fmu      sync.Mutex // guards the following: one flush at a time
+	buf      []int16
+	final    bool  // the last frames are written
+	writeErr error // the first write error; later frames are dropped
+
 	finishOnce sync.Once
 	finishErr  error
 }
 
-// run writes the mixer's frames to the file every flushEvery until stop, then the rest.
-func (a *active) run() {
-	defer close(a.done)
+// flusher is the Recorder's one goroutine that writes every recording's frames every
+// flushEvery: one wake-up for all the calls, not one per call (the media loop shares its
+// core with it). It runs while there are recordings.
+type flusher struct {
+	mu      sync.Mutex // guards the following
+	active  map[*active]struct{}
+	running bool
+}
+
+// add makes a's frames written every flushEvery until remove.
+func (r *Recorder) add(a *active) {
+	r.fl.mu.Lock()
+	defer r.fl.mu.Unlock()
+	if r.fl.active == nil {
+		r.fl.active = map[*active]struct{}{}
+	}
+	r.fl.active[a] = struct{}{}
+	if !r.fl.running {
+		r.fl.running = true
+		go r.flushLoop()
+	}
+}
+
+func (r *Recorder) remove(a *active) {
+	r.fl.mu.Lock()
+	delete(r.fl.active, a)
+	r.fl.mu.Unlock()
+}
+
+// flushLoop flushes the recordings every flushEvery; it ends when there are none.
+func (r *Recorder) flushLoop() {
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
-	buf := make([]int16, 0, 2*ringFrames)
-	for {
-		final := false
-		select {
-		case <-t.C:
-		case <-a.stop:
-			final = true
-		}
-		buf = a.take(buf[:0], final)
-		if a.writeErr == nil && len(buf) > 0 {
-			if err := a.w.Write(buf); err != nil {
-				a.writeErr = err
-				a.r.o.Observer.RecordingFailed("write")
-				a.r.o.Logger.Error("recording: write failed; the rest of the call is not recorded", "lead_id", a.lead, "error", err)
-			}
-		}
-		if final {
+	var todo []*active
+	for range t.C {
+		r.fl.mu.Lock()
+		if len(r.fl.active) == 0 {
+			r.fl.running = false
+			r.fl.mu.Unlock()
 			return
 		}
+		todo = todo[:0]
+		for a := range r.fl.active {
+			todo = append(todo, a)
+		}
+		r.fl.mu.Unlock()
+		for _, a := range todo {
+			a.flush(false)
+		}
+		clear(todo) // keep no finished recording alive
+	}
+}
+
+// flush writes the mixer's frames up to margin behind the clock (final: all of them,
+// and no more after).
+func (a *active) flush(final bool) {
+	a.fmu.Lock()
+	defer a.fmu.Unlock()
+	if a.final {
+		return
+	}
+	if a.buf == nil {
+		a.buf = make([]int16, 0, 2*ringFrames)
+	}
+	a.buf = a.take(a.buf[:0], final)
+	a.final = final
+	if a.writeErr == nil && len(a.buf) > 0 {
+		if err := a.w.Write(a.buf); err != nil {
+			a.writeErr = err
+			a.r.o.Observer.RecordingFailed("write")
+			a.r.o.Logger.Error("recording: write failed; the rest of the call is not recorded", "lead_id", a.lead, "error", err)
+		}
+	}
+	if final {
+		a.buf = nil
 	}
 }
 
@@ -187,8 +245,8 @@ func (a *active) Finish(ctx context.Context) error {
 }
 
 func (a *active) finish(ctx context.Context) error {
-	a.stopOnce.Do(func() { close(a.stop) })
-	<-a.done
+	a.r.remove(a)
+	a.flush(true)
 	frames := a.w.Frames()
 	size, err := a.w.Close()
 	if err != nil {
@@ -206,11 +264,21 @@ func (r *Recorder) finished(ctx context.Context, lead, key, path string, frames,
 		r.o.Observer.RecordingFailed("finish")
 		return fmt.Errorf("recording %s: %w", key, err)
 	}
+	d := time.Duration(frames) * time.Second / SampleRate
+	if sp := r.o.Spool; sp != nil {
+		up := dialer.RecordingUpload{Queue: sp.Queue, Key: key, Path: done}
+		if err := sp.Spooler.RecordingSpooled(ctx, lead, d, size, up); err != nil {
+			r.o.Observer.RecordingFailed("finish")
+			return fmt.Errorf("recording %s: %w", key, err)
+		}
+		r.o.Observer.RecordingWritten(size)
+		r.o.Logger.Info("recording finished; spooled for its upload", "lead_id", lead, "key", key, "seconds", d.Seconds(), "bytes", size)
+		return nil
+	}
 	if err := r.o.Store.Put(ctx, key, done); err != nil {
 		r.o.Observer.RecordingFailed("store")
 		return fmt.Errorf("recording %s: %w", key, err)
 	}
-	d := time.Duration(frames) * time.Second / SampleRate
 	if r.o.Catalog != nil {
 		if err := r.o.Catalog.RecordingFinished(ctx, lead, d, size); err != nil {
 			r.o.Observer.RecordingFailed("finish")
@@ -230,7 +298,7 @@ const maxRecover = 100000
 // file that cannot be repaired is left as it is and logged. It returns how many it
 // finished. Run it at start, before calls are made.
 func (r *Recorder) Recover(ctx context.Context) (int, error) {
-	var parts []string
+	var parts, spooled []string
 	err := filepath.WalkDir(r.o.Dir, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && path == r.o.Dir {
 			return fs.SkipAll // nothing was ever recorded here
@@ -240,6 +308,9 @@ func (r *Recorder) Recover(ctx context.Context) (int, error) {
 		}
 		if !d.IsDir() && strings.HasSuffix(path, ".wav"+partSuffix) && len(parts) < maxRecover {
 			parts = append(parts, path)
+		}
+		if r.o.Spool != nil && !d.IsDir() && strings.HasSuffix(path, ".wav") && len(spooled) < maxRecover {
+			spooled = append(spooled, path)
 		}
 		return nil
 	})
@@ -271,5 +342,40 @@ func (r *Recorder) Recover(ctx context.Context) (int, error) {
 		}
 		n++
 	}
+	// Finished recordings still in the spool: their upload job is enqueued again, which
+	// adds none when it exists (one that was not, because the database was away when
+	// the call ended, is then).
+	for _, path := range spooled {
+		if err := r.respool(ctx, path); err != nil {
+			r.o.Logger.Error("recording: a spooled recording cannot be queued for its upload", "path", path, "error", err)
+		}
+	}
 	return n, nil
+}
+
+// respool notes the finished recording at path in the spool and enqueues its upload.
+func (r *Recorder) respool(ctx context.Context, path string) error {
+	rel, err := filepath.Rel(r.o.Dir, path)
+	if err != nil {
+		return err
+	}
+	key := filepath.ToSlash(rel)
+	lead := strings.TrimSuffix(filepath.Base(key), ".wav")
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	h, err := ReadHeader(f, st.Size())
+	if err != nil {
+		return err
+	}
+	frames := int64(h.DataSize) / frameBytes
+	d := time.Duration(frames) * time.Second / SampleRate
+	up := dialer.RecordingUpload{Queue: r.o.Spool.Queue, Key: key, Path: path}
+	return r.o.Spool.Spooler.RecordingSpooled(ctx, lead, d, st.Size(), up)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -79,9 +80,9 @@ func header(data uint32) []byte {
 // Write appends interleaved frames (left, right, left, right…): len(frames) must be
 // even. It syncs the file when the last sync is syncEvery ago.
 func (w *Writer) Write(frames []int16) error {
-	w.buf = w.buf[:0]
-	for _, s := range frames {
-		w.buf = binary.LittleEndian.AppendUint16(w.buf, uint16(s))
+	w.buf = slices.Grow(w.buf[:0], 2*len(frames))[:2*len(frames)]
+	for i, s := range frames {
+		binary.LittleEndian.PutUint16(w.buf[2*i:], uint16(s))
 	}
 	n, err := w.f.Write(w.buf)
 	w.data += int64(n)

@@ -1,10 +1,12 @@
 package sip
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/leadline/leadline/dialer"
 	"github.com/leadline/leadline/media"
+	"github.com/leadline/leadline/recording"
 )
 
 // countingObserver counts RTP packets, and those dropped by reason, as the metrics do
@@ -312,19 +315,46 @@ func TestDeadMediaDefault(t *testing.T) {
 }
 
 // BenchmarkRelay is the hot path: one RTP packet into a bridged leg, out of the other
-// (parse, rewrite, transcode PCMU→PCMA, send), through real loopback sockets. The
-// allocations reported are the whole process's: both legs' read loops included.
+// (parse, rewrite, transcode PCMU→PCMA, send), through real loopback sockets, and the
+// same with the call recorded (the packet also decoded and placed in a real recording's
+// mixer; its writer goroutine runs meanwhile). The allocations reported are the whole
+// process's: both legs' read loops included. cpu-ns/op is the process's CPU time (user
+// and system, every goroutine) per packet.
 func BenchmarkRelay(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
 		from, to media.Codec
-	}{{"same codec", media.PCMU, media.PCMU}, {"transcode", media.PCMU, media.PCMA}} {
+		recorded bool
+	}{
+		{"same codec", media.PCMU, media.PCMU, false}, {"transcode", media.PCMU, media.PCMA, false},
+		{"same codec recorded", media.PCMU, media.PCMU, true}, {"transcode recorded", media.PCMU, media.PCMA, true},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			obs := &countingObserver{}
 			pa, pb := newRTPPeer(b), newRTPPeer(b)
 			a, _, _ := testStream(b, obs, pa, tc.from, 101)
 			s, _, _ := testStream(b, obs, pb, tc.to, 101)
 			bridge(a, s)
+			if tc.recorded {
+				rec, err := recording.New(recording.Options{Dir: b.TempDir()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				r, err := rec.Start(b.Context(), dialer.RecordingStart{LeadID: "bench", Dealer: "jansen", At: time.Now()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = r.Finish(context.Background()) })
+				a.tap.Store(&tapRef{tap: r, channel: dialer.ChannelCustomer})
+			}
+			var ru0 syscall.Rusage
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			defer func() {
+				var ru1 syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+				cpu := time.Duration(ru1.Utime.Nano() - ru0.Utime.Nano() + ru1.Stime.Nano() - ru0.Stime.Nano())
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}()
 			pkt, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 1, Timestamp: 1}, Payload: payload(0)}).Marshal()
 			to := a.localAddr()
 			buf := make([]byte, 1500)

@@ -149,6 +149,7 @@ func newQueue(db *sql.DB, dialect Dialect, o options) (*queue, error) {
 	river.AddWorker(workers, &sweepWorker{q: q})
 	river.AddWorker(workers, &deliverWorker{db: &q.owner})
 	river.AddWorker(workers, &reportWorker{db: &q.owner})
+	river.AddWorker(workers, &uploadWorker{db: &q.owner})
 	cfg := &river.Config{
 		Logger:  quieter(o.log),
 		Workers: workers,

@@ -78,6 +78,8 @@ type DB struct {
 	courier   atomic.Pointer[courier]
 	// reporter plans and sends the weekly report mails (reportmail.go); nil until set.
 	reporter atomic.Pointer[ReportMailer]
+	// uploader uploads spooled call recordings (recupload.go); nil until set.
+	uploader atomic.Pointer[uploaderBox]
 	// batch commits the delivery jobs' writes in groups on SQLite (deliveryTx); nil on
 	// PostgreSQL.
 	batch *batcher

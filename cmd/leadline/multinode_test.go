@@ -162,9 +162,9 @@ var built struct {
 	err      error
 }
 
-// runServe runs `leadline serve` with the configuration cfg until the test ends and
-// returns once it serves: its --ready-file is there.
-func runServe(t *testing.T, bin, name, cfg string) *mnNode {
+// runServe runs `leadline serve` with the configuration cfg (and env added to the
+// environment) until the test ends and returns once it serves: its --ready-file is there.
+func runServe(t *testing.T, bin, name, cfg string, env ...string) *mnNode {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -173,6 +173,9 @@ func runServe(t *testing.T, bin, name, cfg string) *mnNode {
 	n := &mnNode{name: name, done: make(chan struct{})}
 	n.ready = filepath.Join(filepath.Dir(path), name+".ready")
 	n.cmd = exec.Command(bin, "serve", "--config", path, "--drain", "1s", "--ready-file", n.ready)
+	if len(env) > 0 {
+		n.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, _ := n.cmd.StderrPipe()
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)

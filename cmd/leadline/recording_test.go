@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"github.com/leadline/leadline/media"
 	"github.com/leadline/leadline/recording"
 	"github.com/leadline/leadline/simphone"
+	"github.com/leadline/leadline/webhook/webhooktest"
 )
 
 // Noise seeds of the recorded phones: each says its own noise, so a channel of the
@@ -357,5 +359,75 @@ func TestRecordingErasure(t *testing.T) {
 	ta.leadAs(t, id, &l)
 	if l.Recording == nil || l.Recording.DeletedReason != "erasure" || l.Recording.DeletedAt == "" {
 		t.Errorf("lead's recording after erasure: %+v", l.Recording)
+	}
+	// The metrics saw the recording written and erased.
+	page := ta.metrics(t)
+	for series, want := range map[string]float64{
+		"leadline_recordings_written_total":                     1,
+		`leadline_recordings_deleted_total{reason="erasure"}`:   1,
+		`leadline_recordings_deleted_total{reason="retention"}`: 0,
+	} {
+		if v, ok := metricValue(page, series); !ok || v != want {
+			t.Errorf("%s = %v (exposed %v), want %v", series, v, ok, want)
+		}
+	}
+	if v, _ := metricValue(page, "leadline_recording_bytes_total"); v < 44 {
+		t.Errorf("leadline_recording_bytes_total = %v, want at least a WAV header", v)
+	}
+}
+
+// TestRecordingWebhookLink: the webhook of a recorded lead's completion carries the
+// recording, with its link, as the lead shows it.
+func TestRecordingWebhookLink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time calls; skipped with -short")
+	}
+	r := webhooktest.NewReceiver(t, nil, hookSecret)
+	piet := newPhone(t, "piet", simphone.Behaviour{Ring: 200 * time.Millisecond, Noise: salesNoise, Key: '1', KeyAfter: time.Second})
+	owner := newPhone(t, "owner", simphone.Behaviour{Never: true})
+	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
+	carrier.Behave("+31612345678", simphone.Behaviour{Ring: 200 * time.Millisecond, Noise: customerNoise, HangUp: 3 * time.Second})
+	spec := hookSpec(r.URL, "", []person{{"piet", "Piet", piet.URI()}, {"owner", "Jan", owner.URI()}}, "lead.completed")
+	spec.rtp = "26800-26899"
+	spec.trunk = carrier.Addr().String()
+	spec.extra += fmt.Sprintf("\nrecordings: %q", "file://"+t.TempDir())
+	spec.dealerExtra += "\n    recording: {enabled: true, notice: \"Recorded.\"}\n"
+	ta := startTestApp(t, spec)
+	id := ta.postLead(t, map[string]string{"name": "Eva Jansen", "phone": "06-12345678"})
+	if l := ta.waitFinal(t, id, 60*time.Second); l.Status != "completed" {
+		t.Fatalf("lead %s (%s), want completed", l.Status, l.Reason)
+	}
+	var reqs []webhooktest.Request
+	wait.For(t, 30*time.Second, "the lead.completed webhook delivered", func() bool {
+		reqs = r.Requests()
+		return len(webhooktest.Answered(reqs, webhooktest.Delivered)) >= 1
+	})
+	webhooktest.CheckVerified(t, reqs)
+	var body struct {
+		Type string `json:"type"`
+		Data struct {
+			ID        string `json:"id"`
+			Recording *struct {
+				DurationSeconds float64 `json:"duration_seconds"`
+				Bytes           int64   `json:"bytes"`
+				URL             string  `json:"url"`
+			} `json:"recording"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(reqs[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	rec := body.Data.Recording
+	if body.Type != "lead.completed" || body.Data.ID != id || rec == nil || rec.URL != "/v1/leads/"+id+"/recording" || rec.Bytes <= 44 || rec.DurationSeconds <= 0 {
+		t.Fatalf("webhook %s of lead %s carries recording %+v; want the finished recording's link", body.Type, body.Data.ID, rec)
+	}
+	var l struct {
+		Recording struct {
+			Bytes int64 `json:"bytes"`
+		} `json:"recording"`
+	}
+	ta.leadAs(t, id, &l)
+	if l.Recording.Bytes != rec.Bytes {
+		t.Errorf("the webhook says %d bytes, the lead %d", rec.Bytes, l.Recording.Bytes)
 	}
 }

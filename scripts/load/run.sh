@@ -10,6 +10,7 @@
 #   LEADLINE_BIN=/path/to/leadline KEEP=1 LOGLEVEL=debug scripts/load/run.sh
 #   LEADLINE_GOMAXPROCS=4 scripts/load/run.sh   # Go's Ps on the one core: see BENCHMARKS.md
 #   TAKEOVER=60s scripts/load/run.sh            # takeover_after: flows renew leases a sixth as often
+#   RECORD=1 SKIP_RTPENGINE=1 scripts/load/run.sh  # every call recorded (consent announce) to tmpfs
 #
 # Leadline (`leadline serve`, built from this tree) runs pinned to core $CORE with SQLite
 # on tmpfs and the "files" prompts, so no speech synthesis runs. sipp plays the
@@ -120,6 +121,12 @@ dealers:
       - { id: agent, phone: "sip:agent@127.0.0.1:$AGENT_SIP"$srtp }
     flow: [agent]
 EOF
+if [[ -n ${RECORD:-} ]]; then
+	# Every bridged call recorded (after a 0.4 s notice tone), into tmpfs: the relay's
+	# CPU for the recording, not the disk's.
+	sed -i "1i recordings: \"file://$tmp/recordings\"" "$tmp/leadline.yaml"
+	echo '    recording: { enabled: true, consent: announce, retention: 1d }' >>"$tmp/leadline.yaml"
+fi
 
 	echo "== leadline ($media RTP): $CALLS calls at $RATE/s, pinned to core $CORE; $(uptime)" >&2
 	taskset -c "$CORE" env ${LEADLINE_GOMAXPROCS:+GOMAXPROCS=$LEADLINE_GOMAXPROCS} \

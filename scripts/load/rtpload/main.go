@@ -71,6 +71,7 @@ type stream struct {
 	winRx atomic.Uint64 // packets received in the window
 	maxUs atomic.Int64  // its longest transit in the window (µs)
 	sumUs atomic.Int64  // and their sum
+	seq0  uint32        // its first sequence number
 }
 
 type tool struct {
@@ -163,8 +164,8 @@ func (t *tool) addStream(side int, addr netip.AddrPort) *stream {
 	if id >= maxStreams {
 		return nil
 	}
-	s := &stream{id: id, side: side, to: addr}
-	s.seq.Store(rand.Uint32() >> 8)
+	s := &stream{id: id, side: side, to: addr, seq0: rand.Uint32() >> 8}
+	s.seq.Store(s.seq0)
 	s.winLo.Store(^uint32(0))
 	t.streams[id].Store(s)
 	t.byAddr[k] = s

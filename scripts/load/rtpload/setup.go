@@ -13,7 +13,7 @@ import (
 // writePrompts writes the prompts Leadline's "files" engine reads: short 8 kHz tones, so
 // that no speech synthesis runs during the load.
 func writePrompts(dir string) error {
-	for name, d := range map[string]float64{"whisper": 1.0, "connecting": 0.4, "customer_unreachable": 0.4} {
+	for name, d := range map[string]float64{"whisper": 1.0, "connecting": 0.4, "customer_unreachable": 0.4, "recording_notice": 0.4} {
 		n := int(8000 * d)
 		b := make([]byte, 44+2*n)
 		copy(b, "RIFF")
