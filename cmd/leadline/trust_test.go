@@ -23,8 +23,7 @@ import (
 )
 
 // Issue 6 end to end: who may post leads and how often, on a whole Leadline with its
-// real store. The harness writes the dealer's flow last, so extra dealer keys and
-// top-level keys ride in after it (withTrust).
+// real store.
 
 const (
 	rtpTrust      = "23400-23499"
@@ -34,18 +33,20 @@ const (
 	trustRedirect = trustOrigin + "/bedankt"
 )
 
-// withTrust appends the dealer's form, origin, webhook and country settings and the
-// server's limits to a flow for appSpec.flow. Posts for one number count towards the
-// daily cap here, so each must be a lead of its own: joining open leads is off.
-func withTrust(flow string) string {
-	return flow + `
+// withTrust adds the dealer's form, origin, webhook and country settings and the
+// server's limits to spec. Posts for one number count towards the daily cap here, so
+// each must be a lead of its own: joining open leads is off.
+func withTrust(spec appSpec) appSpec {
+	spec.dealerExtra += `
     duplicate_window: "off"
     form_keys: ["` + trustFormKey + `"]
     allowed_origins: ["` + trustOrigin + `"]
     webhook_secrets: ["` + trustSecret + `"]
-    countries: [NL]
+    countries: [NL]`
+	spec.extra += `
 max_leads_per_number_per_day: 2
 forms: {rate_limit_per_ip: "100/1h", rate_limit_per_phone: "100/1h"}`
+	return spec
 }
 
 // noRedirects is a client that shows a 303 instead of following it.
@@ -113,13 +114,13 @@ func problemOf(t *testing.T, res *http.Response, body []byte, status int, kind s
 func TestTrustEndToEnd(t *testing.T) {
 	piet := newPhone(t, "piet", simphone.Behaviour{Never: true})
 	carrier := newPhone(t, "carrier", simphone.Behaviour{Never: true})
-	ta := startTestApp(t, appSpec{
+	ta := startTestApp(t, withTrust(appSpec{
 		rtp:    rtpTrust,
 		trunk:  carrier.Addr().String(),
 		people: []person{{"piet", "Piet de Vries", piet.URI()}},
-		flow:   withTrust("[piet]"),
+		flow:   "[piet]",
 		ring:   time.Second,
-	})
+	}))
 	form := func(v url.Values) string { return v.Encode() }
 	stored := 0
 
