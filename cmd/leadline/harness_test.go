@@ -106,6 +106,9 @@ func (s appSpec) yaml(t testing.TB) []byte {
 		people = append(people, e)
 	}
 	var flow any
+	if strings.Contains(s.flow, "\n") { // more keys go in extra and dealerExtra
+		t.Fatalf("appSpec.flow %q: one line of YAML", s.flow)
+	}
 	if err := yaml.Unmarshal([]byte(s.flow), &flow); err != nil {
 		t.Fatalf("appSpec.flow %q: %v", s.flow, err)
 	}

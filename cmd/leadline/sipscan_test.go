@@ -50,12 +50,8 @@ var scanUsers = []string{
 func startScanApp(t *testing.T, spec appSpec) *testApp {
 	t.Helper()
 	spec.nodeID = nodeName(t.Name())
+	spec.trunks = fmt.Sprintf("  trunk: {uri: %q, username: %q, password: %q}", "sip:"+spec.trunk, scanTrunkUser, scanTrunkPass)
 	yaml := string(spec.yaml(t))
-	plain := fmt.Sprintf("trunk: {uri: %q}", "sip:"+spec.trunk)
-	if !strings.Contains(yaml, plain) {
-		t.Fatalf("harness config has no %q", plain)
-	}
-	yaml = strings.Replace(yaml, plain, fmt.Sprintf("trunk: {uri: %q, username: %q, password: %q}", "sip:"+spec.trunk, scanTrunkUser, scanTrunkPass), 1)
 	cfg, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
 		t.Fatalf("config: %v", err)

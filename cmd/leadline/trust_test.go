@@ -336,8 +336,9 @@ func TestKeyRotation(t *testing.T) {
 	sum := sha256.Sum256([]byte(newKey))
 	reload := func(keys string) {
 		t.Helper()
-		yaml := strings.Replace(string(spec.yaml(t)), fmt.Sprintf("api_keys: [%q]", testKey), "api_keys: "+keys, 1)
-		cfg, err := config.Parse([]byte(yaml), nil)
+		s := spec
+		s.dealerExtra = "    api_keys: " + keys
+		cfg, err := config.Parse(s.yaml(t), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,10 +367,11 @@ func TestReloadSaysWhatNeedsRestart(t *testing.T) {
 	spec := appSpec{rtp: rtpTrust, people: []person{{"piet", "Piet de Vries", piet.URI()}}, flow: "[piet]", ring: time.Second,
 		db: filepath.Join(t.TempDir(), "leadline.db"), nodeID: "reload"}
 	ta := startTestApp(t, spec)
-	yaml := strings.NewReplacer(`listen: "127.0.0.1:0"`, `listen: "127.0.0.1:5999"`, "Autohuis Jansen", "Autohuis Jansen BV").
-		Replace(string(spec.yaml(t)))
+	changed := spec
+	changed.extra = "http: {listen: \"127.0.0.1:5999\"}\nsip: {listen: \"127.0.0.1:5999\"}"
+	changed.dealerExtra = "    name: Autohuis Jansen BV"
 	path := filepath.Join(t.TempDir(), "leadline.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+	if err := os.WriteFile(path, changed.yaml(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ta.reload(ta.cfg, path, func(string) string { return "" })

@@ -290,9 +290,9 @@ func TestWebhookPrivateTargets(t *testing.T) {
 
 	for _, target := range []string{r.URL, "https://10.0.0.1/hooks"} {
 		spec := hookSpec(target, "", people)
-		cfg := strings.Replace(string(spec.yaml(t)), "allow_private_targets: true", "allow_private_targets: false", 1)
+		spec.extra = strings.Replace(spec.extra, "allow_private_targets: true", "allow_private_targets: false", 1)
 		path := t.TempDir() + "/leadline.yaml"
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		if err := os.WriteFile(path, spec.yaml(t), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
