@@ -278,7 +278,7 @@ type linphone struct {
 // SIP on a free UDP port, no TCP or TLS, and sound from and to WAV files instead of a
 // sound card. linphonec 5.1 keeps the configuration file but takes its SIP port (and
 // RTP ports) from it no more: the port is set with its "ports sip" command.
-func startLinphone(t *testing.T) *linphone {
+func startLinphone(t *testing.T, sipConf ...string) *linphone {
 	t.Helper()
 	if _, err := exec.LookPath("linphonec"); err != nil {
 		t.Skip("linphonec is not installed (apt-get install linphone-cli, or scripts/deps.sh)")
@@ -290,10 +290,14 @@ func startLinphone(t *testing.T) *linphone {
 		t.Fatal(err)
 	}
 	rc := filepath.Join(dir, "linphonerc")
+	transports := "sip_tcp_port=-1\nsip_tls_port=-1"
+	if len(sipConf) > 0 { // TLS only, on a free port ("ports sip" would drop it)
+		transports = fmt.Sprintf("sip_port=0\nsip_tcp_port=0\nsip_tls_port=%d", freeSIPPort(t))
+	}
 	conf := `[sip]
-sip_tcp_port=-1
-sip_tls_port=-1
+` + transports + `
 register_only_when_network_is_up=0
+` + strings.Join(sipConf, "\n") + `
 [sound]
 echocancellation=0
 `
@@ -311,7 +315,9 @@ echocancellation=0
 	l := &linphone{in: in, dir: dir}
 	l.process = startProcess(t, "linphonec", cmd)
 	t.Cleanup(func() { _, _ = io.WriteString(in, "quit\n"); in.Close() })
-	l.do(t, fmt.Sprintf("ports sip %d", freeSIPPort(t)))
+	if len(sipConf) == 0 {
+		l.do(t, fmt.Sprintf("ports sip %d", freeSIPPort(t)))
+	}
 	return l
 }
 
