@@ -8,7 +8,6 @@ package s3test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -16,9 +15,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/leadline/leadline/internal/npmtest"
 )
 
 // Server is a running s3rver.
@@ -43,7 +43,7 @@ func Start(tb testing.TB, bucket string) *Server {
 		tb.Skip("node is not installed: the S3 tests run npm's s3rver (Debian packages nodejs and npm; scripts/deps.sh)")
 	}
 	dir := serverDir(tb)
-	install(tb, dir)
+	npmtest.Install(tb, dir, "s3rver", "the S3 tests")
 	data := tb.TempDir()
 	cmd := exec.Command(node, "serve.js", data, bucket)
 	cmd.Dir = dir
@@ -93,39 +93,4 @@ func serverDir(tb testing.TB) string {
 		tb.Fatal("s3test: cannot find its own source folder")
 	}
 	return filepath.Join(filepath.Dir(file), "server")
-}
-
-// install runs npm ci in dir unless its node_modules hold s3rver.
-func install(tb testing.TB, dir string) {
-	tb.Helper()
-	installed := func() bool {
-		_, err := os.Stat(filepath.Join(dir, "node_modules", "s3rver", "package.json"))
-		return err == nil
-	}
-	if installed() {
-		return
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		tb.Skip("npm is not installed: the S3 tests run npm's s3rver (Debian packages nodejs and npm; scripts/deps.sh)")
-	}
-	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "leadline-s3test-npm.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		tb.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
-	if installed() {
-		return // another test binary installed it meanwhile
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--prefer-offline")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("npm ci in %s (installs s3rver for the S3 tests): %v\n%s", dir, err, out)
-	}
 }

@@ -5,7 +5,8 @@
 // checks cannot pass. Tests that need it are skipped when node or npm is missing
 // (scripts/deps.sh installs Debian's nodejs and npm).
 //
-// It imports no Leadline package but dialer.
+// It imports no Leadline package but dialer (and internal/npmtest, which installs the
+// verifier).
 package webhooktest
 
 import (
@@ -26,13 +27,13 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/leadline/leadline/dialer"
+	"github.com/leadline/leadline/internal/npmtest"
 )
 
 // Verifier checks Standard Webhooks signatures with npm's standardwebhooks: one node
@@ -53,7 +54,7 @@ func NewVerifier(tb testing.TB) *Verifier {
 		tb.Skip("node is not installed: the webhook signatures are verified with npm's standardwebhooks (Debian packages nodejs and npm; scripts/deps.sh)")
 	}
 	dir := verifyDir(tb)
-	install(tb, dir)
+	npmtest.Install(tb, dir, "standardwebhooks", "the webhook signature checks")
 	cmd := exec.Command(node, "verify.js")
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr
@@ -89,41 +90,6 @@ func verifyDir(tb testing.TB) string {
 		tb.Fatal("webhooktest: cannot find its own source folder")
 	}
 	return filepath.Join(filepath.Dir(file), "verify")
-}
-
-// install runs npm ci in dir unless its node_modules hold the verifier's package.
-func install(tb testing.TB, dir string) {
-	tb.Helper()
-	installed := func() bool {
-		_, err := os.Stat(filepath.Join(dir, "node_modules", "standardwebhooks", "package.json"))
-		return err == nil
-	}
-	if installed() {
-		return
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		tb.Skip("npm is not installed: the webhook signatures are verified with npm's standardwebhooks (Debian packages nodejs and npm; scripts/deps.sh)")
-	}
-	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "leadline-webhooktest-npm.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		tb.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
-	if installed() {
-		return // another test binary installed it meanwhile
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--prefer-offline")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("npm ci in %s (installs standardwebhooks for the signature checks): %v\n%s", dir, err, out)
-	}
 }
 
 // Verify checks that body and the webhook-id, webhook-timestamp and webhook-signature
